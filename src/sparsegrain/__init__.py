@@ -1,0 +1,11 @@
+"""sparsegrain: hardware-aware sparsity for deep neural networks.
+
+Pipeline: model -> pattern (mask) -> pruning -> format (encode) -> kernel / hardware model ->
+results store -> report.
+"""
+
+from .patterns import Pattern, pattern
+
+__version__ = "0.1.0"
+
+__all__ = ["Pattern", "pattern", "__version__"]

@@ -1,0 +1,74 @@
+"""Registry of patterns keyed by the short strings users type, and the one parser for them.
+
+Grammar: ``kind[:param...][:key=value...]``, e.g. ``nm:2:4``, ``block:4x4``, ``gs:8:1:scatter=true``,
+``filter:norm=l2``. Options may also be passed as keyword arguments to :func:`pattern`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, TypeVar
+
+from .base import Pattern
+
+PATTERNS: dict[str, type[Pattern]] = {}
+
+P = TypeVar("P", bound=type[Pattern])
+
+
+def register(kind: str) -> Callable[[P], P]:
+    """Class decorator adding a Pattern subclass to the registry under ``kind``."""
+
+    def deco(cls: P) -> P:
+        cls.kind = kind
+        PATTERNS[kind] = cls
+        return cls
+
+    return deco
+
+
+def valid_forms() -> str:
+    """Every accepted string form, for error messages and help."""
+    return ", ".join(f for cls in PATTERNS.values() for f in cls.forms)
+
+
+def _value(v: str) -> object:
+    low = v.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    try:
+        return int(v)
+    except ValueError:
+        return v
+
+
+def pattern(spec: str | Pattern, **options: object) -> Pattern:
+    """Parse a pattern string such as ``"nm:2:4"`` into a :class:`Pattern`.
+
+    Raises ``ValueError`` listing the valid forms for an unknown or malformed string.
+    """
+    if isinstance(spec, Pattern):
+        if options:
+            return pattern(spec.spec, **options)
+        return spec
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"pattern must be a non-empty string; valid forms: {valid_forms()}")
+    kind, *parts = [p.strip() for p in spec.strip().split(":")]
+    kind = kind.lower()
+    if kind not in PATTERNS:
+        raise ValueError(f"unknown pattern {spec!r}; valid forms: {valid_forms()}")
+    args = [p for p in parts if "=" not in p]
+    opts: dict[str, object] = {}
+    for p in parts:
+        if "=" in p:
+            k, v = p.split("=", 1)
+            opts[k.strip()] = _value(v.strip())
+    opts.update(options)
+    cls = PATTERNS[kind]
+    try:
+        return cls.from_parts(args, opts)
+    except (TypeError, ValueError) as e:
+        raise ValueError(
+            f"malformed pattern {spec!r}: {e}; forms for {kind}: {', '.join(cls.forms)}"
+        ) from None
