@@ -4,8 +4,9 @@ Pipeline: model -> pattern (mask) -> pruning -> format (encode) -> kernel / hard
 results store -> report.
 """
 
+from .hardware import simulate
 from .patterns import Pattern, pattern
 
 __version__ = "0.1.0"
 
-__all__ = ["Pattern", "pattern", "__version__"]
+__all__ = ["Pattern", "__version__", "pattern", "simulate"]

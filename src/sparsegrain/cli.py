@@ -16,6 +16,11 @@ app = typer.Typer(
 console = Console()
 
 
+@app.callback()
+def main() -> None:
+    """Hardware-aware sparsity: patterns, formats, kernels, accelerator models, trade-offs."""
+
+
 def fail(message: str) -> typer.Exit:
     """Print a one-line error in red and return the Exit to raise (status 2)."""
     console.print(f"[bold red]error:[/] {message}", highlight=False)
@@ -35,6 +40,21 @@ def patterns_cmd() -> None:
     for kind, cls in patterns_lib.PATTERNS.items():
         table.add_row(kind, ", ".join(cls.forms), cls.summary)
     console.print(table)
+
+
+# --- workloads ------------------------------------------------------------------------------
+
+
+# --- formats --------------------------------------------------------------------------------
+
+
+# --- hardware -------------------------------------------------------------------------------
+
+
+# --- kernels --------------------------------------------------------------------------------
+
+
+# --- pruning and the trade-off sweep ---------------------------------------------------------
 
 
 if __name__ == "__main__":

@@ -1,0 +1,5 @@
+"""Accelerator models: cycles, traffic and energy of real layers (SPEC section 4)."""
+
+from .base import ACCELERATORS, Accelerator, EnergyTable, SimResult, price, register, simulate
+
+__all__ = ["ACCELERATORS", "Accelerator", "EnergyTable", "SimResult", "price", "register", "simulate"]

@@ -1,0 +1,200 @@
+"""The accelerator-model framework: models count actions, an energy table prices them.
+
+As in Timeloop/Accelergy, a model's ``run`` returns a :class:`SimResult` whose ``actions`` are
+counts keyed by energy-table entries (operations, or 32-bit words for memories); :func:`price`
+turns them into picojoules with a table loaded from YAML, so a table can be swapped without
+touching any model.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import yaml
+from rich.table import Table
+
+DEFAULT_TABLE = "horowitz_45nm"
+
+
+@dataclass(frozen=True)
+class EnergyTable:
+    """Picojoules per action; memory entries are per 32-bit word."""
+
+    name: str
+    pj: dict[str, float]
+
+    @classmethod
+    def load(cls, source: str | Path | None = None) -> "EnergyTable":
+        """Load a shipped table by name (default ``horowitz_45nm``) or a YAML file by path."""
+        source = DEFAULT_TABLE if source is None else source
+        path = Path(source)
+        if path.suffix in (".yaml", ".yml") and path.exists():
+            text = path.read_text()
+        else:
+            shipped = resources.files("sparsegrain.hardware") / "energy" / f"{source}.yaml"
+            if not shipped.is_file():
+                raise ValueError(
+                    f"energy table {str(source)!r} is neither a YAML file nor a shipped table; "
+                    f"shipped: {', '.join(shipped_tables())}"
+                )
+            text = shipped.read_text()
+        try:
+            data = yaml.safe_load(text)
+            actions = {str(k): float(v) for k, v in data["actions"].items()}
+        except (yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ValueError(
+                f"energy table {str(source)!r} is malformed ({e}); expected a mapping "
+                "'actions: {name: picojoules, ...}'"
+            ) from None
+        bad = [k for k, v in actions.items() if v < 0]
+        if bad:
+            raise ValueError(f"energy table {str(source)!r}: negative energy for {', '.join(bad)}")
+        return cls(name=str(data.get("name", path.stem)), pj=actions)
+
+
+def shipped_tables() -> list[str]:
+    """Names of the energy tables shipped with the package."""
+    folder = resources.files("sparsegrain.hardware") / "energy"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def price(actions: dict[str, float], table: EnergyTable) -> dict[str, float]:
+    """Energy in pJ of each action: count x the table's cost. Unknown actions are an error."""
+    missing = [a for a in actions if a not in table.pj]
+    if missing:
+        raise ValueError(
+            f"energy table {table.name!r} has no entry for {', '.join(sorted(missing))}; "
+            f"it prices: {', '.join(sorted(table.pj))}"
+        )
+    return {a: n * table.pj[a] for a, n in actions.items()}
+
+
+@dataclass
+class SimResult:
+    """What a model says a layer costs on its machine."""
+
+    accel: str
+    cycles: float
+    clock_hz: float
+    #: counts keyed by energy-table entry (operations, or 32-bit words for memories)
+    actions: dict[str, float]
+    #: bytes moved, by memory level ("dram", "sram", "rf", ...)
+    traffic_bytes: dict[str, float]
+    #: useful work / peak work over the run, in [0, 1]
+    utilization: float
+    #: model-specific figures (e.g. EIE's theoretical time, SCNN's references by kind)
+    extras: dict[str, Any] = field(default_factory=dict)
+    #: the layer's outputs as the model computed them, for functional checks
+    outputs: Any = None
+    energy_by_action: dict[str, float] = field(default_factory=dict)
+    energy_table: str = ""
+
+    @property
+    def time_s(self) -> float:
+        return self.cycles / self.clock_hz
+
+    @property
+    def energy_pj(self) -> float:
+        return float(sum(self.energy_by_action.values()))
+
+    def priced(self, table: EnergyTable) -> "SimResult":
+        """This result with energies from ``table``."""
+        self.energy_by_action = price(self.actions, table)
+        self.energy_table = table.name
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-ready figures (no outputs)."""
+        return {
+            "accel": self.accel,
+            "cycles": self.cycles,
+            "clock_hz": self.clock_hz,
+            "time_s": self.time_s,
+            "utilization": self.utilization,
+            "energy_pj": self.energy_pj,
+            "energy_table": self.energy_table,
+            "actions": dict(self.actions),
+            "energy_by_action": dict(self.energy_by_action),
+            "traffic_bytes": dict(self.traffic_bytes),
+            "extras": {k: v for k, v in self.extras.items() if _plain(v)},
+        }
+
+    def table(self) -> Table:
+        """A rich table of the headline figures, actions and their energy."""
+        t = Table(title=f"{self.accel}: {self.cycles:,.0f} cycles, {self.time_s * 1e6:,.2f} us, "
+                        f"{self.energy_pj / 1e6:,.3f} uJ ({self.energy_table})")
+        t.add_column("figure")
+        t.add_column("value", justify="right")
+        t.add_column("energy (pJ)", justify="right")
+        t.add_row("utilization", f"{self.utilization:.3f}", "")
+        for k, v in self.extras.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                t.add_row(k, f"{v:,.6g}", "")
+        for level, b in self.traffic_bytes.items():
+            t.add_row(f"traffic {level} (bytes)", f"{b:,.0f}", "")
+        for a, n in self.actions.items():
+            t.add_row(a, f"{n:,.0f}", f"{self.energy_by_action.get(a, 0.0):,.1f}")
+        return t
+
+
+def _plain(v: Any) -> bool:
+    if isinstance(v, (int, float, str, bool)) or v is None:
+        return True
+    if isinstance(v, (list, tuple)):
+        return all(_plain(x) for x in v)
+    if isinstance(v, dict):
+        return all(isinstance(k, str) and _plain(x) for k, x in v.items())
+    return False
+
+
+class Accelerator(ABC):
+    """An accelerator model: parameters in the constructor, a layer in :meth:`run`."""
+
+    #: registry key, set by :func:`register`
+    name: str = ""
+    #: one-line description for ``sparsegrain simulate --help`` and listings
+    summary: str = ""
+
+    @abstractmethod
+    def run(self, weights: Any, activations: Any) -> SimResult:
+        """Count cycles and actions for one layer (unpriced)."""
+
+
+ACCELERATORS: dict[str, type[Accelerator]] = {}
+
+A = TypeVar("A", bound=type[Accelerator])
+
+
+def register(name: str) -> Callable[[A], A]:
+    """Class decorator adding an accelerator model to the registry under ``name``."""
+
+    def deco(cls: A) -> A:
+        cls.name = name
+        ACCELERATORS[name] = cls
+        return cls
+
+    return deco
+
+
+def simulate(
+    accel: str,
+    weights_or_encoded: Any,
+    activations: Any = None,
+    energy_table: str | Path | EnergyTable | None = None,
+    **params: Any,
+) -> SimResult:
+    """Run layer ``weights_or_encoded`` with ``activations`` on accelerator ``accel``, priced.
+
+    ``params`` go to the model's constructor (e.g. ``n_pe=64, fifo_depth=8`` for ``eie``).
+    """
+    if accel not in ACCELERATORS:
+        raise ValueError(
+            f"unknown accelerator {accel!r}; valid: {', '.join(sorted(ACCELERATORS))}"
+        )
+    table = energy_table if isinstance(energy_table, EnergyTable) else EnergyTable.load(energy_table)
+    model = ACCELERATORS[accel](**params)
+    return model.run(weights_or_encoded, activations).priced(table)
