@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from .base import SimResult, register
-from .layers import LayerAccelerator
+from .layers import DEFAULT_ACT_DENSITY, LayerAccelerator
 
 
 def chunk_prefix(mask_io: np.ndarray, c: int) -> np.ndarray:
@@ -116,11 +116,13 @@ class CSPH(LayerAccelerator):
     summary = "CSP-H: output-stationary PE chain, n bins x C accumulators, L_i counters (csp:C masks)"
 
     def __init__(self, n_pe: int = 32, chunk: int = 32, acc_regs: int = 2048, value_bits: int = 16,
-                 psum_bits: int = 32, clock_hz: float = 1e9, **layer: Any) -> None:
+                 psum_bits: int = 32, clock_hz: float = 1e9,
+                 stride: int = 1, padding: int = 0, input_size: int | tuple[int, int] | None = None,
+                 act_density: float = DEFAULT_ACT_DENSITY, seed: int = 0, mask: Any = None) -> None:
         """``n_pe`` PEs of ``chunk`` (= C) multipliers each (choice: 32 x 32 = 1,024, SparTen's
         default count), ``acc_regs`` partial sums per PE (choice: 2,048, ResNet-50's widest layer
         in one pass), 16-bit values, 32-bit partial sums, 1 GHz."""
-        super().__init__(**layer)
+        super().__init__(stride, padding, input_size, act_density, seed, mask)
         if min(n_pe, chunk, acc_regs) < 1:
             raise ValueError("CSP-H sizes (n_pe, chunk, acc_regs) must be >= 1")
         self.n_pe, self.chunk, self.acc_regs = n_pe, chunk, acc_regs

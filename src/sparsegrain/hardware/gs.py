@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit
 
 from .base import SimResult, register
-from .layers import LayerAccelerator, LayerRun
+from .layers import DEFAULT_ACT_DENSITY, LayerAccelerator, LayerRun
 
 LAYOUTS = ("auto", "gs", "unstructured", "block_bx1", "block_1xb", "dense")
 
@@ -180,10 +180,12 @@ class GSEngine(LayerAccelerator):
     def __init__(self, lanes: int = 8, e: int = 1, layout: str = "auto", spm_elems: int = 32768,
                  value_bits: int = 16, index_bits: int = 16, clock_hz: float = 1e9,
                  load_cycles: int = 1, gather_cycles: int = 1, fma_cycles: int = 1,
-                 store_cycles: int = 1, reduce_cycles: int = 1, **layer: Any) -> None:
+                 store_cycles: int = 1, reduce_cycles: int = 1,
+                 stride: int = 1, padding: int = 0, input_size: int | tuple[int, int] | None = None,
+                 act_density: float = DEFAULT_ACT_DENSITY, seed: int = 0, mask: Any = None) -> None:
         """``lanes`` = B (8 fp16 lanes in the paper's runs), ``e`` = E nonzeros per row per pack,
         ``spm_elems`` = scratchpad size (32K elements, SPEC 4.5), 16-bit values and indices."""
-        super().__init__(**layer)
+        super().__init__(stride, padding, input_size, act_density, seed, mask)
         if lanes < 1 or e < 1 or lanes % e:
             raise ValueError(f"GS engine needs lanes >= 1 and e dividing lanes, got lanes={lanes}, e={e}")
         if layout not in LAYOUTS:

@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit
 
 from .base import SimResult, register
-from .layers import LayerAccelerator
+from .layers import DEFAULT_ACT_DENSITY, LayerAccelerator
 
 INDEX_GROUPS = ("auto", "element", "vector", "kernel")
 REFERENCE_KINDS = ("weight_values", "weight_indices", "activation_values", "activation_indices",
@@ -55,11 +55,12 @@ def _scnn(x, w_k, w_r, w_s, w_v, ptr, idx_count, k_groups, ho, wo, stride, pad,
     ax = np.empty(th * tw, np.int64)
     av = np.empty(th * tw)
     keys = np.empty(f_vec * i_vec, np.int64)
-    vals = np.empty(f_vec * i_vec)
     bank_n = np.zeros(banks, np.int64)
     refs = np.zeros(5, np.int64)  # w values, w indices, a values, a indices, acc rmw
     products = 0
     valid = 0
+    pow2 = (banks & (banks - 1)) == 0
+    bank_mask = banks - 1
     cycles = 0
     pe_cyc = np.zeros(n_pe, np.int64)
     for n in range(n_img):
@@ -103,16 +104,18 @@ def _scnn(x, w_k, w_r, w_s, w_v, ptr, idx_count, k_groups, ho, wo, stride, pad,
                                     products += 1
                                     oy = ay[a] + pad - w_r[e]
                                     ox = ax[a] + pad - w_s[e]
-                                    if oy < 0 or ox < 0 or oy % stride or ox % stride:
+                                    if oy < 0 or ox < 0:
                                         continue
-                                    oy //= stride
-                                    ox //= stride
+                                    if stride > 1:
+                                        if oy % stride or ox % stride:
+                                            continue
+                                        oy //= stride
+                                        ox //= stride
                                     if oy >= ho or ox >= wo:
                                         continue
                                     valid += 1
                                     key = (w_k[e] * ho + oy) * wo + ox
-                                    p = w_v[e] * av[a]
-                                    out[n, w_k[e], oy, ox] += p
+                                    out[n, w_k[e], oy, ox] += w_v[e] * av[a]
                                     found = False
                                     if merge:
                                         for q in range(nk):
@@ -121,16 +124,15 @@ def _scnn(x, w_k, w_r, w_s, w_v, ptr, idx_count, k_groups, ho, wo, stride, pad,
                                                 break
                                     if not found:
                                         keys[nk] = key
-                                        vals[nk] = p
                                         nk += 1
                             worst = 1
                             for q in range(nk):
-                                b = keys[q] % banks
+                                b = keys[q] & bank_mask if pow2 else keys[q] % banks
                                 bank_n[b] += 1
                                 if bank_n[b] > worst:
                                     worst = bank_n[b]
                             for q in range(nk):
-                                bank_n[keys[q] % banks] = 0
+                                bank_n[keys[q] & bank_mask if pow2 else keys[q] % banks] = 0
                             refs[4] += nk
                             pe_cyc[pe] += worst
             cycles += pe_cyc.max()
@@ -159,11 +161,13 @@ class SCNN(LayerAccelerator):
     def __init__(self, pe_rows: int = 8, pe_cols: int = 8, f: int = 4, i: int = 4, banks: int = 32,
                  acc_entries: int = 2048, merge: bool = True, index_group: str = "auto",
                  value_bits: int = 16, index_bits: int = 4, psum_bits: int = 24,
-                 clock_hz: float = 1e9, **layer: Any) -> None:
+                 clock_hz: float = 1e9,
+                 stride: int = 1, padding: int = 0, input_size: int | tuple[int, int] | None = None,
+                 act_density: float = DEFAULT_ACT_DENSITY, seed: int = 0, mask: Any = None) -> None:
         """Defaults from SCNN (ISCA 2017): 64 PEs, F = I = 4, A = 32 banks, 16-bit values with
         4-bit zero-run indices, 24-bit partial sums, 1 GHz; ``acc_entries`` (choice: 2,048
         partial sums, 6 KB per PE) bounds the output-channel group Kc."""
-        super().__init__(**layer)
+        super().__init__(stride, padding, input_size, act_density, seed, mask)
         if index_group not in INDEX_GROUPS:
             raise ValueError(f"unknown index_group {index_group!r}; valid: {', '.join(INDEX_GROUPS)}")
         if min(pe_rows, pe_cols, f, i, banks, acc_entries) < 1:

@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit
 
 from .base import SimResult, register
-from .layers import LayerAccelerator
+from .layers import DEFAULT_ACT_DENSITY, LayerAccelerator
 
 
 def bitmask_chunks(nonzero: np.ndarray, chunk: int) -> np.ndarray:
@@ -116,10 +116,12 @@ class SparTen(LayerAccelerator):
 
     def __init__(self, clusters: int = 32, cus_per_cluster: int = 32, chunk: int = 128,
                  balance: str = "density", value_bits: int = 16, pointer_bits: int = 32,
-                 clock_hz: float = 1e9, **layer: Any) -> None:
+                 clock_hz: float = 1e9,
+                 stride: int = 1, padding: int = 0, input_size: int | tuple[int, int] | None = None,
+                 act_density: float = DEFAULT_ACT_DENSITY, seed: int = 0, mask: Any = None) -> None:
         """32 clusters x 32 CUs = 1,024 multipliers (choice: equal to ``csph``'s default array),
         128-position chunks (SparTen), 16-bit values, 1 GHz (choice, same for every model)."""
-        super().__init__(**layer)
+        super().__init__(stride, padding, input_size, act_density, seed, mask)
         if chunk % 64 or chunk < 64:
             raise ValueError(f"SparTen chunk must be a positive multiple of 64 positions, got {chunk}")
         if balance not in ("density", "none"):
