@@ -22,7 +22,7 @@ def test_names_are_canonical_and_points_start_with_dense() -> None:
 
 @pytest.mark.parametrize("field,value,expect", [
     ("model", "resnet-9000", "valid: digits-cnn"),
-    ("patterns", "unstructured,blob", "valid forms: unstructured"),
+    ("patterns", "unstructured,blob", "unknown pattern 'blob'; valid forms:"),
     ("accelerators", "warp-drive", "valid:"),
     ("formats", "zip", "valid:"),
     ("sparsities", "0.5,1.0", "outside [0, 1)"),
