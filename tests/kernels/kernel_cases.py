@@ -96,18 +96,22 @@ def gs_case(rng: np.random.Generator, rows: int, cols: int, scatter: bool | None
 
 
 def csp_case(rng: np.random.Generator, rows: int, cols: int):
-    chunk = int(rng.choice([1, 2, 4, 8, 16]))
+    chunk = int(rng.choice([1, 2, 3, 4, 8, 16]))
     chunks = -(-rows // chunk)
     lengths = rng.integers(0, chunks + 1, size=cols)
     lengths[rng.random(cols) < 0.2] = 0
     lengths[rng.random(cols) < 0.2] = chunks
-    values = [rng.standard_normal(lengths[i] * chunk).astype(np.float32) for i in range(cols)]
     w = np.zeros((chunks * chunk, cols), np.float32)
-    for i in range(cols):
-        values[i][rows:] = 0  # a cut last chunk holds zeros past the last output row
-        w[: lengths[i] * chunk, i] = values[i]
-    flat = np.concatenate(values) if cols else np.zeros(0, np.float32)
-    return CSPKernel((rows, cols), flat, lengths, chunk), w[:rows]
+    cells = []
+    for j in range(chunks):  # chunk order, inputs ascending
+        for i in range(cols):
+            if lengths[i] > j:
+                cell = rng.standard_normal(chunk).astype(np.float32)
+                cell[max(rows - j * chunk, 0) :] = 0  # the cut last chunk is zero-padded
+                w[j * chunk : (j + 1) * chunk, i] = cell
+                cells.append(cell)
+    values = np.array(cells, np.float32).reshape(-1, chunk)
+    return CSPKernel((rows, cols), values, lengths), w[:rows]
 
 
 CASES = {"csr": csr_case, "bcsr": bcsr_case, "nm": nm_case, "gs": gs_case, "csp": csp_case}

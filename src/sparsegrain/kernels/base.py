@@ -56,27 +56,39 @@ class SparseKernel(ABC):
     def matmul(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         """``W @ x`` for a dense ``x`` of shape (cols,) or (cols, batch), as float32."""
         x = check_input(x, self.shape[1], f"{self.fmt} weight of shape {self.shape}")
-        if x.ndim == 1 or x.shape[1] == 1:
+        if x.ndim == 1:
             y = np.zeros(self.shape[0], dtype=np.float32)
-            self._spmv(np.ascontiguousarray(x.reshape(-1)), y)
-            return torch.from_numpy(y if x.ndim == 1 else y[:, None])
-        n = x.shape[1]
-        padded = -(-n // TILES[-1]) * TILES[-1]
+            self._spmv(x, y)
+            return torch.from_numpy(y)
+        return self.linear(x.T).T
+
+    def linear(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """``x @ W.T`` for a batch of rows ``x`` (batch, cols), as float32: a Linear layer."""
+        if isinstance(x, (torch.Tensor, np.ndarray)) and x.ndim == 2:
+            x = check_input(x.T, self.shape[1], f"{self.fmt} weight of shape {self.shape}").T
+        else:
+            raise ValueError(f"linear takes a 2-D (batch, {self.shape[1]}) input")
+        n, (rows, cols) = x.shape[0], self.shape
+        if n == 1:
+            y = np.zeros(rows, dtype=np.float32)
+            self._spmv(np.ascontiguousarray(x[0]), y)
+            return torch.from_numpy(y[None, :])
+        step = TILES[-1]
+        padded = -(-n // step) * step
         if padded != n:
-            x = np.concatenate([x, np.zeros((x.shape[0], padded - n), np.float32)], axis=1)
-        rows, cols = self.shape
-        y = np.empty((rows, padded), dtype=np.float32)
-        c0 = 0
+            x = np.concatenate([x, np.zeros((padded - n, cols), np.float32)])
+        out = np.empty((padded, rows), dtype=np.float32)
+        b0 = 0
         for tile in TILES:
-            c1 = c0 + (padded - c0) // tile * tile
-            if c1 > c0:
-                tiles = (c1 - c0) // tile
-                xt = x[:, c0:c1].reshape(cols, tiles, tile).transpose(1, 0, 2).copy()
+            b1 = b0 + (padded - b0) // tile * tile
+            if b1 > b0:
+                tiles = (b1 - b0) // tile
+                xt = np.ascontiguousarray(x[b0:b1].reshape(tiles, tile, cols).transpose(0, 2, 1))
                 yt = np.zeros((tiles, rows, tile), dtype=np.float32)
                 self._spmm(xt, yt)
-                y[:, c0:c1] = yt.transpose(1, 0, 2).reshape(rows, c1 - c0)
-            c0 = c1
-        return torch.from_numpy(y[:, :n] if padded != n else y)
+                out[b0:b1] = yt.transpose(0, 2, 1).reshape(b1 - b0, rows)
+            b0 = b1
+        return torch.from_numpy(out[:n])
 
     def __matmul__(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         return self.matmul(x)

@@ -21,7 +21,7 @@ def bcsr_spmv(indptr, indices, data, x, y):  # pragma: no cover - compiled
                 s = np.float32(0.0)
                 for k in range(indptr[b], indptr[b + 1]):
                     c0 = indices[k] * cb
-                    for j in range(cb):
+                    for j in range(min(cb, x.shape[0] - c0)):
                         s += data[k, i, j] * x[c0 + j]
                 y[r] = s
 
@@ -41,7 +41,7 @@ def make_bcsr_spmm(tile: int):
                         acc[t] = 0.0
                     for k in range(indptr[b], indptr[b + 1]):
                         c0 = indices[k] * cb
-                        for j in range(cb):
+                        for j in range(min(cb, x.shape[1] - c0)):
                             v = data[k, i, j]
                             for t in range(tile):
                                 acc[t] += v * x[jt, c0 + j, t]
@@ -56,7 +56,8 @@ BCSR_SPMM = by_tile(make_bcsr_spmm)
 
 @register("bcsr")
 class BCSRKernel(SparseKernel):
-    """Block CSR: ``indptr`` per block row, ``indices`` = block column, ``data`` (blocks, R, C)."""
+    """Block CSR: ``indptr`` per block row, ``indices`` = block column, ``data`` (blocks, R, C);
+    edge blocks may reach past the matrix (those slots are never read)."""
 
     summary = "one column index per kept R x C block (scipy's bsr layout)"
 
@@ -76,7 +77,7 @@ class BCSRKernel(SparseKernel):
 
     @classmethod
     def from_encoded(cls, enc: Any) -> "BCSRKernel":
-        return cls(enc.matrix_shape, enc.indptr, enc.indices, enc.data)
+        return cls(enc.matrix_shape, enc.indptr, enc.indices, enc.blocks)
 
     @property
     def nnz(self) -> int:

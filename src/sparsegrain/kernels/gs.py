@@ -110,7 +110,8 @@ class GSKernel(SparseKernel):
 
     @classmethod
     def from_encoded(cls, enc: Any) -> "GSKernel":
-        return cls(enc.matrix_shape, enc.group_ptr, enc.values, enc.columns, enc.e, enc.row_ids)
+        row_ids = enc.row_ids.astype(np.int64) if enc.scatter else None
+        return cls(enc.matrix_shape, enc.pack_ptr, enc.values, enc.col_idx, enc.e, row_ids)
 
     @property
     def nnz(self) -> int:

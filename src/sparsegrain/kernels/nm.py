@@ -76,7 +76,9 @@ class NMKernel(SparseKernel):
 
     @classmethod
     def from_encoded(cls, enc: Any) -> "NMKernel":
-        return cls(enc.matrix_shape, enc.values, enc.positions, enc.m)
+        rows, cols = enc.matrix_shape
+        shape = (rows, cols // enc.m, enc.n)
+        return cls(enc.matrix_shape, enc.values.reshape(shape), enc.indices.reshape(shape), enc.m)
 
     @property
     def nnz(self) -> int:
