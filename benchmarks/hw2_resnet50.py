@@ -25,6 +25,7 @@ MASKS = {"scnn": "unstructured", "sparten": "unstructured", "csph": "csp:32", "g
 
 
 def main(models: list[str]) -> None:
+    console = Console(width=150)
     layers = get_network("resnet50")
     weights = [l.random_weight(i) for i, l in enumerate(layers)]
     acts = [random_activations((l.in_features, *l.input_size) if l.kind == "conv" else (l.in_features,),
@@ -49,9 +50,9 @@ def main(models: list[str]) -> None:
         took = time.perf_counter() - t0
         table.add_row(model, MASKS[model], f"{took:.1f}", f"{took / dense_s:,.0f}x", f"{cycles:,.0f}",
                       f"{energy / 1e9:,.3f}", "yes" if took < 60 else "NO")
-        Console().print(f"{model}: {took:.1f} s")
-    Console().print(table)
-    Console().print(f"torch dense forward of the same layers: {dense_s:.2f} s")
+        console.print(f"{model}: {took:.1f} s")
+    console.print(table)
+    console.print(f"torch dense forward of the same layers: {dense_s:.2f} s")
 
 
 if __name__ == "__main__":
