@@ -6,6 +6,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+import json
+import sys
+
 from . import patterns as patterns_lib
 
 app = typer.Typer(
@@ -13,7 +16,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console()
+# Piped output (files, CI logs) gets a wide console so tables are not folded at 80 columns.
+console = Console() if sys.stdout.isatty() else Console(width=160)
 
 
 @app.callback()
@@ -42,7 +46,105 @@ def patterns_cmd() -> None:
     console.print(table)
 
 
+def _pattern_list(text: str) -> list[str]:
+    """Comma-separated pattern strings; ``all`` means one typical string per pattern."""
+    if text.strip().lower() == "all":
+        return patterns_lib.examples()
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+@app.command("inspect")
+def inspect_cmd(
+    weights: str = typer.Argument(
+        ..., help="weight file (.pt/.npy/.npz/.safetensors), 'minilm[:layer-filter]' or a "
+        "catalog network (seeded random weights)"
+    ),
+    pattern: str = typer.Option("all", "--pattern", "-p", help="pattern string(s), comma-separated, or 'all'"),
+    sparsity: float = typer.Option(0.9, "--sparsity", "-s", help="target sparsity in [0, 1)"),
+    layers: str = typer.Option(None, "--layers", help="only layers whose name contains this"),
+    as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
+) -> None:
+    """Per layer and pattern: shape, target vs achieved sparsity, kept groups, L1 kept."""
+    from .patterns.inspect import inspect_layer
+    from .workloads.weights import load_weights
+
+    try:
+        patterns_lib.check_sparsity(sparsity)
+        specs = [patterns_lib.pattern(s).spec for s in _pattern_list(pattern)]
+        named = load_weights(weights, layers)
+        reports = [inspect_layer(n, w, s, sparsity) for n, w in named.items() for s in specs]
+    except ValueError as e:
+        raise fail(str(e))
+    if as_json:
+        print(json.dumps([r.to_dict() for r in reports], indent=1))
+        return
+    table = Table(title=f"{weights}: patterns at target sparsity {sparsity}")
+    for col in ("layer", "shape", "pattern", "achieved", "groups kept", "L1 kept"):
+        table.add_column(col, justify="left" if col in ("layer", "shape", "pattern") else "right")
+    for r in reports:
+        if r.error:
+            table.add_row(r.layer, r.shape, r.pattern, "[dim]n/a[/]", "", "")
+        else:
+            table.add_row(r.layer, r.shape, r.pattern, f"{r.achieved:.4f}",
+                          f"{r.groups_kept:,}/{r.groups_total:,}", f"{r.l1_kept:.4f}")
+    console.print(table)
+    for err in dict.fromkeys(r.error for r in reports if r.error):
+        console.print(f"[dim]n/a: {err}[/]", highlight=False)
+    if len(named) > 1:
+        _print_pattern_totals(reports)
+
+
+def _print_pattern_totals(reports: list) -> None:
+    """Whole-model L1 kept per pattern (layers it cannot tile excluded)."""
+    table = Table(title="all layers")
+    table.add_column("pattern")
+    table.add_column("layers tiled", justify="right")
+    table.add_column("mean L1 kept", justify="right")
+    by: dict[str, list] = {}
+    for r in reports:
+        by.setdefault(r.pattern, []).append(r)
+    for spec, rs in by.items():
+        ok = [r for r in rs if r.error is None]
+        mean = sum(r.l1_kept for r in ok) / len(ok) if ok else float("nan")
+        table.add_row(spec, f"{len(ok)}/{len(rs)}", f"{mean:.4f}")
+    console.print(table)
+
+
 # --- workloads ------------------------------------------------------------------------------
+
+
+@app.command("workloads")
+def workloads_cmd(
+    network: str = typer.Argument(None, help="show this network's layers"),
+    as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
+) -> None:
+    """List the catalogued networks, or one network's layers with shapes and densities."""
+    from .workloads.catalog import NETWORKS, get_network
+
+    try:
+        names = [network] if network else list(NETWORKS)
+        nets = {n: get_network(n) for n in names}
+    except ValueError as e:
+        raise fail(str(e))
+    if as_json:
+        print(json.dumps({n: [vars(l) for l in ls] for n, ls in nets.items()}, indent=1))
+        return
+    if network is None:
+        table = Table(title="workload catalog")
+        for col in ("network", "layers", "weights (M)", "MACs/sample (M)"):
+            table.add_column(col, justify="left" if col == "network" else "right")
+        for n, ls in nets.items():
+            table.add_row(n, str(len(ls)), f"{sum(l.n_weights for l in ls) / 1e6:,.2f}",
+                          f"{sum(l.macs for l in ls) / 1e6:,.1f}")
+    else:
+        table = Table(title=network)
+        for col in ("layer", "kind", "weight shape", "input", "stride", "weight density", "act density"):
+            table.add_column(col)
+        for l in nets[network]:
+            table.add_row(l.name, l.kind, str(l.weight_shape), str(l.input_size or "-"), str(l.stride),
+                          "-" if l.weight_density is None else f"{l.weight_density:.0%}",
+                          "-" if l.act_density is None else f"{l.act_density:.1%}")
+    console.print(table)
 
 
 # --- formats --------------------------------------------------------------------------------

@@ -2,12 +2,13 @@
 
 from . import groups, nm  # noqa: F401  (modules register their patterns)
 from .base import Pattern, check_sparsity, from_matrix, to_matrix
-from .registry import PATTERNS, pattern, register, valid_forms
+from .registry import PATTERNS, examples, pattern, register, valid_forms
 
 __all__ = [
     "PATTERNS",
     "Pattern",
     "check_sparsity",
+    "examples",
     "from_matrix",
     "pattern",
     "register",

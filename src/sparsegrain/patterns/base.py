@@ -101,6 +101,8 @@ class Pattern(ABC):
     summary: str = ""
     #: string forms users may type, for help and error messages
     forms: tuple[str, ...] = ()
+    #: a concrete string with typical parameters (``"nm:2:4"``); defaults to ``kind``
+    example: str = ""
 
     def __init__(self, norm: str = "l1") -> None:
         if norm not in NORMS:
@@ -167,6 +169,10 @@ class Pattern(ABC):
     @abstractmethod
     def _mask(self, score: torch.Tensor, sparsity: float) -> torch.Tensor:
         """Mask from a checked, finite, float score tensor."""
+
+    def group_counts(self, mask: torch.Tensor) -> tuple[int, int]:
+        """Kept and total selection units of a mask (groups for group patterns, else elements)."""
+        return int(mask.sum()), mask.numel()
 
     def is_valid(self, mask: torch.Tensor) -> bool:
         """Does ``mask`` (a boolean tensor of a weight's shape) obey the pattern?"""

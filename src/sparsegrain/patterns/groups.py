@@ -58,6 +58,11 @@ class GroupPattern(Pattern):
         g = keep[:, None].expand(-1, self._groups(score).shape[1]).float()
         return self._ungroup(g, score.shape) > 0.5
 
+    def group_counts(self, mask: torch.Tensor) -> tuple[int, int]:
+        real = self._groups(torch.ones(mask.shape)) > 0.5
+        g = self._groups(mask.float()) > 0.5
+        return int((g & real).any(1).sum()), g.shape[0]
+
     def _violation(self, mask: torch.Tensor) -> str | None:
         real = self._groups(torch.ones(mask.shape)) > 0.5
         g = self._groups(mask.float()) > 0.5
@@ -125,6 +130,7 @@ class Block(_TileGroups):
 
     summary = "R x C tiles of the 2-D view kept or pruned whole (block:RxC, e.g. block:4x4)"
     forms = ("block:RxC",)
+    example = "block:4x4"
 
     def __init__(self, r: int, c: int, norm: str = "l1") -> None:
         super().__init__(norm)

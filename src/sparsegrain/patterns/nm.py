@@ -18,6 +18,7 @@ class NM(Pattern):
 
     summary = "in every M consecutive inputs of a row keep N (nm:2:4 is the GPU 2:4 pattern)"
     forms = ("nm:N:M",)
+    example = "nm:2:4"
 
     def __init__(self, n: int, m: int, norm: str = "l1") -> None:
         super().__init__(norm)

@@ -31,6 +31,11 @@ def valid_forms() -> str:
     return ", ".join(f for cls in PATTERNS.values() for f in cls.forms)
 
 
+def examples() -> list[str]:
+    """One concrete, typical string per registered pattern (``inspect --pattern all``)."""
+    return [cls.example or kind for kind, cls in PATTERNS.items()]
+
+
 def _value(v: str) -> object:
     low = v.lower()
     if low in ("true", "yes", "on"):

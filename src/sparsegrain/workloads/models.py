@@ -1,0 +1,161 @@
+"""Real models with their data, loaded offline by name: ``sparsegrain.workloads.get("digits-cnn")``.
+
+Every model is a :class:`ModelSpec` with one interface a sweep can drive:
+
+- ``load(cache_dir=None) -> nn.Module``: a fresh copy of the trained dense model (trained models
+  are cached on disk under ``cache_dir``, default ``$SPARSEGRAIN_CACHE`` or
+  ``~/.cache/sparsegrain``, so reruns are fast);
+- ``evaluate(model) -> dict[str, float]``: metrics on the fixed evaluation set, the headline
+  metric (``spec.metric``) first; ``spec.higher_is_better`` says which way it points;
+- ``finetune(model, steps, callback=None)``: ``steps`` optimizer steps of the model's own training
+  loss; ``callback(step)`` runs after each optimizer step (``pruner.step`` goes there);
+- ``sample_inputs() -> tuple``: real evaluation inputs, ``model(*inputs)`` runs them (for
+  capturing activations);
+- ``prunable(model) -> list[str]``: module names to prune (first and last layers stay dense where
+  pruning them is not customary);
+- ``prune(model, config, steps) -> Pruner``: prune with a :class:`~sparsegrain.prune.PruneConfig`
+  while fine-tuning ``steps`` steps (``steps=0``: one-shot to the final sparsity), then squash;
+  returns a :class:`PruneResult` (the masks, by ``module.weight`` name, and their sparsity).
+
+A model whose package is missing raises ``ValueError`` at :func:`get` saying what to install.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from ..prune import Pruner, PruneConfig, load_config
+
+MODELS: dict[str, type["ModelSpec"]] = {}
+_LOADED: dict[str, "ModelSpec"] = {}
+INSTALL_HINT = "pip install 'sparsegrain[models]'"
+
+
+def register(name: str):
+    """Class decorator adding a ModelSpec subclass to the registry under ``name``."""
+
+    def deco(cls):
+        cls.name = name
+        MODELS[name] = cls
+        return cls
+
+    return deco
+
+
+def cache_dir(path: str | Path | None = None) -> Path:
+    """Where trained models are cached: ``path``, ``$SPARSEGRAIN_CACHE`` or ``~/.cache/sparsegrain``."""
+    p = Path(path or os.environ.get("SPARSEGRAIN_CACHE", "~/.cache/sparsegrain")).expanduser()
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def save_atomic(obj: Any, path: Path) -> None:
+    """``torch.save`` through a temporary file, so parallel runs never read half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+@dataclass
+class PruneResult:
+    """What :meth:`ModelSpec.prune` did: the config, final masks and sparsity per weight."""
+
+    config: PruneConfig
+    masks: dict[str, torch.Tensor]
+    sparsity: dict[str, float]
+    overall_sparsity: float
+
+
+class ModelSpec(ABC):
+    """A real model with its data, its metric and its training loop (see the module docstring)."""
+
+    name: str = ""
+    summary: str = ""
+    #: headline metric key, the first entry of :meth:`evaluate`
+    metric: str = "accuracy"
+    higher_is_better: bool = True
+    #: (import name, pip package) pairs this model needs
+    requires: tuple[tuple[str, str], ...] = ()
+    #: fine-tuning steps a sweep should use by default
+    finetune_steps: int = 300
+
+    @classmethod
+    def missing(cls) -> list[str]:
+        """Pip packages this model needs that are not installed."""
+        return [pkg for mod, pkg in cls.requires if importlib.util.find_spec(mod) is None]
+
+    @abstractmethod
+    def load(self, cache_dir: str | Path | None = None) -> nn.Module:
+        """A fresh copy of the trained dense model, in eval mode."""
+
+    @abstractmethod
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Metrics on the fixed evaluation set, headline metric first."""
+
+    @abstractmethod
+    def finetune(
+        self, model: nn.Module, steps: int, callback: Callable[[int], None] | None = None
+    ) -> None:
+        """``steps`` optimizer steps of the model's training loss; ``callback(step)`` after each."""
+
+    @abstractmethod
+    def sample_inputs(self) -> tuple:
+        """Real evaluation inputs: ``model(*sample_inputs())`` runs them."""
+
+    @abstractmethod
+    def prunable(self, model: nn.Module) -> list[str]:
+        """Names of the modules to prune."""
+
+    def prune(
+        self, model: nn.Module, config: PruneConfig | dict[str, Any] | str | Path, steps: int | None = None
+    ) -> "PruneResult":
+        """Prune ``model`` in place per ``config`` while fine-tuning ``steps`` steps, then squash.
+
+        ``steps=None`` uses :attr:`finetune_steps`; ``steps=0`` prunes once to the final sparsity
+        without training. Layers default to :meth:`prunable` when the config names none.
+        """
+        cfg = load_config(config)
+        if cfg.layers is None:
+            cfg = PruneConfig.from_dict({**cfg.to_dict(), "layers": self.prunable(model)})
+        steps = self.finetune_steps if steps is None else steps
+        pruner = Pruner()
+        pruner.prepare(model, cfg)
+        if steps <= 0:
+            pruner.update_masks(cfg.schedule.last_step)
+        else:
+            if cfg.schedule.last_step >= steps:
+                raise ValueError(
+                    f"the schedule's last mask update (step {cfg.schedule.last_step}) is not within "
+                    f"the {steps} fine-tuning steps"
+                )
+            self.finetune(model, steps, callback=lambda _: pruner.step())
+        result = PruneResult(cfg, pruner.masks(), pruner.sparsity(), pruner.overall_sparsity())
+        pruner.squash()
+        model.eval()
+        return result
+
+
+def get(name: str) -> ModelSpec:
+    """The model registered as ``name`` (loaded once per process).
+
+    Raises ``ValueError`` listing the valid names, or saying which package to install.
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; valid: {', '.join(MODELS)}")
+    cls = MODELS[name]
+    missing = cls.missing()
+    if missing:
+        raise ValueError(
+            f"model {name!r} needs the package(s) {', '.join(missing)}: {INSTALL_HINT}"
+        )
+    if name not in _LOADED:
+        _LOADED[name] = cls()
+    return _LOADED[name]

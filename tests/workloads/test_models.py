@@ -1,0 +1,67 @@
+"""The model registry and the digits-cnn workload end to end (load, evaluate, prune, fine-tune)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from sparsegrain import workloads
+from sparsegrain.prune import Gradual, PruneConfig
+from sparsegrain.workloads.models import MODELS, ModelSpec
+
+
+@pytest.fixture(scope="session")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+def test_unknown_model_lists_the_valid_names() -> None:
+    with pytest.raises(ValueError, match="unknown model 'resnet'; valid: digits-cnn, mnist-cnn"):
+        workloads.get("resnet")
+
+
+def test_missing_package_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(MODELS["mnist-cnn"], "requires", (("no_such_module_xyz", "no-such-pkg"),))
+    with pytest.raises(ValueError, match=r"needs the package\(s\) no-such-pkg: pip install"):
+        workloads.get("mnist-cnn")
+
+
+@pytest.mark.slow
+def test_digits_cnn_trains_caches_prunes_and_finetunes(cache: Path) -> None:
+    spec = workloads.get("digits-cnn")
+    assert isinstance(spec, ModelSpec) and spec.metric == "accuracy"
+    model = spec.load(cache)
+    dense = spec.evaluate(model)
+    assert list(dense)[0] == "accuracy" and dense["accuracy"] > 0.95
+    assert len(list(cache.glob("digits-cnn-*.pt"))) == 1
+    again = spec.load(cache)  # from the cache: same weights
+    for (k, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
+        assert torch.equal(a, b), k
+    assert spec.evaluate(again) == dense
+
+    (x,) = spec.sample_inputs()
+    assert model(x).shape == (len(x), 10)
+    names = spec.prunable(model)
+    assert all(model.get_submodule(n) is not None for n in names)
+
+    cfg = PruneConfig(pattern="unstructured", sparsity=0.9, schedule=Gradual(0, 40, every=10))
+    oneshot = spec.load(cache)
+    spec.prune(oneshot, cfg, steps=0)
+    tuned = spec.load(cache)
+    result = spec.prune(tuned, cfg, steps=80)
+    assert result.overall_sparsity == pytest.approx(0.9, abs=0.01)
+    assert set(result.masks) == {f"{n}.weight" for n in names}
+    for fqn, m in result.masks.items():
+        w = tuned.get_submodule(fqn.rsplit(".", 1)[0]).weight
+        assert bool((w[~m] == 0).all())
+    # fine-tuning during gradual pruning recovers accuracy that one-shot pruning loses
+    assert spec.evaluate(tuned)["accuracy"] > spec.evaluate(oneshot)["accuracy"]
+    assert spec.evaluate(tuned)["accuracy"] > 0.9
+
+
+def test_schedule_longer_than_finetuning_is_refused(cache: Path) -> None:
+    spec = workloads.get("digits-cnn")
+    with pytest.raises(ValueError, match="not within the 50 fine-tuning steps"):
+        spec.prune(torch.nn.Sequential(torch.nn.Linear(4, 4)), PruneConfig(layers=["0"], schedule=Gradual(0, 100)), steps=50)
