@@ -97,8 +97,8 @@ def broadcast_schedule(activations: np.ndarray, n_pe: int, has_bias: bool) -> tu
 
     A group of ``n_pe`` activations is loaded in the cycle its last nonzero is sent if that one
     sits in the group's last slot, else one extra (empty) scan cycle loads the next group; the
-    machine starts with one empty scan. Returns the steps and the step index from which the
-    bias group has been loaded (the authors' end-of-layer test waits for it).
+    machine starts with one empty scan. Returns the steps and the index of the first step on
+    the last group (the bias group if any): the authors' end-of-layer test waits for it.
     """
     n = len(activations)
     groups = -(-n // n_pe)
@@ -113,11 +113,14 @@ def broadcast_schedule(activations: np.ndarray, n_pe: int, has_bias: bool) -> tu
     cols.append(np.full(len(empty_groups), -1))
     order = np.argsort(np.concatenate(keys), kind="stable")
     steps = np.concatenate([[-1], np.concatenate(cols)[order]]).astype(np.int64)
-    last_load = len(steps)
     if has_bias:
+        handed_over = len(steps)  # the bias group is the last one the activation unit hands over
         tail = [n] + ([] if n_pe == 1 else [-1])
         steps = np.concatenate([steps, tail]).astype(np.int64)
-    return steps, last_load
+    else:
+        per_group = nz.sum(axis=1) + ~nz[:, -1]
+        handed_over = 1 + int(per_group[:-1].sum())
+    return steps, handed_over
 
 
 @numba.njit(cache=True)
@@ -145,6 +148,7 @@ def _run_kernel(ptr, base, codes, zeros_before, codebook, steps, empty_from, val
     nb = 0  # activations broadcast so far
     min_popped = 0
     s = 0
+    drained = False  # every step sent, every queue and PE empty
     for c in range(max_cycles):
         if s >= empty_from and stats[10] < 0:
             stats[10] = c
@@ -152,8 +156,10 @@ def _run_kernel(ptr, base, codes, zeros_before, codebook, steps, empty_from, val
         quiet = s >= empty_from and not useful_at[(c - DRAIN_CYCLES + 1) % 8]
         if c >= MIN_CYCLES and quiet and stats[11] < 0:
             stats[11] = c
-        if s >= n_steps and min_popped == nb and not holding.any():
-            return max(MIN_CYCLES, stats[9] + DRAIN_CYCLES, stats[10]), stats, y
+        if not drained and s >= n_steps and min_popped == nb and not holding.any():
+            drained = True
+        if drained and c >= max(MIN_CYCLES, stats[9] + DRAIN_CYCLES, stats[10]):
+            return c, stats, y
         useful_at[c % 8] = False
         one_full = nb - min_popped >= fifo_depth - 1
         push = -1
@@ -167,8 +173,6 @@ def _run_kernel(ptr, base, codes, zeros_before, codebook, steps, empty_from, val
             else:
                 push = col
                 s += 1
-        else:
-            stats[8] += 1
         new_min = nb + 1
         for k in range(n_pe):
             read_ptr = True
@@ -279,9 +283,14 @@ def analytic_cycles(layer: EIELayer, activations: np.ndarray) -> int:
     sent = np.nonzero(steps >= 0)[0]
     if len(sent) == 0:
         return max(MIN_CYCLES, empty_from)
-    remaining = np.cumsum(item_work(layer, steps[sent])[:, ::-1], axis=1)[:, ::-1]
-    last_entry = int((sent[None, :] + 1 + remaining).max())
-    return max(MIN_CYCLES, last_entry + DRAIN_CYCLES, empty_from)
+    work = item_work(layer, steps[sent])
+    # a PE's last write is its last non-empty column's last entry (fillers come before entries)
+    nonempty = layer.column_entries()[:, steps[sent]] > 0
+    last = np.where(nonempty.any(axis=1), len(sent) - 1 - np.argmax(nonempty[:, ::-1], axis=1), -1)
+    upto = np.arange(len(sent))[None, :] <= last[:, None]
+    remaining = np.cumsum((work * upto)[:, ::-1], axis=1)[:, ::-1]
+    finish = np.where(upto, sent[None, :] + 1 + remaining, -DRAIN_CYCLES)
+    return max(MIN_CYCLES, int(finish.max()) + DRAIN_CYCLES, empty_from)
 
 
 def work_counts(layer: EIELayer, activations: np.ndarray, sram_width: int) -> dict[str, int]:
