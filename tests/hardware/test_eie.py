@@ -9,19 +9,10 @@ from hypothesis import strategies as st
 
 from conftest import FC8
 from eie_rtl import run_rtl
-from sparsegrain.hardware.eie import EIELayer, analytic_cycles, simulate_layer, work_counts
-
-
-def fc8_layer(folder) -> EIELayer:
-    """The authors' fc8 files, read straight from their documented layout."""
-    ptrs, codes, zbs = [], [], []
-    for k in range(64):
-        ptrs.append(np.fromfile(folder / "ptr" / f"ptr{k}.dat", dtype="<u4"))
-        pairs = np.fromfile(folder / "spm" / f"spm{k}.dat", dtype="<u4").reshape(-1, 2)
-        codes.append(pairs[:, 0])
-        zbs.append(pairs[:, 1])
-    book = np.fromfile(folder / "arithm.dat", dtype="<f4")
-    return EIELayer.from_pe_lists(ptrs, codes, zbs, book, 1000, 4096, has_bias=True)
+from sparsegrain.formats.eie import read_reference
+from sparsegrain.hardware.eie import (
+    EIELayer, analytic_cycles, layer_from_encoded, simulate_layer, work_counts,
+)
 
 
 def dense_of(layer: EIELayer) -> np.ndarray:
@@ -41,7 +32,7 @@ def dense_of(layer: EIELayer) -> np.ndarray:
 def fc8():
     if not FC8.is_dir():
         pytest.fail(f"shared data missing: {FC8} (set SPARSEGRAIN_SHARED)")
-    return fc8_layer(FC8), np.fromfile(FC8 / "act.dat", dtype="<f4")
+    return layer_from_encoded(read_reference(FC8)), np.fromfile(FC8 / "act.dat", dtype="<f4")
 
 
 def test_fc8_golden_cycles_and_outputs(fc8):

@@ -20,6 +20,7 @@ from typing import Any
 
 import numba
 import numpy as np
+import torch
 
 from .base import Accelerator, SimResult, register
 from .inputs import as_tensor, as_vector
@@ -57,6 +58,7 @@ class EIELayer:
     has_bias: bool
     index_bits: int = 4
     code_bits: int = 4
+    pointer_bits: int = 16
 
     @classmethod
     def from_pe_lists(
@@ -70,6 +72,7 @@ class EIELayer:
         has_bias: bool,
         index_bits: int = 4,
         code_bits: int = 4,
+        pointer_bits: int = 16,
     ) -> "EIELayer":
         """Stack per-PE pointer/entry arrays (PE k at position k) into one layer."""
         sizes = np.array([len(c) for c in codes], dtype=np.int64)
@@ -85,6 +88,7 @@ class EIELayer:
             has_bias=bool(has_bias),
             index_bits=index_bits,
             code_bits=code_bits,
+            pointer_bits=pointer_bits,
         )
 
     def column_entries(self) -> np.ndarray:
@@ -261,7 +265,7 @@ def layer_from_encoded(enc: Any) -> EIELayer:
     rows, cols = enc.matrix_shape
     return EIELayer.from_pe_lists(
         enc.ptr, enc.codes, enc.zeros_before, enc.codebook, rows, cols - int(enc.bias_column),
-        enc.bias_column, enc.index_bits, enc.code_bits,
+        enc.bias_column, enc.index_bits, enc.code_bits, enc.pointer_bits,
     )
 
 
@@ -372,7 +376,17 @@ class EIE(Accelerator):
         from ..formats import encode
 
         n_pe = 64 if self.n_pe is None else self.n_pe
-        return layer_from_encoded(encode(as_tensor(weights), "eie", n_pe=n_pe, codebook=self.codebook))
+        w = as_tensor(weights)
+        if w.dim() != 2:
+            raise ValueError(f"EIE runs a 2-D weight (outputs x inputs), got shape {tuple(w.shape)}")
+        # EIE's pointers are 16-bit; a bigger slice per PE (few PEs) gets 32-bit pointers
+        nnz = (w != 0).sum(dim=1)
+        rows = torch.arange(w.shape[0]) % n_pe
+        bound = torch.zeros(n_pe, dtype=torch.long).index_add_(0, rows, nnz)
+        bound += (torch.bincount(rows, minlength=n_pe) * w.shape[1]) // 16
+        bits = 16 if int(bound.max()) < 1 << 16 else 32
+        enc = encode(w, "eie", n_pe=n_pe, codebook=self.codebook, pointer_bits=bits)
+        return layer_from_encoded(enc)
 
     def run(self, weights: Any, activations: Any) -> SimResult:
         layer = self.layer(weights)
@@ -393,7 +407,7 @@ class EIE(Accelerator):
         entries = useful + counts["filler_entries"]
         groups = -(-layer.n_inputs // p) + int(layer.has_bias)
         words = {  # 32-bit words per access (SPEC 4: memories are priced per 32-bit word)
-            "activation": 16 / 32, "pointer_pair": 32 / 32, "line": self.sram_width / 32,
+            "activation": 16 / 32, "pointer_pair": 2 * layer.pointer_bits / 32, "line": self.sram_width / 32,
             "queue_entry": 32 / 32, "accumulator": 16 / 32, "codebook": 16 / 32,
         }
         sram_reads = {
