@@ -4,9 +4,10 @@ Pipeline: model -> pattern (mask) -> pruning -> format (encode) -> kernel / hard
 results store -> report.
 """
 
+from .formats import encode
 from .hardware import simulate
 from .patterns import Pattern, pattern
 
 __version__ = "0.1.0"
 
-__all__ = ["Pattern", "__version__", "pattern", "simulate"]
+__all__ = ["Pattern", "__version__", "encode", "pattern", "simulate"]

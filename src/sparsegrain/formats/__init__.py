@@ -1,0 +1,12 @@
+"""Storage formats (SPEC section 3): exact encoders and decoders with bit-level size reports.
+
+``encode(weight, fmt, **params)`` looks the format up in :data:`FORMATS`; every Encoded has
+``decode()``, ``storage()`` and ``to_bytes()``; :func:`from_bytes` reads the latter back.
+Arrays are numpy arrays (contiguous, fixed dtypes) laid out on the 2-D view W[outputs, inputs].
+"""
+
+from . import codebook, csr, eie, rcsc  # noqa: F401  (modules register their formats)
+from .base import FORMATS, Encoded, StorageReport, encode, register
+from .serial import from_bytes
+
+__all__ = ["FORMATS", "Encoded", "StorageReport", "encode", "from_bytes", "register"]

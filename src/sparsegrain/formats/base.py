@@ -1,0 +1,253 @@
+"""The Encoded protocol, the bit-level StorageReport, the format registry and ``encode``.
+
+Every format works on the 2-D view W[outputs, inputs] of a weight (conv kernels channel-last,
+as :func:`sparsegrain.patterns.to_matrix`) and holds its arrays as plain contiguous numpy arrays,
+so that kernels and hardware models can use them directly; ``decode`` gives back a torch tensor
+of the original shape and dtype.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, TypeVar
+
+import numpy as np
+import torch
+from rich.table import Table
+
+from ..patterns.base import check_tensor, from_matrix, shape_str, to_matrix
+
+#: fields of a StorageReport, in print order
+FIELDS: tuple[str, ...] = ("values", "codes", "indices", "pointers", "metadata", "padding", "codebook")
+
+DEFAULT_VALUE_BITS = 16
+
+
+def index_width(n: int) -> int:
+    """Bits of an index into ``n`` items (0..n-1): ceil(log2 n), at least 1."""
+    return max(1, math.ceil(math.log2(max(n, 1))))
+
+
+def count_width(n: int) -> int:
+    """Bits of a count in 0..n: ceil(log2(n + 1)), at least 1."""
+    return max(1, math.ceil(math.log2(n + 1)))
+
+
+def check_width(name: str, bits: int, need: int, what: str) -> None:
+    """Raise if ``bits`` cannot hold a value needing ``need`` bits (``what`` says which)."""
+    if not isinstance(bits, (int, np.integer)) or bits < 1:
+        raise ValueError(f"{name} must be a positive integer, got {bits!r}")
+    if need > bits:
+        raise ValueError(f"{name} = {bits} is too narrow: {what} needs {need} bits")
+
+
+@dataclass
+class StorageReport:
+    """Size of an encoded weight in bits, by field; printable as a rich table.
+
+    ``padding`` counts every bit of slots that hold no kept weight (fillers, padded slots);
+    ``padding_entries`` counts those slots.
+    """
+
+    format: str
+    shape: tuple[int, ...]
+    bits: dict[str, int]
+    nnz: int
+    padding_entries: int
+    dense_bits: int
+
+    @property
+    def total_bits(self) -> int:
+        return int(sum(self.bits.values()))
+
+    @property
+    def compression_ratio(self) -> float:
+        """Dense bits (every element at the dense width) / encoded bits."""
+        return self.dense_bits / self.total_bits if self.total_bits else math.inf
+
+    @property
+    def bits_per_nnz(self) -> float:
+        return self.total_bits / self.nnz if self.nnz else math.inf
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "shape": list(self.shape),
+            "bits": dict(self.bits),
+            "total_bits": self.total_bits,
+            "nnz": self.nnz,
+            "padding_entries": self.padding_entries,
+            "dense_bits": self.dense_bits,
+            "compression_ratio": self.compression_ratio,
+            "bits_per_nnz": self.bits_per_nnz,
+        }
+
+    def table(self) -> Table:
+        t = Table(title=f"{self.format} {shape_str(self.shape)}: {self.nnz:,} kept")
+        t.add_column("field")
+        t.add_column("bits", justify="right")
+        t.add_column("share", justify="right")
+        for k, v in self.bits.items():
+            t.add_row(k, f"{v:,}", f"{v / max(self.total_bits, 1):.1%}")
+        t.add_row("total", f"{self.total_bits:,}", "100.0%", style="bold")
+        t.caption = (
+            f"compression {self.compression_ratio:.2f}x vs dense {self.dense_bits:,} bits; "
+            f"{self.bits_per_nnz:.2f} bits per kept weight; {self.padding_entries:,} padding slots"
+        )
+        return t
+
+    def __rich__(self) -> Table:
+        return self.table()
+
+    def __str__(self) -> str:
+        lines = [f"{self.format} {shape_str(self.shape)}: {self.nnz} kept"]
+        lines += [f"  {k:<9} {v:>14,}" for k, v in self.bits.items()]
+        lines.append(f"  {'total':<9} {self.total_bits:>14,}  ({self.compression_ratio:.2f}x)")
+        return "\n".join(lines)
+
+
+@dataclass
+class Encoded(ABC):
+    """A weight stored in one format. Subclasses are dataclasses of numpy arrays and scalars.
+
+    Common fields: ``shape`` (the original weight shape), ``dtype`` (its torch dtype name),
+    ``value_bits`` (width of one stored value in the bit report) and ``dense_bits`` (width of one
+    element of the dense reference for the compression ratio).
+    """
+
+    fmt: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+
+    shape: tuple[int, ...]
+    dtype: str
+    value_bits: int
+    dense_bits: int
+
+    @property
+    def matrix_shape(self) -> tuple[int, int]:
+        """Shape of the 2-D view W[outputs, inputs] that the arrays describe."""
+        rows = self.shape[0]
+        return rows, math.prod(self.shape) // rows
+
+    @classmethod
+    @abstractmethod
+    def encode(cls, m: np.ndarray, keep: np.ndarray, weight: torch.Tensor, **params: Any) -> "Encoded":
+        """Encode the 2-D view ``m`` with kept positions ``keep``; ``weight`` is the original."""
+
+    @abstractmethod
+    def matrix(self) -> np.ndarray:
+        """The decoded 2-D view as a numpy array."""
+
+    @abstractmethod
+    def _bits(self) -> dict[str, int]:
+        """Bits by field."""
+
+    @property
+    @abstractmethod
+    def nnz(self) -> int:
+        """Kept weights stored (a kept weight may be exactly zero)."""
+
+    @property
+    def padding_entries(self) -> int:
+        return 0
+
+    def decode(self) -> torch.Tensor:
+        """The weight back, in its original shape and dtype."""
+        m = torch.from_numpy(np.ascontiguousarray(self.matrix()))
+        return from_matrix(m, self.shape).to(getattr(torch, self.dtype))
+
+    def storage(self) -> StorageReport:
+        return StorageReport(
+            format=self.fmt,
+            shape=tuple(self.shape),
+            bits={k: int(v) for k, v in self._bits().items()},
+            nnz=int(self.nnz),
+            padding_entries=int(self.padding_entries),
+            dense_bits=math.prod(self.shape) * self.dense_bits,
+        )
+
+    def to_bytes(self) -> bytes:
+        """A self-describing serialised form (versioned header, arrays, checksum)."""
+        from .serial import dumps
+
+        return dumps(self)
+
+    def fields(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+FORMATS: dict[str, type[Encoded]] = {}
+
+E = TypeVar("E", bound=type[Encoded])
+
+
+def register(fmt: str) -> Callable[[E], E]:
+    """Class decorator adding an Encoded subclass to the registry under ``fmt``."""
+
+    def deco(cls: E) -> E:
+        cls.fmt = fmt
+        FORMATS[fmt] = cls
+        return cls
+
+    return deco
+
+
+def common(m: np.ndarray, weight: torch.Tensor, value_bits: int, dense_bits: int | None) -> dict:
+    """The Encoded fields every format shares."""
+    check_width("value_bits", value_bits, 1, "a value")
+    dense_bits = value_bits if dense_bits is None else dense_bits
+    check_width("dense_bits", dense_bits, 1, "a dense element")
+    return dict(
+        shape=tuple(int(s) for s in weight.shape),
+        dtype=str(weight.dtype).removeprefix("torch."),
+        value_bits=int(value_bits),
+        dense_bits=int(dense_bits),
+    )
+
+
+def numpy_values(m: torch.Tensor) -> np.ndarray:
+    """A float tensor as numpy, exactly (bfloat16 widened to float32)."""
+    if m.dtype == torch.bfloat16:
+        m = m.float()
+    return m.contiguous().numpy()
+
+
+def encode(
+    weight: torch.Tensor, fmt: str, mask: torch.Tensor | None = None, **params: Any
+) -> Encoded:
+    """Encode ``weight`` in format ``fmt`` (``"csr"``, ``"eie"``, ``"gs"``, ...).
+
+    Kept positions are ``weight != 0`` unless ``mask`` (bool, weight's shape) is given; a kept
+    weight may be exactly zero, and positions outside the mask are stored as zero. ``params`` are
+    the format's widths and shapes (``value_bits`` = 16 by default; see docs/formats.md).
+    """
+    if not isinstance(fmt, str) or fmt.lower() not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+    fmt = fmt.lower()
+    weight = check_tensor(weight, "weight")
+    if mask is None:
+        keep = weight != 0
+    else:
+        if not isinstance(mask, torch.Tensor):
+            raise ValueError(f"mask must be a torch.Tensor, got {type(mask).__name__}")
+        if mask.shape != weight.shape:
+            raise ValueError(
+                f"mask shape {shape_str(mask.shape)} differs from weight shape "
+                f"{shape_str(weight.shape)}"
+            )
+        keep = mask.bool()
+        weight = torch.where(keep, weight, torch.zeros((), dtype=weight.dtype))
+    encoder = FORMATS[fmt].encode
+    names = [p for p in inspect.signature(encoder).parameters if p not in ("m", "keep", "weight")]
+    unknown = sorted(set(params) - set(names))
+    if unknown:
+        raise ValueError(
+            f"format {fmt} takes no parameter {', '.join(unknown)}; it takes: {', '.join(names)}"
+        )
+    m = numpy_values(to_matrix(weight))
+    k = to_matrix(keep).contiguous().numpy()
+    return encoder(np.ascontiguousarray(m), np.ascontiguousarray(k), weight=weight, **params)
