@@ -24,7 +24,6 @@ def test_eval_and_training_sentences_are_disjoint_and_cover_every_topic() -> Non
 
 @pytest.mark.slow
 def test_minilm_matches_sentence_transformers_and_pruning_lowers_fidelity() -> None:
-    torch.set_num_threads(1)
     spec = workloads.get("minilm")
     model = spec.load()
     assert spec.evaluate(model) == pytest.approx({"cosine": 1.0, "knn5_overlap": 1.0, "top1_agreement": 1.0})

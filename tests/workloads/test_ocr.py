@@ -28,7 +28,6 @@ def test_greedy_ctc_merges_repeats_and_drops_blanks() -> None:
 @pytest.mark.slow
 def test_rebuilt_crnn_reads_clean_rendered_words() -> None:
     """The architecture is right only if the pretrained weights read clean text perfectly."""
-    torch.set_num_threads(1)
     spec = OcrCRNN.__new__(OcrCRNN)  # no word sets: only the weights are needed here
     import easyocr_en_models
     from pathlib import Path
@@ -46,7 +45,6 @@ def test_rebuilt_crnn_reads_clean_rendered_words() -> None:
 
 @pytest.mark.slow
 def test_degraded_words_keep_the_dense_model_below_perfect() -> None:
-    torch.set_num_threads(1)
     spec = workloads.get("ocr-crnn")
     model = spec.load()
     metrics = spec.evaluate(model)
