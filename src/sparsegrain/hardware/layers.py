@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import inputs
 from .base import Accelerator
 
 #: default density of generated activations (choice: a typical post-ReLU density; SCNN,
@@ -36,15 +37,9 @@ def as_array(t: Any, what: str) -> np.ndarray:
 
 
 def random_activations(shape: tuple[int, ...], density: float, seed: int = 0) -> np.ndarray:
-    """Seeded activations with exactly round(density * size) nonzeros, values uniform in (0, 1]."""
-    if not 0.0 <= density <= 1.0:
-        raise ValueError(f"activation density must be in [0, 1], got {density}")
-    rng = np.random.default_rng(seed)
-    n = int(np.prod(shape))
-    flat = np.zeros(n, dtype=np.float32)
-    keep = rng.permutation(n)[: int(round(density * n))]
-    flat[keep] = 1.0 - rng.random(keep.size, dtype=np.float32)
-    return flat.reshape(shape)
+    """Seeded activations of any shape with exactly round(density * size) nonzeros
+    (:func:`sparsegrain.hardware.inputs.random_activations` over the flattened tensor)."""
+    return inputs.random_activations(int(np.prod(shape)), density, seed).reshape(shape)
 
 
 @dataclass
