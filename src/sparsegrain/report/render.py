@@ -109,6 +109,7 @@ def to_json(summary: Summary) -> dict[str, Any]:
     def entry(e: Entry, i: int | None) -> dict[str, Any]:
         return {"pattern": e.pattern, "sparsity": e.sparsity, "sparsity_actual": e.sparsity_actual,
                 summary.metric: e.accuracy, "seeds": e.seeds, "compression": e.compression,
+                "quantising_formats": sorted(e.lossy),
                 "speedup": e.speedup, "energy_gain": e.energy_gain, "accelerators": e.accel,
                 "left_dense": e.left_dense,
                 "pareto": [n for n, idx in on_front.items() if i is not None and i in idx]}
@@ -155,10 +156,14 @@ def blocks(summary: Summary, config: dict[str, Any] | None = None) -> list[Block
     out.append(Block("h2", "Plots"))
     for stem, (title, png) in all_plots(summary).items():
         out.append(Block("img", text=title, png=png, stem=stem))
+    every = [summary.dense, *summary.entries]
     ftable = [[e.pattern, f"{e.sparsity:g}",
-               *(_num(e.compression.get(f), ".2f", "x") for f in summary.formats)]
-              for e in [summary.dense, *summary.entries]]
+               *(_num(e.compression.get(f), ".2f", "x" + ("q" if f in e.lossy else ""))
+                 for f in summary.formats)] for e in every]
     out += [Block("h2", "Compression ratio by format (pruned layers)"),
+            Block("p", "`q`: the format quantises the values (it does not decode back exactly; "
+                       "the metric above is of the exact weights), so it is left out of the "
+                       "best-format column."),
             Block("table", head=["pattern", "sparsity", *summary.formats], body=ftable)]
     if summary.not_applicable:
         reasons: dict[str, list[str]] = {}
