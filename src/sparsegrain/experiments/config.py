@@ -125,9 +125,10 @@ def point_config(cfg: SweepConfig, pattern: str, sparsity: float, seed: int) -> 
     }
 
 
-def config_key(point: dict[str, Any], kind: str, target: str = "") -> str:
-    """Key of one row: the point's configuration plus what was measured on it."""
-    return digest({**point, "kind": kind, "target": target})
+def config_key(point: dict[str, Any], kind: str, target: str = "",
+               params: dict[str, Any] | None = None) -> str:
+    """Key of one row: the point's configuration plus what was measured on it, and how."""
+    return digest({**point, "kind": kind, "target": target, "params": params or {}})
 
 
 def split_list(text: str) -> list[str]:

@@ -43,13 +43,34 @@ def resolve(cfg: SweepConfig, spec: Any) -> SweepConfig:
     return replace(cfg, pruning=replace(cfg.pruning, steps=steps), formats=formats)
 
 
+#: accelerators built for one pattern take its parameters: CSP-H's chunk width is the C of
+#: csp:C (SPEC 4.4), the GS engine's lanes and E those of gs:B:E (SPEC 4.5)
+PATTERN_PARAMS: dict[str, tuple[str, dict[str, str]]] = {
+    "csph": ("csp", {"chunk": "c"}),
+    "gs": ("gs", {"lanes": "b", "e": "e"}),
+}
+
+
+def accelerator_params(cfg: SweepConfig) -> dict[str, dict[str, Any]]:
+    """Constructor parameters of each accelerator, from the sweep's first pattern of the kind
+    it is built for; the dense baseline and every point run the same configuration."""
+    patterns = [pattern_lib.pattern(p) for p in cfg.patterns]
+    out = {}
+    for accel in cfg.accelerators:
+        kind, attrs = PATTERN_PARAMS.get(accel, ("", {}))
+        match = next((p for p in patterns if p.kind == kind), None)
+        out[accel] = {k: getattr(match, a) for k, a in attrs.items()} if match else {}
+    return out
+
+
 def point_keys(cfg: SweepConfig, pattern: str, sparsity: float, seed: int) -> dict[tuple[str, str], str]:
     """Row key of every measurement of one point, by (kind, target)."""
     point = point_config(cfg, pattern, sparsity, seed)
-    targets = [(ACCURACY, "")]
-    targets += [(FORMAT, f) for f in cfg.formats]
-    targets += [(ACCELERATOR, a) for a in cfg.accelerators]
-    return {(k, t): config_key(point, k, t) for k, t in targets}
+    keys = {(ACCURACY, ""): config_key(point, ACCURACY)}
+    keys |= {(FORMAT, f): config_key(point, FORMAT, f) for f in cfg.formats}
+    keys |= {(ACCELERATOR, a): config_key(point, ACCELERATOR, a, params)
+             for a, params in accelerator_params(cfg).items()}
+    return keys
 
 
 def sweep_keys(cfg: SweepConfig) -> list[str]:
@@ -119,10 +140,12 @@ def measure_point(
     """Prune, evaluate and measure one point; returns its rows (not yet stored)."""
     keys = point_keys(cfg, pattern, sparsity, seed)
     point = point_config(cfg, pattern, sparsity, seed)
+    accel_params = accelerator_params(cfg)
 
     def row(kind: str, target: str, status: str, result: dict[str, Any]) -> Row:
+        params = accel_params[target] if kind == ACCELERATOR else {}
         return Row(keys[kind, target], cfg.model, pattern, sparsity, kind, target, seed, status,
-                   {**point, "kind": kind, "target": target}, result)
+                   {**point, "kind": kind, "target": target, "params": params}, result)
 
     torch.manual_seed(seed)
     model = spec.load()
@@ -152,9 +175,9 @@ def measure_point(
     if cfg.accelerators:
         say("capturing activations")
         acts = capture_inputs(model, list(layers), spec.sample_inputs(), cfg.sim_samples)
-        for accel in cfg.accelerators:
+        for accel, params in accel_params.items():
             say(f"simulating {accel}")
-            status, result = measure_accelerator(accel, layers, acts)
+            status, result = measure_accelerator(accel, layers, acts, params)
             rows.append(row(ACCELERATOR, accel, status, result))
     return rows
 
@@ -267,7 +290,8 @@ def measure_format(fmt: str, layers: dict[str, Layer]) -> tuple[str, dict[str, A
 
 
 def measure_accelerator(
-    accel: str, layers: dict[str, Layer], acts: dict[str, torch.Tensor]
+    accel: str, layers: dict[str, Layer], acts: dict[str, torch.Tensor],
+    params: dict[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Cycles, time and energy of every layer ``accel`` accepts, run on each captured sample's
     real activations in turn. A layer it rejects (a convolution on a matrix-vector engine, a
@@ -278,7 +302,7 @@ def measure_accelerator(
     for name, lay in layers.items():
         w = torch.where(lay.mask, lay.weight, torch.zeros((), dtype=lay.weight.dtype))
         try:
-            runs = [simulate(accel, w, x, **lay.params) for x in acts[name]]
+            runs = [simulate(accel, w, x, **lay.params, **(params or {})) for x in acts[name]]
         except ValueError as e:
             rejected[name] = str(e)
             continue
@@ -296,5 +320,6 @@ def measure_accelerator(
         "energy_pj": sum(r["energy_pj"] for r in per_layer.values()),
         "layers": per_layer,
         "rejected": rejected,
+        "params": params or {},
         "seconds": time.perf_counter() - t0,
     }
