@@ -242,7 +242,7 @@ def encode(
         keep = mask.bool()
         weight = torch.where(keep, weight, torch.zeros((), dtype=weight.dtype))
     encoder = FORMATS[fmt].encode
-    names = [p for p in inspect.signature(encoder).parameters if p not in ("m", "keep", "weight")]
+    names = list(inspect.signature(encoder).parameters)[3:]  # after the matrix, keep, weight
     unknown = sorted(set(params) - set(names))
     if unknown:
         raise ValueError(
