@@ -25,3 +25,16 @@ def test_bad_strings_list_valid_forms(bad):
 def test_every_registered_pattern_has_a_summary():
     for kind, cls in PATTERNS.items():
         assert cls.summary and cls.forms, kind
+
+
+@pytest.mark.parametrize(
+    "spec", ["bank:4", "pebalanced:64", "pebalanced:8:balance=layer", "csp:8", "csp:4:norm=max"]
+)
+def test_balanced_and_cascading_strings_round_trip(spec):
+    assert sg.pattern(spec).spec == spec
+
+
+@pytest.mark.parametrize("bad", ["bank", "bank:0", "pebalanced:4:balance=row", "csp", "csp:0"])
+def test_bad_balanced_and_cascading_strings(bad):
+    with pytest.raises(ValueError, match="forms for"):
+        sg.pattern(bad)

@@ -78,6 +78,12 @@ def from_matrix(m: torch.Tensor, shape: torch.Size | tuple[int, ...]) -> torch.T
     return m.reshape(c_out, *k, c_in).permute(inv).contiguous()
 
 
+def matrix_shape(shape: torch.Size | tuple[int, ...]) -> tuple[int, int]:
+    """(rows, cols) of the 2-D view :func:`to_matrix` gives a weight of this shape."""
+    rows, cols = to_matrix(torch.empty(tuple(shape), device="meta")).shape
+    return int(rows), int(cols)
+
+
 def shape_error(pattern: "Pattern", shape: torch.Size | tuple[int, ...], rule: str) -> ValueError:
     """A ValueError naming the pattern, the layer shape and the tiling rule it breaks."""
     return ValueError(f"{pattern.spec} cannot tile a layer of shape {shape_str(shape)}: {rule}")
