@@ -20,6 +20,7 @@ class Bank(Pattern):
 
     summary = "every row split into K equal column banks; every bank keeps the same count"
     forms = ("bank:K",)
+    example = "bank:4"
 
     def __init__(self, k: int, norm: str = "l1") -> None:
         super().__init__(norm)

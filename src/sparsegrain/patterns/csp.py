@@ -32,6 +32,7 @@ class CSP(Pattern):
 
     summary = "each input row keeps a prefix of chunks of C output channels (cascading, CSP-A)"
     forms = ("csp:C",)
+    example = "csp:8"
 
     def __init__(self, c: int, norm: str = "l1") -> None:
         super().__init__(norm)

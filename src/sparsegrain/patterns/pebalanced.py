@@ -42,6 +42,7 @@ class PEBalanced(Pattern):
 
     summary = "rows interleaved over P PEs (row i -> PE i mod P); every PE keeps the same count"
     forms = ("pebalanced:P", "pebalanced:P:balance=layer")
+    example = "pebalanced:64"
 
     def __init__(self, p: int, balance: str = "column", norm: str = "l1") -> None:
         super().__init__(norm)
