@@ -18,6 +18,7 @@ class BCSR(Encoded):
     when any of its positions is kept; the matrix edge is padded to whole blocks."""
 
     summary = "block CSR: one column index per kept R x C block (default 4x4)"
+    positional = ("block_rows", "block_cols")
 
     indptr: np.ndarray
     indices: np.ndarray
@@ -67,6 +68,14 @@ class BCSR(Encoded):
             index_bits=int(index_bits),
             pointer_bits=int(pointer_bits),
         )
+
+    @property
+    def block_rows(self) -> int:
+        return self.blocks.shape[1]
+
+    @property
+    def block_cols(self) -> int:
+        return self.blocks.shape[2]
 
     @property
     def nnz(self) -> int:

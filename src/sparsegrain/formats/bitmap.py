@@ -25,6 +25,7 @@ class Bitmap(Encoded):
     (empty when ``chunk`` = 0)."""
 
     summary = "one bit per position + kept values; a pointer per 128-position chunk (SparTen)"
+    positional = ("chunk",)
 
     bitmap: np.ndarray
     values: np.ndarray

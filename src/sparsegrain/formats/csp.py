@@ -54,6 +54,7 @@ class CSP(Encoded):
     ``lengths`` (:meth:`chunk_ptr`)."""
 
     summary = "CSP weave: values in chunk order + one prefix length L_i per input; no indices"
+    positional = ("c",)
 
     c: int
     lengths: np.ndarray

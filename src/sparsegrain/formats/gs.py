@@ -140,6 +140,7 @@ class GS(Encoded):
     """
 
     summary = "gather-scatter packs: B values + B 16-bit columns in distinct banks per pack"
+    positional = ("b", "e")
 
     b: int
     e: int

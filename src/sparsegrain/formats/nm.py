@@ -23,6 +23,7 @@ class NM(Encoded):
     positions ascending, then padding slots (value 0) on unkept positions ascending."""
 
     summary = "N:M: N values + N log2(M)-bit indices per M inputs (2:4 by default)"
+    positional = ("n", "m")
 
     n: int
     m: int

@@ -20,6 +20,7 @@ class RLE(Encoded):
     stream; ``fillers`` counts the filler entries (value 0, zeros_before 2^run_bits - 1)."""
 
     summary = "SCNN run-length: (value, 4-bit zero run) per entry, fillers for long runs"
+    positional = ("run_bits",)
 
     run_bits: int
     fillers: int
