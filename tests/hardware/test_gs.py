@@ -75,3 +75,14 @@ def test_bad_parameters():
         simulate("gs", torch.randn(8, 8), None, layout="diagonal")
     with pytest.raises(ValueError, match="scratchpad"):
         simulate("gs", torch.randn(8, 64), None, spm_elems=32)
+
+
+@pytest.mark.parametrize("spec,e", [("gs:8:1", 1), ("gs:8:2", 2), ("gs:8:8", 8)])
+def test_library_gs_masks_run_conflict_free_with_full_lanes(spec, e):
+    from sparsegrain import pattern
+
+    w = torch.randn(64, 32, 3, 3)
+    m = pattern(spec).mask(w, 0.9)
+    r = simulate("gs", w * m, relu_input((32, 6, 6)), e=e, mask=m, padding=1)
+    assert r.extras["layout"] == "gs"
+    assert r.extras["bank_conflicts"] == 0 and r.extras["lane_utilization"] == 1.0
