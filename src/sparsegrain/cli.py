@@ -8,6 +8,7 @@ from rich.table import Table
 
 import json
 import sys
+from pathlib import Path
 
 from . import patterns as patterns_lib
 
@@ -157,6 +158,86 @@ def workloads_cmd(
 
 
 # --- pruning and the trade-off sweep ---------------------------------------------------------
+
+
+@app.command("tradeoff")
+def tradeoff_cmd(
+    model: str = typer.Option("digits-cnn", help="model to prune (an unknown name lists the valid ones)"),
+    patterns: str = typer.Option(
+        "unstructured,vector,kernel,filter,block:4x4,nm:2:4,gs:8:1,csp:8",
+        help="comma-separated pattern strings (see `sparsegrain patterns`)"),
+    sparsity: str = typer.Option("0.5,0.7,0.8,0.9,0.95", help="comma-separated targets in [0, 1)"),
+    accelerators: str = typer.Option("eie,gs,csph,sparten,systolic",
+                                     help="comma-separated accelerator models; '' for none"),
+    formats: str = typer.Option("", help="comma-separated storage formats; empty = all"),
+    seeds: str = typer.Option("0", help="comma-separated seeds"),
+    steps: int = typer.Option(None, help="fine-tuning steps per point (default: the model's; "
+                                         "0 = one-shot)"),
+    out: Path = typer.Option(Path("results"), help="output folder: store and report"),
+    resume: bool = typer.Option(False, "--resume",
+                                help="add this sweep to a folder holding another sweep's store"),
+    force: bool = typer.Option(False, "--force",
+                               help="replace another sweep's store (deletes only that file)"),
+    as_json: bool = typer.Option(False, "--json", help="print the result table as JSON"),
+) -> None:
+    """Prune a real model with every pattern at every sparsity and report accuracy, size and
+    modelled accelerator cost; results go to an SQLite store in OUT, the report beside it."""
+    from .experiments import SweepConfig, run_sweep
+    from .experiments.config import Pruning
+    from .report import report_sweep
+
+    try:
+        cfg = SweepConfig(
+            model=model, patterns=patterns, sparsities=sparsity, accelerators=accelerators,
+            formats=formats, seeds=tuple(_int_list(seeds, "seed")), pruning=Pruning(steps=steps))
+        run = run_sweep(cfg, out, resume=resume, force=force)
+        summary, paths = report_sweep(out, run.config)
+    except ValueError as e:
+        raise fail(str(e))
+    if not as_json:
+        console.print(f"{run.measured} point(s) measured, {run.skipped} already in the store, "
+                      f"in {run.seconds:.1f} s")
+    _print_report(summary, paths, as_json)
+
+
+@app.command("report")
+def report_cmd(
+    out: Path = typer.Argument(Path("results"), help="a folder written by `sparsegrain tradeoff`"),
+    as_json: bool = typer.Option(False, "--json", help="print the result table as JSON"),
+) -> None:
+    """Rewrite report.md, report.html and the plots of the last sweep stored in OUT."""
+    from .report import report_sweep
+
+    try:
+        summary, paths = report_sweep(out)
+    except ValueError as e:
+        raise fail(str(e))
+    _print_report(summary, paths, as_json)
+
+
+def _print_report(summary, paths: dict[str, Path], as_json: bool) -> None:
+    """The report's main table on the console (or its figures as JSON), then where the files are."""
+    from .report.render import fronts, main_table, to_json
+
+    if as_json:
+        print(json.dumps({**to_json(summary), "files": {k: str(v) for k, v in paths.items()}},
+                         indent=1))
+        return
+    head, body = main_table(summary, fronts(summary))
+    table = Table(title=f"{summary.model}: dense {summary.metric} {summary.dense.accuracy:.4f}")
+    for h in head:
+        table.add_column(h, justify="left" if h in ("pattern", "best format", "Pareto") else "right")
+    for r in body:
+        table.add_row(*r)
+    console.print(table)
+    console.print(f"report: {paths['md']} and {paths['html']}")
+
+
+def _int_list(text: str, what: str) -> list[int]:
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise ValueError(f"{what}s must be comma-separated integers, got {text!r}") from None
 
 
 if __name__ == "__main__":

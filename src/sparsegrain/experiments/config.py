@@ -1,0 +1,197 @@
+"""What a trade-off sweep runs: the model, patterns, sparsities, formats, accelerators and seeds.
+
+A :class:`SweepConfig` is checked on construction (unknown names list the valid ones), and every
+result row is keyed by a hash of the full configuration that produced it (:func:`config_key`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .. import patterns as patterns_lib
+from ..hardware import ACCELERATORS
+from ..workloads import MODELS
+
+#: bump when the meaning of a stored row changes, so old rows are not mistaken for new ones
+STORE_VERSION = 1
+
+DEFAULT_MODEL = "digits-cnn"
+DEFAULT_PATTERNS = (
+    "unstructured", "vector", "kernel", "filter", "block:4x4", "nm:2:4", "gs:8:1", "csp:8",
+)
+DEFAULT_SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95)
+DEFAULT_ACCELERATORS = ("eie", "gs", "csph", "sparten", "systolic")
+
+#: the pattern name of the unpruned model's row
+DENSE = "dense"
+
+
+@dataclass(frozen=True)
+class Pruning:
+    """How each point is pruned: ``steps`` fine-tuning steps (None = the model's own default),
+    the first ``ramp`` of them a cubic sparsity ramp (Zhu & Gupta 2017) with masks recomputed
+    every ``every`` steps, the rest masked fine-tuning. ``steps = 0`` prunes one-shot."""
+
+    steps: int | None = None
+    ramp: float = 0.7
+    every: int = 10
+
+    def __post_init__(self) -> None:
+        if self.steps is not None and (self.steps < 0 or self.steps == 1):
+            raise ValueError(f"fine-tuning steps must be 0 (one-shot) or >= 2, got {self.steps}")
+        if not 0.0 < self.ramp <= 1.0:
+            raise ValueError(f"ramp must be in (0, 1], got {self.ramp}")
+        if self.every < 1:
+            raise ValueError(f"every must be >= 1, got {self.every}")
+
+    @property
+    def ramp_end(self) -> int:
+        """The step of the last mask update (before the last fine-tuning step)."""
+        return max(1, min(int(self.ramp * (self.steps or 0)), (self.steps or 0) - 1))
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """One sweep: every pattern at every sparsity, for every seed, plus the dense baseline."""
+
+    model: str = DEFAULT_MODEL
+    patterns: tuple[str, ...] = DEFAULT_PATTERNS
+    sparsities: tuple[float, ...] = DEFAULT_SPARSITIES
+    accelerators: tuple[str, ...] = DEFAULT_ACCELERATORS
+    #: format names to encode with; empty = every registered format
+    formats: tuple[str, ...] = ()
+    seeds: tuple[int, ...] = (0,)
+    pruning: Pruning = field(default_factory=Pruning)
+    #: evaluation samples whose activations are captured and fed to the accelerator models
+    sim_samples: int = 1
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}; valid: {', '.join(MODELS)}")
+        object.__setattr__(self, "patterns", tuple(check_patterns(self.patterns)))
+        object.__setattr__(self, "sparsities", tuple(check_sparsities(self.sparsities)))
+        object.__setattr__(self, "accelerators", tuple(check_accelerators(self.accelerators)))
+        object.__setattr__(self, "formats", tuple(check_formats(self.formats)))
+        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
+        if not self.seeds:
+            raise ValueError("at least one seed is needed")
+        if self.sim_samples < 1:
+            raise ValueError(f"sim_samples must be >= 1, got {self.sim_samples}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as plain JSON-ready data."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SweepConfig":
+        """Inverse of :meth:`to_dict` (as stored with a sweep)."""
+        d = dict(d)
+        d["pruning"] = Pruning(**d.get("pruning", {}))
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+    def fingerprint(self) -> str:
+        """A short hash naming this sweep; a store remembers the sweeps it holds."""
+        return digest(self.to_dict())
+
+    def points(self) -> list[tuple[str, float, int]]:
+        """(pattern, sparsity, seed) of every point, the dense baseline of each seed first."""
+        dense = [(DENSE, 0.0, seed) for seed in self.seeds]
+        return dense + [
+            (p, s, seed) for seed in self.seeds for p in self.patterns for s in self.sparsities
+        ]
+
+
+def digest(data: Any) -> str:
+    """sha256 of the canonical JSON of ``data`` (sorted keys), as 16 hex digits."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def point_config(cfg: SweepConfig, pattern: str, sparsity: float, seed: int) -> dict[str, Any]:
+    """Everything that decides a point's pruned model (all its rows share it)."""
+    return {
+        "version": STORE_VERSION,
+        "model": cfg.model,
+        "pattern": pattern,
+        "sparsity": sparsity,
+        "seed": seed,
+        "pruning": asdict(cfg.pruning) if pattern != DENSE else None,
+        "sim_samples": cfg.sim_samples,
+    }
+
+
+def config_key(point: dict[str, Any], kind: str, target: str = "") -> str:
+    """Key of one row: the point's configuration plus what was measured on it."""
+    return digest({**point, "kind": kind, "target": target})
+
+
+def split_list(text: str) -> list[str]:
+    """Comma-separated items, blanks dropped."""
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def check_patterns(specs: Any) -> list[str]:
+    """Canonical pattern strings, or a ValueError listing the valid forms."""
+    specs = split_list(specs) if isinstance(specs, str) else list(specs)
+    if not specs:
+        raise ValueError(f"no pattern given; valid forms: {patterns_lib.valid_forms()}")
+    out = [patterns_lib.pattern(s).spec for s in specs]
+    return _unique(out, "pattern")
+
+
+def check_sparsities(values: Any) -> list[float]:
+    """Sparsities as floats in [0, 1), or a ValueError naming the bad one."""
+    values = split_list(values) if isinstance(values, str) else list(values)
+    if not values:
+        raise ValueError("no sparsity given; give values in [0, 1), e.g. 0.5,0.9")
+    out = []
+    for v in values:
+        try:
+            s = float(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"sparsity {v!r} is not a number; give values in [0, 1)") from None
+        if math.isnan(s) or not 0.0 <= s < 1.0:
+            raise ValueError(f"sparsity {v} is outside [0, 1); give values in [0, 1), e.g. 0.5,0.9")
+        out.append(s)
+    return _unique(out, "sparsity")
+
+
+def check_accelerators(names: Any) -> list[str]:
+    """Accelerator names known to the hardware registry, or a ValueError listing them."""
+    return _check_names(names, ACCELERATORS, "accelerator", allow_empty=True)
+
+
+def check_formats(names: Any) -> list[str]:
+    """Format names known to the format registry (empty = all), or a ValueError listing them."""
+    return _check_names(names, format_registry(), "format", allow_empty=True)
+
+
+def format_registry() -> dict[str, Any]:
+    """The registered storage formats (empty when the formats package is not installed)."""
+    try:
+        from ..formats import FORMATS
+    except ImportError:
+        return {}
+    return FORMATS
+
+
+def _check_names(names: Any, registry: dict[str, Any], what: str, allow_empty: bool) -> list[str]:
+    names = split_list(names) if isinstance(names, str) else list(names)
+    if not names and not allow_empty:
+        raise ValueError(f"no {what} given; valid: {', '.join(sorted(registry))}")
+    bad = [n for n in names if n not in registry]
+    if bad:
+        valid = ", ".join(sorted(registry)) or "none installed"
+        raise ValueError(f"unknown {what} {', '.join(map(repr, bad))}; valid: {valid}")
+    return _unique(names, what)
+
+
+def _unique(items: list, what: str) -> list:
+    dup = sorted({str(x) for x in items if items.count(x) > 1})
+    if dup:
+        raise ValueError(f"{what} listed twice: {', '.join(dup)}")
+    return items

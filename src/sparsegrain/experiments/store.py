@@ -1,0 +1,194 @@
+"""The results store: one SQLite file in the output folder, one row per measurement.
+
+A row is keyed by a hash of the full configuration that produced it (model, pattern, sparsity,
+seed, pruning recipe, what was measured), so a rerun skips what is done. All rows of a point are
+written in one transaction: killing a sweep loses at most the point in flight.
+
+Folder rules (:func:`open_store`), so that nothing a user has is overwritten silently:
+
+- a missing or empty folder, or one already holding this same sweep's store: go on (a rerun
+  only adds what is missing);
+- a folder whose store holds a different sweep: refused, unless ``resume`` (add this sweep's rows
+  to that store; the report then shows this sweep's rows) or ``force`` (delete that store file,
+  and only it, then start afresh);
+- a non-empty folder with no store: refused unless ``force``, because the report files would
+  replace files of the same name. ``force`` never deletes anything but the store file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+STORE_NAME = "sweep.sqlite"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sweeps (
+    fingerprint TEXT PRIMARY KEY,
+    config TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    pattern TEXT NOT NULL,
+    sparsity REAL NOT NULL,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    config TEXT NOT NULL,
+    result TEXT NOT NULL,
+    created REAL NOT NULL
+);
+"""
+
+#: row statuses: measured, or the format/accelerator rejected the mask (a ValueError)
+OK, NOT_APPLICABLE = "ok", "not applicable"
+
+
+@dataclass
+class Row:
+    """One measurement: ``kind`` is accuracy, format or accelerator; ``target`` names the format
+    or accelerator (empty for accuracy)."""
+
+    key: str
+    model: str
+    pattern: str
+    sparsity: float
+    kind: str
+    target: str
+    seed: int
+    status: str
+    config: dict[str, Any]
+    result: dict[str, Any]
+
+
+class ResultStore:
+    """An open results store (use :func:`open_store` to apply the folder rules)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.db = sqlite3.connect(self.path)
+        self.db.executescript(SCHEMA)
+        self.db.commit()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "ResultStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def sweeps(self) -> dict[str, dict[str, Any]]:
+        """Fingerprint -> configuration of every sweep recorded in this store."""
+        rows = self.db.execute("SELECT fingerprint, config FROM sweeps ORDER BY created")
+        return {f: json.loads(c) for f, c in rows}
+
+    def add_sweep(self, fingerprint: str, config: dict[str, Any]) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO sweeps VALUES (?, ?, ?)",
+            (fingerprint, json.dumps(config, sort_keys=True), time.time()),
+        )
+        self.db.commit()
+
+    def has(self, keys: Iterable[str]) -> bool:
+        """Are all ``keys`` stored?"""
+        keys = list(keys)
+        marks = ",".join("?" * len(keys))
+        (n,) = self.db.execute(f"SELECT COUNT(*) FROM results WHERE key IN ({marks})", keys).fetchone()
+        return n == len(set(keys))
+
+    def commit_point(self, rows: list[Row]) -> None:
+        """Write every row of one point in a single transaction (replacing same-key rows)."""
+        now = time.time()
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (r.key, r.model, r.pattern, r.sparsity, r.kind, r.target, r.seed, r.status,
+                     json.dumps(r.config, sort_keys=True), json.dumps(r.result), now)
+                    for r in rows
+                ],
+            )
+
+    def rows(self, keys: Iterable[str] | None = None) -> list[Row]:
+        """Stored rows, all or those with the given keys, in insertion order."""
+        cols = "key, model, pattern, sparsity, kind, target, seed, status, config, result"
+        if keys is None:
+            cur = self.db.execute(f"SELECT {cols} FROM results ORDER BY rowid")
+        else:
+            keys = list(keys)
+            marks = ",".join("?" * len(keys))
+            cur = self.db.execute(
+                f"SELECT {cols} FROM results WHERE key IN ({marks}) ORDER BY rowid", keys)
+        return [
+            Row(*r[:8], config=json.loads(r[8]), result=json.loads(r[9])) for r in cur.fetchall()
+        ]
+
+
+def open_store(
+    out: Path, fingerprint: str, config: dict[str, Any], resume: bool = False, force: bool = False
+) -> ResultStore:
+    """Open (or create) the store in folder ``out`` for sweep ``fingerprint``, by the folder rules
+    in this module's docstring; a refusal is a ValueError saying what is there and what to pass."""
+    if resume and force:
+        raise ValueError("--resume and --force exclude each other: resume keeps the store, "
+                         "force replaces it")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output {out} exists and is not a folder")
+    path = out / STORE_NAME
+    if path.exists():
+        known = _recorded_sweeps(path)
+        if known is None and not force:
+            raise ValueError(f"{path} is not a readable sweep store; move it away or pass "
+                             f"--force to replace it")
+        if known is not None and fingerprint not in known and not (resume or force):
+            raise ValueError(
+                f"{out} holds the store of another sweep ({_describe(known)}); pass --resume "
+                f"to add this sweep to it, --force to replace that store, or choose another "
+                f"output folder"
+            )
+        if force and (known is None or fingerprint not in known):
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+    elif out.exists() and any(out.iterdir()) and not force:
+        raise ValueError(
+            f"{out} is not empty and holds no sweep store; choose an empty or new folder, or pass "
+            f"--force to write the store and report there (files named like the report's are "
+            f"replaced, nothing else is touched)"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    store = ResultStore(path)
+    store.add_sweep(fingerprint, config)
+    return store
+
+
+def _recorded_sweeps(path: Path) -> dict[str, dict[str, Any]] | None:
+    """The sweeps a store file records, or None if it is not a store."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT fingerprint, config FROM sweeps").fetchall()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return None
+    return {f: json.loads(c) for f, c in rows}
+
+
+def _describe(sweeps: dict[str, dict[str, Any]]) -> str:
+    if not sweeps:
+        return "no sweep recorded"
+    parts = []
+    for cfg in sweeps.values():
+        parts.append(f"model {cfg.get('model')}, patterns {','.join(cfg.get('patterns', []))}, "
+                     f"sparsity {','.join(str(s) for s in cfg.get('sparsities', []))}")
+    return "; ".join(parts)

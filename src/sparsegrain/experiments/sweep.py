@@ -1,0 +1,263 @@
+"""The trade-off sweep: prune a real model with every pattern at every sparsity, then measure its
+accuracy, its size in every storage format and its cost on every accelerator model.
+
+Each point (pattern, sparsity, seed) starts from the trained dense model, is pruned by the
+model's own fine-tuning loop with a gradual schedule, evaluated, and measured layer by layer on
+the pruned layers (``spec.prunable``; the layers a model keeps dense are the same in every point,
+dense baseline included). Accelerators get each layer's real weights and the real input
+activations captured with forward hooks from the evaluation data. A format or accelerator that
+rejects a layer (``ValueError``) is recorded as *not applicable* with its reason. All rows of a
+point are committed together, so an interrupted sweep resumes at the point it was on.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from torch import nn
+
+from .. import patterns as pattern_lib
+from ..hardware import simulate
+from ..prune import Gradual, PruneConfig
+from ..workloads import get as get_model
+from .config import DENSE, SweepConfig, config_key, format_registry, point_config
+from .store import NOT_APPLICABLE, OK, Row, open_store
+
+ACCURACY, FORMAT, ACCELERATOR = "accuracy", "format", "accelerator"
+
+
+def resolve(cfg: SweepConfig, spec: Any) -> SweepConfig:
+    """``cfg`` with the model's default fine-tuning steps and the format list filled in."""
+    steps = spec.finetune_steps if cfg.pruning.steps is None else cfg.pruning.steps
+    formats = cfg.formats or tuple(format_registry())
+    return replace(cfg, pruning=replace(cfg.pruning, steps=steps), formats=formats)
+
+
+def point_keys(cfg: SweepConfig, pattern: str, sparsity: float, seed: int) -> dict[tuple[str, str], str]:
+    """Row key of every measurement of one point, by (kind, target)."""
+    point = point_config(cfg, pattern, sparsity, seed)
+    targets = [(ACCURACY, "")]
+    targets += [(FORMAT, f) for f in cfg.formats]
+    targets += [(ACCELERATOR, a) for a in cfg.accelerators]
+    return {(k, t): config_key(point, k, t) for k, t in targets}
+
+
+def sweep_keys(cfg: SweepConfig) -> list[str]:
+    """Every row key of a resolved sweep, in sweep order."""
+    return [k for p in cfg.points() for k in point_keys(cfg, *p).values()]
+
+
+@dataclass
+class SweepRun:
+    """What a call of :func:`run_sweep` did."""
+
+    config: SweepConfig
+    store: Path
+    measured: int
+    skipped: int
+    seconds: float
+
+
+def run_sweep(
+    cfg: SweepConfig,
+    out: str | Path,
+    resume: bool = False,
+    force: bool = False,
+    console: Console | None = None,
+) -> SweepRun:
+    """Run every point of ``cfg`` not yet in the store of folder ``out``; see :mod:`.store` for
+    the folder rules that ``resume`` and ``force`` relax. Shows a progress bar on ``console``."""
+    start = time.perf_counter()
+    spec = get_model(cfg.model)
+    cfg = resolve(cfg, spec)
+    console = console or Console(stderr=True)
+    threads = torch.get_num_threads()
+    # Small models train several times faster on one thread than on two contended ones.
+    torch.set_num_threads(1)
+    try:
+        return _run(spec, cfg, Path(out), resume, force, console, start)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(spec: Any, cfg: SweepConfig, out: Path, resume: bool, force: bool, console: Console,
+         start: float) -> SweepRun:
+    with open_store(out, cfg.fingerprint(), cfg.to_dict(), resume, force) as store:
+        points = cfg.points()
+        todo = [p for p in points if not store.has(point_keys(cfg, *p).values())]
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=False) as bar:
+            task = bar.add_task("sweep", total=len(todo))
+            for pattern, sparsity, seed in todo:
+                label = f"{pattern} @ {sparsity:g} (seed {seed})"
+
+                def say(stage: str, label: str = label) -> None:
+                    bar.update(task, description=f"{label}: {stage}")
+
+                store.commit_point(measure_point(spec, cfg, pattern, sparsity, seed, say))
+                bar.advance(task)
+            bar.update(task, description="sweep done")
+        return SweepRun(cfg, store.path, len(todo), len(points) - len(todo),
+                        time.perf_counter() - start)
+
+
+def measure_point(
+    spec: Any, cfg: SweepConfig, pattern: str, sparsity: float, seed: int,
+    say: Callable[[str], None] = lambda stage: None,
+) -> list[Row]:
+    """Prune, evaluate and measure one point; returns its rows (not yet stored)."""
+    keys = point_keys(cfg, pattern, sparsity, seed)
+    point = point_config(cfg, pattern, sparsity, seed)
+
+    def row(kind: str, target: str, status: str, result: dict[str, Any]) -> Row:
+        return Row(keys[kind, target], cfg.model, pattern, sparsity, kind, target, seed, status,
+                   {**point, "kind": kind, "target": target}, result)
+
+    torch.manual_seed(seed)
+    model = spec.load()
+    say("pruning")
+    t0 = time.perf_counter()
+    masks, left_dense = prune(spec, model, cfg, pattern, sparsity)
+    prune_s = time.perf_counter() - t0
+    say("evaluating")
+    metrics = {k: float(v) for k, v in spec.evaluate(model).items()}
+    layers = pruned_weights(model, spec.prunable(model), masks)
+    zeros = sum(int((~m).sum()) for _, m in layers.values())
+    total = sum(m.numel() for _, m in layers.values())
+    rows = [row(ACCURACY, "", OK, {
+        "metric": spec.metric,
+        "higher_is_better": spec.higher_is_better,
+        "value": metrics[spec.metric],
+        "metrics": metrics,
+        "sparsity_actual": zeros / max(total, 1),
+        "layer_sparsity": {n: float((~m).float().mean()) for n, (_, m) in layers.items()},
+        "left_dense": left_dense,
+        "prune_s": prune_s,
+    })]
+    for fmt in cfg.formats:
+        say(f"encoding {fmt}")
+        status, result = measure_format(fmt, layers)
+        rows.append(row(FORMAT, fmt, status, result))
+    if cfg.accelerators:
+        say("capturing activations")
+        acts = capture_inputs(model, list(layers), spec.sample_inputs(), cfg.sim_samples)
+        for accel in cfg.accelerators:
+            say(f"simulating {accel}")
+            status, result = measure_accelerator(accel, layers, acts)
+            rows.append(row(ACCELERATOR, accel, status, result))
+    return rows
+
+
+def prune(
+    spec: Any, model: nn.Module, cfg: SweepConfig, pattern: str, sparsity: float
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Prune ``model`` in place; returns the final masks by weight name and the layers the
+    pattern could not tile (left dense, with the reason)."""
+    if pattern == DENSE:
+        return {}, {}
+    steps = cfg.pruning.steps
+    schedule = Gradual(start=0, end=cfg.pruning.ramp_end, every=cfg.pruning.every)
+    config = PruneConfig(pattern=pattern, sparsity=sparsity, schedule=schedule,
+                         on_untileable="skip")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # layers left dense are reported below instead
+        masks = spec.prune(model, config, steps=steps).masks
+    left_dense = {}
+    for name in spec.prunable(model):
+        if f"{name}.weight" not in masks:
+            try:
+                pattern_lib.pattern(pattern).check_shape(model.get_submodule(name).weight.shape)
+                left_dense[name] = "not selected by the pruner"
+            except ValueError as e:
+                left_dense[name] = str(e)
+    return masks, left_dense
+
+
+def pruned_weights(
+    model: nn.Module, names: list[str], masks: dict[str, torch.Tensor]
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """(weight, mask) of every measured layer by module name; a layer without a pruning mask
+    (dense baseline, or left dense) keeps its nonzeros."""
+    out = {}
+    for name in names:
+        w = model.get_submodule(name).weight.detach()
+        out[name] = (w, masks.get(f"{name}.weight", w != 0).bool())
+    return out
+
+
+def capture_inputs(
+    model: nn.Module, names: list[str], inputs: tuple, n: int
+) -> dict[str, torch.Tensor]:
+    """The input activations of each named module on the first ``n`` evaluation samples."""
+    seen: dict[str, torch.Tensor] = {}
+    hooks = [
+        model.get_submodule(name).register_forward_pre_hook(
+            lambda mod, args, name=name: seen.setdefault(name, args[0].detach()[:n].clone()))
+        for name in names
+    ]
+    try:
+        with torch.no_grad():
+            model(*(x[:n] if isinstance(x, torch.Tensor) else x for x in inputs))
+    finally:
+        for h in hooks:
+            h.remove()
+    return seen
+
+
+def measure_format(
+    fmt: str, layers: dict[str, tuple[torch.Tensor, torch.Tensor]]
+) -> tuple[str, dict[str, Any]]:
+    """Bits by field of every layer in format ``fmt`` and over the whole (measured) model."""
+    from ..formats import encode
+
+    per_layer: dict[str, dict[str, Any]] = {}
+    t0 = time.perf_counter()
+    for name, (w, m) in layers.items():
+        try:
+            report = encode(w, fmt, mask=m).storage()
+        except ValueError as e:
+            return NOT_APPLICABLE, {"reason": f"{name}: {e}"}
+        per_layer[name] = {"bits": report.bits, "total_bits": report.total_bits,
+                           "dense_bits": report.dense_bits,
+                           "compression_ratio": report.compression_ratio}
+    bits: dict[str, int] = {}
+    for rep in per_layer.values():
+        for k, v in rep["bits"].items():
+            bits[k] = bits.get(k, 0) + v
+    total = sum(r["total_bits"] for r in per_layer.values())
+    dense = sum(r["dense_bits"] for r in per_layer.values())
+    return OK, {"total_bits": total, "dense_bits": dense,
+                "compression_ratio": dense / total if total else math.inf,
+                "bits": bits, "layers": per_layer, "seconds": time.perf_counter() - t0}
+
+
+def measure_accelerator(
+    accel: str, layers: dict[str, tuple[torch.Tensor, torch.Tensor]], acts: dict[str, torch.Tensor]
+) -> tuple[str, dict[str, Any]]:
+    """Cycles, time and energy of every layer on ``accel`` with its real activations, summed."""
+    per_layer: dict[str, dict[str, Any]] = {}
+    t0 = time.perf_counter()
+    for name, (w, m) in layers.items():
+        try:
+            r = simulate(accel, w * m, acts[name])
+        except ValueError as e:
+            return NOT_APPLICABLE, {"reason": f"{name}: {e}"}
+        per_layer[name] = {"cycles": float(r.cycles), "time_s": float(r.time_s),
+                           "energy_pj": float(r.energy_pj), "utilization": float(r.utilization),
+                           "traffic_bytes": {k: float(v) for k, v in r.traffic_bytes.items()}}
+    return OK, {
+        "cycles": sum(r["cycles"] for r in per_layer.values()),
+        "time_s": sum(r["time_s"] for r in per_layer.values()),
+        "energy_pj": sum(r["energy_pj"] for r in per_layer.values()),
+        "layers": per_layer,
+        "seconds": time.perf_counter() - t0,
+    }

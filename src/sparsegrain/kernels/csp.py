@@ -1,0 +1,100 @@
+"""Cascading structured pruning (CSP) kernels: each input keeps a prefix of output chunks.
+
+On W[i, o] (inputs x outputs, outputs cut into chunks of C), input i keeps its first L_i chunks.
+Values come in chunk order: chunk j holds one cell of C values for every input with L_i > j,
+inputs ascending. Output chunk j is then a dense (C x cells) block times the inputs it names,
+so each input row loaded feeds C outputs and no column index is stored; the kernel derives the
+input of every cell from the lengths once (Hanson et al., ISCA 2022).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba as nb
+import numpy as np
+
+from .base import SparseKernel, by_tile, register, values32
+
+
+@nb.njit(parallel=True, fastmath=True, cache=True)
+def csp_spmv(values, chunk_ptr, cell_input, x, y):  # pragma: no cover - compiled
+    """y[j*C + q] = sum over chunk j's cells of values[cell, q] * x[cell_input[cell]]."""
+    c = values.shape[1]
+    for j in nb.prange(chunk_ptr.shape[0] - 1):
+        for q in range(min(c, y.shape[0] - j * c)):
+            s = np.float32(0.0)
+            for cell in range(chunk_ptr[j], chunk_ptr[j + 1]):
+                s += values[cell, q] * x[cell_input[cell]]
+            y[j * c + q] = s
+
+
+def make_csp_spmm(tile: int):
+    """Output o = j*C + q: y[:, o, t] = sum over chunk j's cells of values[cell, q] x[:, i, t]."""
+
+    @nb.njit(parallel=True, fastmath=True, cache=True)
+    def csp_spmm(values, chunk_ptr, cell_input, x, y):  # pragma: no cover - compiled
+        tiles, rows, _ = y.shape
+        c = values.shape[1]
+        for j in nb.prange(chunk_ptr.shape[0] - 1):
+            acc = np.empty(tile, np.float32)
+            for jt in range(tiles):
+                for q in range(min(c, rows - j * c)):
+                    for t in range(tile):
+                        acc[t] = 0.0
+                    for cell in range(chunk_ptr[j], chunk_ptr[j + 1]):
+                        v = values[cell, q]
+                        i = cell_input[cell]
+                        for t in range(tile):
+                            acc[t] += v * x[jt, i, t]
+                    for t in range(tile):
+                        y[jt, j * c + q, t] = acc[t]
+
+    return csp_spmm
+
+
+CSP_SPMM = by_tile(make_csp_spmm)
+
+
+@register("csp")
+class CSPKernel(SparseKernel):
+    """CSP weave: ``lengths`` L_i per input and ``values`` (cells, C) in chunk order."""
+
+    summary = "a chunk-prefix length per input; values only, no column indices"
+
+    def __init__(self, shape: tuple[int, int], values: Any, lengths: Any) -> None:
+        super().__init__(shape)
+        self.values = values32(values)
+        self.lengths = np.ascontiguousarray(lengths, dtype=np.int32)
+        rows, cols = self.shape
+        c = self.values.shape[1] if self.values.ndim == 2 else 0
+        chunks = -(-rows // c) if c else 0
+        if (
+            c == 0
+            or len(self.lengths) != cols
+            or (cols and (self.lengths.min() < 0 or self.lengths.max() > chunks))
+            or self.lengths.astype(np.int64).sum() != len(self.values)
+        ):
+            raise ValueError(f"CSP arrays do not describe a {self.shape} matrix")
+        held = np.arange(chunks)[:, None] < self.lengths[None, :]
+        self.chunk_ptr = np.concatenate([[0], np.cumsum(held.sum(1))]).astype(np.int64)
+        self.cell_input = np.nonzero(held)[1].astype(np.int32)
+
+    @classmethod
+    def from_encoded(cls, enc: Any) -> "CSPKernel":
+        return cls(enc.matrix_shape, enc.values, enc.lengths)
+
+    @property
+    def nnz(self) -> int:
+        return self.values.size
+
+    @property
+    def nbytes(self) -> int:
+        """Values, lengths and the derived input of every cell (one int32 per C values)."""
+        return self.values.nbytes + self.lengths.nbytes + self.cell_input.nbytes
+
+    def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
+        csp_spmv(self.values, self.chunk_ptr, self.cell_input, x, y)
+
+    def _spmm(self, x: np.ndarray, y: np.ndarray) -> None:
+        CSP_SPMM[x.shape[2]](self.values, self.chunk_ptr, self.cell_input, x, y)

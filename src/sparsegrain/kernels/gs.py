@@ -1,0 +1,128 @@
+"""Gather-scatter (GS) kernels: packs of B values whose B columns fall in distinct banks.
+
+A group of R = B / E output rows is a run of packs; lane l of a pack belongs to row slot l // E of
+its group (vertical E = 1: a row per lane; horizontal E = B: one row; hybrid in between). Every row
+of a group has the same number of entries, so a group is a fixed-trip loop with no load imbalance;
+the scatter variant writes row slot s to ``row_ids[group * R + s]`` (Sun et al., arXiv 2112.10898).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba as nb
+import numpy as np
+
+from .base import SparseKernel, by_tile, index32, register, values32
+
+#: row groups handled by one parallel task
+GROUPS_PER_TASK = 8
+
+
+@nb.njit(parallel=True, fastmath=True, cache=True)
+def gs_spmv(group_ptr, values, columns, row_ids, e, x, y):  # pragma: no cover - compiled
+    """Each pack: B lanes gather x at their columns and multiply-add into per-lane sums."""
+    groups, b = group_ptr.shape[0] - 1, values.shape[1]
+    r_per = b // e
+    for task in nb.prange((groups + GROUPS_PER_TASK - 1) // GROUPS_PER_TASK):
+        lane = np.empty(b, np.float32)
+        for g in range(task * GROUPS_PER_TASK, min(groups, (task + 1) * GROUPS_PER_TASK)):
+            for k in range(b):
+                lane[k] = 0.0
+            for p in range(group_ptr[g], group_ptr[g + 1]):
+                for k in range(b):
+                    lane[k] += values[p, k] * x[columns[p, k]]
+            for s in range(r_per):
+                r = row_ids[g * r_per + s]
+                if 0 <= r < y.shape[0]:
+                    acc = np.float32(0.0)
+                    for k in range(s * e, (s + 1) * e):
+                        acc += lane[k]
+                    y[r] = acc
+
+
+def make_gs_spmm(tile: int):
+    """Row slot s of group g: y[:, row, t] = sum over packs and the slot's E lanes of v x[:, c, t]."""
+
+    @nb.njit(parallel=True, fastmath=True, cache=True)
+    def gs_spmm(group_ptr, values, columns, row_ids, e, x, y):  # pragma: no cover - compiled
+        tiles, rows, _ = y.shape
+        groups, b = group_ptr.shape[0] - 1, values.shape[1]
+        r_per = b // e
+        for task in nb.prange((groups + GROUPS_PER_TASK - 1) // GROUPS_PER_TASK):
+            acc = np.empty(tile, np.float32)
+            for j in range(tiles):
+                for g in range(task * GROUPS_PER_TASK, min(groups, (task + 1) * GROUPS_PER_TASK)):
+                    for s in range(r_per):
+                        r = row_ids[g * r_per + s]
+                        if r < 0 or r >= rows:
+                            continue
+                        for t in range(tile):
+                            acc[t] = 0.0
+                        for p in range(group_ptr[g], group_ptr[g + 1]):
+                            for k in range(s * e, (s + 1) * e):
+                                v = values[p, k]
+                                c = columns[p, k]
+                                for t in range(tile):
+                                    acc[t] += v * x[j, c, t]
+                        for t in range(tile):
+                            y[j, r, t] = acc[t]
+
+    return gs_spmm
+
+
+GS_SPMM = by_tile(make_gs_spmm)
+
+
+@register("gs")
+class GSKernel(SparseKernel):
+    """GS packed: ``values`` and ``columns`` (packs, B), ``group_ptr`` (groups + 1), ``row_ids``."""
+
+    summary = "packs of B values with B bank-distinct 16-bit columns; a pointer per row group"
+
+    def __init__(
+        self,
+        shape: tuple[int, int],
+        group_ptr: Any,
+        values: Any,
+        columns: Any,
+        e: int,
+        row_ids: Any = None,
+    ) -> None:
+        super().__init__(shape)
+        self.values = values32(values)
+        self.columns = np.ascontiguousarray(columns, dtype=np.uint16)
+        self.group_ptr = np.ascontiguousarray(group_ptr, dtype=np.int64)
+        self.e = int(e)
+        b = self.values.shape[1] if self.values.ndim == 2 else 0
+        if b == 0 or self.e < 1 or b % self.e:
+            raise ValueError(f"GS packs of width {b} cannot hold E = {e} entries per row")
+        groups = len(self.group_ptr) - 1
+        slots = groups * (b // self.e)
+        self.row_ids = index32(np.arange(slots) if row_ids is None else row_ids)
+        if (
+            self.columns.shape != self.values.shape
+            or self.group_ptr[-1] != len(self.values)
+            or len(self.row_ids) != slots
+            or slots < self.shape[0]
+        ):
+            raise ValueError(f"GS arrays do not describe a {self.shape} matrix")
+
+    @classmethod
+    def from_encoded(cls, enc: Any) -> "GSKernel":
+        row_ids = enc.row_ids.astype(np.int64) if enc.scatter else None
+        return cls(enc.matrix_shape, enc.pack_ptr, enc.values, enc.col_idx, enc.e, row_ids)
+
+    @property
+    def nnz(self) -> int:
+        return self.values.size
+
+    @property
+    def nbytes(self) -> int:
+        return self.values.nbytes + self.columns.nbytes + self.group_ptr.nbytes
+
+    def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
+        gs_spmv(self.group_ptr, self.values, self.columns, self.row_ids, self.e, x, y)
+
+    def _spmm(self, x: np.ndarray, y: np.ndarray) -> None:
+        GS_SPMM[x.shape[2]](self.group_ptr, self.values, self.columns, self.row_ids, self.e, x, y)

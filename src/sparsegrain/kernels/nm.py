@@ -1,0 +1,95 @@
+"""N:M kernels: every group of M inputs of a row holds N values and N in-group positions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba as nb
+import numpy as np
+
+from .base import SparseKernel, by_tile, register, values32
+
+#: output rows handled by one parallel task
+ROWS_PER_TASK = 64
+
+
+@nb.njit(parallel=True, fastmath=True, cache=True)
+def nm_spmv(values, positions, m, x, y):  # pragma: no cover - compiled
+    """y[r] = sum over groups g, slots s of values[r, g, s] * x[g * m + positions[r, g, s]]."""
+    groups, n = values.shape[1], values.shape[2]
+    for r in nb.prange(values.shape[0]):
+        s = np.float32(0.0)
+        for g in range(groups):
+            for k in range(n):
+                s += values[r, g, k] * x[g * m + positions[r, g, k]]
+        y[r] = s
+
+
+def make_nm_spmm(tile: int):
+    """Row r: y[:, r, t] = sum over groups and slots of values[r, g, k] * x[:, column, t]."""
+
+    @nb.njit(parallel=True, fastmath=True, cache=True)
+    def nm_spmm(values, positions, m, x, y):  # pragma: no cover - compiled
+        tiles, rows, _ = y.shape
+        groups, n = values.shape[1], values.shape[2]
+        for task in nb.prange((rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK):
+            acc = np.empty(tile, np.float32)
+            for j in range(tiles):
+                for r in range(task * ROWS_PER_TASK, min(rows, (task + 1) * ROWS_PER_TASK)):
+                    for t in range(tile):
+                        acc[t] = 0.0
+                    for g in range(groups):
+                        for k in range(n):
+                            v = values[r, g, k]
+                            c = g * m + positions[r, g, k]
+                            for t in range(tile):
+                                acc[t] += v * x[j, c, t]
+                    for t in range(tile):
+                        y[j, r, t] = acc[t]
+
+    return nm_spmm
+
+
+NM_SPMM = by_tile(make_nm_spmm)
+
+
+@register("nm")
+class NMKernel(SparseKernel):
+    """N:M: ``values`` and ``positions`` (0..M-1), both (rows, cols / M, N); unused slots hold 0."""
+
+    summary = "N values + N in-group positions per M inputs; no pointers"
+
+    def __init__(self, shape: tuple[int, int], values: Any, positions: Any, m: int) -> None:
+        super().__init__(shape)
+        self.values = values32(values)
+        self.positions = np.ascontiguousarray(positions, dtype=np.uint8)
+        self.m = int(m)
+        rows, cols = self.shape
+        if (
+            self.values.ndim != 3
+            or self.values.shape != self.positions.shape
+            or self.values.shape[:2] != (rows, cols // self.m)
+            or cols % self.m
+            or (self.positions.size and int(self.positions.max()) >= self.m)
+        ):
+            raise ValueError(f"N:M arrays do not describe a {self.shape} matrix with M = {m}")
+
+    @classmethod
+    def from_encoded(cls, enc: Any) -> "NMKernel":
+        rows, cols = enc.matrix_shape
+        shape = (rows, cols // enc.m, enc.n)
+        return cls(enc.matrix_shape, enc.values.reshape(shape), enc.indices.reshape(shape), enc.m)
+
+    @property
+    def nnz(self) -> int:
+        return self.values.size
+
+    @property
+    def nbytes(self) -> int:
+        return self.values.nbytes + self.positions.nbytes
+
+    def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
+        nm_spmv(self.values, self.positions, self.m, x, y)
+
+    def _spmm(self, x: np.ndarray, y: np.ndarray) -> None:
+        NM_SPMM[x.shape[2]](self.values, self.positions, self.m, x, y)

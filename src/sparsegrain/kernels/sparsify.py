@@ -1,0 +1,210 @@
+"""Drop-in sparse layers: ``sparsify(model)`` swaps pruned Linear/Conv2d layers for kernel-backed
+ones (inference only), choosing per layer the fastest of dense and each format that holds its mask.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..formats import encode
+from .base import KERNELS, SparseKernel
+from .conv import conv2d
+
+#: formats ``format="auto"`` tries, each with the parameter sets that may fit a mask
+AUTO_CANDIDATES: tuple[tuple[str, dict[str, int]], ...] = (
+    ("csp", {"c": 16}),
+    ("csp", {"c": 8}),
+    ("gs", {"b": 8, "e": 1}),
+    ("gs", {"b": 8, "e": 8}),
+    ("gs", {"b": 16, "e": 1}),
+    ("nm", {"n": 2, "m": 4}),
+    ("nm", {"n": 1, "m": 4}),
+    ("nm", {"n": 2, "m": 8}),
+    ("bcsr", {"block_rows": 8, "block_cols": 1}),
+    ("bcsr", {"block_rows": 1, "block_cols": 8}),
+    ("bcsr", {"block_rows": 4, "block_cols": 4}),
+    ("csr", {}),
+)
+
+
+class SparseLinear(nn.Module):
+    """``y = x @ W.T + b`` with W held encoded and multiplied by a CPU sparse kernel."""
+
+    def __init__(self, kernel: SparseKernel, bias: torch.Tensor | None) -> None:
+        super().__init__()
+        self.kernel = kernel
+        self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        lead = x.shape[:-1]
+        with torch.no_grad():
+            y = self.kernel.linear(x.reshape(-1, x.shape[-1]))
+            if self.bias is not None:
+                y += self.bias
+        return y.view(*lead, -1).to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"{self.kernel.fmt}, shape={self.kernel.shape}, nnz={self.kernel.nnz}"
+
+
+class SparseConv2d(nn.Module):
+    """A groups-1 Conv2d whose channel-last weight matrix is encoded (im2col + sparse kernel)."""
+
+    def __init__(self, kernel: SparseKernel, conv: nn.Conv2d) -> None:
+        super().__init__()
+        self.kernel = kernel
+        self.kernel_size, self.stride = conv.kernel_size, conv.stride
+        self.padding, self.dilation = conv.padding, conv.dilation
+        bias = conv.bias
+        self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            y = conv2d(self.kernel, x, self.kernel_size, self.stride, self.padding, self.dilation)
+            if self.bias is not None:
+                y = y + self.bias.view(1, -1, 1, 1)
+        return y.to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"{self.kernel.fmt}, shape={self.kernel.shape}, nnz={self.kernel.nnz}"
+
+
+@dataclass
+class LayerChoice:
+    """What :func:`sparsify` did with one layer, and the times (ms) it measured."""
+
+    name: str
+    shape: tuple[int, ...]
+    sparsity: float
+    chosen: str
+    times_ms: dict[str, float]
+
+
+def pruned_weight(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(weight, mask) of a pruned Linear/Conv2d, or None if it carries no mask and no zeros.
+
+    A mask comes from a parametrization with a ``mask`` buffer (sparsegrain's pruner), from
+    ``torch.nn.utils.prune`` (``weight_mask``), or from the zeros of a plain weight.
+    """
+    weight = module.weight.detach()
+    mask = None
+    params = getattr(module, "parametrizations", None)
+    if params is not None and "weight" in params:
+        mask = next((p.mask for p in params["weight"] if isinstance(getattr(p, "mask", None), torch.Tensor)), None)
+        if mask is None:
+            mask = weight != 0
+    elif isinstance(getattr(module, "weight_mask", None), torch.Tensor):
+        mask = module.weight_mask
+    elif bool((weight == 0).any()):
+        mask = weight != 0
+    if mask is None:
+        return None
+    mask = mask.bool()
+    return torch.where(mask, weight, torch.zeros((), dtype=weight.dtype)), mask
+
+
+def kernel_for(weight: torch.Tensor, fmt: str, **params: Any) -> SparseKernel:
+    """Encode ``weight`` (its zeros pruned) in ``fmt`` with float32 values and wrap it in a kernel."""
+    if fmt not in KERNELS:
+        raise ValueError(f"no kernel for format {fmt!r}; valid: {', '.join(KERNELS)}")
+    return KERNELS[fmt].from_encoded(encode(weight.float(), fmt, value_bits=32, **params))
+
+
+def candidates(weight: torch.Tensor, mask: torch.Tensor, fmt: str) -> dict[str, SparseKernel]:
+    """Kernels for every format (of ``AUTO_CANDIDATES`` or just ``fmt``) that holds the mask."""
+    if fmt != "auto" and fmt not in KERNELS:
+        raise ValueError(f"unknown kernel format {fmt!r}; valid: auto, {', '.join(KERNELS)}")
+    out: dict[str, SparseKernel] = {}
+    for name, params in AUTO_CANDIDATES if fmt == "auto" else ((fmt, {}),):
+        label = ":".join([name, *(str(v) for v in params.values())])
+        try:
+            enc = encode(weight.float(), name, mask=mask, value_bits=32, **params)
+        except ValueError:
+            if fmt != "auto":
+                raise
+            continue
+        if name == "bcsr" and enc.blocks.size > 1.25 * max(int(mask.sum()), 1):
+            continue  # blocks mostly padding: not a block pattern
+        out[label] = KERNELS[name].from_encoded(enc)
+    return out
+
+
+def median_ms(fn: Any, reps: int = 5) -> float:
+    """Median wall time of ``fn()`` in milliseconds after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times)) * 1e3
+
+
+def sparsify(
+    model: nn.Module,
+    format: str = "auto",
+    batch: int = 64,
+    keep_dense_if_slower: bool = True,
+) -> nn.Module:
+    """Replace, in place, each pruned Linear/Conv2d of ``model`` by a sparse-kernel layer.
+
+    ``format="auto"`` detects which formats hold each layer's mask and times them against the
+    dense layer on ``batch`` random input rows, keeping the fastest (dense if it wins and
+    ``keep_dense_if_slower``). Returns the model; its attribute ``sparsify_report`` lists a
+    :class:`LayerChoice` per pruned layer.
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"sparsify takes a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"batch must be a positive integer, got {batch!r}")
+    inside_attention = {
+        f"{n}.{c}" if n else c
+        for n, m in model.named_modules()
+        if isinstance(m, nn.MultiheadAttention)
+        for c, _ in m.named_children()
+    }  # nn.MultiheadAttention reads out_proj.weight directly: leave it alone
+    layers = [
+        (n, m)
+        for n, m in model.named_modules()
+        if (isinstance(m, nn.Linear) or (isinstance(m, nn.Conv2d) and m.groups == 1))
+        and n not in inside_attention
+        and pruned_weight(m) is not None
+    ]
+    if not layers:
+        raise ValueError(
+            "the model has no pruned Linear/Conv2d layer (no mask parametrization, no "
+            "torch.nn.utils.prune mask and no zero weights)"
+        )
+    report = []
+    gen = torch.Generator().manual_seed(0)
+    for name, module in layers:
+        weight, mask = pruned_weight(module)
+        kernels = candidates(weight, mask, format)
+        cols = int(np.prod(weight.shape[1:]))
+        x = torch.randn(batch, cols, generator=gen)
+        dense_w = weight.reshape(weight.shape[0], -1).float()
+        times = {"dense": median_ms(lambda: x @ dense_w.T)}
+        for label, k in kernels.items():
+            times[label] = median_ms(lambda k=k: k.linear(x))
+        sparse = min((t, label) for label, t in times.items() if label != "dense")[1]
+        chosen = "dense" if keep_dense_if_slower and times["dense"] < times[sparse] else sparse
+        if chosen != "dense":
+            kernel = kernels[chosen]
+            new = SparseLinear(kernel, module.bias) if isinstance(module, nn.Linear) else SparseConv2d(kernel, module)
+            set_module(model, name, new)
+        sparsity = 1.0 - float(mask.float().mean())
+        report.append(LayerChoice(name, tuple(weight.shape), sparsity, chosen, times))
+    model.sparsify_report = report
+    return model
+
+
+def set_module(model: nn.Module, name: str, new: nn.Module) -> None:
+    """Put ``new`` at the dotted path ``name`` inside ``model``."""
+    parent, _, leaf = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, leaf, new)

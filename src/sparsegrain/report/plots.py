@@ -1,0 +1,114 @@
+"""The trade-off plots as PNG bytes (matplotlib, Agg backend): accuracy against sparsity, against
+compression ratio, and against each accelerator's speedup and energy gain, Pareto fronts marked."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from .pareto import pareto_front  # noqa: E402
+from .summary import Summary  # noqa: E402
+
+MARKERS = "osD^v<>phX*"
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _style(summary: Summary) -> dict[str, tuple[str, str]]:
+    """(colour, marker) of every pattern, the same in every plot."""
+    cmap = plt.get_cmap("tab10")
+    return {p: (cmap(i % 10), MARKERS[i % len(MARKERS)]) for i, p in enumerate(summary.patterns)}
+
+
+def _baseline(ax, summary: Summary) -> None:
+    ax.axhline(summary.dense.accuracy, color="black", linestyle="--", linewidth=1,
+               label=f"dense ({summary.dense.accuracy:.4g})")
+    ax.set_ylabel(summary.metric)
+    ax.grid(alpha=0.3)
+
+
+def accuracy_vs_sparsity(summary: Summary) -> bytes:
+    """One line per pattern: the metric at each target sparsity."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    style = _style(summary)
+    for p in summary.patterns:
+        pts = sorted((e.sparsity, e.accuracy) for e in summary.entries if e.pattern == p)
+        colour, marker = style[p]
+        ax.plot(*zip(*pts), marker=marker, color=colour, label=p)
+    _baseline(ax, summary)
+    ax.set_xlabel("target sparsity")
+    ax.set_title(f"{summary.model}: {summary.metric} vs sparsity")
+    ax.legend(fontsize=8, ncol=2)
+    return _png(fig)
+
+
+def _tradeoff(ax, summary: Summary, values: dict[int, float], xlabel: str, log: bool) -> None:
+    """Scatter entries at x = values[index], y = metric; Pareto front as a step line."""
+    style = _style(summary)
+    entries = summary.entries
+    idx = [i for i in values if math.isfinite(values[i])]
+    for p in summary.patterns:
+        pts = [(values[i], entries[i].accuracy) for i in idx if entries[i].pattern == p]
+        if pts:
+            colour, marker = style[p]
+            ax.scatter(*zip(*pts), color=colour, marker=marker, label=p, s=30, zorder=3)
+    front = [idx[k] for k in pareto_front([values[i] for i in idx],
+                                          [summary.score(entries[i]) for i in idx])]
+    if front:
+        fx = [values[i] for i in front]
+        fy = [entries[i].accuracy for i in front]
+        ax.plot(fx, fy, color="black", linewidth=1, drawstyle="steps-post", zorder=2)
+        ax.scatter(fx, fy, s=140, facecolors="none", edgecolors="black", linewidths=1.2,
+                   zorder=4, label="Pareto front")
+    _baseline(ax, summary)
+    ax.set_xlabel(xlabel)
+    if log:
+        ax.set_xscale("log")
+
+
+def accuracy_vs_compression(summary: Summary) -> bytes:
+    """Metric against the best format's compression ratio of the pruned layers."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    values = {i: (e.best_format or ("", math.nan))[1] for i, e in enumerate(summary.entries)}
+    _tradeoff(ax, summary, values, "compression ratio (best format, pruned layers)", log=True)
+    ax.set_title(f"{summary.model}: {summary.metric} vs compression ratio")
+    ax.legend(fontsize=8, ncol=2)
+    return _png(fig)
+
+
+def accuracy_vs_accelerator(summary: Summary, accel: str) -> bytes:
+    """Metric against modelled speedup and energy gain over dense, on one accelerator."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    for ax, what, label in ((axes[0], "speedup", "speedup over dense (cycles)"),
+                            (axes[1], "energy_gain", "energy gain over dense")):
+        values = {i: getattr(e, what).get(accel, math.nan) for i, e in enumerate(summary.entries)}
+        _tradeoff(ax, summary, values, label, log=True)
+        ax.set_title(f"{accel}: {summary.metric} vs {label}")
+    axes[1].legend(fontsize=8, ncol=2)
+    return _png(fig)
+
+
+def all_plots(summary: Summary) -> dict[str, tuple[str, bytes]]:
+    """File stem -> (title, PNG bytes) of every plot of the report."""
+    plots = {
+        "accuracy_vs_sparsity": ("Accuracy vs sparsity per pattern", accuracy_vs_sparsity(summary)),
+        "accuracy_vs_compression": ("Accuracy vs compression ratio",
+                                    accuracy_vs_compression(summary)),
+    }
+    for accel in summary.accelerators:
+        if any(accel in e.speedup for e in summary.entries):
+            plots[f"accuracy_vs_{accel}"] = (f"Accuracy vs modelled speedup and energy on {accel}",
+                                             accuracy_vs_accelerator(summary, accel))
+    return plots
+

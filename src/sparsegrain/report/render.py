@@ -1,0 +1,250 @@
+"""The report as a list of blocks (headings, paragraphs, tables, images), rendered twice: to
+``report.md`` beside PNG files in ``plots/``, and to a self-contained ``report.html`` with the
+same PNGs embedded as base64."""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .pareto import pareto_front
+from .plots import all_plots
+from .summary import Entry, Summary
+
+REPORT_MD, REPORT_HTML, PLOTS_DIR = "report.md", "report.html", "plots"
+
+
+@dataclass
+class Block:
+    """One piece of the report: ``kind`` is h1, h2, p, ul, table or img."""
+
+    kind: str
+    text: str = ""
+    items: list[str] | None = None
+    head: list[str] | None = None
+    body: list[list[str]] | None = None
+    png: bytes = b""
+    stem: str = ""
+
+
+def _num(v: float | None, fmt: str = ".3g", suffix: str = "") -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    return f"{v:{fmt}}{suffix}"
+
+
+def fronts(summary: Summary) -> dict[str, set[int]]:
+    """Indices of entries on each Pareto front: accuracy vs compression, and vs each
+    accelerator's speedup and energy gain (over all sparsities)."""
+    axes: dict[str, dict[int, float]] = {
+        "compression": {i: (e.best_format or ("", math.nan))[1]
+                        for i, e in enumerate(summary.entries)}}
+    for a in summary.accelerators:
+        axes[f"{a} speedup"] = {i: e.speedup.get(a, math.nan) for i, e in enumerate(summary.entries)}
+        axes[f"{a} energy"] = {i: e.energy_gain.get(a, math.nan)
+                               for i, e in enumerate(summary.entries)}
+    return {name: _front(summary, list(range(len(summary.entries))), values)
+            for name, values in axes.items()}
+
+
+def _front(summary: Summary, idx: list[int], values: dict[int, float]) -> set[int]:
+    idx = [i for i in idx if math.isfinite(values.get(i, math.nan))]
+    picked = pareto_front([values[i] for i in idx], [summary.score(summary.entries[i]) for i in idx])
+    return {idx[k] for k in picked}
+
+
+def fronts_by_sparsity(summary: Summary) -> list[list[str]]:
+    """At each sparsity, the patterns on the front of accuracy vs compression and vs each
+    accelerator's speedup (patterns compared at equal target sparsity)."""
+    rows = []
+    for s in summary.sparsities:
+        idx = [i for i, e in enumerate(summary.entries) if e.sparsity == s]
+        comp = {i: (summary.entries[i].best_format or ("", math.nan))[1] for i in idx}
+        cells = [f"{s:g}", _names(summary, _front(summary, idx, comp))]
+        for a in summary.accelerators:
+            speed = {i: summary.entries[i].speedup.get(a, math.nan) for i in idx}
+            cells.append(_names(summary, _front(summary, idx, speed)))
+        rows.append(cells)
+    return rows
+
+
+def _names(summary: Summary, idx: set[int]) -> str:
+    return ", ".join(summary.entries[i].pattern for i in sorted(idx)) or "n/a"
+
+
+def main_table(summary: Summary, on_front: dict[str, set[int]]) -> tuple[list[str], list[list[str]]]:
+    """One row per point: metric, change from dense, best format, and per accelerator the
+    speedup and energy gain; a star marks a point on any Pareto front."""
+    head = ["pattern", "sparsity", "actual", summary.metric, "vs dense", "best format",
+            "compression"]
+    for a in summary.accelerators:
+        head += [f"{a} speedup", f"{a} energy"]
+    head.append("Pareto")
+
+    def row(e: Entry, i: int | None) -> list[str]:
+        best = e.best_format
+        cells = [e.pattern, f"{e.sparsity:g}", f"{e.sparsity_actual:.3f}", f"{e.accuracy:.4f}",
+                 f"{e.accuracy - summary.dense.accuracy:+.4f}", best[0] if best else "n/a",
+                 _num(best[1] if best else None, ".2f", "x")]
+        for a in summary.accelerators:
+            cells += [_num(e.speedup.get(a), ".2f", "x"), _num(e.energy_gain.get(a), ".2f", "x")]
+        marks = [name for name, idx in on_front.items() if i is not None and i in idx]
+        cells.append("★ " + ", ".join(marks) if marks else "")
+        return cells
+
+    body = [row(summary.dense, None)]
+    body += [row(e, i) for i, e in enumerate(summary.entries)]
+    return head, body
+
+
+def to_json(summary: Summary) -> dict[str, Any]:
+    """The report's figures as plain data: the dense baseline, then one entry per point with
+    the fronts it is on."""
+    on_front = fronts(summary)
+
+    def entry(e: Entry, i: int | None) -> dict[str, Any]:
+        return {"pattern": e.pattern, "sparsity": e.sparsity, "sparsity_actual": e.sparsity_actual,
+                summary.metric: e.accuracy, "seeds": e.seeds, "compression": e.compression,
+                "speedup": e.speedup, "energy_gain": e.energy_gain, "accelerators": e.accel,
+                "left_dense": e.left_dense,
+                "pareto": [n for n, idx in on_front.items() if i is not None and i in idx]}
+
+    return {"model": summary.model, "metric": summary.metric,
+            "dense": entry(summary.dense, None),
+            "points": [entry(e, i) for i, e in enumerate(summary.entries)]}
+
+
+def blocks(summary: Summary, config: dict[str, Any] | None = None) -> list[Block]:
+    """The report's content, in order."""
+    on_front = fronts(summary)
+    d = summary.dense
+    out = [Block("h1", f"Trade-off sweep: {summary.model}")]
+    out.append(Block("p", f"**Dense baseline {summary.metric}: {d.accuracy:.4f}** "
+                          f"(evaluation set of the model, {d.seeds} seed(s))."))
+    cfg = config or {}
+    pruning = cfg.get("pruning", {})
+    out.append(Block("ul", items=[
+        f"patterns: {', '.join(summary.patterns)}",
+        f"target sparsities: {', '.join(f'{s:g}' for s in summary.sparsities)}",
+        f"formats: {', '.join(summary.formats) or 'none'}",
+        f"accelerators: {', '.join(summary.accelerators) or 'none'}",
+        f"pruned and measured layers: {', '.join(summary.layers)} (layers outside this list "
+        f"stay dense in every point, dense baseline included)",
+        f"pruning: gradual cubic schedule over {pruning.get('steps', '?')} fine-tuning steps "
+        f"(ramp {pruning.get('ramp', '?')}, masks updated every {pruning.get('every', '?')} "
+        f"steps), magnitude criterion" if pruning else "pruning: as stored",
+        f"accelerators run each measured layer with its real pruned weights and the input "
+        f"activations of {cfg.get('sim_samples', 1)} evaluation sample(s), captured with forward "
+        f"hooks; speedup and energy gain are dense / pruned on the same accelerator",
+    ]))
+    head, body = main_table(summary, on_front)
+    out += [Block("h2", "Results"),
+            Block("p", "★ marks a point on a Pareto front of accuracy against the named axis "
+                       "(over all sparsities); `n/a` means the format or accelerator rejects the "
+                       "mask (reasons below)."),
+            Block("table", head=head, body=body)]
+    fhead = ["sparsity", "front: compression", *(f"front: {a} speedup" for a in summary.accelerators)]
+    out += [Block("h2", "Pareto front at each sparsity"),
+            Block("p", "Patterns not dominated at equal target sparsity, on accuracy and the "
+                       "named axis."),
+            Block("table", head=fhead, body=fronts_by_sparsity(summary))]
+    out.append(Block("h2", "Plots"))
+    for stem, (title, png) in all_plots(summary).items():
+        out.append(Block("img", text=title, png=png, stem=stem))
+    ftable = [[e.pattern, f"{e.sparsity:g}",
+               *(_num(e.compression.get(f), ".2f", "x") for f in summary.formats)]
+              for e in [summary.dense, *summary.entries]]
+    out += [Block("h2", "Compression ratio by format (pruned layers)"),
+            Block("table", head=["pattern", "sparsity", *summary.formats], body=ftable)]
+    if summary.not_applicable:
+        reasons: dict[str, list[str]] = {}
+        for (kind, target, p, s), why in summary.not_applicable.items():
+            reasons.setdefault(f"{kind} {target}: {why}", []).append(f"{p} @ {s:g}")
+        out += [Block("h2", "Not applicable"),
+                Block("ul", items=[f"{k} ({', '.join(v)})" for k, v in reasons.items()])]
+    left = {f"{e.label}: {n} ({why})" for e in summary.entries for n, why in e.left_dense.items()}
+    if left:
+        out += [Block("h2", "Layers left dense"), Block("ul", items=sorted(left))]
+    return out
+
+
+def to_markdown(blocks: list[Block]) -> str:
+    """Markdown with images linked from ``plots/``."""
+    lines: list[str] = []
+    for b in blocks:
+        if b.kind == "h1":
+            lines.append(f"# {b.text}")
+        elif b.kind == "h2":
+            lines.append(f"## {b.text}")
+        elif b.kind == "p":
+            lines.append(b.text)
+        elif b.kind == "ul":
+            lines += [f"- {i}" for i in b.items]
+        elif b.kind == "table":
+            lines.append("| " + " | ".join(b.head) + " |")
+            lines.append("|" + "---|" * len(b.head))
+            lines += ["| " + " | ".join(r) + " |" for r in b.body]
+        elif b.kind == "img":
+            lines.append(f"![{b.text}]({PLOTS_DIR}/{b.stem}.png)")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _inline(text: str) -> str:
+    """HTML-escape and turn ``**bold**`` and `` `code` `` pairs into tags."""
+    out = html.escape(text)
+    for mark, tag in (("**", "strong"), ("`", "code")):
+        parts = out.split(mark)
+        if len(parts) % 2 == 1:
+            out = "".join(p if k % 2 == 0 else f"<{tag}>{p}</{tag}>" for k, p in enumerate(parts))
+    return out
+
+
+CSS = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
+       "table{border-collapse:collapse;font-size:0.85em}td,th{border:1px solid #ccc;"
+       "padding:2px 6px;text-align:right}th{background:#eee}img{max-width:100%}")
+
+
+def to_html(blocks: list[Block], title: str) -> str:
+    """A self-contained HTML page: every image embedded as a base64 data URI."""
+    body: list[str] = []
+    for b in blocks:
+        if b.kind in ("h1", "h2", "p"):
+            body.append(f"<{b.kind}>{_inline(b.text)}</{b.kind}>")
+        elif b.kind == "ul":
+            body.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in b.items) + "</ul>")
+        elif b.kind == "table":
+            head = "".join(f"<th>{html.escape(h)}</th>" for h in b.head)
+            rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
+                           for r in b.body)
+            body.append(f"<table><tr>{head}</tr>{rows}</table>")
+        elif b.kind == "img":
+            data = base64.b64encode(b.png).decode()
+            body.append(f"<figure><img alt=\"{html.escape(b.text)}\" "
+                        f"src=\"data:image/png;base64,{data}\"><figcaption>"
+                        f"{html.escape(b.text)}</figcaption></figure>")
+    return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}"
+            f"</title><style>{CSS}</style></head><body>{''.join(body)}</body></html>\n")
+
+
+def write_report(summary: Summary, out: str | Path, config: dict[str, Any] | None = None
+                 ) -> dict[str, Path]:
+    """Write ``report.md``, ``report.html`` and ``plots/*.png`` into ``out``; returns the paths."""
+    out = Path(out)
+    content = blocks(summary, config)
+    plots = out / PLOTS_DIR
+    plots.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for b in content:
+        if b.kind == "img":
+            paths[b.stem] = plots / f"{b.stem}.png"
+            paths[b.stem].write_bytes(b.png)
+    paths["md"] = out / REPORT_MD
+    paths["md"].write_text(to_markdown(content))
+    paths["html"] = out / REPORT_HTML
+    paths["html"].write_text(to_html(content, f"sparsegrain trade-off: {summary.model}"))
+    return paths

@@ -1,0 +1,148 @@
+"""From stored rows to the figures a report shows: one entry per (pattern, sparsity), averaged
+over seeds, with the best compression ratio and each accelerator's speedup and energy gain over
+the dense baseline on the same accelerator."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from ..experiments.config import DENSE
+from ..experiments.store import OK, Row
+
+ACCURACY, FORMAT, ACCELERATOR = "accuracy", "format", "accelerator"
+
+
+@dataclass
+class Entry:
+    """One (pattern, sparsity) of the sweep, averaged over its seeds."""
+
+    pattern: str
+    sparsity: float
+    accuracy: float
+    sparsity_actual: float
+    seeds: int
+    #: compression ratio by format (formats that accepted every layer)
+    compression: dict[str, float] = field(default_factory=dict)
+    #: dense cycles / cycles, by accelerator
+    speedup: dict[str, float] = field(default_factory=dict)
+    #: dense energy / energy, by accelerator
+    energy_gain: dict[str, float] = field(default_factory=dict)
+    #: raw accelerator figures (cycles, time_s, energy_pj), by accelerator
+    accel: dict[str, dict[str, float]] = field(default_factory=dict)
+    left_dense: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.pattern} @ {self.sparsity:g}"
+
+    @property
+    def best_format(self) -> tuple[str, float] | None:
+        """The format with the highest compression ratio, and that ratio."""
+        if not self.compression:
+            return None
+        fmt = max(self.compression, key=self.compression.get)
+        return fmt, self.compression[fmt]
+
+
+@dataclass
+class Summary:
+    """Everything a report needs, computed from rows."""
+
+    model: str
+    metric: str
+    higher_is_better: bool
+    dense: Entry
+    entries: list[Entry]
+    formats: list[str]
+    accelerators: list[str]
+    layers: list[str]
+    #: (kind, target, pattern, sparsity) -> reason, for every measurement not applicable
+    not_applicable: dict[tuple[str, str, str, float], str]
+
+    def score(self, e: Entry) -> float:
+        """Accuracy oriented so that higher is better (for Pareto fronts)."""
+        return e.accuracy if self.higher_is_better else -e.accuracy
+
+    @property
+    def patterns(self) -> list[str]:
+        return list(dict.fromkeys(e.pattern for e in self.entries))
+
+    @property
+    def sparsities(self) -> list[float]:
+        return sorted({e.sparsity for e in self.entries})
+
+
+def summarize(rows: Iterable[Row]) -> Summary:
+    """Average the rows of each (pattern, sparsity) over seeds; speedups are per seed against
+    that seed's dense baseline, then averaged. Raises ValueError if the rows hold no dense
+    baseline or mix models."""
+    rows = list(rows)
+    models = sorted({r.model for r in rows})
+    if len(models) != 1:
+        raise ValueError(f"a report covers one model; the rows hold {models or 'none'}")
+    by_point: dict[tuple[str, float], list[Row]] = defaultdict(list)
+    for r in rows:
+        by_point[r.pattern, r.sparsity].append(r)
+    dense_rows = by_point.pop((DENSE, 0.0), None)
+    if not dense_rows:
+        raise ValueError("the rows hold no dense baseline")
+    base = {(r.kind, r.target, r.seed): r.result for r in dense_rows if r.status == OK}
+    acc = next(r for r in dense_rows if r.kind == ACCURACY)
+    not_applicable = {
+        (r.kind, r.target, r.pattern, r.sparsity): r.result.get("reason", "")
+        for r in rows if r.status != OK
+    }
+    return Summary(
+        model=models[0],
+        metric=acc.result["metric"],
+        higher_is_better=bool(acc.result["higher_is_better"]),
+        dense=_entry(DENSE, 0.0, dense_rows, base),
+        entries=[_entry(p, s, rs, base) for (p, s), rs in by_point.items()],
+        formats=list(dict.fromkeys(r.target for r in rows if r.kind == FORMAT)),
+        accelerators=list(dict.fromkeys(r.target for r in rows if r.kind == ACCELERATOR)),
+        layers=list(acc.result["layer_sparsity"]),
+        not_applicable=not_applicable,
+    )
+
+
+def _mean(values: list[float]) -> float:
+    return statistics.fmean(values) if values else float("nan")
+
+
+def _entry(pattern: str, sparsity: float, rows: list[Row], base: dict) -> Entry:
+    accs = [r for r in rows if r.kind == ACCURACY]
+    ok = [r for r in rows if r.status == OK]
+    e = Entry(
+        pattern=pattern,
+        sparsity=sparsity,
+        accuracy=_mean([r.result["value"] for r in accs]),
+        sparsity_actual=_mean([r.result["sparsity_actual"] for r in accs]),
+        seeds=len(accs),
+        left_dense={k: v for r in accs for k, v in r.result.get("left_dense", {}).items()},
+    )
+    for target in dict.fromkeys(r.target for r in ok if r.kind == FORMAT):
+        e.compression[target] = _mean(
+            [r.result["compression_ratio"] for r in ok if r.kind == FORMAT and r.target == target])
+    for target in dict.fromkeys(r.target for r in ok if r.kind == ACCELERATOR):
+        mine = [r for r in ok if r.kind == ACCELERATOR and r.target == target]
+        e.accel[target] = {k: _mean([r.result[k] for r in mine])
+                           for k in ("cycles", "time_s", "energy_pj")}
+        pairs = [(base[ACCELERATOR, target, r.seed], r.result) for r in mine
+                 if (ACCELERATOR, target, r.seed) in base]
+        if pairs:
+            e.speedup[target] = _mean([b["cycles"] / max(r["cycles"], 1e-30) for b, r in pairs])
+            e.energy_gain[target] = _mean(
+                [b["energy_pj"] / max(r["energy_pj"], 1e-30) for b, r in pairs])
+    return e
+
+
+def format_row_table(summary: Summary) -> tuple[list[str], list[list[Any]]]:
+    """Compression ratio of every format at every point (None = not applicable)."""
+    head = ["pattern", "sparsity", *summary.formats]
+    body = [[e.pattern, e.sparsity, *(e.compression.get(f) for f in summary.formats)]
+            for e in [summary.dense, *summary.entries]]
+    return head, body
+

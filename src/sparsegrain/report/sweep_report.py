@@ -1,0 +1,33 @@
+"""Report a sweep straight from the store in its output folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..experiments.config import SweepConfig
+from ..experiments.store import STORE_NAME, ResultStore
+from ..experiments.sweep import sweep_keys
+from .render import write_report
+from .summary import Summary, summarize
+
+
+def report_sweep(
+    out: str | Path, config: SweepConfig | None = None
+) -> tuple[Summary, dict[str, Path]]:
+    """Write the report of sweep ``config`` (default: the last sweep recorded in the store of
+    folder ``out``) into ``out``; returns its summary and the written paths."""
+    path = Path(out) / STORE_NAME
+    if not path.is_file():
+        raise ValueError(f"{out} holds no sweep store ({STORE_NAME}); run `sparsegrain tradeoff "
+                         f"--out {out}` first")
+    with ResultStore(path) as store:
+        if config is None:
+            recorded = list(store.sweeps().values())
+            if not recorded:
+                raise ValueError(f"the store {path} records no sweep")
+            config = SweepConfig.from_dict(recorded[-1])
+        rows = store.rows(sweep_keys(config))
+    if not rows:
+        raise ValueError(f"the store {path} holds no rows of this sweep yet")
+    summary = summarize(rows)
+    return summary, write_report(summary, out, config.to_dict())

@@ -1,0 +1,95 @@
+"""A tiny sweep end to end on digits-cnn: rows for every measurement, a rerun that is a no-op,
+and an interrupted sweep that resumes at the point it was on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from sparsegrain import workloads
+from sparsegrain.experiments import DENSE, Pruning, ResultStore, SweepConfig, run_sweep, sweep
+from sparsegrain.experiments.config import format_registry
+from sparsegrain.hardware import ACCELERATORS
+
+pytestmark = pytest.mark.slow
+
+TINY = SweepConfig(patterns=("unstructured", "filter"), sparsities=(0.75,),
+                   accelerators=tuple(a for a in ("systolic", "eie") if a in ACCELERATORS),
+                   pruning=Pruning(steps=8, every=2))
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    out = tmp_path_factory.mktemp("sweep") / "results"
+    return out, run_sweep(TINY, out)
+
+
+def test_every_measurement_has_a_row(tiny) -> None:
+    out, run = tiny
+    assert run.measured == 3 and run.skipped == 0
+    with ResultStore(out / "sweep.sqlite") as store:
+        rows = store.rows()
+    kinds = {(r.pattern, r.kind, r.target) for r in rows}
+    for pattern in (DENSE, "unstructured", "filter"):
+        assert (pattern, "accuracy", "") in kinds
+        assert {(pattern, "format", f) for f in format_registry()} <= kinds
+        assert {(pattern, "accelerator", a) for a in TINY.accelerators} <= kinds
+    assert len(rows) == 3 * (1 + len(format_registry()) + len(TINY.accelerators))
+    acc = {r.pattern: r.result for r in rows if r.kind == "accuracy"}
+    spec = workloads.get("digits-cnn")
+    assert acc[DENSE]["value"] == pytest.approx(spec.evaluate(spec.load())["accuracy"])
+    assert acc["unstructured"]["sparsity_actual"] == pytest.approx(0.75, abs=0.002)
+    assert acc["filter"]["sparsity_actual"] == pytest.approx(0.75, abs=0.05)
+    assert set(acc["filter"]["layer_sparsity"]) == set(spec.prunable(spec.load()))
+    for r in rows:
+        assert r.status in ("ok", "not applicable")
+        if r.status == "not applicable":
+            assert r.result["reason"]
+
+
+def test_a_rerun_is_a_no_op(tiny) -> None:
+    out, _ = tiny
+    path = out / "sweep.sqlite"
+    with ResultStore(path) as store:
+        before = [(r.key, r.result) for r in store.rows()]
+        stamps = store.db.execute("SELECT key, created FROM results").fetchall()
+    again = run_sweep(TINY, out)
+    assert again.measured == 0 and again.skipped == 3
+    with ResultStore(path) as store:
+        assert [(r.key, r.result) for r in store.rows()] == before
+        assert store.db.execute("SELECT key, created FROM results").fetchall() == stamps
+
+
+def test_a_different_sweep_in_the_same_folder_is_refused(tiny) -> None:
+    out, _ = tiny
+    with pytest.raises(ValueError, match="another sweep"):
+        run_sweep(SweepConfig(patterns=("unstructured",), sparsities=(0.5,), accelerators=()), out)
+
+
+def test_an_interrupted_sweep_loses_only_the_point_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = SweepConfig(patterns=("unstructured", "kernel"), sparsities=(0.5,), accelerators=(),
+                      formats=tuple(format_registry())[:1], pruning=Pruning(steps=4, every=2))
+    real = sweep.measure_point
+    calls: list[str] = []
+
+    def interrupted(spec, cfg, pattern, *args, **kw):
+        calls.append(pattern)
+        if pattern == "kernel":
+            raise KeyboardInterrupt
+        return real(spec, cfg, pattern, *args, **kw)
+
+    monkeypatch.setattr(sweep, "measure_point", interrupted)
+    threads = torch.get_num_threads()
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(cfg, tmp_path)
+    assert torch.get_num_threads() == threads
+    assert calls == [DENSE, "unstructured", "kernel"]
+    with ResultStore(tmp_path / "sweep.sqlite") as store:
+        assert {r.pattern for r in store.rows()} == {DENSE, "unstructured"}
+    monkeypatch.setattr(sweep, "measure_point", real)
+    resumed = run_sweep(cfg, tmp_path)
+    assert resumed.measured == 1 and resumed.skipped == 2

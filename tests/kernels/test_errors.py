@@ -1,0 +1,33 @@
+"""Bad inputs to the CPU kernels raise a ValueError that says what was wrong."""
+
+import numpy as np
+import pytest
+import torch
+from kernel_cases import csr_case
+
+from sparsegrain.kernels.csr import CSRKernel
+from sparsegrain.kernels.gs import GSKernel
+
+
+@pytest.fixture
+def kernel():
+    return csr_case(np.random.default_rng(0), 5, 7)[0]
+
+
+@pytest.mark.parametrize("shape", [(6,), (6, 3), (7, 2, 2)])
+def test_shape_mismatch(kernel, shape):
+    with pytest.raises(ValueError, match=r"expected \(7,\) or \(7, batch\)"):
+        kernel @ torch.zeros(shape)
+
+
+@pytest.mark.parametrize("x", [torch.zeros(7, 2, dtype=torch.int64), np.zeros(7, dtype=bool), [0.0] * 7])
+def test_bad_dtype_or_type(kernel, x):
+    with pytest.raises(ValueError, match="input"):
+        kernel @ x
+
+
+def test_arrays_must_describe_the_shape():
+    with pytest.raises(ValueError, match="CSR arrays"):
+        CSRKernel((3, 3), [0, 1, 2], [0, 1], [1.0, 2.0])
+    with pytest.raises(ValueError, match="cannot hold E = 3"):
+        GSKernel((8, 8), [0, 1], np.zeros((1, 8)), np.zeros((1, 8)), e=3)

@@ -1,0 +1,62 @@
+"""sparsify swaps pruned layers for sparse-kernel layers whose outputs equal the dense model's."""
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils import prune
+
+import sparsegrain as sg
+from sparsegrain.kernels import SparseConv2d, SparseLinear, sparsify
+from sparsegrain.prune.pruner import Mask
+
+
+def small_net(gen) -> nn.Module:
+    torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=gen)))
+    return nn.Sequential(
+        nn.Conv2d(4, 8, 3, padding=1, stride=2), nn.ReLU(),
+        nn.Flatten(), nn.Linear(8 * 4 * 4, 32), nn.ReLU(), nn.Linear(32, 10),
+    )
+
+
+def test_zeros_parametrizations_and_torch_prune_all_count(gen):
+    net = small_net(gen)
+    conv, fc1, fc2 = net[0], net[3], net[5]
+    with torch.no_grad():  # plain zeros
+        conv.weight.mul_(sg.pattern("unstructured").mask(conv.weight, 0.7))
+    torch.nn.utils.parametrize.register_parametrization(  # sparsegrain's mask parametrization
+        fc1, "weight", Mask(sg.pattern("nm:2:4").mask(fc1.weight, 0.5))
+    )
+    prune.l1_unstructured(fc2, "weight", amount=0.8)  # torch.nn.utils.prune
+    x = torch.randn(5, 4, 8, 8, generator=gen)
+    want = net(x)
+    fast = sparsify(net, format="csr", keep_dense_if_slower=False)
+    assert fast is net
+    assert isinstance(fast[0], SparseConv2d)
+    assert isinstance(fast[3], SparseLinear) and isinstance(fast[5], SparseLinear)
+    torch.testing.assert_close(fast(x), want, rtol=1e-4, atol=1e-5)
+    assert [c.chosen for c in fast.sparsify_report] == ["csr"] * 3
+    assert fast.sparsify_report[0].sparsity == pytest.approx(0.7, abs=0.01)
+
+
+def test_auto_times_every_candidate_and_keeps_outputs(gen):
+    net = small_net(gen)
+    for m in (net[0], net[3], net[5]):
+        with torch.no_grad():
+            m.weight.mul_(sg.pattern("nm:2:4").mask(m.weight, 0.5))
+    x = torch.randn(3, 4, 8, 8, generator=gen)
+    want = net(x)
+    fast = sparsify(net, batch=16)
+    for choice in fast.sparsify_report:
+        assert "dense" in choice.times_ms and "csr" in choice.times_ms
+        assert choice.chosen == min(choice.times_ms, key=choice.times_ms.get)
+    torch.testing.assert_close(fast(x), want, rtol=1e-4, atol=1e-5)
+
+
+def test_model_without_pruned_layers_says_so(gen):
+    with pytest.raises(ValueError, match="no pruned Linear/Conv2d layer"):
+        sparsify(nn.Sequential(nn.Linear(4, 4)))
+    with pytest.raises(ValueError, match="unknown kernel format 'ell'"):
+        net = small_net(gen)
+        with torch.no_grad():
+            net[5].weight[0] = 0
+        sparsify(net, format="ell")

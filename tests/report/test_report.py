@@ -1,0 +1,103 @@
+"""The report: speedups against the dense baseline on the same accelerator, Pareto marks, and
+report.md / self-contained report.html / PNG plots written from stored rows."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import pytest
+
+from sparsegrain.experiments.store import NOT_APPLICABLE, OK, Row
+from sparsegrain.report import summarize, write_report
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+# (pattern, sparsity) -> accuracy, compression ratio, cycles on "sim"
+POINTS = {
+    ("dense", 0.0): (0.98, 1.0, 1000.0),
+    ("unstructured", 0.5): (0.98, 1.6, 700.0),
+    ("unstructured", 0.9): (0.90, 5.0, 400.0),
+    ("filter", 0.5): (0.95, 1.9, 500.0),
+    ("filter", 0.9): (0.40, 9.0, 100.0),
+    ("gs:8:1", 0.9): (0.80, 4.0, 150.0),
+}
+
+
+def rows() -> list[Row]:
+    out = []
+    for (p, s), (acc, ratio, cycles) in POINTS.items():
+        def r(kind: str, target: str, result: dict, status: str = OK) -> Row:
+            return Row(f"{p}{s}{kind}{target}", "digits-cnn", p, s, kind, target, 0, status, {},
+                       result)
+        out.append(r("accuracy", "", {"metric": "accuracy", "higher_is_better": True,
+                                      "value": acc, "metrics": {"accuracy": acc},
+                                      "sparsity_actual": s, "layer_sparsity": {"conv2": s},
+                                      "left_dense": {}}))
+        out.append(r("format", "csr", {"compression_ratio": ratio}))
+        out.append(r("accelerator", "sim", {"cycles": cycles, "time_s": cycles * 1e-9,
+                                            "energy_pj": 2 * cycles}))
+        if p == "gs:8:1":
+            out.append(r("accelerator", "picky", {"reason": "conv2: not a CSP mask"},
+                         NOT_APPLICABLE))
+        else:
+            out.append(r("accelerator", "picky", {"cycles": 10.0, "time_s": 1e-8,
+                                                  "energy_pj": 20.0}))
+    return out
+
+
+def test_speedup_and_energy_gain_are_against_dense_on_the_same_accelerator() -> None:
+    s = summarize(rows())
+    assert s.dense.accuracy == 0.98 and s.metric == "accuracy"
+    by = {(e.pattern, e.sparsity): e for e in s.entries}
+    assert by["filter", 0.9].speedup["sim"] == pytest.approx(10.0)
+    assert by["unstructured", 0.5].energy_gain["sim"] == pytest.approx(1000 / 700)
+    assert "picky" not in by["gs:8:1", 0.9].speedup
+    assert by["gs:8:1", 0.9].best_format == ("csr", 4.0)
+    assert s.patterns == ["unstructured", "filter", "gs:8:1"]
+    assert s.sparsities == [0.5, 0.9]
+
+
+def test_summary_needs_a_dense_baseline_and_one_model() -> None:
+    with pytest.raises(ValueError, match="no dense baseline"):
+        summarize([r for r in rows() if r.pattern != "dense"])
+    other = rows()
+    other[0].model = "mnist-cnn"
+    with pytest.raises(ValueError, match="one model"):
+        summarize(other)
+
+
+def test_report_files_with_embedded_plots(tmp_path: Path) -> None:
+    paths = write_report(summarize(rows()), tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    page = (tmp_path / "report.html").read_text()
+    assert "Dense baseline accuracy: 0.9800" in "\n".join(md.splitlines()[:4])
+    pngs = sorted((tmp_path / "plots").glob("*.png"))
+    stems = {p.stem for p in pngs}
+    assert stems == {"accuracy_vs_sparsity", "accuracy_vs_compression", "accuracy_vs_sim",
+                     "accuracy_vs_picky"}
+    for p in pngs:
+        assert p.read_bytes().startswith(PNG) and p.stat().st_size > 5000
+        assert f"(plots/{p.name})" in md
+    embedded = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert sorted(base64.b64decode(e) for e in embedded) == sorted(p.read_bytes() for p in pngs)
+    assert not re.search(r'src="(?!data:)', page)
+    assert paths["md"] == tmp_path / "report.md"
+
+
+def test_table_marks_the_pareto_front_and_not_applicable(tmp_path: Path) -> None:
+    write_report(summarize(rows()), tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    results = md[md.index("## Results"):md.index("## Pareto front")]
+    table = {tuple(c.strip() for c in line.split("|")[1:3]): line.split("|")
+             for line in results.splitlines() if line.startswith("| ")}
+    # accuracy vs compression ratio: gs:8:1 @ 0.9 (4x, 0.80) is beaten by unstructured @ 0.9
+    # (5x, 0.90); every other point is best on one axis against all that beat it on the other
+    on_front = {k for k, cells in table.items() if "compression" in cells[-2]}
+    assert on_front == {("unstructured", "0.5"), ("unstructured", "0.9"), ("filter", "0.5"),
+                        ("filter", "0.9")}
+    assert [c.strip() for c in table["gs:8:1", "0.9"][-6:-2]] == ["6.67x", "6.67x", "n/a", "n/a"]
+    assert "accelerator picky: conv2: not a CSP mask (gs:8:1 @ 0.9)" in md
+    front90 = next(line for line in md.splitlines() if line.startswith("| 0.9 |"))
+    assert front90.split("|")[2].strip() == "unstructured, filter"
