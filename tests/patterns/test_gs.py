@@ -11,6 +11,7 @@ from pattern_strategies import sparsities, weights
 
 import sparsegrain as sg
 from sparsegrain.patterns import gs as gs_module
+from sparsegrain.patterns import to_matrix
 from sparsegrain.patterns.base import keep_count
 
 GS_SPECS = ["gs:8:1", "gs:8:2", "gs:8:8", "gs:4:1:scatter=true", "gs:4:2:scatter=true:tile=8",
@@ -52,9 +53,11 @@ def reference_pack(score: np.ndarray, order: np.ndarray, b: int, e: int, packs: 
 
 
 def fast_pack(score: np.ndarray, order: np.ndarray, b: int, e: int, packs: np.ndarray):
-    keys = gs_module.bank_keys(np.ascontiguousarray(score, dtype=np.float32).view(np.uint32), b)
+    bits = np.ascontiguousarray(score[:, :, None], dtype=np.float32).view(np.uint32)
+    keys = gs_module.bank_keys(bits, b)
     keys.sort(axis=2)
-    return gs_module.pack(keys, order, e, packs, score.shape[1])
+    mask, done = gs_module.pack(keys, order, e, packs, score.shape[1], 1)
+    return mask[:, :, 0], done
 
 
 def test_fast_packing_equals_reference():
@@ -71,6 +74,13 @@ def test_fast_packing_equals_reference():
         assert np.array_equal(fast_mask, mask) and np.array_equal(fast_done, done)
         failures += int((done < packs).sum())
     assert failures > 0  # dense requests make the greedy fail: the dropping path is exercised
+
+
+@pytest.mark.parametrize("spec", ["gs:8:1", "gs:8:2:scatter=true", "gs:4:4:block=2x3"])
+def test_conv_masks_are_masks_of_the_channel_last_view(spec):
+    w = torch.randn(16, 8, 3, 3, generator=torch.Generator().manual_seed(3))
+    p = sg.pattern(spec)
+    assert torch.equal(to_matrix(p.mask(w, 0.9)), p.mask(to_matrix(w), 0.9))
 
 
 def test_vertical_packing_by_hand():
@@ -116,7 +126,7 @@ def test_calibrated_threshold_is_closest(seed, sparsity, be):
     rng = np.random.default_rng(seed)
     score = rng.random((b // e * 3, 3 * b)).astype(np.float32)
     p = sg.pattern(f"gs:{b}:{e}")
-    keys = gs_module.bank_keys(score.view(np.uint32), b)
+    keys = gs_module.bank_keys(score[:, :, None].view(np.uint32), b)
     keys.sort(axis=2)
     order = np.arange(score.shape[0])
     caps = np.full(3, p.r * (score.shape[1] // b))

@@ -52,15 +52,19 @@ ROUND_UP_PACKS = 8
 def bank_keys(bits: np.ndarray, b: int) -> np.ndarray:
     """(rows, B, ceil(cols / B)) sort keys of float32 scores given as uint32 ``bits``.
 
-    The high word ranks the magnitude (smaller = larger), the low word is the column, so an
-    ascending sort of each (row, bank) list puts the best entry first, ties by column.
+    ``bits`` is (rows, C_in, K), read as the channel-last 2-D view (column k * C_in + c_in)
+    without copying it. The high word ranks the magnitude (smaller = larger), the low word is
+    the column, so an ascending sort of each (row, bank) list puts the best entry first.
     """
-    rows, cols = bits.shape
+    rows, c_in, k = bits.shape
+    cols = c_in * k
     keys = np.full((rows, b, (cols + b - 1) // b), EMPTY, dtype=np.uint64)
     for r in range(rows):
-        for c in range(cols):
-            rank = TOP - (bits[r, c] & 0x7FFFFFFF)  # sign bit cleared: |score|
-            keys[r, c % b, c // b] = (np.uint64(rank) << np.uint64(32)) | np.uint64(c)
+        for i in range(c_in):
+            for j in range(k):
+                c = j * c_in + i
+                rank = TOP - (bits[r, i, j] & 0x7FFFFFFF)  # sign bit cleared: |score|
+                keys[r, c % b, c // b] = (np.uint64(rank) << np.uint64(32)) | np.uint64(c)
     return keys
 
 
@@ -106,11 +110,12 @@ def first_level(
 
 
 @numba.njit(cache=True)
-def pack(keys: np.ndarray, order: np.ndarray, e: int, packs: np.ndarray, cols: int):
-    """Greedy bank-aware packing of every group; returns the mask and the packs completed."""
+def pack(keys: np.ndarray, order: np.ndarray, e: int, packs: np.ndarray, c_in: int, k: int):
+    """Greedy bank-aware packing of every group; returns the mask, laid out (rows, C_in, K) as
+    the scores given to :func:`bank_keys`, and the packs completed per group."""
     rows, b, length = keys.shape
     r = b // e
-    mask = np.zeros((rows, cols), dtype=np.bool_)
+    mask = np.zeros((rows, c_in, k), dtype=np.bool_)
     done = np.zeros(len(packs), dtype=np.int64)
     head = np.zeros((r, b), dtype=np.int64)  # next unused entry of each (row, bank) list
     need = np.empty(r, dtype=np.int64)
@@ -147,7 +152,7 @@ def pack(keys: np.ndarray, order: np.ndarray, e: int, packs: np.ndarray, cols: i
             if not complete:
                 break
             for step in range(b):
-                mask[taken[step, 0], taken[step, 1]] = True
+                mask[taken[step, 0], taken[step, 1] % c_in, taken[step, 1] // c_in] = True
             done[g] += 1
     return mask, done
 
@@ -241,7 +246,11 @@ class GS(Pattern):
         return np.lexsort((np.arange(rows), -counts, tile))
 
     def _mask(self, score: torch.Tensor, sparsity: float) -> torch.Tensor:
-        m = self._blocks(score).float().contiguous().numpy()
+        if self.block != (1, 1):
+            m = self._blocks(score)[:, :, None]
+        else:  # (rows, C_in, K): the 2-D view's entries, read in place by bank_keys
+            m = score.reshape(score.shape[0], score.shape[1], -1)
+        m = m.float().contiguous().numpy()
         keys = bank_keys(m.view(np.uint32), self.b)
         keys.sort(axis=2)
         target = keep_count(m.size, sparsity)
@@ -251,25 +260,29 @@ class GS(Pattern):
             level = first_level(keys, order, len(order), order, target, False)
         if self.scatter:
             order = self._sorted_rows(group_counts(keys, order, 1, level))
-        keep = self._fill(keys, order, m.shape[1], target, level)
+        keep = self._fill(keys, order, m.shape[1:], target, level)
         while self.scatter:  # regroup by the canonical order until it is the packing's order
-            canon = self._sorted_rows(keep.sum(1))
+            counts = keep.reshape(len(keep), -1).sum(1)
+            canon = self._sorted_rows(counts)
             if np.array_equal(np.sort(canon.reshape(-1, self.r), 1),
                               np.sort(order.reshape(-1, self.r), 1)):
                 break
             order = canon
-            keep, _ = pack(keys, order, self.e, keep[order[:: self.r]].sum(1) // self.e, m.shape[1])
-        return self._expand(torch.from_numpy(keep), score.shape)
+            keep, _ = pack(keys, order, self.e, counts[order[:: self.r]] // self.e, *m.shape[1:])
+        if self.block == (1, 1):
+            return torch.from_numpy(keep).reshape(score.shape)
+        return self._expand(torch.from_numpy(keep[:, :, 0]), score.shape)
 
     def _fill(
-        self, keys: np.ndarray, order: np.ndarray, cols: int, target: int, level: int
+        self, keys: np.ndarray, order: np.ndarray, layout: tuple[int, int], target: int, level: int
     ) -> np.ndarray:
         """Pack every group; with calibration, groups whose packing fails are capped there and
         the threshold is recalibrated until every planned pack is stored."""
+        cols = layout[0] * layout[1]
         caps = np.full(len(order) // self.r, self.r * (cols // self.b), dtype=np.int64)
         while True:
             packs = self._packs(keys, order, caps, target, level)
-            keep, done = pack(keys, order, self.e, packs, cols)
+            keep, done = pack(keys, order, self.e, packs, *layout)
             if not self.calibrate or np.array_equal(done, packs):
                 return keep
             caps = np.minimum(caps, done)
@@ -290,10 +303,10 @@ class GS(Pattern):
         return packs
 
     def _expand(self, keep: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+        """A block-level mask (block rows, block columns) as a mask of the weight's shape."""
         br, bc = self.block
-        if self.block != (1, 1):
-            keep = keep.repeat_interleave(br, 0).repeat_interleave(bc, 1)
-        return from_matrix(keep, shape)
+        m = keep.repeat_interleave(br, 0).repeat_interleave(bc, 1)
+        return from_matrix(m.contiguous(), shape)
 
     def _violation(self, mask: torch.Tensor) -> str | None:
         kept = self._blocks(mask.float()) > 0
