@@ -234,11 +234,10 @@ class GS(Pattern):
     def row_order(self, mask: torch.Tensor) -> np.ndarray:
         """Rows (of the block matrix) in their GS group order: by tile, then kept count
         descending, then index. The identity without ``scatter``."""
-        rows = self._blocks(mask.float()).shape[0]
+        kept = self._blocks(mask.float()).gt(0)
         if not self.scatter:
-            return np.arange(rows)
-        counts = self._blocks(mask.float()).gt(0).sum(1).numpy()
-        return self._sorted_rows(counts)
+            return np.arange(kept.shape[0])
+        return self._sorted_rows(kept.sum(1).numpy())
 
     def _sorted_rows(self, counts: np.ndarray) -> np.ndarray:
         rows = len(counts)
@@ -257,7 +256,8 @@ class GS(Pattern):
         order = np.arange(m.shape[0])
         level = 0  # the plain threshold, needed to rank rows or without calibration
         if self.scatter or not self.calibrate:
-            level = first_level(keys, order, len(order), order, target, False)
+            unused_caps = np.zeros(1, dtype=np.int64)  # the plain count is not rounded to packs
+            level = first_level(keys, order, len(order), unused_caps, target, False)
         if self.scatter:
             order = self._sorted_rows(group_counts(keys, order, 1, level))
         keep = self._fill(keys, order, m.shape[1:], target, level)
