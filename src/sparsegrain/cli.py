@@ -153,6 +153,56 @@ def workloads_cmd(
 
 # --- hardware -------------------------------------------------------------------------------
 
+reproduce_app = typer.Typer(help="Reproduce a paper's results with the hardware models.", no_args_is_help=True)
+app.add_typer(reproduce_app, name="reproduce")
+
+
+def _model_params(params: list[str]) -> dict:
+    """``key=value`` pairs (ints, floats or words) for an accelerator's constructor."""
+    out: dict = {}
+    for item in params:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"parameter {item!r} must be key=value, e.g. n_pe=64")
+        for cast in (int, float):
+            try:
+                out[key] = cast(text)
+                break
+            except ValueError:
+                continue
+        else:
+            out[key] = text
+    return out
+
+
+@app.command("simulate")
+def simulate_cmd(
+    accel: str = typer.Argument(..., help="accelerator model: eie, systolic, simd, ..."),
+    workload: str = typer.Option(None, "--workload", help="catalog layer, e.g. eie:Alex-8"),
+    weights: str = typer.Option(None, "--weights", help="weight file (first prunable tensor)"),
+    pattern: str = typer.Option(None, "--pattern", help="prune with this pattern first"),
+    sparsity: float = typer.Option(None, "--sparsity", help="target sparsity in [0, 1]"),
+    activations: str = typer.Option(None, "--activations", help="activation vector file"),
+    act_density: float = typer.Option(None, "--act-density", help="random activations' density"),
+    energy_table: str = typer.Option(None, "--energy-table", help="YAML energy table (default 45 nm)"),
+    param: list[str] = typer.Option([], "--param", "-p", help="model parameter key=value"),
+    seed: int = typer.Option(0, "--seed", help="seed of random weights and activations"),
+    as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
+) -> None:
+    """Run one layer on an accelerator model: cycles, actions, traffic and energy."""
+    from .hardware import simulate
+    from .hardware.inputs import layer_inputs
+
+    try:
+        name, w, a = layer_inputs(workload, weights, pattern, sparsity, activations, act_density, seed)
+        result = simulate(accel, w, a, energy_table=energy_table, **_model_params(param))
+    except ValueError as e:
+        raise fail(str(e))
+    if as_json:
+        print(json.dumps({"layer": name, **result.to_dict()}, indent=1))
+    else:
+        console.print(result.table())
+
 
 # --- kernels --------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Workloads: layer-shape catalogs, weight loading, and real models with their data."""
 
-from . import images  # noqa: F401  (modules register their models)
+from . import images, minilm, ocr  # noqa: F401  (modules register their models)
 from .catalog import NETWORKS, Layer, get_layer, get_network
 from .models import MODELS, ModelSpec, PruneResult, get
 from .weights import load_weights

@@ -13,6 +13,7 @@ Every model is a :class:`ModelSpec` with one interface a sweep can drive:
   capturing activations);
 - ``prunable(model) -> list[str]``: module names to prune (first and last layers stay dense where
   pruning them is not customary);
+- ``schedule(steps) -> Gradual``: a gradual schedule that fits in ``steps`` fine-tuning steps;
 - ``prune(model, config, steps) -> Pruner``: prune with a :class:`~sparsegrain.prune.PruneConfig`
   while fine-tuning ``steps`` steps (``steps=0``: one-shot to the final sparsity), then squash;
   returns a :class:`PruneResult` (the masks, by ``module.weight`` name, and their sparsity).
@@ -32,7 +33,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from ..prune import Pruner, PruneConfig, load_config
+from ..prune import Gradual, Pruner, PruneConfig, load_config
 
 MODELS: dict[str, type["ModelSpec"]] = {}
 _LOADED: dict[str, "ModelSpec"] = {}
@@ -113,6 +114,13 @@ class ModelSpec(ABC):
     @abstractmethod
     def prunable(self, model: nn.Module) -> list[str]:
         """Names of the modules to prune."""
+
+    def schedule(self, steps: int | None = None) -> Gradual:
+        """The gradual schedule a sweep should use with ``steps`` fine-tuning steps: the cubic ramp
+        over the first two thirds, 15 mask updates, then a third of pure fine-tuning."""
+        steps = self.finetune_steps if steps is None else steps
+        end = max(1, 2 * steps // 3)
+        return Gradual(0, end, max(1, end // 15))
 
     def prune(
         self, model: nn.Module, config: PruneConfig | dict[str, Any] | str | Path, steps: int | None = None

@@ -1,0 +1,56 @@
+"""ocr-crnn: the CRNN rebuilt in torch loads english_g2 and reads rendered words."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sparsegrain import workloads
+from sparsegrain.workloads.ocr import CHARSET, CRNN, FONTS, OcrCRNN, decode, edit_distance, pad_batch, render
+
+pytest.importorskip("easyocr_en_models")
+
+
+def test_edit_distance_known_cases() -> None:
+    assert edit_distance("kitten", "sitting") == 3
+    assert edit_distance("", "abc") == 3
+    assert edit_distance("flaw", "lawn") == 2
+    assert edit_distance("same", "same") == 0
+
+
+def test_greedy_ctc_merges_repeats_and_drops_blanks() -> None:
+    ids = [0, CHARSET.index("a") + 1, CHARSET.index("a") + 1, 0, CHARSET.index("a") + 1, CHARSET.index("b") + 1]
+    logits = torch.nn.functional.one_hot(torch.tensor([ids]), len(CHARSET) + 1).float()
+    assert decode(logits) == ["aab"]
+
+
+@pytest.mark.slow
+def test_rebuilt_crnn_reads_clean_rendered_words() -> None:
+    """The architecture is right only if the pretrained weights read clean text perfectly."""
+    spec = OcrCRNN.__new__(OcrCRNN)  # no word sets: only the weights are needed here
+    import easyocr_en_models
+    from pathlib import Path
+
+    spec.weights = Path(easyocr_en_models.model_dir()) / "english_g2.pth"
+    model = spec.load()
+    assert isinstance(model, CRNN)
+    assert sum(p.numel() for p in model.parameters()) == 3_781_345
+    words = ["Station", "market", "$19.99", "London", "10:30", "answer", "EXIT", "don't"]
+    rng = np.random.default_rng(0)
+    imgs = [torch.from_numpy(render(w, FONTS[i % len(FONTS)], rng, 0.0, 0.0)) * 2 - 1 for i, w in enumerate(words)]
+    with torch.no_grad():
+        assert decode(model(pad_batch(imgs))) == words
+
+
+@pytest.mark.slow
+def test_degraded_words_keep_the_dense_model_below_perfect() -> None:
+    spec = workloads.get("ocr-crnn")
+    model = spec.load()
+    metrics = spec.evaluate(model)
+    assert list(metrics) == ["word_accuracy", "cer"]
+    assert 0.6 < metrics["word_accuracy"] < 1.0
+    assert 0.0 < metrics["cer"] < 0.2
+    assert len(spec.eval_texts) == spec.n_eval and len(spec.train_texts) == spec.n_train
+    names = spec.prunable(model)
+    assert "SequenceModeling.0.rnn" in names and "Prediction" not in names
