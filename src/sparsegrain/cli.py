@@ -364,6 +364,60 @@ def reproduce_gs(
 # --- kernels --------------------------------------------------------------------------------
 
 
+def _ints(text: str, what: str) -> list[int]:
+    """Comma-separated positive integers, e.g. ``1,64,256``."""
+    try:
+        vals = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"{what} must be comma-separated integers, got {text!r}") from None
+    if not vals or min(vals) < 1:
+        raise ValueError(f"{what} must be positive integers, got {text!r}")
+    return vals
+
+
+def _shape(text: str) -> tuple[int, int]:
+    """``ROWSxCOLS`` as two positive integers."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"shape must be ROWSxCOLS with positive sizes, e.g. 4096x4096; got {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
+@app.command("bench")
+def bench_cmd(
+    shape: str = typer.Option("4096x4096", help="weight matrix ROWSxCOLS"),
+    batch: str = typer.Option("1,64", help="comma-separated batch sizes (columns of X)"),
+    pattern: list[str] = typer.Option(["gs:8:1"], help="pattern(s): unstructured, block:RxC, nm:N:M, gs:B:E, csp:C"),
+    sparsity: float = typer.Option(0.9, help="fraction of weights pruned"),
+    reps: int = typer.Option(7, help="timed repetitions (the median is reported)"),
+    as_json: bool = typer.Option(False, "--json", help="print the measurements as JSON"),
+) -> None:
+    """Time the sparse CPU kernels against dense torch and torch's CSR matmul (W @ X)."""
+    from .kernels import bench as kbench
+
+    try:
+        dims, batches = _shape(shape), _ints(batch, "batch")
+        if reps < 1:
+            raise ValueError(f"reps must be at least 1, got {reps}")
+        copy = kbench.copy_bandwidth()
+        rows = [r for p in pattern for r in kbench.bench(dims, p, sparsity, batches, reps, copy)]
+    except ValueError as e:
+        raise fail(str(e))
+    if as_json:
+        print(json.dumps([r.to_dict() for r in rows], indent=1))
+        return
+    table = Table(title=f"W @ X, W {shape} fp32 at {sparsity:.0%} sparsity; copy {copy:.1f} GB/s")
+    for col in ("pattern", "format", "batch", "dense ms", "torch CSR ms", "kernel ms",
+                "x dense", "x torch CSR", "GFLOP/s", "bw / copy"):
+        table.add_column(col, justify="left" if col in ("pattern", "format") else "right")
+    for r in rows:
+        table.add_row(r.pattern, r.format, str(r.batch), f"{r.dense_ms:.3f}", f"{r.torch_csr_ms:.3f}",
+                      f"{r.kernel_ms:.3f}", f"{r.speedup_vs_dense:.2f}", f"{r.speedup_vs_torch_csr:.2f}",
+                      f"{r.gflops:.1f}", f"{r.bandwidth_fraction:.0%}")
+    console.print(table)
+
+
+
 # --- pruning and the trade-off sweep ---------------------------------------------------------
 
 
