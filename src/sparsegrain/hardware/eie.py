@@ -364,9 +364,10 @@ class EIE(Accelerator):
         self.codebook = codebook
 
     def layer(self, weights: Any) -> EIELayer:
-        """The EIE encoding of ``weights`` (an EIE-encoded weight, or a dense/masked matrix)."""
-        if hasattr(weights, "codes") and hasattr(weights, "zeros_before"):
-            layer = layer_from_encoded(weights)
+        """The EIE encoding of ``weights``: an :class:`EIELayer`, an EIE-encoded weight, or a
+        dense/masked 2-D weight (encoded here for ``n_pe`` PEs with ``codebook``)."""
+        if isinstance(weights, EIELayer) or hasattr(weights, "zeros_before"):
+            layer = weights if isinstance(weights, EIELayer) else layer_from_encoded(weights)
             if self.n_pe is not None and self.n_pe != layer.n_pe:
                 raise ValueError(
                     f"n_pe = {self.n_pe} but the weight is encoded for {layer.n_pe} PEs; "
