@@ -47,6 +47,15 @@ def test_every_measurement_has_a_row(tiny) -> None:
         assert r.status in ("ok", "not applicable")
         if r.status == "not applicable":
             assert r.result["reason"]
+    accel = {(r.pattern, r.target): r.result for r in rows if r.kind == "accelerator"}
+    if "eie" in TINY.accelerators:  # a matrix-vector engine: runs fc1, lists the convolutions
+        eie = accel["unstructured", "eie"]
+        assert list(eie["layers"]) == ["fc1"] and set(eie["rejected"]) == {"conv2", "conv3"}
+    if "systolic" in TINY.accelerators:  # a GEMM array: convolutions run as im2col products
+        layers = accel[DENSE, "systolic"]["layers"]
+        assert {n: lay["form"] for n, lay in layers.items()} == {
+            "conv2": "im2col", "conv3": "im2col", "fc1": "native"}
+        assert accel[DENSE, "systolic"]["cycles"] == sum(lay["cycles"] for lay in layers.values())
 
 
 def test_a_rerun_is_a_no_op(tiny) -> None:

@@ -27,10 +27,12 @@ from torch import nn
 
 from .. import patterns as pattern_lib
 from ..formats import FORMATS, encode
-from ..hardware import simulate
+from ..hardware import SimResult, simulate
+from ..patterns import to_matrix
 from ..prune import Gradual, PruneConfig
 from ..workloads import get as get_model
 from .config import DENSE, SweepConfig, config_key, point_config
+from .lowering import im2col
 from .store import NOT_APPLICABLE, OK, Row, open_store
 
 ACCURACY, FORMAT, ACCELERATOR = "accuracy", "format", "accelerator"
@@ -230,10 +232,10 @@ def pruned_layers(model: nn.Module, names: list[str], masks: dict[str, torch.Ten
 
 
 def conv_params(module: nn.Module) -> dict[str, Any]:
-    """Stride and padding of a convolution where they differ from 1 and 0 (a single number
-    when equal on every axis)."""
+    """Stride, padding, dilation and groups of a convolution where they differ from the
+    defaults (a single number when equal on every axis)."""
     params: dict[str, Any] = {}
-    for key, default in (("stride", 1), ("padding", 0)):
+    for key, default in (("stride", 1), ("padding", 0), ("dilation", 1), ("groups", 1)):
         value = getattr(module, key, default)
         if isinstance(value, tuple) and len(set(value)) == 1:
             value = value[0]
@@ -289,6 +291,23 @@ def measure_format(fmt: str, layers: dict[str, Layer]) -> tuple[str, dict[str, A
                 "layers": per_layer, "seconds": time.perf_counter() - t0}
 
 
+def run_layer(accel: str, lay: Layer, x: torch.Tensor, params: dict[str, Any]
+              ) -> tuple[SimResult, str]:
+    """One sample through one layer on ``accel``: a convolution as such (with its geometry), or,
+    if the model takes only matrices, as its im2col GEMM; returns the result and the form run."""
+    w = torch.where(lay.mask, lay.weight, torch.zeros((), dtype=lay.weight.dtype))
+    try:
+        return simulate(accel, w, x, **lay.params, **params), "native"
+    except ValueError as native:
+        if w.dim() == 2 or set(lay.params) - {"stride", "padding"}:
+            raise
+        try:
+            cols = im2col(x, tuple(w.shape[2:]), **lay.params)
+            return simulate(accel, to_matrix(w), cols, **params), "im2col"
+        except ValueError as e:
+            raise ValueError(f"{native}; as an im2col GEMM: {e}") from None
+
+
 def measure_accelerator(
     accel: str, layers: dict[str, Layer], acts: dict[str, torch.Tensor],
     params: dict[str, Any] | None = None,
@@ -300,17 +319,17 @@ def measure_accelerator(
     rejected: dict[str, str] = {}
     t0 = time.perf_counter()
     for name, lay in layers.items():
-        w = torch.where(lay.mask, lay.weight, torch.zeros((), dtype=lay.weight.dtype))
         try:
-            runs = [simulate(accel, w, x, **lay.params, **(params or {})) for x in acts[name]]
+            runs = [run_layer(accel, lay, x, params or {}) for x in acts[name]]
         except ValueError as e:
             rejected[name] = str(e)
             continue
         per_layer[name] = {
-            "cycles": sum(float(r.cycles) for r in runs),
-            "time_s": sum(float(r.time_s) for r in runs),
-            "energy_pj": sum(float(r.energy_pj) for r in runs),
-            "utilization": statistics.fmean(float(r.utilization) for r in runs),
+            "form": runs[0][1],
+            "cycles": sum(float(r.cycles) for r, _ in runs),
+            "time_s": sum(float(r.time_s) for r, _ in runs),
+            "energy_pj": sum(float(r.energy_pj) for r, _ in runs),
+            "utilization": statistics.fmean(float(r.utilization) for r, _ in runs),
         }
     if not per_layer:
         return NOT_APPLICABLE, {"reason": "; ".join(f"{n}: {why}" for n, why in rejected.items())}

@@ -37,6 +37,12 @@ def _num(v: float | None, fmt: str = ".3g", suffix: str = "") -> str:
     return f"{v:{fmt}}{suffix}"
 
 
+def _time_energy(figures: dict[str, float] | None) -> str:
+    if not figures:
+        return "n/a"
+    return f"{figures['time_s'] * 1e6:.3g} / {figures['energy_pj'] * 1e-6:.3g}"
+
+
 def fronts(summary: Summary) -> dict[str, set[int]]:
     """Indices of entries on each Pareto front: accuracy vs compression, and vs each
     accelerator's speedup and energy gain (over all sparsities)."""
@@ -170,6 +176,15 @@ def blocks(summary: Summary, config: dict[str, Any] | None = None) -> list[Block
     for stem, (title, png) in all_plots(summary).items():
         out.append(Block("img", text=title, png=png, stem=stem))
     every = [summary.dense, *summary.entries]
+    if summary.accelerators:
+        atable = [[e.pattern, f"{e.sparsity:g}",
+                   *(_time_energy(e.accel.get(a)) for a in summary.accelerators)] for e in every]
+        out += [Block("h2", "Time and energy per inference on each accelerator"),
+                Block("p", "Modelled time (µs) / energy (µJ) of the layers each accelerator ran, "
+                           "for the captured evaluation sample(s): these compare accelerators "
+                           "with each other (systolic and SIMD, where present, are dense "
+                           "machines)."),
+                Block("table", head=["pattern", "sparsity", *summary.accelerators], body=atable)]
     ftable = [[e.pattern, f"{e.sparsity:g}",
                *(_num(e.compression.get(f), ".2f", "x" + ("q" if f in e.lossy else ""))
                  for f in summary.formats)] for e in every]
