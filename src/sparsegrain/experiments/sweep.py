@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import nn
 
 from .. import patterns as pattern_lib
-from ..formats import FORMATS, encode
+from ..formats import FORMATS, encode, parse_format
 from ..hardware import SimResult, simulate
 from ..patterns import to_matrix
 from ..prune import Gradual, PruneConfig
@@ -39,30 +39,47 @@ ACCURACY, FORMAT, ACCELERATOR = "accuracy", "format", "accelerator"
 
 
 def resolve(cfg: SweepConfig, spec: Any) -> SweepConfig:
-    """``cfg`` with the model's default fine-tuning steps and the format list filled in."""
+    """``cfg`` with the model's default fine-tuning steps, and every format (all registered ones
+    if none were named) given the parameters of the sweep's pattern it stores (bcsr -> bcsr:4:4
+    for block:4x4)."""
     steps = spec.finetune_steps if cfg.pruning.steps is None else cfg.pruning.steps
-    formats = cfg.formats or tuple(FORMATS)
-    return replace(cfg, pruning=replace(cfg.pruning, steps=steps), formats=formats)
+    patterns = [pattern_lib.pattern(p) for p in cfg.patterns]
+    formats = []
+    for fmt in cfg.formats or tuple(FORMATS):
+        kind, given = parse_format(fmt)
+        params = given or matched(FORMAT_PARAMS, kind, patterns)
+        formats.append(":".join([kind, *(str(v) for v in params.values())]))
+    return replace(cfg, pruning=replace(cfg.pruning, steps=steps), formats=tuple(formats))
 
 
-#: accelerators built for one pattern take its parameters: CSP-H's chunk width is the C of
-#: csp:C (SPEC 4.4), the GS engine's lanes and E those of gs:B:E (SPEC 4.5)
-PATTERN_PARAMS: dict[str, tuple[str, dict[str, str]]] = {
+#: formats and accelerators built for one pattern take its parameters, from the sweep's first
+#: pattern of that kind: (pattern kind, {parameter: pattern attribute}). The dense baseline and
+#: every point use the same ones. CSP-H's chunk width is the C of csp:C (SPEC 4.4), the GS
+#: engine's lanes and E those of gs:B:E (SPEC 4.5).
+FORMAT_PARAMS: dict[str, tuple[str, dict[str, str]]] = {
+    "bcsr": ("block", {"block_rows": "r", "block_cols": "c"}),
+    "nm": ("nm", {"n": "n", "m": "m"}),
+    "gs": ("gs", {"b": "b", "e": "e"}),
+    "csp": ("csp", {"c": "c"}),
+}
+ACCELERATOR_PARAMS: dict[str, tuple[str, dict[str, str]]] = {
     "csph": ("csp", {"chunk": "c"}),
     "gs": ("gs", {"lanes": "b", "e": "e"}),
 }
 
 
+def matched(table: dict[str, tuple[str, dict[str, str]]], name: str,
+            patterns: list[pattern_lib.Pattern]) -> dict[str, Any]:
+    """Parameters of format or accelerator ``name`` from the first pattern of its kind."""
+    kind, attrs = table.get(name, ("", {}))
+    match = next((p for p in patterns if p.kind == kind), None)
+    return {k: getattr(match, a) for k, a in attrs.items()} if match else {}
+
+
 def accelerator_params(cfg: SweepConfig) -> dict[str, dict[str, Any]]:
-    """Constructor parameters of each accelerator, from the sweep's first pattern of the kind
-    it is built for; the dense baseline and every point run the same configuration."""
+    """Constructor parameters of each accelerator of the sweep (see :data:`ACCELERATOR_PARAMS`)."""
     patterns = [pattern_lib.pattern(p) for p in cfg.patterns]
-    out = {}
-    for accel in cfg.accelerators:
-        kind, attrs = PATTERN_PARAMS.get(accel, ("", {}))
-        match = next((p for p in patterns if p.kind == kind), None)
-        out[accel] = {k: getattr(match, a) for k, a in attrs.items()} if match else {}
-    return out
+    return {a: matched(ACCELERATOR_PARAMS, a, patterns) for a in cfg.accelerators}
 
 
 def point_keys(cfg: SweepConfig, pattern: str, sparsity: float, seed: int) -> dict[tuple[str, str], str]:
