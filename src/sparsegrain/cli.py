@@ -520,19 +520,25 @@ def report_cmd(
 
 
 def _print_report(summary, paths: dict[str, Path], as_json: bool) -> None:
-    """The report's main table on the console (or its figures as JSON), then where the files are."""
-    from .report.render import fronts, main_table, to_json
+    """A compact table on the console (or every figure as JSON), then where the report is."""
+    from .report.render import fronts, to_json
 
     if as_json:
         print(json.dumps({**to_json(summary), "files": {k: str(v) for k, v in paths.items()}},
                          indent=1))
         return
-    head, body = main_table(summary, fronts(summary))
-    table = Table(title=f"{summary.model}: dense {summary.metric} {summary.dense.accuracy:.4f}")
-    for h in head:
-        table.add_column(h, justify="left" if h in ("pattern", "best format", "Pareto") else "right")
-    for r in body:
-        table.add_row(*r)
+    on_front = set().union(*fronts(summary).values())
+    table = Table(title=f"{summary.model}: dense {summary.metric} {summary.dense.accuracy:.4f}; "
+                        "speedup over dense per accelerator; ★ on a Pareto front")
+    for h in ("pattern", "sparsity", summary.metric, "best format", *summary.accelerators, "★"):
+        table.add_column(h, justify="left" if h in ("pattern", "best format") else "right")
+    for i, e in enumerate(summary.entries):
+        best = e.best_format
+        table.add_row(e.pattern, f"{e.sparsity:g}", f"{e.accuracy:.4f}",
+                      f"{best[0]} {best[1]:.2f}x" if best else "n/a",
+                      *(f"{e.speedup[a]:.2f}x" if a in e.speedup else "n/a"
+                        for a in summary.accelerators),
+                      "★" if i in on_front else "")
     console.print(table)
     console.print(f"report: {paths['md']} and {paths['html']}")
 

@@ -117,5 +117,7 @@ def test_table_marks_the_pareto_front_and_not_applicable(tmp_path: Path) -> None
     assert "accelerator picky: conv2: not a CSP mask (gs:8:1 @ 0.9)" in md
     assert "accelerator picky (layer fc1 only): not a conv (filter @ 0.5, filter @ 0.9)" in md
     assert "| gs:8:1 | 0.9 | 4.00x | 16.00xq |" in md
+    # time / energy per inference: 150 cycles at 1 ns = 0.15 us, 300 pJ = 0.0003 uJ
+    assert "| gs:8:1 | 0.9 | 0.15 / 0.0003 | n/a |" in md
     front90 = next(line for line in md.splitlines() if line.startswith("| 0.9 |"))
     assert front90.split("|")[2].strip() == "unstructured, filter"

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .. import patterns as patterns_lib
-from ..formats import FORMATS
+from ..formats import parse_format
 from ..hardware import ACCELERATORS
 from ..workloads import MODELS
 
@@ -168,8 +168,12 @@ def check_accelerators(names: Any) -> list[str]:
 
 
 def check_formats(names: Any) -> list[str]:
-    """Format names known to the format registry (empty = all), or a ValueError listing them."""
-    return _check_names(names, FORMATS, "format", allow_empty=True)
+    """Format strings (``csr``, ``bcsr:4x4``; empty = all registered) the format registry
+    parses, or a ValueError listing the valid ones."""
+    names = split_list(names) if isinstance(names, str) else list(names)
+    for name in names:
+        parse_format(name)
+    return _unique(names, "format")
 
 
 def _check_names(names: Any, registry: dict[str, Any], what: str, allow_empty: bool) -> list[str]:
