@@ -360,6 +360,7 @@ def reproduce_gs(
     _reproduce("gs", out, overwrite, as_json, quick=quick, minilm=minilm, seed=seed,
                sparsity=sparsity, lanes=lanes)
 
+
 @reproduce_app.command("eie")
 def reproduce_eie_cmd(
     out: Path = typer.Option(Path("results/eie"), "--out", help="folder for table, JSON and plots"),
