@@ -37,8 +37,9 @@ def csp(quick: bool = False, sparsities: tuple[float, ...] = (0.7, 0.9), act_den
     for name, layer, w in track(cases, description="csp"):
         acts = layer_activations(layer, act_density, seed, tokens)
         for s in (sparsities[-1:] if quick else sparsities):
-            cs = run_layer("csph", layer, w * pattern(f"csp:{chunk}").mask(w, s), acts, chunk=chunk)
-            sp = run_layer("sparten", layer, w * pattern("unstructured").mask(w, s), acts)
+            m_csp, m_un = pattern(f"csp:{chunk}").mask(w, s), pattern("unstructured").mask(w, s)
+            cs = run_layer("csph", layer, w * m_csp, acts, chunk=chunk, mask=m_csp)
+            sp = run_layer("sparten", layer, w * m_un, acts, mask=m_un)
             dense = dense_macs(layer, acts) / cs.extras["multipliers"]
             rows.append({
                 "layer": name, "sparsity": s, "act_density": act_density,

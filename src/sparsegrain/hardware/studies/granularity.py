@@ -29,7 +29,7 @@ PUBLISHED = "coarse-grained needs 30-35% to about 2x fewer memory references tha
 
 def _row(name: str, spec: str, w: Any, mask: Any, acts: np.ndarray, layer: Any, seed: int) -> dict[str, Any]:
     wm = w * mask
-    r = run_layer("scnn", layer, wm, acts)
+    r = run_layer("scnn", layer, wm, acts, mask=mask)
     nnz = int(mask.sum())
     csr = encode(wm, "csr").storage()
     scnn_bits = nnz * 16 + r.extras["weight_index_groups"] * 4

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 from rich.progress import track
 
 from ... import pattern
@@ -48,11 +49,11 @@ def gs(quick: bool = False, sparsity: float = 0.9, lanes: int = 8, act_density: 
         acts = layer_activations(layer, act_density, seed, tokens=1)
         base = None
         for label, spec, params in configs(lanes):
-            wm = w if spec is None else w * pattern(spec).mask(w, sparsity)
-            r = run_layer("gs", layer, wm, acts, lanes=lanes, **params)
+            mask = torch.ones_like(w, dtype=torch.bool) if spec is None else pattern(spec).mask(w, sparsity)
+            r = run_layer("gs", layer, w * mask, acts, lanes=lanes, mask=mask, **params)
             base = r.cycles if spec is None else base
             rows.append({
-                "layer": name, "pattern": label, "sparsity": 1.0 - float((wm != 0).float().mean()),
+                "layer": name, "pattern": label, "sparsity": 1.0 - float(mask.float().mean()),
                 "cycles": r.cycles, "speedup_vs_dense": base / r.cycles,
                 "gathers": r.extras["gathers"], "bank_conflicts": r.extras["bank_conflicts"],
                 "lane_utilization": r.extras["lane_utilization"], "energy_uj": r.energy_pj / 1e6,
