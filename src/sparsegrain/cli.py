@@ -287,6 +287,52 @@ def simulate_cmd(
         console.print(result.table())
 
 
+@reproduce_app.command("eie")
+def reproduce_eie_cmd(
+    out: Path = typer.Option(Path("reproduce/eie"), "--out", "-o", help="folder for table, JSON, plots"),
+    quick: bool = typer.Option(False, "--quick", help="three small layers, short sweeps"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace report files already there"),
+    layers: str = typer.Option(None, "--layers", help="comma-separated subset, e.g. Alex-8,NT-We"),
+    seed: int = typer.Option(0, "--seed", help="seed of the random weights and activations"),
+    energy_table: str = typer.Option(None, "--energy-table", help="YAML energy table (default 45 nm)"),
+    as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
+) -> None:
+    """EIE's nine benchmark layers on the EIE model: times, efficiency, energy, sweeps, CPU."""
+    from dataclasses import asdict
+
+    from rich.progress import Progress
+
+    from .hardware.eie_study import check_writable, run_study, write_report
+
+    try:
+        check_writable(out, overwrite)
+        with Progress(console=console, transient=True) as bar:
+            names = [n.strip() for n in layers.split(",")] if layers else None
+            task = bar.add_task("EIE layers", total=len(names) if names else 3 if quick else 9)
+
+            def step(name: str) -> None:
+                bar.update(task, advance=1, description=f"EIE: {name} done")
+
+            runs = run_study(quick=quick, seed=seed, energy_table=energy_table, layers=names,
+                             progress=step)
+        files = write_report(runs, out, overwrite)
+    except ValueError as e:
+        raise fail(str(e))
+    if as_json:
+        print(json.dumps([asdict(r) for r in runs], indent=1))
+        return
+    table = Table(title="EIE model, 64 PEs, queue depth 8, 800 MHz")
+    for col in ("layer", "cycles", "actual (us)", "theoretical (us)", "efficiency", "energy (uJ)",
+                "CPU dense (us)", "CPU sparse (us)"):
+        table.add_column(col, justify="left" if col == "layer" else "right")
+    for r in runs:
+        table.add_row(r.layer, f"{r.cycles:,}", f"{r.actual_us:.2f}", f"{r.theoretical_us:.2f}",
+                      f"{r.efficiency:.1%}", f"{r.energy_uj:.2f}", f"{r.cpu_dense_us:,.0f}",
+                      f"{r.cpu_sparse_us:,.0f}")
+    console.print(table)
+    console.print("wrote " + ", ".join(str(f) for f in files))
+
+
 def _reproduce(name: str, out: Path | None, overwrite: bool, as_json: bool, **options: object) -> None:
     """Run one seed comparison, write its markdown, CSV and PNG plots, print the summary."""
     from .hardware.studies import run_study, write_study
@@ -359,50 +405,7 @@ def reproduce_gs(
     """GS vertical/horizontal vs unstructured vs block Bx1/1xB vs dense on the GS engine (Sun et al.)."""
     _reproduce("gs", out, overwrite, as_json, quick=quick, minilm=minilm, seed=seed,
                sparsity=sparsity, lanes=lanes)
-
-
-@reproduce_app.command("eie")
-def reproduce_eie_cmd(
-    out: Path = typer.Option(Path("results/eie"), "--out", help="folder for table, JSON and plots"),
-    quick: bool = typer.Option(False, "--quick", help="three small layers, short sweeps"),
-    layers: str = typer.Option(None, "--layers", help="comma-separated subset, e.g. Alex-8,NT-We"),
-    seed: int = typer.Option(0, "--seed", help="seed of the random weights and activations"),
-    energy_table: str = typer.Option(None, "--energy-table", help="YAML energy table (default 45 nm)"),
-    as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
-) -> None:
-    """EIE's nine benchmark layers on the EIE model: times, efficiency, energy, sweeps, CPU."""
-    from dataclasses import asdict
-
-    from rich.progress import Progress
-
-    from .hardware.eie_study import run_study, write_report
-
-    try:
-        with Progress(console=console, transient=True) as bar:
-            names = [n.strip() for n in layers.split(",")] if layers else None
-            task = bar.add_task("EIE layers", total=len(names) if names else 3 if quick else 9)
-
-            def step(name: str) -> None:
-                bar.update(task, advance=1, description=f"EIE: {name} done")
-
-            runs = run_study(quick=quick, seed=seed, energy_table=energy_table, layers=names,
-                             progress=step)
-        files = write_report(runs, out)
-    except ValueError as e:
-        raise fail(str(e))
-    if as_json:
-        print(json.dumps([asdict(r) for r in runs], indent=1))
-        return
-    table = Table(title="EIE model, 64 PEs, queue depth 8, 800 MHz")
-    for col in ("layer", "cycles", "actual (us)", "theoretical (us)", "efficiency", "energy (uJ)",
-                "CPU dense (us)", "CPU sparse (us)"):
-        table.add_column(col, justify="left" if col == "layer" else "right")
-    for r in runs:
-        table.add_row(r.layer, f"{r.cycles:,}", f"{r.actual_us:.2f}", f"{r.theoretical_us:.2f}",
-                      f"{r.efficiency:.1%}", f"{r.energy_uj:.2f}", f"{r.cpu_dense_us:,.0f}",
-                      f"{r.cpu_sparse_us:,.0f}")
-    console.print(table)
-    console.print("wrote " + ", ".join(str(f) for f in files))
+<<<<<<< HEAD
 
 
 # --- kernels --------------------------------------------------------------------------------

@@ -45,3 +45,10 @@ def test_sweeps_deeper_queues_and_more_pes_help():
 def test_unknown_layer_is_a_one_line_error(tmp_path):
     out = runner.invoke(app, ["reproduce", "eie", "--layers", "Alex-9", "--out", str(tmp_path)])
     assert out.exit_code == 2 and "unknown EIE layer Alex-9" in out.output
+
+
+def test_existing_report_is_kept_without_overwrite(tmp_path):
+    (tmp_path / "table.md").write_text("mine")
+    out = runner.invoke(app, ["reproduce", "eie", "--layers", "NT-We", "--out", str(tmp_path)])
+    assert out.exit_code == 2 and "--overwrite" in out.output
+    assert (tmp_path / "table.md").read_text() == "mine"

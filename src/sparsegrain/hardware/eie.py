@@ -30,13 +30,14 @@ from .inputs import as_tensor, as_vector
 DRAIN_CYCLES = 6
 #: The authors' simulator never stops before this many cycles.
 MIN_CYCLES = 9
-#: ``stats`` slots filled by the kernel.
+#: ``stats`` slots filled by the kernel, in order.
 _STATS = (
     "useful_macs", "filler_entries", "empty_slice_cycles", "pointer_reads", "weight_line_reads",
     "bypasses", "broadcasts", "stall_cycles", "empty_scans", "last_useful_cycle",
     "empty_state_cycle", "first_quiet_cycle",
 )
-
+(USEFUL, FILLERS, EMPTY_SLICES, POINTER_READS, LINE_READS, BYPASSES, BROADCASTS, STALLS,
+ EMPTY_SCANS, LAST_USEFUL, EMPTY_STATE, FIRST_QUIET) = range(len(_STATS))
 
 @dataclass(frozen=True)
 class EIELayer:
@@ -134,10 +135,10 @@ def _run_kernel(ptr, base, codes, zeros_before, codebook, steps, empty_from, val
     n_pe = ptr.shape[0]
     n_steps = steps.shape[0]
     y = np.zeros(n_rows, dtype=np.float32)
-    stats = np.zeros(12, dtype=np.int64)
-    stats[9] = -DRAIN_CYCLES  # no real entry yet
-    stats[10] = -1
-    stats[11] = -1
+    stats = np.zeros(len(_STATS), dtype=np.int64)
+    stats[LAST_USEFUL] = -DRAIN_CYCLES  # no real entry yet
+    stats[EMPTY_STATE] = -1
+    stats[FIRST_QUIET] = -1
     popped = np.zeros(n_pe, dtype=np.int64)
     holding = np.zeros(n_pe, dtype=np.bool_)
     pos = np.zeros(n_pe, dtype=np.int64)
@@ -154,15 +155,16 @@ def _run_kernel(ptr, base, codes, zeros_before, codebook, steps, empty_from, val
     s = 0
     drained = False  # every step sent, every queue and PE empty
     for c in range(max_cycles):
-        if s >= empty_from and stats[10] < 0:
-            stats[10] = c
+        if s >= empty_from and stats[EMPTY_STATE] < 0:
+            stats[EMPTY_STATE] = c
         # the authors' end-of-layer test: bias group loaded and no write retiring this cycle
         quiet = s >= empty_from and not useful_at[(c - DRAIN_CYCLES + 1) % 8]
-        if c >= MIN_CYCLES and quiet and stats[11] < 0:
-            stats[11] = c
+        if c >= MIN_CYCLES and quiet and stats[FIRST_QUIET] < 0:
+            stats[FIRST_QUIET] = c
         if not drained and s >= n_steps and min_popped == nb and not holding.any():
             drained = True
-        if drained and c >= max(MIN_CYCLES, stats[9] + DRAIN_CYCLES, stats[10]):
+        finish = max(MIN_CYCLES, stats[LAST_USEFUL] + DRAIN_CYCLES, stats[EMPTY_STATE])
+        if drained and c >= finish:
             return c, stats, y
         useful_at[c % 8] = False
         one_full = nb - min_popped >= fifo_depth - 1
@@ -171,9 +173,9 @@ def _run_kernel(ptr, base, codes, zeros_before, codebook, steps, empty_from, val
             col = steps[s]
             if col < 0:
                 s += 1
-                stats[8] += 1
+                stats[EMPTY_SCANS] += 1
             elif one_full:
-                stats[7] += 1
+                stats[STALLS] += 1
             else:
                 push = col
                 s += 1
@@ -185,25 +187,25 @@ def _run_kernel(ptr, base, codes, zeros_before, codebook, steps, empty_from, val
                     e = pos[k]
                     line = (e - base[k]) // line_entries
                     if line != last_line[k]:
-                        stats[4] += 1
+                        stats[LINE_READS] += 1
                         last_line[k] = line
                     row[k] += zeros_before[e] + 1
                     code = codes[e]
                     if code != 0:
                         r = row[k] * n_pe + k
                         y[r] += codebook[code] * act[k]
-                        stats[0] += 1
+                        stats[USEFUL] += 1
                         useful_at[c % 8] = True
                         if last_write_cycle[k] == c - 1 and last_write_row[k] == row[k]:
-                            stats[5] += 1
+                            stats[BYPASSES] += 1
                         last_write_cycle[k] = c
                         last_write_row[k] = row[k]
                     else:
-                        stats[1] += 1
+                        stats[FILLERS] += 1
                     pos[k] = e + 1
                     read_ptr = pos[k] == end[k]
                 else:
-                    stats[2] += 1
+                    stats[EMPTY_SLICES] += 1
             if read_ptr:
                 if nb > popped[k]:
                     col = queue[popped[k]]
@@ -213,18 +215,18 @@ def _run_kernel(ptr, base, codes, zeros_before, codebook, steps, empty_from, val
                     end[k] = base[k] + ptr[k, col + 1]
                     act[k] = values[col]
                     row[k] = -1
-                    stats[3] += 1
+                    stats[POINTER_READS] += 1
                 else:
                     holding[k] = False
             if popped[k] < new_min:
                 new_min = popped[k]
         min_popped = new_min
         if useful_at[c % 8]:
-            stats[9] = c
+            stats[LAST_USEFUL] = c
         if push >= 0:
             queue[nb] = push
             nb += 1
-            stats[6] += 1
+            stats[BROADCASTS] += 1
     return -1, stats, y
 
 
@@ -258,6 +260,13 @@ def simulate_layer(
     counts["reference_end_cycle"] = quiet if quiet >= 0 else int(cycles)
     del counts["last_useful_cycle"], counts["empty_state_cycle"]
     return int(cycles), counts, y
+
+
+def input_weights(layer: EIELayer) -> int:
+    """Nonzero codes in the input columns (the bias column left out)."""
+    real = np.concatenate([[0], np.cumsum(layer.codes != 0)])
+    starts = layer.base[:-1]
+    return int((real[starts + layer.ptr[:, layer.n_inputs]] - real[starts]).sum())
 
 
 def layer_from_encoded(enc: Any) -> EIELayer:
@@ -442,7 +451,7 @@ class EIE(Accelerator):
             "theoretical_time_s": theoretical / self.clock_hz,
             "theoretical_cycles": theoretical,
             "load_balance_efficiency": useful / (cycles * p),
-            "weight_density": float((layer.codes != 0).sum() / max(layer.n_rows * layer.n_inputs, 1)),
+            "weight_density": input_weights(layer) / max(layer.n_rows * layer.n_inputs, 1),
             "activation_density": float((acts != 0).mean()) if len(acts) else 0.0,
             **{k: v for k, v in counts.items()},
             **{f"sram_read_words_{k}": v for k, v in sram_reads.items()},

@@ -128,8 +128,19 @@ def run_study(quick: bool = False, seed: int = 0, energy_table: str | None = Non
     return runs
 
 
-def write_report(runs: list[LayerRun], out: Path) -> list[Path]:
+REPORT_FILES = ("results.json", "table.md", "eie_efficiency_vs_depth.png", "eie_speedup_vs_pes.png")
+
+
+def check_writable(out: Path, overwrite: bool) -> None:
+    """Raise if ``out`` already holds report files and ``overwrite`` is off."""
+    there = [name for name in REPORT_FILES if (Path(out) / name).exists()]
+    if there and not overwrite:
+        raise ValueError(f"{out} already holds {', '.join(there)}; pass --overwrite to replace them")
+
+
+def write_report(runs: list[LayerRun], out: Path, overwrite: bool = True) -> list[Path]:
     """results.json, table.md and the two plots in ``out``; returns the files written."""
+    check_writable(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps([asdict(r) for r in runs], indent=1))
     (out / "table.md").write_text(markdown_table(runs))
