@@ -164,7 +164,7 @@ def check_sparsities(values: Any) -> list[float]:
 
 def check_accelerators(names: Any) -> list[str]:
     """Accelerator names known to the hardware registry, or a ValueError listing them."""
-    return _check_names(names, ACCELERATORS, "accelerator", allow_empty=True)
+    return _check_names(names, ACCELERATORS, "accelerator")
 
 
 def check_formats(names: Any) -> list[str]:
@@ -176,10 +176,8 @@ def check_formats(names: Any) -> list[str]:
     return _unique(names, "format")
 
 
-def _check_names(names: Any, registry: dict[str, Any], what: str, allow_empty: bool) -> list[str]:
+def _check_names(names: Any, registry: dict[str, Any], what: str) -> list[str]:
     names = split_list(names) if isinstance(names, str) else list(names)
-    if not names and not allow_empty:
-        raise ValueError(f"no {what} given; valid: {', '.join(sorted(registry))}")
     bad = [n for n in names if n not in registry]
     if bad:
         valid = ", ".join(sorted(registry)) or "none installed"
