@@ -405,7 +405,6 @@ def reproduce_gs(
     """GS vertical/horizontal vs unstructured vs block Bx1/1xB vs dense on the GS engine (Sun et al.)."""
     _reproduce("gs", out, overwrite, as_json, quick=quick, minilm=minilm, seed=seed,
                sparsity=sparsity, lanes=lanes)
-<<<<<<< HEAD
 
 
 # --- kernels --------------------------------------------------------------------------------
