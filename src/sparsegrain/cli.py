@@ -204,6 +204,80 @@ def simulate_cmd(
         console.print(result.table())
 
 
+def _reproduce(name: str, out: Path | None, overwrite: bool, as_json: bool, **options: object) -> None:
+    """Run one seed comparison, write its markdown, CSV and PNG plots, print the summary."""
+    from .hardware.studies import run_study, write_study
+
+    folder = Path("reproduce") / name if out is None else out
+    try:
+        study = run_study(name, **options)
+        paths = write_study(study, folder, overwrite=overwrite)
+    except ValueError as e:
+        raise fail(str(e))
+    if as_json:
+        print(json.dumps({"study": name, "files": [str(p) for p in paths], "rows": study.rows}, indent=1))
+        return
+    table = Table(title=study.title)
+    for col in study.table_columns:
+        table.add_column(col, justify="left" if col in ("layer", "pattern") else "right")
+    for row in study.rows:
+        table.add_row(*(f"{v:,.4g}" if isinstance(v, float) else str(v)
+                        for v in (row.get(c, "") for c in study.table_columns)))
+    console.print(table)
+    for paragraph in study.summary:
+        console.print(paragraph, highlight=False)
+    console.print(f"wrote {', '.join(str(p) for p in paths)}", highlight=False)
+
+
+_OUT = typer.Option(None, "--out", "-o", help="output folder (default reproduce/<study>)")
+_QUICK = typer.Option(False, "--quick", help="one small layer only (seconds)")
+_OVERWRITE = typer.Option(False, "--overwrite", help="replace report files already in the folder")
+_MINILM = typer.Option(True, "--minilm/--no-minilm", help="add MiniLM's real weights (if installed)")
+_SEED = typer.Option(0, "--seed", help="seed of the random weights and activations")
+_JSON = typer.Option(False, "--json", help="print the rows as JSON")
+
+
+@reproduce_app.command("granularity")
+def reproduce_granularity(
+    out: Path = _OUT, quick: bool = _QUICK, overwrite: bool = _OVERWRITE, minilm: bool = _MINILM,
+    seed: int = _SEED, as_json: bool = _JSON,
+    density: float = typer.Option(0.3, "--density", help="weight density of every pattern"),
+    act_density: float = typer.Option(0.5, "--act-density", help="density of the random activations"),
+) -> None:
+    """Unstructured vs vector vs kernel vs filter at equal density: storage and SCNN references (Mao et al.)."""
+    _reproduce("granularity", out, overwrite, as_json, quick=quick, minilm=minilm, seed=seed,
+               density=density, act_density=act_density)
+
+
+@reproduce_app.command("csp")
+def reproduce_csp(
+    out: Path = _OUT, quick: bool = _QUICK, overwrite: bool = _OVERWRITE, minilm: bool = _MINILM,
+    seed: int = _SEED, as_json: bool = _JSON,
+    sparsities: str = typer.Option("0.7,0.9", "--sparsities", help="comma-separated weight sparsities"),
+    act_density: float = typer.Option(0.5, "--act-density", help="density of the random activations"),
+    chunk: int = typer.Option(32, "--chunk", help="CSP chunk width C (output channels)"),
+) -> None:
+    """CSP-H with csp:C masks vs SparTen with unstructured masks: cycles, speedup, energy (Hanson et al.)."""
+    try:
+        values = tuple(float(s) for s in sparsities.split(",") if s.strip())
+    except ValueError:
+        raise fail(f"--sparsities must be comma-separated numbers in [0, 1), got {sparsities!r}")
+    _reproduce("csp", out, overwrite, as_json, quick=quick, minilm=minilm, seed=seed,
+               sparsities=values, act_density=act_density, chunk=chunk)
+
+
+@reproduce_app.command("gs")
+def reproduce_gs(
+    out: Path = _OUT, quick: bool = _QUICK, overwrite: bool = _OVERWRITE, minilm: bool = _MINILM,
+    seed: int = _SEED, as_json: bool = _JSON,
+    sparsity: float = typer.Option(0.9, "--sparsity", help="weight sparsity of every pattern"),
+    lanes: int = typer.Option(8, "--lanes", help="B: vector lanes = scratchpad banks"),
+) -> None:
+    """GS vertical/horizontal vs unstructured vs block Bx1/1xB vs dense on the GS engine (Sun et al.)."""
+    _reproduce("gs", out, overwrite, as_json, quick=quick, minilm=minilm, seed=seed,
+               sparsity=sparsity, lanes=lanes)
+
+
 # --- kernels --------------------------------------------------------------------------------
 
 
