@@ -26,7 +26,8 @@ from sparsegrain.hardware.eie_study import layer_operands
 from sparsegrain.workloads import get_layer
 
 ROOT = Path(__file__).resolve().parents[1]
-FC8 = Path(os.environ.get("SPARSEGRAIN_SHARED", ROOT.parent / "shared")) / "data" / "eie_alexnet_fc8"
+SHARED = Path(os.environ.get("SPARSEGRAIN_SHARED", ROOT.parent / "shared"))
+FC8 = SHARED / "data" / "eie_alexnet_fc8"
 
 
 def best_of(repeats: int, fn) -> float:

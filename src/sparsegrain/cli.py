@@ -236,7 +236,9 @@ def _print_encoded(rows: list, title: str) -> None:
 
 # --- hardware -------------------------------------------------------------------------------
 
-reproduce_app = typer.Typer(help="Reproduce a paper's results with the hardware models.", no_args_is_help=True)
+reproduce_app = typer.Typer(
+    help="Reproduce a paper's results with the hardware models.", no_args_is_help=True
+)
 app.add_typer(reproduce_app, name="reproduce")
 
 
@@ -267,7 +269,7 @@ def simulate_cmd(
     sparsity: float = typer.Option(None, "--sparsity", help="target sparsity in [0, 1]"),
     activations: str = typer.Option(None, "--activations", help="activation vector file"),
     act_density: float = typer.Option(None, "--act-density", help="random activations' density"),
-    energy_table: str = typer.Option(None, "--energy-table", help="YAML energy table (default 45 nm)"),
+    energy_table: str = typer.Option(None, "--energy-table", help="YAML energy table file"),
     param: list[str] = typer.Option([], "--param", "-p", help="model parameter key=value"),
     seed: int = typer.Option(0, "--seed", help="seed of random weights and activations"),
     as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
@@ -277,7 +279,9 @@ def simulate_cmd(
     from .hardware.inputs import layer_inputs
 
     try:
-        name, w, a = layer_inputs(workload, weights, pattern, sparsity, activations, act_density, seed)
+        name, w, a = layer_inputs(
+            workload, weights, pattern, sparsity, activations, act_density, seed
+        )
         result = simulate(accel, w, a, energy_table=energy_table, **_model_params(param))
     except ValueError as e:
         raise fail(str(e))
@@ -289,12 +293,12 @@ def simulate_cmd(
 
 @reproduce_app.command("eie")
 def reproduce_eie_cmd(
-    out: Path = typer.Option(Path("reproduce/eie"), "--out", "-o", help="folder for table, JSON, plots"),
+    out: Path = typer.Option(Path("reproduce/eie"), "--out", "-o", help="report folder"),
     quick: bool = typer.Option(False, "--quick", help="three small layers, short sweeps"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace report files already there"),
     layers: str = typer.Option(None, "--layers", help="comma-separated subset, e.g. Alex-8,NT-We"),
     seed: int = typer.Option(0, "--seed", help="seed of the random weights and activations"),
-    energy_table: str = typer.Option(None, "--energy-table", help="YAML energy table (default 45 nm)"),
+    energy_table: str = typer.Option(None, "--energy-table", help="YAML energy table file"),
     as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
 ) -> None:
     """EIE's nine benchmark layers on the EIE model: times, efficiency, energy, sweeps, CPU."""

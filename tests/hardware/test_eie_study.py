@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sparsegrain.cli import app
-from sparsegrain.hardware.eie_study import run_layer
+from sparsegrain.hardware.eie_study import REPORT_FILES, run_layer
 from sparsegrain.hardware.base import EnergyTable
 from sparsegrain.workloads import Layer
 
@@ -22,7 +22,7 @@ def test_reproduce_eie_writes_table_json_and_plots(tmp_path):
                               "--out", str(tmp_path)])
     assert out.exit_code == 0, out.output
     assert "NT-We" in out.output
-    for name in ("results.json", "table.md", "eie_efficiency_vs_depth.png", "eie_speedup_vs_pes.png"):
+    for name in REPORT_FILES:
         assert (tmp_path / name).stat().st_size > 0, name
     (run,) = json.loads((tmp_path / "results.json").read_text())
     assert run["shape"] == [600, 4096]

@@ -97,7 +97,9 @@ class EIELayer:
         return np.diff(self.ptr, axis=1)
 
 
-def broadcast_schedule(activations: np.ndarray, n_pe: int, has_bias: bool) -> tuple[np.ndarray, int]:
+def broadcast_schedule(
+    activations: np.ndarray, n_pe: int, has_bias: bool
+) -> tuple[np.ndarray, int]:
     """The central unit's steps: column index broadcast, or -1 for a scan that finds nothing.
 
     A group of ``n_pe`` activations is loaded in the cycle its last nonzero is sent if that one
@@ -362,7 +364,7 @@ class EIE(Accelerator):
         if clock_hz <= 0:
             raise ValueError(f"clock_hz must be > 0, got {clock_hz!r}")
         if not isinstance(sram_width, (int, np.integer)) or sram_width < 8:
-            raise ValueError(f"sram_width must be an integer number of bits >= 8, got {sram_width!r}")
+            raise ValueError(f"sram_width must be an integer >= 8 (bits), got {sram_width!r}")
         if mode not in ("exact", "analytic"):
             raise ValueError(f"mode must be 'exact' or 'analytic', got {mode!r}")
         self.n_pe = n_pe
@@ -388,7 +390,7 @@ class EIE(Accelerator):
         n_pe = 64 if self.n_pe is None else self.n_pe
         w = as_tensor(weights)
         if w.dim() != 2:
-            raise ValueError(f"EIE runs a 2-D weight (outputs x inputs), got shape {tuple(w.shape)}")
+            raise ValueError(f"EIE runs a 2-D weight (outputs x inputs), got {tuple(w.shape)}")
         # EIE's pointers are 16-bit; a bigger slice per PE (few PEs) gets 32-bit pointers
         nnz = (w != 0).sum(dim=1)
         rows = torch.arange(w.shape[0]) % n_pe
@@ -417,7 +419,8 @@ class EIE(Accelerator):
         entries = useful + counts["filler_entries"]
         groups = -(-layer.n_inputs // p) + int(layer.has_bias)
         words = {  # 32-bit words per access (SPEC 4: memories are priced per 32-bit word)
-            "activation": 16 / 32, "pointer_pair": 2 * layer.pointer_bits / 32, "line": self.sram_width / 32,
+            "activation": 16 / 32, "pointer_pair": 2 * layer.pointer_bits / 32,
+            "line": self.sram_width / 32,
             "queue_entry": 32 / 32, "accumulator": 16 / 32, "codebook": 16 / 32,
         }
         sram_reads = {
