@@ -151,6 +151,89 @@ def workloads_cmd(
 # --- formats --------------------------------------------------------------------------------
 
 
+def _load_for_encode(weights: str, layers: str | None) -> dict:
+    """Named 2-D+ weights: a folder of EIE reference files (e.g. fc8) or whatever
+    :func:`load_weights` reads."""
+    from .formats.eie import read_reference
+    from .workloads.weights import load_weights
+
+    path = Path(weights)
+    if path.is_dir() and (path / "ptr").is_dir():
+        return {path.name: read_reference(path).decode()}
+    return load_weights(weights, layers)
+
+
+@app.command("encode")
+def encode_cmd(
+    weights: str = typer.Argument(
+        ..., help="weight file, 'minilm[:layer-filter]', a catalog network, or a folder of EIE "
+        "reference files (../shared/data/eie_alexnet_fc8)"
+    ),
+    pattern: str = typer.Option(
+        None, "--pattern", "-p",
+        help="pattern string(s), comma-separated, or 'all'; default: the weights' own nonzeros"
+    ),
+    sparsity: float = typer.Option(None, "--sparsity", "-s", help="target sparsity in [0, 1)"),
+    fmt: list[str] = typer.Option(
+        None, "--format", "-f", help="format (repeat, or comma-separated), e.g. csr, eie:64, "
+        "nm:2:4, gs:8:1, bcsr:4x4; default: every format that holds the mask"
+    ),
+    layers: str = typer.Option(None, "--layers", help="only layers whose name contains this"),
+    per_layer: bool = typer.Option(False, "--per-layer", help="also print one table per layer"),
+    as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
+) -> None:
+    """Bits by field (values, indices, pointers, padding, ...) and compression ratio per format."""
+    from .formats.report import encode_layers, totals
+
+    try:
+        if pattern is not None and sparsity is None:
+            raise ValueError("--pattern needs --sparsity (without a pattern the weights' own "
+                             "nonzeros are kept)")
+        if sparsity is not None:
+            patterns_lib.check_sparsity(sparsity)
+        specs = [None] if pattern is None else [
+            patterns_lib.pattern(p).spec for p in _pattern_list(pattern)]
+        formats = [f.strip() for item in (fmt or []) for f in item.split(",") if f.strip()]
+        named = _load_for_encode(weights, layers)
+        rows = encode_layers(named, specs, sparsity, formats or None)
+    except ValueError as e:
+        raise fail(str(e))
+    summary = totals(rows) if len(named) > 1 else rows
+    if not fmt:  # default: only the formats that hold the mask
+        summary = [r for r in summary if r.report is not None]
+    if as_json:
+        out = {"layers": [r.to_dict() for r in rows], "total": [r.to_dict() for r in totals(rows)]}
+        print(json.dumps(out, indent=1))
+        return
+    if per_layer and len(named) > 1:
+        for name in named:
+            _print_encoded([r for r in rows if r.layer == name], name)
+    title = f"{weights}: {len(named)} layer{'s' if len(named) > 1 else ''}"
+    _print_encoded(summary, title + (f", {len(named)} layers summed" if len(named) > 1 else ""))
+
+
+def _print_encoded(rows: list, title: str) -> None:
+    """One row per (pattern, format): bits by field, bits per kept weight, compression ratio."""
+    from .formats.base import FIELDS
+
+    fields = [f for f in FIELDS if any(r.report and f in r.report.bits for r in rows)]
+    table = Table(title=title)
+    for col in ("pattern", "format", "kept", *fields, "total bits", "bits/kept", "ratio"):
+        table.add_column(col, justify="left" if col in ("pattern", "format") else "right")
+    for r in rows:
+        if r.report is None:
+            table.add_row(r.pattern, r.format, "[dim]n/a[/]", *[""] * (len(fields) + 3))
+            continue
+        rep = r.report
+        table.add_row(
+            r.pattern, r.format, f"{rep.nnz:,}", *(f"{rep.bits.get(f, 0):,}" for f in fields),
+            f"{rep.total_bits:,}", f"{rep.bits_per_nnz:.2f}", f"{rep.compression_ratio:.2f}x",
+        )
+    console.print(table)
+    for err in dict.fromkeys(r.error for r in rows if r.error):
+        console.print(f"[dim]n/a: {err}[/]", highlight=False)
+
+
 # --- hardware -------------------------------------------------------------------------------
 
 reproduce_app = typer.Typer(help="Reproduce a paper's results with the hardware models.", no_args_is_help=True)
