@@ -290,6 +290,7 @@ def simulate_cmd(
 def _reproduce(name: str, out: Path | None, overwrite: bool, as_json: bool, **options: object) -> None:
     """Run one seed comparison, write its markdown, CSV and PNG plots, print the summary."""
     from .hardware.studies import run_study, write_study
+    from .hardware.studies.report import cell
 
     folder = Path("reproduce") / name if out is None else out
     try:
@@ -304,8 +305,7 @@ def _reproduce(name: str, out: Path | None, overwrite: bool, as_json: bool, **op
     for col in study.table_columns:
         table.add_column(col, justify="left" if col in ("layer", "pattern") else "right")
     for row in study.rows:
-        table.add_row(*(f"{v:,.4g}" if isinstance(v, float) else str(v)
-                        for v in (row.get(c, "") for c in study.table_columns)))
+        table.add_row(*(cell(row.get(c, "")) for c in study.table_columns))
     console.print(table)
     for paragraph in study.summary:
         console.print(paragraph, highlight=False)
