@@ -8,13 +8,13 @@ from sparsegrain.experiments.sweep import accelerator_params, point_keys, resolv
 
 
 def test_formats_and_accelerators_take_the_sweep_patterns_parameters() -> None:
-    cfg = SweepConfig(patterns=("unstructured", "block:2x8", "nm:1:4", "gs:16:2", "csp:4"),
+    cfg = SweepConfig(patterns=("unstructured", "block:2x8", "nm:1:4", "csp:4"),
                       sparsities=(0.9,), accelerators=("csph", "gs", "systolic"),
                       formats=("csr", "bcsr", "nm", "gs", "csp", "bcsr:4x4"))
     got = resolve(cfg, workloads.get("digits-cnn"))
-    assert got.formats == ("csr", "bcsr:2:8", "nm:1:4", "gs:16:2", "csp:4", "bcsr:4:4")
-    assert accelerator_params(cfg) == {"csph": {"chunk": 4}, "gs": {"lanes": 16, "e": 2},
-                                       "systolic": {}}
+    # no gs pattern in this sweep: the gs format and engine keep their defaults
+    assert got.formats == ("csr", "bcsr:2:8", "nm:1:4", "gs", "csp:4", "bcsr:4:4")
+    assert accelerator_params(cfg) == {"csph": {"chunk": 4}, "gs": {}, "systolic": {}}
 
 
 def test_without_a_matching_pattern_the_defaults_stay() -> None:
