@@ -36,7 +36,8 @@ class Study:
     plots: list[tuple[str, Callable[[Any], None]]] = field(default_factory=list)
 
 
-def _cell(v: Any) -> str:
+def cell(v: Any) -> str:
+    """A table cell: 4 significant digits below 1,000, thousands separators above."""
     if isinstance(v, float):
         return f"{v:.4g}" if abs(v) < 1e3 else f"{v:,.0f}"
     if isinstance(v, int):
@@ -49,7 +50,7 @@ def markdown(study: Study) -> str:
     cols = study.table_columns
     lines = [f"# {study.title}", "", *[p + "\n" for p in study.summary], "",
              "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_cell(r.get(c, "")) for c in cols) + " |" for r in study.rows]
+    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in cols) + " |" for r in study.rows]
     lines += ["", "Plots: " + ", ".join(f"`{name}`" for name, _ in study.plots), ""]
     return "\n".join(lines)
 
