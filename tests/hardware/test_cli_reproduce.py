@@ -1,5 +1,3 @@
-import json
-
 import pytest
 from typer.testing import CliRunner
 
@@ -25,14 +23,3 @@ def test_reproduce_bad_options_are_one_line_errors(tmp_path):
     r = runner.invoke(app, ["reproduce", "granularity", "--quick", "--density", "1.5", "--out", str(tmp_path)])
     assert r.exit_code == 2 and "error" in r.output and "Traceback" not in r.output
     assert not any(tmp_path.iterdir())
-
-
-@pytest.mark.slow
-def test_reproduce_gs_quick_json(tmp_path):
-    r = runner.invoke(app, ["reproduce", "gs", "--quick", "--no-minilm", "--json", "--out", str(tmp_path)])
-    assert r.exit_code == 0, r.output
-    rows = json.loads(r.output)["rows"]
-    by = {row["pattern"]: row for row in rows}
-    assert by["gs:8:1 (vertical)"]["bank_conflicts"] == 0
-    assert by["unstructured"]["bank_conflicts"] > 0
-    assert by["dense"]["speedup_vs_dense"] == 1.0
