@@ -151,7 +151,214 @@ def workloads_cmd(
 # --- formats --------------------------------------------------------------------------------
 
 
+def _load_for_encode(weights: str, layers: str | None) -> dict:
+    """Named 2-D+ weights: a folder of EIE reference files (e.g. fc8) or whatever
+    :func:`load_weights` reads."""
+    from .formats.eie import read_reference
+    from .workloads.weights import load_weights
+
+    path = Path(weights)
+    if path.is_dir() and (path / "ptr").is_dir():
+        return {path.name: read_reference(path).decode()}
+    return load_weights(weights, layers)
+
+
+@app.command("encode")
+def encode_cmd(
+    weights: str = typer.Argument(
+        ..., help="weight file, 'minilm[:layer-filter]', a catalog network, or a folder of EIE "
+        "reference files (../shared/data/eie_alexnet_fc8)"
+    ),
+    pattern: str = typer.Option(
+        None, "--pattern", "-p",
+        help="pattern string(s), comma-separated, or 'all'; default: the weights' own nonzeros"
+    ),
+    sparsity: float = typer.Option(None, "--sparsity", "-s", help="target sparsity in [0, 1)"),
+    fmt: list[str] = typer.Option(
+        None, "--format", "-f", help="format (repeat, or comma-separated), e.g. csr, eie:64, "
+        "nm:2:4, gs:8:1, bcsr:4x4; default: every format that holds the mask"
+    ),
+    layers: str = typer.Option(None, "--layers", help="only layers whose name contains this"),
+    per_layer: bool = typer.Option(False, "--per-layer", help="also print one table per layer"),
+    as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
+) -> None:
+    """Bits by field (values, indices, pointers, padding, ...) and compression ratio per format."""
+    from .formats.report import encode_layers, totals
+
+    try:
+        if pattern is not None and sparsity is None:
+            raise ValueError("--pattern needs --sparsity (without a pattern the weights' own "
+                             "nonzeros are kept)")
+        if sparsity is not None:
+            patterns_lib.check_sparsity(sparsity)
+        specs = [None] if pattern is None else [
+            patterns_lib.pattern(p).spec for p in _pattern_list(pattern)]
+        formats = [f.strip() for item in (fmt or []) for f in item.split(",") if f.strip()]
+        named = _load_for_encode(weights, layers)
+        rows = encode_layers(named, specs, sparsity, formats or None)
+    except ValueError as e:
+        raise fail(str(e))
+    summary = totals(rows) if len(named) > 1 else rows
+    if not fmt:  # default: only the formats that hold the mask
+        summary = [r for r in summary if r.report is not None]
+    if as_json:
+        out = {"layers": [r.to_dict() for r in rows], "total": [r.to_dict() for r in totals(rows)]}
+        print(json.dumps(out, indent=1))
+        return
+    if per_layer and len(named) > 1:
+        for name in named:
+            _print_encoded([r for r in rows if r.layer == name], name)
+    title = f"{weights}: {len(named)} layer{'s' if len(named) > 1 else ''}"
+    _print_encoded(summary, title + (f", {len(named)} layers summed" if len(named) > 1 else ""))
+
+
+def _print_encoded(rows: list, title: str) -> None:
+    """One row per (pattern, format): bits by field, bits per kept weight, compression ratio."""
+    from .formats.base import FIELDS
+
+    fields = [f for f in FIELDS if any(r.report and f in r.report.bits for r in rows)]
+    table = Table(title=title)
+    for col in ("pattern", "format", "kept", *fields, "total bits", "bits/kept", "ratio"):
+        table.add_column(col, justify="left" if col in ("pattern", "format") else "right")
+    for r in rows:
+        if r.report is None:
+            table.add_row(r.pattern, r.format, "[dim]n/a[/]", *[""] * (len(fields) + 3))
+            continue
+        rep = r.report
+        table.add_row(
+            r.pattern, r.format, f"{rep.nnz:,}", *(f"{rep.bits.get(f, 0):,}" for f in fields),
+            f"{rep.total_bits:,}", f"{rep.bits_per_nnz:.2f}", f"{rep.compression_ratio:.2f}x",
+        )
+    console.print(table)
+    for err in dict.fromkeys(r.error for r in rows if r.error):
+        console.print(f"[dim]n/a: {err}[/]", highlight=False)
+
+
 # --- hardware -------------------------------------------------------------------------------
+
+reproduce_app = typer.Typer(help="Reproduce a paper's results with the hardware models.", no_args_is_help=True)
+app.add_typer(reproduce_app, name="reproduce")
+
+
+def _model_params(params: list[str]) -> dict:
+    """``key=value`` pairs (ints, floats or words) for an accelerator's constructor."""
+    out: dict = {}
+    for item in params:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"parameter {item!r} must be key=value, e.g. n_pe=64")
+        for cast in (int, float):
+            try:
+                out[key] = cast(text)
+                break
+            except ValueError:
+                continue
+        else:
+            out[key] = text
+    return out
+
+
+@app.command("simulate")
+def simulate_cmd(
+    accel: str = typer.Argument(..., help="accelerator model: eie, systolic, simd, ..."),
+    workload: str = typer.Option(None, "--workload", help="catalog layer, e.g. eie:Alex-8"),
+    weights: str = typer.Option(None, "--weights", help="weight file (first prunable tensor)"),
+    pattern: str = typer.Option(None, "--pattern", help="prune with this pattern first"),
+    sparsity: float = typer.Option(None, "--sparsity", help="target sparsity in [0, 1]"),
+    activations: str = typer.Option(None, "--activations", help="activation vector file"),
+    act_density: float = typer.Option(None, "--act-density", help="random activations' density"),
+    energy_table: str = typer.Option(None, "--energy-table", help="YAML energy table (default 45 nm)"),
+    param: list[str] = typer.Option([], "--param", "-p", help="model parameter key=value"),
+    seed: int = typer.Option(0, "--seed", help="seed of random weights and activations"),
+    as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
+) -> None:
+    """Run one layer on an accelerator model: cycles, actions, traffic and energy."""
+    from .hardware import simulate
+    from .hardware.inputs import layer_inputs
+
+    try:
+        name, w, a = layer_inputs(workload, weights, pattern, sparsity, activations, act_density, seed)
+        result = simulate(accel, w, a, energy_table=energy_table, **_model_params(param))
+    except ValueError as e:
+        raise fail(str(e))
+    if as_json:
+        print(json.dumps({"layer": name, **result.to_dict()}, indent=1))
+    else:
+        console.print(result.table())
+
+
+def _reproduce(name: str, out: Path | None, overwrite: bool, as_json: bool, **options: object) -> None:
+    """Run one seed comparison, write its markdown, CSV and PNG plots, print the summary."""
+    from .hardware.studies import run_study, write_study
+    from .hardware.studies.report import cell
+
+    folder = Path("reproduce") / name if out is None else out
+    try:
+        study = run_study(name, **options)
+        paths = write_study(study, folder, overwrite=overwrite)
+    except ValueError as e:
+        raise fail(str(e))
+    if as_json:
+        print(json.dumps({"study": name, "files": [str(p) for p in paths], "rows": study.rows}, indent=1))
+        return
+    table = Table(title=study.title)
+    for col in study.table_columns:
+        table.add_column(col, justify="left" if col in ("layer", "pattern") else "right")
+    for row in study.rows:
+        table.add_row(*(cell(row.get(c, "")) for c in study.table_columns))
+    console.print(table)
+    for paragraph in study.summary:
+        console.print(paragraph, highlight=False)
+    console.print(f"wrote {', '.join(str(p) for p in paths)}", highlight=False)
+
+
+_OUT = typer.Option(None, "--out", "-o", help="output folder (default reproduce/<study>)")
+_QUICK = typer.Option(False, "--quick", help="one small layer only (seconds)")
+_OVERWRITE = typer.Option(False, "--overwrite", help="replace report files already in the folder")
+_MINILM = typer.Option(True, "--minilm/--no-minilm", help="add MiniLM's real weights (if installed)")
+_SEED = typer.Option(0, "--seed", help="seed of the random weights and activations")
+_JSON = typer.Option(False, "--json", help="print the rows as JSON")
+
+
+@reproduce_app.command("granularity")
+def reproduce_granularity(
+    out: Path = _OUT, quick: bool = _QUICK, overwrite: bool = _OVERWRITE, minilm: bool = _MINILM,
+    seed: int = _SEED, as_json: bool = _JSON,
+    density: float = typer.Option(0.3, "--density", help="weight density of every pattern"),
+    act_density: float = typer.Option(0.5, "--act-density", help="density of the random activations"),
+) -> None:
+    """Unstructured vs vector vs kernel vs filter at equal density: storage and SCNN references (Mao et al.)."""
+    _reproduce("granularity", out, overwrite, as_json, quick=quick, minilm=minilm, seed=seed,
+               density=density, act_density=act_density)
+
+
+@reproduce_app.command("csp")
+def reproduce_csp(
+    out: Path = _OUT, quick: bool = _QUICK, overwrite: bool = _OVERWRITE, minilm: bool = _MINILM,
+    seed: int = _SEED, as_json: bool = _JSON,
+    sparsities: str = typer.Option("0.7,0.9", "--sparsities", help="comma-separated weight sparsities"),
+    act_density: float = typer.Option(0.5, "--act-density", help="density of the random activations"),
+    chunk: int = typer.Option(32, "--chunk", help="CSP chunk width C (output channels)"),
+) -> None:
+    """CSP-H with csp:C masks vs SparTen with unstructured masks: cycles, speedup, energy (Hanson et al.)."""
+    try:
+        values = tuple(float(s) for s in sparsities.split(",") if s.strip())
+    except ValueError:
+        raise fail(f"--sparsities must be comma-separated numbers in [0, 1), got {sparsities!r}")
+    _reproduce("csp", out, overwrite, as_json, quick=quick, minilm=minilm, seed=seed,
+               sparsities=values, act_density=act_density, chunk=chunk)
+
+
+@reproduce_app.command("gs")
+def reproduce_gs(
+    out: Path = _OUT, quick: bool = _QUICK, overwrite: bool = _OVERWRITE, minilm: bool = _MINILM,
+    seed: int = _SEED, as_json: bool = _JSON,
+    sparsity: float = typer.Option(0.9, "--sparsity", help="weight sparsity of every pattern"),
+    lanes: int = typer.Option(8, "--lanes", help="B: vector lanes = scratchpad banks"),
+) -> None:
+    """GS vertical/horizontal vs unstructured vs block Bx1/1xB vs dense on the GS engine (Sun et al.)."""
+    _reproduce("gs", out, overwrite, as_json, quick=quick, minilm=minilm, seed=seed,
+               sparsity=sparsity, lanes=lanes)
 
 
 # --- kernels --------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import torch
 
 from sparsegrain import workloads
 from sparsegrain.experiments import DENSE, Pruning, ResultStore, SweepConfig, run_sweep, sweep
-from sparsegrain.experiments.config import format_registry
+from sparsegrain.formats import FORMATS
 from sparsegrain.hardware import ACCELERATORS
 
 pytestmark = pytest.mark.slow
@@ -34,9 +34,9 @@ def test_every_measurement_has_a_row(tiny) -> None:
     kinds = {(r.pattern, r.kind, r.target) for r in rows}
     for pattern in (DENSE, "unstructured", "filter"):
         assert (pattern, "accuracy", "") in kinds
-        assert {(pattern, "format", f) for f in format_registry()} <= kinds
+        assert {(pattern, "format", f) for f in FORMATS} <= kinds
         assert {(pattern, "accelerator", a) for a in TINY.accelerators} <= kinds
-    assert len(rows) == 3 * (1 + len(format_registry()) + len(TINY.accelerators))
+    assert len(rows) == 3 * (1 + len(FORMATS) + len(TINY.accelerators))
     acc = {r.pattern: r.result for r in rows if r.kind == "accuracy"}
     spec = workloads.get("digits-cnn")
     assert acc[DENSE]["value"] == pytest.approx(spec.evaluate(spec.load())["accuracy"])
@@ -72,7 +72,7 @@ def test_an_interrupted_sweep_loses_only_the_point_in_flight(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cfg = SweepConfig(patterns=("unstructured", "kernel"), sparsities=(0.5,), accelerators=(),
-                      formats=tuple(format_registry())[:1], pruning=Pruning(steps=4, every=2))
+                      formats=tuple(FORMATS)[:1], pruning=Pruning(steps=4, every=2))
     real = sweep.measure_point
     calls: list[str] = []
 

@@ -46,3 +46,35 @@ def test_unknown_format_and_parameter_are_clear_errors():
         sg.encode(torch.ones(2, 2), "csr", n_pe=4)
     with pytest.raises(ValueError, match="mask shape"):
         sg.encode(torch.ones(2, 2), "csr", mask=torch.ones(3, 2, dtype=torch.bool))
+
+
+ANY_MASK = ["dense", "bitmap", "coo", "csr", "csc", "rcsc", "rle", "bcsr"]
+# the formats that hold a pattern's masks whatever their density (besides ANY_MASK)
+OWN = {"nm": "nm", "csp": "csp", "gs": "gs"}
+
+
+@given(
+    rows=st.integers(8, 24), cols=st.integers(8, 32), sparsity=st.floats(0.0, 0.95),
+    seed=st.integers(0, 2**31), spec=st.sampled_from(sg.patterns.examples()),
+)
+def test_masks_of_every_pattern_round_trip(rows, cols, sparsity, seed, spec):
+    p = sg.pattern(spec)
+    shape = (rows, cols)
+    try:
+        p.check_shape(shape)
+    except ValueError:
+        return  # the pattern cannot tile this shape
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(shape, generator=g)
+    mask = p.mask(w, sparsity)
+    kept = w * mask
+    fmts = ANY_MASK + [f for f, kind in OWN.items() if p.kind == kind]
+    for fmt in fmts:
+        params = {"c": p.c} if fmt == "csp" else {}
+        if fmt == "nm":
+            params = {"n": p.n, "m": p.m}
+        if fmt == "gs":
+            params = {"b": p.b, "e": p.e, "scatter": p.scatter}
+        enc = sg.encode(w, fmt, mask=mask, **params)
+        assert torch.equal(enc.decode(), kept), (fmt, spec)
+        assert enc.storage().nnz == int(mask.sum()) or fmt == "dense"

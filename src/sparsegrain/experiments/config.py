@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .. import patterns as patterns_lib
+from ..formats import FORMATS
 from ..hardware import ACCELERATORS
 from ..workloads import MODELS
 
@@ -124,9 +125,10 @@ def point_config(cfg: SweepConfig, pattern: str, sparsity: float, seed: int) -> 
     }
 
 
-def config_key(point: dict[str, Any], kind: str, target: str = "") -> str:
-    """Key of one row: the point's configuration plus what was measured on it."""
-    return digest({**point, "kind": kind, "target": target})
+def config_key(point: dict[str, Any], kind: str, target: str = "",
+               params: dict[str, Any] | None = None) -> str:
+    """Key of one row: the point's configuration plus what was measured on it, and how."""
+    return digest({**point, "kind": kind, "target": target, "params": params or {}})
 
 
 def split_list(text: str) -> list[str]:
@@ -167,16 +169,7 @@ def check_accelerators(names: Any) -> list[str]:
 
 def check_formats(names: Any) -> list[str]:
     """Format names known to the format registry (empty = all), or a ValueError listing them."""
-    return _check_names(names, format_registry(), "format", allow_empty=True)
-
-
-def format_registry() -> dict[str, Any]:
-    """The registered storage formats (empty when the formats package is not installed)."""
-    try:
-        from ..formats import FORMATS
-    except ImportError:
-        return {}
-    return FORMATS
+    return _check_names(names, FORMATS, "format", allow_empty=True)
 
 
 def _check_names(names: Any, registry: dict[str, Any], what: str, allow_empty: bool) -> list[str]:

@@ -13,6 +13,7 @@ point are committed together, so an interrupted sweep resumes at the point it wa
 from __future__ import annotations
 
 import math
+import statistics
 import time
 import warnings
 from dataclasses import dataclass, replace
@@ -25,10 +26,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import nn
 
 from .. import patterns as pattern_lib
+from ..formats import FORMATS, encode
 from ..hardware import simulate
 from ..prune import Gradual, PruneConfig
 from ..workloads import get as get_model
-from .config import DENSE, SweepConfig, config_key, format_registry, point_config
+from .config import DENSE, SweepConfig, config_key, point_config
 from .store import NOT_APPLICABLE, OK, Row, open_store
 
 ACCURACY, FORMAT, ACCELERATOR = "accuracy", "format", "accelerator"
@@ -37,17 +39,38 @@ ACCURACY, FORMAT, ACCELERATOR = "accuracy", "format", "accelerator"
 def resolve(cfg: SweepConfig, spec: Any) -> SweepConfig:
     """``cfg`` with the model's default fine-tuning steps and the format list filled in."""
     steps = spec.finetune_steps if cfg.pruning.steps is None else cfg.pruning.steps
-    formats = cfg.formats or tuple(format_registry())
+    formats = cfg.formats or tuple(FORMATS)
     return replace(cfg, pruning=replace(cfg.pruning, steps=steps), formats=formats)
+
+
+#: accelerators built for one pattern take its parameters: CSP-H's chunk width is the C of
+#: csp:C (SPEC 4.4), the GS engine's lanes and E those of gs:B:E (SPEC 4.5)
+PATTERN_PARAMS: dict[str, tuple[str, dict[str, str]]] = {
+    "csph": ("csp", {"chunk": "c"}),
+    "gs": ("gs", {"lanes": "b", "e": "e"}),
+}
+
+
+def accelerator_params(cfg: SweepConfig) -> dict[str, dict[str, Any]]:
+    """Constructor parameters of each accelerator, from the sweep's first pattern of the kind
+    it is built for; the dense baseline and every point run the same configuration."""
+    patterns = [pattern_lib.pattern(p) for p in cfg.patterns]
+    out = {}
+    for accel in cfg.accelerators:
+        kind, attrs = PATTERN_PARAMS.get(accel, ("", {}))
+        match = next((p for p in patterns if p.kind == kind), None)
+        out[accel] = {k: getattr(match, a) for k, a in attrs.items()} if match else {}
+    return out
 
 
 def point_keys(cfg: SweepConfig, pattern: str, sparsity: float, seed: int) -> dict[tuple[str, str], str]:
     """Row key of every measurement of one point, by (kind, target)."""
     point = point_config(cfg, pattern, sparsity, seed)
-    targets = [(ACCURACY, "")]
-    targets += [(FORMAT, f) for f in cfg.formats]
-    targets += [(ACCELERATOR, a) for a in cfg.accelerators]
-    return {(k, t): config_key(point, k, t) for k, t in targets}
+    keys = {(ACCURACY, ""): config_key(point, ACCURACY)}
+    keys |= {(FORMAT, f): config_key(point, FORMAT, f) for f in cfg.formats}
+    keys |= {(ACCELERATOR, a): config_key(point, ACCELERATOR, a, params)
+             for a, params in accelerator_params(cfg).items()}
+    return keys
 
 
 def sweep_keys(cfg: SweepConfig) -> list[str]:
@@ -117,10 +140,12 @@ def measure_point(
     """Prune, evaluate and measure one point; returns its rows (not yet stored)."""
     keys = point_keys(cfg, pattern, sparsity, seed)
     point = point_config(cfg, pattern, sparsity, seed)
+    accel_params = accelerator_params(cfg)
 
     def row(kind: str, target: str, status: str, result: dict[str, Any]) -> Row:
+        params = accel_params[target] if kind == ACCELERATOR else {}
         return Row(keys[kind, target], cfg.model, pattern, sparsity, kind, target, seed, status,
-                   {**point, "kind": kind, "target": target}, result)
+                   {**point, "kind": kind, "target": target, "params": params}, result)
 
     torch.manual_seed(seed)
     model = spec.load()
@@ -130,16 +155,16 @@ def measure_point(
     prune_s = time.perf_counter() - t0
     say("evaluating")
     metrics = {k: float(v) for k, v in spec.evaluate(model).items()}
-    layers = pruned_weights(model, spec.prunable(model), masks)
-    zeros = sum(int((~m).sum()) for _, m in layers.values())
-    total = sum(m.numel() for _, m in layers.values())
+    layers = pruned_layers(model, spec.prunable(model), masks)
+    zeros = sum(int((~lay.mask).sum()) for lay in layers.values())
+    total = sum(lay.mask.numel() for lay in layers.values())
     rows = [row(ACCURACY, "", OK, {
         "metric": spec.metric,
         "higher_is_better": spec.higher_is_better,
         "value": metrics[spec.metric],
         "metrics": metrics,
         "sparsity_actual": zeros / max(total, 1),
-        "layer_sparsity": {n: float((~m).float().mean()) for n, (_, m) in layers.items()},
+        "layer_sparsity": {n: float((~lay.mask).float().mean()) for n, lay in layers.items()},
         "left_dense": left_dense,
         "prune_s": prune_s,
     })]
@@ -150,9 +175,9 @@ def measure_point(
     if cfg.accelerators:
         say("capturing activations")
         acts = capture_inputs(model, list(layers), spec.sample_inputs(), cfg.sim_samples)
-        for accel in cfg.accelerators:
+        for accel, params in accel_params.items():
             say(f"simulating {accel}")
-            status, result = measure_accelerator(accel, layers, acts)
+            status, result = measure_accelerator(accel, layers, acts, params)
             rows.append(row(ACCELERATOR, accel, status, result))
     return rows
 
@@ -182,16 +207,39 @@ def prune(
     return masks, left_dense
 
 
-def pruned_weights(
-    model: nn.Module, names: list[str], masks: dict[str, torch.Tensor]
-) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """(weight, mask) of every measured layer by module name; a layer without a pruning mask
-    (dense baseline, or left dense) keeps its nonzeros."""
+@dataclass
+class Layer:
+    """One measured layer: its weight, the mask it was pruned to, and the geometry an
+    accelerator model needs beyond the defaults (stride 1, no padding)."""
+
+    weight: torch.Tensor
+    mask: torch.Tensor
+    params: dict[str, int]
+
+
+def pruned_layers(model: nn.Module, names: list[str], masks: dict[str, torch.Tensor]
+                  ) -> dict[str, Layer]:
+    """Every measured layer by module name; a layer without a pruning mask (dense baseline, or
+    left dense) keeps its nonzeros."""
     out = {}
     for name in names:
-        w = model.get_submodule(name).weight.detach()
-        out[name] = (w, masks.get(f"{name}.weight", w != 0).bool())
+        module = model.get_submodule(name)
+        w = module.weight.detach()
+        out[name] = Layer(w, masks.get(f"{name}.weight", w != 0).bool(), conv_params(module))
     return out
+
+
+def conv_params(module: nn.Module) -> dict[str, Any]:
+    """Stride and padding of a convolution where they differ from 1 and 0 (a single number
+    when equal on every axis)."""
+    params: dict[str, Any] = {}
+    for key, default in (("stride", 1), ("padding", 0)):
+        value = getattr(module, key, default)
+        if isinstance(value, tuple) and len(set(value)) == 1:
+            value = value[0]
+        if value != default:
+            params[key] = value
+    return params
 
 
 def capture_inputs(
@@ -213,21 +261,21 @@ def capture_inputs(
     return seen
 
 
-def measure_format(
-    fmt: str, layers: dict[str, tuple[torch.Tensor, torch.Tensor]]
-) -> tuple[str, dict[str, Any]]:
-    """Bits by field of every layer in format ``fmt`` and over the whole (measured) model."""
-    from ..formats import encode
-
+def measure_format(fmt: str, layers: dict[str, Layer]) -> tuple[str, dict[str, Any]]:
+    """Bits by field of every layer in format ``fmt`` and over the whole (measured) model, and
+    whether it decodes back exactly (a codebook format stores quantised values)."""
     per_layer: dict[str, dict[str, Any]] = {}
     t0 = time.perf_counter()
-    for name, (w, m) in layers.items():
+    for name, lay in layers.items():
         try:
-            report = encode(w, fmt, mask=m).storage()
+            encoded = encode(lay.weight, fmt, mask=lay.mask)
         except ValueError as e:
             return NOT_APPLICABLE, {"reason": f"{name}: {e}"}
+        report = encoded.storage()
+        kept = torch.where(lay.mask, lay.weight, torch.zeros((), dtype=lay.weight.dtype))
         per_layer[name] = {"bits": report.bits, "total_bits": report.total_bits,
                            "dense_bits": report.dense_bits,
+                           "exact": torch.equal(encoded.decode(), kept),
                            "compression_ratio": report.compression_ratio}
     bits: dict[str, int] = {}
     for rep in per_layer.values():
@@ -237,27 +285,41 @@ def measure_format(
     dense = sum(r["dense_bits"] for r in per_layer.values())
     return OK, {"total_bits": total, "dense_bits": dense,
                 "compression_ratio": dense / total if total else math.inf,
-                "bits": bits, "layers": per_layer, "seconds": time.perf_counter() - t0}
+                "exact": all(r["exact"] for r in per_layer.values()), "bits": bits,
+                "layers": per_layer, "seconds": time.perf_counter() - t0}
 
 
 def measure_accelerator(
-    accel: str, layers: dict[str, tuple[torch.Tensor, torch.Tensor]], acts: dict[str, torch.Tensor]
+    accel: str, layers: dict[str, Layer], acts: dict[str, torch.Tensor],
+    params: dict[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """Cycles, time and energy of every layer on ``accel`` with its real activations, summed."""
+    """Cycles, time and energy of every layer ``accel`` accepts, run on each captured sample's
+    real activations in turn. A layer it rejects (a convolution on a matrix-vector engine, a
+    mask it cannot exploit) is listed with the reason; none accepted = not applicable."""
     per_layer: dict[str, dict[str, Any]] = {}
+    rejected: dict[str, str] = {}
     t0 = time.perf_counter()
-    for name, (w, m) in layers.items():
+    for name, lay in layers.items():
+        w = torch.where(lay.mask, lay.weight, torch.zeros((), dtype=lay.weight.dtype))
         try:
-            r = simulate(accel, w * m, acts[name])
+            runs = [simulate(accel, w, x, **lay.params, **(params or {})) for x in acts[name]]
         except ValueError as e:
-            return NOT_APPLICABLE, {"reason": f"{name}: {e}"}
-        per_layer[name] = {"cycles": float(r.cycles), "time_s": float(r.time_s),
-                           "energy_pj": float(r.energy_pj), "utilization": float(r.utilization),
-                           "traffic_bytes": {k: float(v) for k, v in r.traffic_bytes.items()}}
+            rejected[name] = str(e)
+            continue
+        per_layer[name] = {
+            "cycles": sum(float(r.cycles) for r in runs),
+            "time_s": sum(float(r.time_s) for r in runs),
+            "energy_pj": sum(float(r.energy_pj) for r in runs),
+            "utilization": statistics.fmean(float(r.utilization) for r in runs),
+        }
+    if not per_layer:
+        return NOT_APPLICABLE, {"reason": "; ".join(f"{n}: {why}" for n, why in rejected.items())}
     return OK, {
         "cycles": sum(r["cycles"] for r in per_layer.values()),
         "time_s": sum(r["time_s"] for r in per_layer.values()),
         "energy_pj": sum(r["energy_pj"] for r in per_layer.values()),
         "layers": per_layer,
+        "rejected": rejected,
+        "params": params or {},
         "seconds": time.perf_counter() - t0,
     }

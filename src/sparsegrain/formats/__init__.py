@@ -5,8 +5,8 @@
 Arrays are numpy arrays (contiguous, fixed dtypes) laid out on the 2-D view W[outputs, inputs].
 """
 
-from . import codebook, csr, eie, rcsc  # noqa: F401  (modules register their formats)
-from .base import FORMATS, Encoded, StorageReport, encode, register
+from . import bcsr, bitmap, codebook, coo, csp, csr, dense, eie, gs, nm, rcsc, rle  # noqa: F401  (modules register their formats)
+from .base import FORMATS, Encoded, StorageReport, encode, parse_format, register
 from .serial import from_bytes
 
-__all__ = ["FORMATS", "Encoded", "StorageReport", "encode", "from_bytes", "register"]
+__all__ = ["FORMATS", "Encoded", "StorageReport", "encode", "from_bytes", "parse_format", "register"]

@@ -121,6 +121,8 @@ class Encoded(ABC):
 
     fmt: ClassVar[str] = ""
     summary: ClassVar[str] = ""
+    #: parameters a format string may give positionally, e.g. ``"nm:2:4"`` -> n=2, m=4
+    positional: ClassVar[tuple[str, ...]] = ()
 
     shape: tuple[int, ...]
     dtype: str
@@ -196,6 +198,19 @@ def register(fmt: str) -> Callable[[E], E]:
     return deco
 
 
+def parse_format(text: str) -> tuple[str, dict[str, Any]]:
+    """``"gs:8:1"`` -> ``("gs", {"b": 8, "e": 1})``; ``"bcsr:4x8"``, ``"eie:16"``, ``"csr"``."""
+    kind, *args = [a.strip() for a in str(text).strip().lower().split(":")]
+    if kind not in FORMATS:
+        raise ValueError(f"unknown format {text!r}; valid: {', '.join(FORMATS)}")
+    names = FORMATS[kind].positional
+    values = [v for a in args for v in a.split("x")]
+    if len(values) > len(names) or not all(v.isdigit() for v in values):
+        forms = ":".join([kind, *(n.upper() for n in names)]) if names else kind
+        raise ValueError(f"malformed format {text!r}; form: {forms}")
+    return kind, {n: int(v) for n, v in zip(names, values)}
+
+
 def common(m: np.ndarray, weight: torch.Tensor, value_bits: int, dense_bits: int | None) -> dict:
     """The Encoded fields every format shares."""
     check_width("value_bits", value_bits, 1, "a value")
@@ -219,15 +234,17 @@ def numpy_values(m: torch.Tensor) -> np.ndarray:
 def encode(
     weight: torch.Tensor, fmt: str, mask: torch.Tensor | None = None, **params: Any
 ) -> Encoded:
-    """Encode ``weight`` in format ``fmt`` (``"csr"``, ``"eie"``, ``"gs"``, ...).
+    """Encode ``weight`` in format ``fmt`` (``"csr"``, ``"eie"``, ``"gs"``, or with positional
+    parameters ``"nm:2:4"``, ``"gs:8:1"``, ``"bcsr:4x4"``, ``"csp:8"``, ``"eie:64"``).
 
     Kept positions are ``weight != 0`` unless ``mask`` (bool, weight's shape) is given; a kept
     weight may be exactly zero, and positions outside the mask are stored as zero. ``params`` are
     the format's widths and shapes (``value_bits`` = 16 by default; see docs/formats.md).
     """
-    if not isinstance(fmt, str) or fmt.lower() not in FORMATS:
+    fmt, given = parse_format(fmt) if isinstance(fmt, str) else (fmt, {})
+    if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
-    fmt = fmt.lower()
+    params = {**given, **params}
     weight = check_tensor(weight, "weight")
     if mask is None:
         keep = weight != 0
@@ -242,7 +259,7 @@ def encode(
         keep = mask.bool()
         weight = torch.where(keep, weight, torch.zeros((), dtype=weight.dtype))
     encoder = FORMATS[fmt].encode
-    names = [p for p in inspect.signature(encoder).parameters if p not in ("m", "keep", "weight")]
+    names = list(inspect.signature(encoder).parameters)[3:]  # after the matrix, keep, weight
     unknown = sorted(set(params) - set(names))
     if unknown:
         raise ValueError(

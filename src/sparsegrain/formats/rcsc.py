@@ -153,6 +153,7 @@ class RelativeCSC(Relative):
     beside ``ptr[k]`` and ``zeros_before[k]`` (see :class:`Relative`)."""
 
     summary = "relative-index CSC: (value, b-bit zeros-before) per entry, fillers for long runs"
+    positional = ("n_pe",)
 
     values: list[np.ndarray]
 

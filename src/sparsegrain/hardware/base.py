@@ -8,6 +8,7 @@ touching any model.
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from importlib import resources
@@ -196,5 +197,13 @@ def simulate(
             f"unknown accelerator {accel!r}; valid: {', '.join(sorted(ACCELERATORS))}"
         )
     table = energy_table if isinstance(energy_table, EnergyTable) else EnergyTable.load(energy_table)
-    model = ACCELERATORS[accel](**params)
+    cls = ACCELERATORS[accel]
+    accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"accelerator {accel} takes no parameter {', '.join(unknown)}; "
+            f"it takes: {', '.join(accepted) or 'none'}"
+        )
+    model = cls(**params)
     return model.run(weights_or_encoded, activations).priced(table)

@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from .pareto import pareto_front  # noqa: E402
 from .summary import Summary  # noqa: E402
@@ -75,6 +76,9 @@ def _tradeoff(ax, summary: Summary, values: dict[int, float], xlabel: str, log: 
     ax.set_xlabel(xlabel)
     if log:
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def accuracy_vs_compression(summary: Summary) -> bytes:

@@ -76,6 +76,17 @@ def _names(summary: Summary, idx: set[int]) -> str:
     return ", ".join(summary.entries[i].pattern for i in sorted(idx)) or "n/a"
 
 
+def _front_marks(names: list[str]) -> str:
+    """``★ size; eie speed+energy`` from front names ``compression``, ``eie speedup``, ..."""
+    if not names:
+        return ""
+    parts: dict[str, list[str]] = {}
+    for n in names:
+        target, _, axis = n.rpartition(" ")
+        parts.setdefault(target or "size", []).append(axis.replace("speedup", "speed"))
+    return "★ " + "; ".join(t if t == "size" else f"{t} {'+'.join(a)}" for t, a in parts.items())
+
+
 def main_table(summary: Summary, on_front: dict[str, set[int]]) -> tuple[list[str], list[list[str]]]:
     """One row per point: metric, change from dense, best format, and per accelerator the
     speedup and energy gain; a star marks a point on any Pareto front."""
@@ -92,8 +103,7 @@ def main_table(summary: Summary, on_front: dict[str, set[int]]) -> tuple[list[st
                  _num(best[1] if best else None, ".2f", "x")]
         for a in summary.accelerators:
             cells += [_num(e.speedup.get(a), ".2f", "x"), _num(e.energy_gain.get(a), ".2f", "x")]
-        marks = [name for name, idx in on_front.items() if i is not None and i in idx]
-        cells.append("★ " + ", ".join(marks) if marks else "")
+        cells.append(_front_marks([n for n, idx in on_front.items() if i is not None and i in idx]))
         return cells
 
     body = [row(summary.dense, None)]
@@ -109,6 +119,7 @@ def to_json(summary: Summary) -> dict[str, Any]:
     def entry(e: Entry, i: int | None) -> dict[str, Any]:
         return {"pattern": e.pattern, "sparsity": e.sparsity, "sparsity_actual": e.sparsity_actual,
                 summary.metric: e.accuracy, "seeds": e.seeds, "compression": e.compression,
+                "quantising_formats": sorted(e.lossy),
                 "speedup": e.speedup, "energy_gain": e.energy_gain, "accelerators": e.accel,
                 "left_dense": e.left_dense,
                 "pareto": [n for n, idx in on_front.items() if i is not None and i in idx]}
@@ -131,7 +142,9 @@ def blocks(summary: Summary, config: dict[str, Any] | None = None) -> list[Block
         f"patterns: {', '.join(summary.patterns)}",
         f"target sparsities: {', '.join(f'{s:g}' for s in summary.sparsities)}",
         f"formats: {', '.join(summary.formats) or 'none'}",
-        f"accelerators: {', '.join(summary.accelerators) or 'none'}",
+        "accelerators: " + (", ".join(
+            a + "".join(f" {k}={v}" for k, v in cfg.get("accelerator_params", {}).get(a, {}).items())
+            for a in summary.accelerators) or "none"),
         f"pruned and measured layers: {', '.join(summary.layers)} (layers outside this list "
         f"stay dense in every point, dense baseline included)",
         f"pruning: gradual cubic schedule over {pruning.get('steps', '?')} fine-tuning steps "
@@ -143,9 +156,10 @@ def blocks(summary: Summary, config: dict[str, Any] | None = None) -> list[Block
     ]))
     head, body = main_table(summary, on_front)
     out += [Block("h2", "Results"),
-            Block("p", "★ marks a point on a Pareto front of accuracy against the named axis "
-                       "(over all sparsities); `n/a` means the format or accelerator rejects the "
-                       "mask (reasons below)."),
+            Block("p", "★ marks a point on a Pareto front of the metric against the named axis, "
+                       "over all sparsities (size: compression ratio; speed and energy: an "
+                       "accelerator's speedup and energy gain). `n/a`: the format or accelerator "
+                       "rejects the mask (reasons below)."),
             Block("table", head=head, body=body)]
     fhead = ["sparsity", "front: compression", *(f"front: {a} speedup" for a in summary.accelerators)]
     out += [Block("h2", "Pareto front at each sparsity"),
@@ -155,10 +169,14 @@ def blocks(summary: Summary, config: dict[str, Any] | None = None) -> list[Block
     out.append(Block("h2", "Plots"))
     for stem, (title, png) in all_plots(summary).items():
         out.append(Block("img", text=title, png=png, stem=stem))
+    every = [summary.dense, *summary.entries]
     ftable = [[e.pattern, f"{e.sparsity:g}",
-               *(_num(e.compression.get(f), ".2f", "x") for f in summary.formats)]
-              for e in [summary.dense, *summary.entries]]
+               *(_num(e.compression.get(f), ".2f", "x" + ("q" if f in e.lossy else ""))
+                 for f in summary.formats)] for e in every]
     out += [Block("h2", "Compression ratio by format (pruned layers)"),
+            Block("p", "`q`: the format quantises the values (it does not decode back exactly; "
+                       "the metric above is of the exact weights), so it is left out of the "
+                       "best-format column."),
             Block("table", head=["pattern", "sparsity", *summary.formats], body=ftable)]
     if summary.not_applicable:
         reasons: dict[str, list[str]] = {}

@@ -26,6 +26,8 @@ class Entry:
     seeds: int
     #: compression ratio by format (formats that accepted every layer)
     compression: dict[str, float] = field(default_factory=dict)
+    #: formats that did not decode back exactly (quantising ones, e.g. a codebook)
+    lossy: set[str] = field(default_factory=set)
     #: dense cycles / cycles, by accelerator
     speedup: dict[str, float] = field(default_factory=dict)
     #: dense energy / energy, by accelerator
@@ -40,11 +42,13 @@ class Entry:
 
     @property
     def best_format(self) -> tuple[str, float] | None:
-        """The format with the highest compression ratio, and that ratio."""
-        if not self.compression:
+        """The exact (lossless) format with the highest compression ratio, and that ratio: the
+        metric was measured on the exact weights, so quantising formats do not compete."""
+        exact = {f: r for f, r in self.compression.items() if f not in self.lossy}
+        if not exact:
             return None
-        fmt = max(self.compression, key=self.compression.get)
-        return fmt, self.compression[fmt]
+        fmt = max(exact, key=exact.get)
+        return fmt, exact[fmt]
 
 
 @dataclass
@@ -92,9 +96,12 @@ def summarize(rows: Iterable[Row]) -> Summary:
     base = {(r.kind, r.target, r.seed): r.result for r in dense_rows if r.status == OK}
     acc = next(r for r in dense_rows if r.kind == ACCURACY)
     not_applicable = {
-        (r.kind, r.target, r.pattern, r.sparsity): r.result.get("reason", "")
+        (r.kind, r.target, r.pattern, r.sparsity): r.result["reason"]
         for r in rows if r.status != OK
     }
+    for r in rows:
+        for layer, why in r.result.get("rejected", {}).items() if r.status == OK else ():
+            not_applicable[r.kind, f"{r.target} (layer {layer} only)", r.pattern, r.sparsity] = why
     return Summary(
         model=models[0],
         metric=acc.result["metric"],
@@ -112,6 +119,16 @@ def _mean(values: list[float]) -> float:
     return statistics.fmean(values) if values else float("nan")
 
 
+def _common(dense: dict, pruned: dict) -> tuple[dict, dict] | None:
+    """Cycles and energy of dense and pruned summed over the layers both ran (an accelerator
+    may reject some layers), or None if they share none."""
+    both = [n for n in pruned["layers"] if n in dense["layers"]]
+    if not both:
+        return None
+    return tuple({k: sum(d["layers"][n][k] for n in both) for k in ("cycles", "energy_pj")}
+                 for d in (dense, pruned))
+
+
 def _entry(pattern: str, sparsity: float, rows: list[Row], base: dict) -> Entry:
     accs = [r for r in rows if r.kind == ACCURACY]
     ok = [r for r in rows if r.status == OK]
@@ -124,14 +141,17 @@ def _entry(pattern: str, sparsity: float, rows: list[Row], base: dict) -> Entry:
         left_dense={k: v for r in accs for k, v in r.result.get("left_dense", {}).items()},
     )
     for target in dict.fromkeys(r.target for r in ok if r.kind == FORMAT):
-        e.compression[target] = _mean(
-            [r.result["compression_ratio"] for r in ok if r.kind == FORMAT and r.target == target])
+        mine = [r.result for r in ok if r.kind == FORMAT and r.target == target]
+        e.compression[target] = _mean([r["compression_ratio"] for r in mine])
+        if not all(r.get("exact", True) for r in mine):
+            e.lossy.add(target)
     for target in dict.fromkeys(r.target for r in ok if r.kind == ACCELERATOR):
         mine = [r for r in ok if r.kind == ACCELERATOR and r.target == target]
         e.accel[target] = {k: _mean([r.result[k] for r in mine])
                            for k in ("cycles", "time_s", "energy_pj")}
-        pairs = [(base[ACCELERATOR, target, r.seed], r.result) for r in mine
+        pairs = [_common(base[ACCELERATOR, target, r.seed], r.result) for r in mine
                  if (ACCELERATOR, target, r.seed) in base]
+        pairs = [p for p in pairs if p is not None]
         if pairs:
             e.speedup[target] = _mean([b["cycles"] / max(r["cycles"], 1e-30) for b, r in pairs])
             e.energy_gain[target] = _mean(

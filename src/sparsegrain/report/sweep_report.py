@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..experiments.config import SweepConfig
 from ..experiments.store import STORE_NAME, ResultStore
-from ..experiments.sweep import sweep_keys
+from ..experiments.sweep import accelerator_params, sweep_keys
 from .render import write_report
 from .summary import Summary, summarize
 
@@ -30,4 +30,5 @@ def report_sweep(
     if not rows:
         raise ValueError(f"the store {path} holds no rows of this sweep yet")
     summary = summarize(rows)
-    return summary, write_report(summary, out, config.to_dict())
+    settings = {**config.to_dict(), "accelerator_params": accelerator_params(config)}
+    return summary, write_report(summary, out, settings)

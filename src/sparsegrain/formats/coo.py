@@ -1,0 +1,66 @@
+"""Coordinate list: a (row, column) pair per kept weight, in row-major order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .base import Encoded, check_width, common, index_width, register
+
+
+@register("coo")
+@dataclass
+class COO(Encoded):
+    """``row``, ``col`` (int32 per kept weight, row-major order) and ``data`` (values)."""
+
+    summary = "coordinate list: a row and a column index per value"
+
+    row: np.ndarray
+    col: np.ndarray
+    data: np.ndarray
+    row_bits: int
+    col_bits: int
+
+    @classmethod
+    def encode(
+        cls,
+        m: np.ndarray,
+        keep: np.ndarray,
+        weight: torch.Tensor,
+        value_bits: int = 16,
+        dense_bits: int | None = None,
+        row_bits: int | None = None,
+        col_bits: int | None = None,
+    ) -> "COO":
+        """Index widths default to ceil(log2(rows)) and ceil(log2(cols))."""
+        r, c = np.nonzero(keep)
+        widths = []
+        for name, bits, n in (("row_bits", row_bits, m.shape[0]), ("col_bits", col_bits, m.shape[1])):
+            need = index_width(n)
+            check_width(name, need if bits is None else bits, need, f"an index below {n}")
+            widths.append(need if bits is None else int(bits))
+        return cls(
+            **common(m, weight, value_bits, dense_bits),
+            row=r.astype(np.int32),
+            col=c.astype(np.int32),
+            data=np.ascontiguousarray(m[r, c]),
+            row_bits=widths[0],
+            col_bits=widths[1],
+        )
+
+    @property
+    def nnz(self) -> int:
+        return len(self.data)
+
+    def matrix(self) -> np.ndarray:
+        out = np.zeros(self.matrix_shape, dtype=self.data.dtype)
+        out[self.row, self.col] = self.data
+        return out
+
+    def _bits(self) -> dict[str, int]:
+        return {
+            "values": self.nnz * self.value_bits,
+            "indices": self.nnz * (self.row_bits + self.col_bits),
+        }

@@ -1,0 +1,134 @@
+"""CSP (cascading structured pruning, "weave" layout; Hanson et al., ISCA 2022).
+
+On W[i, o] (inputs x outputs) cut along the outputs into n chunks of C, every input row i keeps
+a prefix of L_i whole chunks. Stored: the kept chunks' values in chunk order (chunk 0 of every
+input with L_i > 0, then chunk 1 of every input with L_i > 1, ...) and one L_i per input of
+ceil(log2(n + 1)) bits; no column indices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..patterns import PATTERNS, pattern
+from .base import Encoded, common, count_width, register
+
+
+def csp_violation(keep: np.ndarray, c: int) -> str | None:
+    """Which input row of W[i, o] does not keep a prefix of whole chunks of C outputs."""
+    if "csp" in PATTERNS:
+        return pattern(f"csp:{c}").violation(torch.from_numpy(keep))
+    rows, cols = keep.shape
+    n = -(-rows // c)
+    chunks = np.zeros((n * c, cols), dtype=bool)
+    chunks[:rows] = keep
+    pad = np.zeros((n * c, cols), dtype=bool)
+    pad[rows:] = True
+    cells = (chunks | pad).reshape(n, c, cols)
+    full, partial = cells.all(1), cells.any(1) & ~cells.all(1)
+    partial &= chunks.reshape(n, c, cols).any(1)
+    gap = full[1:] & ~full[:-1]
+    bad = partial.any(0) | gap.any(0)
+    if not bad.any():
+        return None
+    i = int(np.nonzero(bad)[0][0])
+    if partial[:, i].any():
+        why = f"chunk {int(np.nonzero(partial[:, i])[0][0])} is partly kept"
+    else:
+        why = f"chunk {int(np.nonzero(gap[:, i])[0][0]) + 1} is kept after a pruned chunk"
+    return (
+        f"csp:{c}: input row {i} of the (inputs x outputs) view does not keep a prefix of whole "
+        f"chunks: {why}"
+    )
+
+
+@register("csp")
+@dataclass
+class CSP(Encoded):
+    """``lengths``: int32[inputs], L_i = kept chunks of input i; ``values``: [cells, C], one row
+    per kept (chunk j, input i) cell, ordered by chunk then input (the last chunk padded with
+    zeros to C when C does not divide the outputs). Cell offsets per chunk follow from
+    ``lengths`` (:meth:`chunk_ptr`)."""
+
+    summary = "CSP weave: values in chunk order + one prefix length L_i per input; no indices"
+    positional = ("c",)
+
+    c: int
+    lengths: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def encode(
+        cls,
+        m: np.ndarray,
+        keep: np.ndarray,
+        weight: torch.Tensor,
+        value_bits: int = 16,
+        dense_bits: int | None = None,
+        c: int = 8,
+    ) -> "CSP":
+        """Chunks of C = 8 outputs; the mask must keep whole chunk prefixes (``csp:C``)."""
+        if not isinstance(c, (int, np.integer)) or c < 1:
+            raise ValueError(f"csp chunk width c must be a positive integer, got {c!r}")
+        why = csp_violation(keep, c)
+        if why:
+            raise ValueError(f"format csp cannot hold this mask: {why}")
+        rows, cols = m.shape
+        n = -(-rows // c)
+        lengths = keep.reshape(rows, cols).sum(0)
+        full = np.minimum(np.arange(1, n + 1) * c, rows)  # outputs covered by a prefix of L chunks
+        lengths = np.searchsorted(full, lengths, "right").astype(np.int32)
+        return cls(
+            **common(m, weight, value_bits, dense_bits),
+            c=int(c),
+            lengths=lengths,
+            values=np.ascontiguousarray(cls._cells(m, c)[cls._held(lengths, n)]),
+        )
+
+    @staticmethod
+    def _cells(m: np.ndarray, c: int) -> np.ndarray:
+        """W as (chunk j, input i, C) with the last chunk zero-padded."""
+        rows, cols = m.shape
+        n = -(-rows // c)
+        pad = np.zeros((n * c, cols), dtype=m.dtype)
+        pad[:rows] = m
+        return pad.reshape(n, c, cols).transpose(0, 2, 1)
+
+    @staticmethod
+    def _held(lengths: np.ndarray, n: int) -> np.ndarray:
+        return np.arange(n)[:, None] < lengths[None, :]
+
+    @property
+    def n_chunks(self) -> int:
+        return -(-self.matrix_shape[0] // self.c)
+
+    def chunk_ptr(self) -> np.ndarray:
+        """int64[n + 1]: chunk j's cells are ``values[chunk_ptr[j]:chunk_ptr[j+1]]``."""
+        per = self._held(self.lengths, self.n_chunks).sum(1)
+        return np.concatenate([[0], np.cumsum(per)]).astype(np.int64)
+
+    @property
+    def nnz(self) -> int:
+        rows = self.matrix_shape[0]
+        return int(np.minimum(self.lengths.astype(np.int64) * self.c, rows).sum())
+
+    @property
+    def padding_entries(self) -> int:
+        return self.values.size - self.nnz
+
+    def matrix(self) -> np.ndarray:
+        rows, cols = self.matrix_shape
+        n = self.n_chunks
+        cells = np.zeros((n, cols, self.c), dtype=self.values.dtype)
+        cells[self._held(self.lengths, n)] = self.values
+        return cells.transpose(0, 2, 1).reshape(n * self.c, cols)[:rows].copy()
+
+    def _bits(self) -> dict[str, int]:
+        return {
+            "values": self.nnz * self.value_bits,
+            "metadata": len(self.lengths) * count_width(self.n_chunks),
+            "padding": self.padding_entries * self.value_bits,
+        }

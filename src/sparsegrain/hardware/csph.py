@@ -1,0 +1,180 @@
+"""CSP-H (Hanson et al., ISCA 2022; SPEC 4.4), reconstructed: an output-stationary PE chain
+that runs cascading-structured (CSP-A) masks without any index matching.
+
+The layer is seen as W[i, o] (rows i = kernel position x input channel, the im2col order; columns
+o = output channels in n chunks of C). A CSP mask keeps a prefix of L_i whole chunks of every row.
+A chain of ``n_pe`` PEs takes ``n_pe`` consecutive output positions at a time (a tile); each PE
+holds all C_out partial sums of its position in n bins of C registers. Activations stream in
+im2col order and are forwarded PE to PE, so each unique input activation of a tile is read from
+the global buffer once; zero activations are skipped. For a nonzero activation a_i a counter is
+loaded with L_i and the PE reads weight chunks 0..L_i-1 in sequence, one per cycle, doing C MACs
+into bin j. Choices (documented parameters): weight chunks are read once per tile from the
+weight buffer and passed along the chain with the activations; a tile takes as long as its
+busiest PE plus ``n_pe - 1`` cycles of chain fill; C_out beyond ``acc_regs`` partial sums is run
+in several passes, re-streaming the activations.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from .base import SimResult, register
+from .layers import DEFAULT_ACT_DENSITY, LayerAccelerator
+
+
+def chunk_prefix(mask_io: np.ndarray, c: int) -> np.ndarray:
+    """L_i of every row of a (inputs x outputs) mask, or a ValueError if it is not CSP (csp:C)."""
+    rows, c_out = mask_io.shape
+    n = -(-c_out // c)
+    counts = np.add.reduceat(mask_io.astype(np.int64), np.arange(0, c_out, c), axis=1)
+    widths = np.minimum(np.arange(1, n + 1) * c, c_out) - np.arange(n) * c
+    full = counts == widths
+    prefix = np.cumprod(full, axis=1).sum(1)
+    kept_after = np.where(np.arange(n)[None, :] >= prefix[:, None], counts, 0).any(1)
+    if kept_after.any():
+        i = int(np.nonzero(kept_after)[0][0])
+        raise ValueError(
+            f"csph runs only cascading (csp:{c}) masks: input row {i} of the (inputs x outputs) "
+            f"view keeps weights outside a prefix of whole chunks of {c} output channels; prune "
+            f"with sparsegrain.pattern('csp:{c}') or set chunk= to the mask's chunk width"
+        )
+    return prefix.astype(np.int64)
+
+
+@njit(cache=True)
+def _chain(cols, w_io, prefix, ends, pos_in, kh, kw, c_in, h, wd, ho, wo, stride, pad,
+           n_pe, pass_bounds):  # pragma: no cover - numba
+    """Outputs, cycles and per-kind counts of the PE chain over every tile and pass."""
+    n_pos, n_rows = cols.shape
+    c_out = w_io.shape[1]
+    out = np.zeros((n_pos, c_out))
+    seen = np.full(pos_in, -1, np.int64)
+    row_used = np.full(n_rows, -1, np.int64)
+    cycles = 0
+    macs = 0
+    chunk_uses = 0
+    act_uses = 0
+    act_reads = 0
+    weight_chunk_reads = 0
+    weight_words = 0
+    stamp = 0
+    for p in range(pass_bounds.size - 1):
+        j0, j1 = pass_bounds[p], pass_bounds[p + 1]
+        for t0 in range(0, n_pos, n_pe):
+            t1 = min(t0 + n_pe, n_pos)
+            busiest = 0
+            for m in range(t0, t1):
+                work = 0
+                per_img = ho * wo
+                img, rest = m // per_img, m % per_img
+                oy, ox = rest // wo, rest % wo
+                for i in range(n_rows):
+                    a = cols[m, i]
+                    if a == 0.0:
+                        continue
+                    lo, hi = j0, min(prefix[i], j1)
+                    if hi <= lo:
+                        continue
+                    # which input activation this is (conv: through the kernel offset)
+                    if kh > 0:
+                        r = i // (kw * c_in)
+                        s = (i // c_in) % kw
+                        ch = i % c_in
+                        iy = oy * stride - pad + r
+                        ix = ox * stride - pad + s
+                        src = ((img * c_in + ch) * h + iy) * wd + ix
+                    else:
+                        src = m * n_rows + i
+                    if seen[src] != stamp:
+                        seen[src] = stamp
+                        act_reads += 1
+                    if row_used[i] != stamp:
+                        row_used[i] = stamp
+                        weight_chunk_reads += hi - lo
+                        weight_words += ends[hi] - ends[lo]
+                    act_uses += 1
+                    work += hi - lo
+                    chunk_uses += hi - lo
+                    for o in range(ends[lo], ends[hi]):
+                        out[m, o] += a * w_io[i, o]
+                    macs += ends[hi] - ends[lo]
+                busiest = max(busiest, work)
+            if busiest:
+                cycles += busiest + (t1 - t0) - 1
+            stamp += 1
+    return out, cycles, macs, chunk_uses, act_uses, act_reads, weight_chunk_reads, weight_words
+
+
+@register("csph")
+class CSPH(LayerAccelerator):
+    """Output-stationary PE chain with chunked accumulation bins; CSP masks only."""
+
+    summary = "CSP-H: output-stationary PE chain, n bins x C accumulators, L_i counters (csp:C masks)"
+
+    def __init__(self, n_pe: int = 32, chunk: int = 32, acc_regs: int = 2048, value_bits: int = 16,
+                 psum_bits: int = 32, clock_hz: float = 1e9,
+                 stride: int = 1, padding: int = 0, input_size: int | tuple[int, int] | None = None,
+                 act_density: float = DEFAULT_ACT_DENSITY, seed: int = 0, mask: Any = None) -> None:
+        """``n_pe`` PEs of ``chunk`` (= C) multipliers each (choice: 32 x 32 = 1,024, SparTen's
+        default count), ``acc_regs`` partial sums per PE (choice: 2,048, ResNet-50's widest layer
+        in one pass), 16-bit values, 32-bit partial sums, 1 GHz."""
+        super().__init__(stride, padding, input_size, act_density, seed, mask)
+        if min(n_pe, chunk, acc_regs) < 1:
+            raise ValueError("CSP-H sizes (n_pe, chunk, acc_regs) must be >= 1")
+        self.n_pe, self.chunk, self.acc_regs = n_pe, chunk, acc_regs
+        self.value_bits, self.psum_bits, self.clock_hz = value_bits, psum_bits, clock_hz
+
+    def run(self, weights: Any, activations: Any = None) -> SimResult:
+        lay = self.layer(weights, activations)
+        w_io = np.ascontiguousarray(lay.matrix().T)
+        prefix = chunk_prefix(np.ascontiguousarray(lay.mask_matrix().T), self.chunk)
+        c_out = w_io.shape[1]
+        n_chunks = -(-c_out // self.chunk)
+        ends = np.minimum(np.arange(n_chunks + 1) * self.chunk, c_out).astype(np.int64)
+        per_pass = max(1, self.acc_regs // self.chunk)
+        bounds = np.r_[np.arange(0, n_chunks, per_pass), n_chunks].astype(np.int64)
+        cols = lay.columns().astype(np.float64)
+        if lay.kind == "conv":
+            _, c_in, h, wd = lay.x.shape
+            _, _, kh, kw = lay.weight.shape
+            ho, wo = lay.out_shape[2:]
+        else:
+            c_in = h = wd = kh = kw = 0
+            ho = wo = 1
+        out, cycles, macs, chunk_uses, act_uses, act_reads, w_chunks, w_elems = _chain(
+            cols, w_io.astype(np.float64), prefix, ends, lay.x.size, kh, kw, c_in, h, wd, ho, wo,
+            lay.stride, lay.padding, self.n_pe, bounds)
+        vw, pw = self.value_bits / 32, self.psum_bits / 32
+        n_pos = cols.shape[0]
+        nnz_x = int(np.count_nonzero(lay.x))
+        l_bits = math.ceil(math.log2(n_chunks + 1))
+        actions = {
+            "sram_read": act_reads * vw + w_elems * vw,
+            "sram_write": n_pos * c_out * vw,
+            # forwarded activations and broadcast weight chunks through PE registers, and a
+            # read-modify-write of a bin register per MAC
+            "rf_read": act_uses * vw + chunk_uses * self.chunk * vw + macs * pw,
+            "rf_write": act_uses * vw + macs * pw,
+            "int16_mul": macs,
+            "int32_add": macs + act_uses,  # accumulate; the L_i counter per activation
+            "dram_read": int(lay.mask.sum()) * vw + prefix.size * l_bits / 32
+            + nnz_x * vw + lay.x.size / 32,
+            "dram_write": n_pos * c_out * vw,
+        }
+        multipliers = self.n_pe * self.chunk
+        return SimResult(
+            accel=self.name, cycles=float(cycles), clock_hz=self.clock_hz, actions=actions,
+            traffic_bytes={"dram": (actions["dram_read"] + actions["dram_write"]) * 4,
+                           "sram": (actions["sram_read"] + actions["sram_write"]) * 4,
+                           "rf": (actions["rf_read"] + actions["rf_write"]) * 4},
+            utilization=macs / (cycles * multipliers) if cycles else 0.0,
+            extras={"useful_macs": int(macs), "chunk_cycles": int(chunk_uses), "passes": bounds.size - 1,
+                    "gb_activation_reads": int(act_reads), "activation_uses": int(act_uses),
+                    "weight_chunk_reads": int(w_chunks), "multipliers": multipliers,
+                    "accumulation_bins": n_chunks, "l_bits": l_bits},
+            outputs=lay.fold(out),
+        )

@@ -1,0 +1,117 @@
+"""What the dense baselines share: a layer as a GEMM and its operands' compulsory traffic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .base import SimResult
+from .inputs import as_tensor
+
+#: bits of one value at each precision the energy tables price (operations ``<precision>_mul``)
+PRECISION_BITS = {"int8": 8, "int16": 16, "fp16": 16, "int32": 32, "fp32": 32}
+
+
+def check_precision(precision: str) -> int:
+    """Bits of ``precision``, or a ValueError listing the valid ones."""
+    if precision not in PRECISION_BITS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISION_BITS)}, got {precision!r}")
+    return PRECISION_BITS[precision]
+
+
+def check_positive(name: str, value: Any) -> int:
+    """A positive integer parameter, or a ValueError naming it."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Gemm:
+    """Y (N x M) = W (N x K) @ X (K x M): outputs N, reduction K, input columns M."""
+
+    w: torch.Tensor
+    x: torch.Tensor
+
+    @classmethod
+    def of(cls, weights: Any, activations: Any) -> "Gemm":
+        """A 2-D weight and a vector (M = 1) or a K x M matrix of activations."""
+        w = as_tensor(weights).float()
+        if w.dim() != 2:
+            raise ValueError(f"weights must be 2-D (outputs x inputs), got shape {tuple(w.shape)}")
+        if activations is None:
+            raise ValueError(
+                f"activations are required: {w.shape[1]} values or a {w.shape[1]} x M matrix"
+            )
+        if not isinstance(activations, torch.Tensor):
+            activations = np.asarray(activations, dtype=np.float32)
+        x = as_tensor(activations).float()
+        x = x[:, None] if x.dim() == 1 else x
+        if x.dim() != 2 or x.shape[0] != w.shape[1]:
+            raise ValueError(
+                f"activations must have {w.shape[1]} rows (the weight's inputs), got shape "
+                f"{tuple(x.shape)}"
+            )
+        return cls(w, x)
+
+    @property
+    def n(self) -> int:
+        return self.w.shape[0]
+
+    @property
+    def k(self) -> int:
+        return self.w.shape[1]
+
+    @property
+    def m(self) -> int:
+        return self.x.shape[1]
+
+    @property
+    def macs(self) -> int:
+        return self.n * self.k * self.m
+
+
+def dense_result(
+    name: str, g: Gemm, cycles: int, peak_macs_per_cycle: int, clock_hz: float, precision: str,
+    sram_values: dict[str, float], rf_values: dict[str, float], extras: dict[str, Any],
+) -> SimResult:
+    """A dense model's result: every MAC done, operands priced at ``precision``.
+
+    DRAM holds the layer (weights, inputs, outputs move once: compulsory traffic); SRAM and
+    register-file accesses are given in values and priced per 32-bit word.
+    """
+    word = check_precision(precision) / 32
+    dram = {"weights": g.n * g.k, "inputs": g.k * g.m, "outputs": g.n * g.m}
+    sram_read = sum(v for k, v in sram_values.items() if not k.endswith("writes"))
+    sram_write = sum(v for k, v in sram_values.items() if k.endswith("writes"))
+    rf_read = sum(v for k, v in rf_values.items() if not k.endswith("writes"))
+    rf_write = sum(v for k, v in rf_values.items() if k.endswith("writes"))
+    actions = {
+        f"{precision}_mul": float(g.macs),
+        f"{precision}_add": float(g.macs),
+        "dram_read": (dram["weights"] + dram["inputs"]) * word,
+        "dram_write": dram["outputs"] * word,
+        "sram_read": sram_read * word,
+        "sram_write": sram_write * word,
+        "rf_read": rf_read * word,
+        "rf_write": rf_write * word,
+    }
+    bytes_per = 4 * word
+    return SimResult(
+        accel=name,
+        cycles=float(cycles),
+        clock_hz=clock_hz,
+        actions=actions,
+        traffic_bytes={
+            "dram": sum(dram.values()) * bytes_per,
+            "sram": (sram_read + sram_write) * bytes_per,
+            "rf": (rf_read + rf_write) * bytes_per,
+        },
+        utilization=g.macs / (cycles * peak_macs_per_cycle),
+        extras={"macs": g.macs, "gemm_nkm": [g.n, g.k, g.m], **extras,
+                **{f"sram_values_{k}": v for k, v in sram_values.items()}},
+        outputs=(g.w @ g.x).numpy(),
+    )

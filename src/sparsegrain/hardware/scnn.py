@@ -1,0 +1,236 @@
+"""SCNN (Parashar et al., ISCA 2017; SPEC 4.2): planar-tiled, input-stationary Cartesian product.
+
+The input plane is tiled over a ``pe_rows`` x ``pe_cols`` grid of PEs (each holds all channels of
+its tile). Output channels go in groups of Kc, as many as the accumulator holds for one tile.
+For every (group, input channel) a PE multiplies each vector of F nonzero weights (order k, r, s)
+by each vector of I nonzero activations of its tile (order y, x): F x I products per step, each
+sent through a crossbar to one of A accumulator banks (bank = output address mod A). Products
+falling on the same output within a step are summed before the crossbar (``merge=True``; this is
+what lets vector-level sparsity along the kernel width save accumulator references); a step then
+takes as many cycles as the busiest bank has distinct outputs (crossbar contention, at least 1).
+PEs wait for each other at the end of every output-channel group. Products that land outside the
+output (stride, borders) are still multiplied, as in SCNN.
+
+A **memory reference** is one read or write of one element (a value, an index, or a partial sum)
+in a PE's buffers, counted by kind:
+
+- ``weight_values``: each nonzero weight, once per PE that has a nonzero activation in its channel;
+- ``weight_indices``: one 4-bit index per weight group in the same slices (the index-saving effect:
+  per element for unstructured masks, per kernel row for vector masks, per kernel for kernel and
+  filter masks; ``index_group="auto"`` detects the coarsest that the mask obeys);
+- ``activation_values`` and ``activation_indices``: each activation vector is re-read for every
+  weight vector (input stationary, weights streaming);
+- ``accumulator_rmw``: one read-modify-write of a partial sum per distinct output per step;
+- ``output_writes``: the drained accumulators, one per output element;
+- DRAM words (compressed weights, inputs and outputs once), reported apart.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from .base import SimResult, register
+from .layers import DEFAULT_ACT_DENSITY, LayerAccelerator
+
+INDEX_GROUPS = ("auto", "element", "vector", "kernel")
+REFERENCE_KINDS = ("weight_values", "weight_indices", "activation_values", "activation_indices",
+                   "accumulator_rmw", "output_writes")
+
+
+@njit(cache=True)
+def _scnn(x, w_k, w_r, w_s, w_v, ptr, idx_count, k_groups, ho, wo, stride, pad,
+          grid_r, grid_c, f_vec, i_vec, banks, merge):  # pragma: no cover - numba
+    """Run the layer; returns outputs, cycles, per-kind reference counts, products."""
+    n_img, n_c, h, wd = x.shape
+    n_k = ptr.shape[1] - 1
+    out = np.zeros((n_img, n_k, ho, wo))
+    th = (h + grid_r - 1) // grid_r
+    tw = (wd + grid_c - 1) // grid_c
+    n_pe = grid_r * grid_c
+    ay = np.empty(th * tw, np.int64)
+    ax = np.empty(th * tw, np.int64)
+    av = np.empty(th * tw)
+    keys = np.empty(f_vec * i_vec, np.int64)
+    bank_n = np.zeros(banks, np.int64)
+    refs = np.zeros(5, np.int64)  # w values, w indices, a values, a indices, acc rmw
+    products = 0
+    valid = 0
+    pow2 = (banks & (banks - 1)) == 0
+    bank_mask = banks - 1
+    cycles = 0
+    pe_cyc = np.zeros(n_pe, np.int64)
+    for n in range(n_img):
+        for g in range(k_groups.size - 1):
+            k0, k1 = k_groups[g], k_groups[g + 1]
+            pe_cyc[:] = 0
+            for c in range(n_c):
+                e0, e1 = ptr[c, k0], ptr[c, k1]
+                nw = e1 - e0
+                if nw == 0:
+                    continue
+                n_idx = 0
+                for k in range(k0, k1):
+                    n_idx += idx_count[k, c]
+                for pe in range(n_pe):
+                    y0 = (pe // grid_c) * th
+                    x0 = (pe % grid_c) * tw
+                    na = 0
+                    for y in range(y0, min(y0 + th, h)):
+                        for xx in range(x0, min(x0 + tw, wd)):
+                            v = x[n, c, y, xx]
+                            if v != 0.0:
+                                ay[na] = y
+                                ax[na] = xx
+                                av[na] = v
+                                na += 1
+                    if na == 0:
+                        continue
+                    n_wv = (nw + f_vec - 1) // f_vec
+                    refs[0] += nw
+                    refs[1] += n_idx
+                    refs[2] += n_wv * na
+                    refs[3] += n_wv * na
+                    for wb in range(e0, e1, f_vec):
+                        we = min(wb + f_vec, e1)
+                        for ab in range(0, na, i_vec):
+                            ae = min(ab + i_vec, na)
+                            nk = 0
+                            for e in range(wb, we):
+                                for a in range(ab, ae):
+                                    products += 1
+                                    oy = ay[a] + pad - w_r[e]
+                                    ox = ax[a] + pad - w_s[e]
+                                    if oy < 0 or ox < 0:
+                                        continue
+                                    if stride > 1:
+                                        if oy % stride or ox % stride:
+                                            continue
+                                        oy //= stride
+                                        ox //= stride
+                                    if oy >= ho or ox >= wo:
+                                        continue
+                                    valid += 1
+                                    key = (w_k[e] * ho + oy) * wo + ox
+                                    out[n, w_k[e], oy, ox] += w_v[e] * av[a]
+                                    found = False
+                                    if merge:
+                                        for q in range(nk):
+                                            if keys[q] == key:
+                                                found = True
+                                                break
+                                    if not found:
+                                        keys[nk] = key
+                                        nk += 1
+                            worst = 1
+                            for q in range(nk):
+                                b = keys[q] & bank_mask if pow2 else keys[q] % banks
+                                bank_n[b] += 1
+                                if bank_n[b] > worst:
+                                    worst = bank_n[b]
+                            for q in range(nk):
+                                bank_n[keys[q] & bank_mask if pow2 else keys[q] % banks] = 0
+                            refs[4] += nk
+                            pe_cyc[pe] += worst
+            cycles += pe_cyc.max()
+    return out, cycles, refs, products, valid
+
+
+def index_groups(mask: np.ndarray, kind: str) -> np.ndarray:
+    """Weight indices per kernel (k, c): one per element, per kept kernel row, or per kept kernel."""
+    if kind == "auto":
+        full_row = mask.all(axis=3) == mask.any(axis=3)
+        full_kernel = mask.all(axis=(2, 3)) == mask.any(axis=(2, 3))
+        kind = "kernel" if full_kernel.all() else "vector" if full_row.all() else "element"
+    if kind == "kernel":
+        return mask.any(axis=(2, 3)).astype(np.int64)
+    if kind == "vector":
+        return mask.any(axis=3).sum(axis=2).astype(np.int64)
+    return mask.sum(axis=(2, 3)).astype(np.int64)
+
+
+@register("scnn")
+class SCNN(LayerAccelerator):
+    """8x8 PEs of 4x4 multipliers, input-stationary Cartesian product, 32 accumulator banks."""
+
+    summary = "SCNN: 8x8 PEs x 4x4 multipliers, Cartesian product, banked accumulators, refs by kind"
+
+    def __init__(self, pe_rows: int = 8, pe_cols: int = 8, f: int = 4, i: int = 4, banks: int = 32,
+                 acc_entries: int = 2048, merge: bool = True, index_group: str = "auto",
+                 value_bits: int = 16, index_bits: int = 4, psum_bits: int = 24,
+                 clock_hz: float = 1e9,
+                 stride: int = 1, padding: int = 0, input_size: int | tuple[int, int] | None = None,
+                 act_density: float = DEFAULT_ACT_DENSITY, seed: int = 0, mask: Any = None) -> None:
+        """Defaults from SCNN (ISCA 2017): 64 PEs, F = I = 4, A = 32 banks, 16-bit values with
+        4-bit zero-run indices, 24-bit partial sums, 1 GHz; ``acc_entries`` (choice: 2,048
+        partial sums, 6 KB per PE) bounds the output-channel group Kc."""
+        super().__init__(stride, padding, input_size, act_density, seed, mask)
+        if index_group not in INDEX_GROUPS:
+            raise ValueError(f"unknown index_group {index_group!r}; valid: {', '.join(INDEX_GROUPS)}")
+        if min(pe_rows, pe_cols, f, i, banks, acc_entries) < 1:
+            raise ValueError("SCNN sizes (PE grid, F, I, banks, acc_entries) must be >= 1")
+        self.grid, self.f, self.i, self.banks = (pe_rows, pe_cols), f, i, banks
+        self.acc_entries, self.merge, self.index_group = acc_entries, merge, index_group
+        self.bits = dict(value=value_bits, index=index_bits, psum=psum_bits)
+        self.clock_hz = clock_hz
+
+    def run(self, weights: Any, activations: Any = None) -> SimResult:
+        lay = self.layer(weights, activations)
+        w, m, x = lay.weight, lay.mask, lay.x
+        if lay.kind == "fc":  # an FC layer is a 1x1 convolution on a 1x1 input
+            w, m, x = w[:, :, None, None], m[:, :, None, None], x[:, :, None, None]
+        n_k, n_c, _, _ = w.shape
+        ho, wo = (lay.out_shape[2], lay.out_shape[3]) if lay.kind == "conv" else (1, 1)
+        _, _, h, wd = x.shape
+        kk, cc, rr, ss = np.nonzero(m)
+        order = np.lexsort((ss, rr, kk, cc))
+        kk, cc, rr, ss = kk[order], cc[order], rr[order], ss[order]
+        # ptr[c, k]: first entry of channel c with filter >= k (entries sorted by c, k, r, s)
+        starts = np.arange(n_c)[:, None] * n_k + np.arange(n_k + 1)[None, :]
+        ptr = np.searchsorted(cc * n_k + kk, starts).astype(np.int64)
+        tile = math.ceil(h / self.grid[0]) * math.ceil(wd / self.grid[1])
+        kc = max(1, min(n_k, self.acc_entries // tile))
+        k_groups = np.r_[np.arange(0, n_k, kc), n_k].astype(np.int64)
+        idx = index_groups(m, self.index_group)
+        out, cycles, refs, products, valid = _scnn(
+            x.astype(np.float64), kk.astype(np.int64), rr.astype(np.int64), ss.astype(np.int64),
+            w[kk, cc, rr, ss].astype(np.float64), ptr, np.ascontiguousarray(idx), k_groups,
+            ho, wo, lay.stride, lay.padding, self.grid[0], self.grid[1], self.f, self.i, self.banks,
+            self.merge)
+        return self._result(lay, int(cycles), refs, int(products), int(valid), kc, m, x, out)
+
+    def _result(self, lay: Any, cycles: int, refs: np.ndarray, products: int, valid: int, kc: int,
+                m: np.ndarray, x: np.ndarray, y: np.ndarray) -> SimResult:
+        b = self.bits
+        n_out = int(np.prod(lay.out_shape))
+        by_kind = dict(zip(REFERENCE_KINDS, [int(r) for r in refs] + [n_out]))
+        nnz_w, nnz_x = int(m.sum()), int(np.count_nonzero(x))
+        n_idx = int(index_groups(m, self.index_group).sum())
+        words = lambda n, bits: n * bits / 32  # noqa: E731 - element counts to 32-bit words
+        dram_read = words(nnz_w, b["value"]) + words(n_idx, b["index"]) + words(nnz_x, b["value"] + b["index"])
+        dram_write = words(int(np.count_nonzero(y)), b["value"] + b["index"])
+        actions = {
+            "sram_read": words(by_kind["weight_values"], b["value"]) + words(by_kind["weight_indices"], b["index"])
+            + words(by_kind["activation_values"], b["value"]) + words(by_kind["activation_indices"], b["index"])
+            + words(by_kind["accumulator_rmw"], b["psum"]),
+            "sram_write": words(by_kind["accumulator_rmw"], b["psum"]) + words(n_out, b["value"] + b["index"]),
+            "int16_mul": products,
+            "int32_add": valid,
+            "dram_read": dram_read,
+            "dram_write": dram_write,
+        }
+        multipliers = self.grid[0] * self.grid[1] * self.f * self.i
+        extras: dict[str, Any] = {f"refs_{k}": v for k, v in by_kind.items()}
+        extras.update(refs_total=sum(by_kind.values()), refs_dram_words=dram_read + dram_write,
+                      products=products, useful_products=valid, kc=kc, useful_macs=valid,
+                      weight_index_groups=n_idx)
+        return SimResult(
+            accel=self.name, cycles=cycles, clock_hz=self.clock_hz, actions=actions,
+            traffic_bytes={"dram": (dram_read + dram_write) * 4,
+                           "sram": (actions["sram_read"] + actions["sram_write"]) * 4},
+            utilization=valid / (cycles * multipliers) if cycles else 0.0,
+            extras=extras, outputs=y.reshape(lay.user_shape),
+        )

@@ -1,0 +1,188 @@
+"""SparTen (Gondimalla et al., MICRO 2019; SPEC 4.3): bitmask chunks and an inner join.
+
+The layer is lowered to dot products: every output position's receptive field (im2col column)
+against every filter, both cut into chunks of ``chunk`` positions, each stored as a bitmask, its
+nonzero values and a pointer. A cluster of compute units (CUs) shares one broadcast input chunk;
+each CU holds one filter's chunk (filter reuse) and joins it with the input: AND of the masks,
+prefix popcounts to find each matched pair's value offsets, one matched pair per multiplier per
+cycle (a chunk with no match still costs a cycle). Output positions are dealt round-robin to
+clusters; filters to the CUs of a cluster in passes of ``cus_per_cluster``. A cluster moves to
+the next position when its slowest CU is done (choice: SparTen's chunk-level hardware balancing
+and buffering are approximated by synchronising per position, not per chunk). With
+``balance="density"`` filters are sorted by nonzero count before being dealt, so each pass holds
+filters of similar density (SparTen's software greedy balancing, GB-S).
+
+Memory references counted (32-bit words): global-buffer (SRAM) reads of each input chunk per
+position and pass and of each filter chunk per pass and cluster; CU-local (register-file) reads of
+both masks per join and of both values per matched pair; partial-sum register updates per chunk;
+outputs written to the global buffer; DRAM traffic of compressed weights, inputs and outputs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from .base import SimResult, register
+from .layers import DEFAULT_ACT_DENSITY, LayerAccelerator
+
+
+def bitmask_chunks(nonzero: np.ndarray, chunk: int) -> np.ndarray:
+    """(rows, n) bool -> (rows, n_chunks, chunk / 64) uint64 bitmasks (bit k = position k)."""
+    rows, n = nonzero.shape
+    n_ch = -(-n // chunk)
+    padded = np.zeros((rows, n_ch * chunk), bool)
+    padded[:, :n] = nonzero
+    packed = np.packbits(padded, axis=1, bitorder="little")
+    return packed.view(np.uint64).reshape(rows, n_ch, chunk // 64)
+
+
+def compress(values: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nonzero values row by row in position order, and each (row, chunk)'s start offset."""
+    rows, n = values.shape
+    n_ch = -(-n // chunk)
+    nz = values != 0
+    padded = np.zeros((rows, n_ch * chunk), np.int64)
+    padded[:, :n] = nz
+    per_chunk = padded.reshape(rows, n_ch, chunk).sum(2).reshape(-1)
+    ptr = np.zeros(rows * n_ch + 1, np.int64)
+    np.cumsum(per_chunk, out=ptr[1:])
+    return values[nz].astype(np.float64), ptr
+
+
+@njit(cache=True)
+def _popcount(v):  # pragma: no cover - numba
+    v = v - ((v >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    v = (v & np.uint64(0x3333333333333333)) + ((v >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    v = (v + (v >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return (v * np.uint64(0x0101010101010101)) >> np.uint64(56)
+
+
+@njit(cache=True)
+def _join(a_bits, a_vals, a_ptr, w_bits, w_vals, w_ptr, order, n_clusters, n_cus):  # pragma: no cover
+    """Inner join of every (position, filter): outputs, cycles per cluster, matches, joins."""
+    n_pos, n_ch, words = a_bits.shape
+    n_f = w_bits.shape[0]
+    out = np.zeros((n_pos, n_f))
+    cluster_cycles = np.zeros(n_clusters, np.int64)
+    matches = 0
+    joins_with_match = 0
+    for p0 in range(0, n_f, n_cus):
+        p1 = min(p0 + n_cus, n_f)
+        for m in range(n_pos):
+            slowest = 0
+            for q in range(p0, p1):
+                f = order[q]
+                t = 0
+                acc = 0.0
+                for j in range(n_ch):
+                    base_a = a_ptr[m * n_ch + j]
+                    base_w = w_ptr[f * n_ch + j]
+                    off_a = 0
+                    off_w = 0
+                    hit = 0
+                    for k in range(words):
+                        am = a_bits[m, j, k]
+                        wm = w_bits[f, j, k]
+                        both = am & wm
+                        while both:
+                            low = both & (~both + np.uint64(1))
+                            below = low - np.uint64(1)
+                            ia = base_a + off_a + _popcount(am & below)
+                            iw = base_w + off_w + _popcount(wm & below)
+                            acc += a_vals[ia] * w_vals[iw]
+                            hit += 1
+                            both ^= low
+                        off_a += _popcount(am)
+                        off_w += _popcount(wm)
+                    t += max(1, hit)
+                    matches += hit
+                    if hit:
+                        joins_with_match += 1
+                out[m, f] = acc
+                slowest = max(slowest, t)
+            cluster_cycles[m % n_clusters] += slowest
+    return out, cluster_cycles, matches, joins_with_match
+
+
+@register("sparten")
+class SparTen(LayerAccelerator):
+    """Bitmask chunks, AND + prefix-popcount inner join, filter-holding CUs, broadcast inputs."""
+
+    summary = "SparTen: 128-position bitmask chunks, inner join, CU clusters, greedy filter balance"
+
+    def __init__(self, clusters: int = 32, cus_per_cluster: int = 32, chunk: int = 128,
+                 balance: str = "density", value_bits: int = 16, pointer_bits: int = 32,
+                 clock_hz: float = 1e9,
+                 stride: int = 1, padding: int = 0, input_size: int | tuple[int, int] | None = None,
+                 act_density: float = DEFAULT_ACT_DENSITY, seed: int = 0, mask: Any = None) -> None:
+        """32 clusters x 32 CUs = 1,024 multipliers (choice: equal to ``csph``'s default array),
+        128-position chunks (SparTen), 16-bit values, 1 GHz (choice, same for every model)."""
+        super().__init__(stride, padding, input_size, act_density, seed, mask)
+        if chunk % 64 or chunk < 64:
+            raise ValueError(f"SparTen chunk must be a positive multiple of 64 positions, got {chunk}")
+        if balance not in ("density", "none"):
+            raise ValueError(f"SparTen balance must be 'density' or 'none', got {balance!r}")
+        if clusters < 1 or cus_per_cluster < 1:
+            raise ValueError("SparTen needs at least one cluster of one CU")
+        self.clusters, self.cus, self.chunk, self.balance = clusters, cus_per_cluster, chunk, balance
+        self.value_bits, self.pointer_bits, self.clock_hz = value_bits, pointer_bits, clock_hz
+
+    def run(self, weights: Any, activations: Any = None) -> SimResult:
+        lay = self.layer(weights, activations)
+        w, x = lay.matrix(), lay.columns()
+        n_f, n_in = w.shape
+        a_bits, w_bits = bitmask_chunks(x != 0, self.chunk), bitmask_chunks(w != 0, self.chunk)
+        a_vals, a_ptr = compress(x, self.chunk)
+        w_vals, w_ptr = compress(w, self.chunk)
+        nnz_f = (w != 0).sum(1)
+        order = np.argsort(-nnz_f, kind="stable") if self.balance == "density" else np.arange(n_f)
+        out, cluster_cycles, matches, joins = _join(a_bits, a_vals, a_ptr, w_bits, w_vals, w_ptr,
+                                                     order.astype(np.int64), self.clusters, self.cus)
+        n_pos, n_ch = x.shape[0], a_bits.shape[1]
+        passes = math.ceil(n_f / self.cus)
+        vw, mask_w = self.value_bits / 32, self.chunk / 32
+        nnz_x, nnz_w = int(a_vals.size), int(w_vals.size)
+        chunk_words_in = n_pos * n_ch * (mask_w + self.pointer_bits / 32) + nnz_x * vw
+        chunk_words_w = n_f * n_ch * (mask_w + self.pointer_bits / 32) + nnz_w * vw
+        active_clusters = min(self.clusters, n_pos)
+        n_joins = n_pos * n_f * n_ch
+        actions = {
+            # input chunks from the global buffer once per position and pass; filter chunks into
+            # every active cluster's CUs once per pass
+            "sram_read": chunk_words_in * passes + chunk_words_w * active_clusters,
+            "sram_write": n_pos * n_f * vw,
+            # both masks per join, both values per matched pair, partial-sum update per join
+            "rf_read": n_joins * 2 * mask_w + matches * 2 * vw + joins,
+            "rf_write": joins,
+            "int16_mul": matches,
+            "int32_add": matches + n_joins * 2 * (self.chunk // 64),  # accumulate; popcounts
+            "dram_read": chunk_words_w + _unique_input_words(lay, self.chunk, vw, self.pointer_bits),
+            "dram_write": n_pos * n_f * vw,
+        }
+        cycles = float(cluster_cycles.max())
+        multipliers = self.clusters * self.cus
+        buf_filter_bits = self.chunk + self.chunk * self.value_bits + self.pointer_bits
+        return SimResult(
+            accel=self.name, cycles=cycles, clock_hz=self.clock_hz, actions=actions,
+            traffic_bytes={"dram": (actions["dram_read"] + actions["dram_write"]) * 4,
+                           "sram": (actions["sram_read"] + actions["sram_write"]) * 4,
+                           "rf": (actions["rf_read"] + actions["rf_write"]) * 4},
+            utilization=matches / (cycles * multipliers) if cycles else 0.0,
+            extras={"matched_pairs": int(matches), "joins": int(n_joins), "passes": passes,
+                    "multipliers": multipliers, "useful_macs": int(matches),
+                    "cu_filter_buffer_bytes": buf_filter_bits / 8,
+                    "cluster_input_buffer_bytes": n_ch * buf_filter_bits / 8,
+                    "gb_input_reads_words": chunk_words_in * passes},
+            outputs=lay.fold(out),
+        )
+
+
+def _unique_input_words(lay: Any, chunk: int, vw: float, pointer_bits: int) -> float:
+    """DRAM words of the layer's (unlowered) input activations in bitmask-chunk form."""
+    flat = lay.x.reshape(lay.x.shape[0], -1)
+    n_ch = -(-flat.shape[1] // chunk)
+    return flat.shape[0] * n_ch * (chunk + pointer_bits) / 32 + np.count_nonzero(flat) * vw

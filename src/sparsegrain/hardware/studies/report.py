@@ -1,0 +1,149 @@
+"""Study results: rows of figures, a published-vs-obtained summary, plots; written to a folder."""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from ...workloads.catalog import Layer  # noqa: E402
+from ..base import simulate  # noqa: E402
+from ..layers import random_activations  # noqa: E402
+
+
+@dataclass
+class Study:
+    """What a comparison produced."""
+
+    name: str
+    title: str
+    #: one dict per (layer, configuration); keys are the CSV columns
+    rows: list[dict[str, Any]]
+    #: columns shown in the markdown table (all go to the CSV)
+    table_columns: list[str]
+    #: markdown paragraphs: the figures obtained against the published ones, and why they differ
+    summary: list[str]
+    #: (file name, function drawing on a matplotlib Figure)
+    plots: list[tuple[str, Callable[[Any], None]]] = field(default_factory=list)
+
+
+def cell(v: Any) -> str:
+    """A table cell: 4 significant digits below 1,000, thousands separators above."""
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) < 1e3 else f"{v:,.0f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def markdown(study: Study) -> str:
+    """The study as a markdown document: title, summary, then the table."""
+    cols = study.table_columns
+    lines = [f"# {study.title}", "", *[p + "\n" for p in study.summary], "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in cols) + " |" for r in study.rows]
+    lines += ["", "Plots: " + ", ".join(f"`{name}`" for name, _ in study.plots), ""]
+    return "\n".join(lines)
+
+
+def write_study(study: Study, out_dir: str | Path, overwrite: bool = False) -> list[Path]:
+    """Write ``<name>.md``, ``<name>.csv`` and the PNG plots into ``out_dir``; returns the paths.
+
+    Existing files are kept (a ValueError names them) unless ``overwrite``.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output folder {out} is a file")
+    paths = [out / f"{study.name}.md", out / f"{study.name}.csv", *[out / p for p, _ in study.plots]]
+    taken = [str(p) for p in paths if p.exists()]
+    if taken and not overwrite:
+        raise ValueError(f"would overwrite {', '.join(taken)}; choose another folder or overwrite")
+    out.mkdir(parents=True, exist_ok=True)
+    paths[0].write_text(markdown(study))
+    keys = list(dict.fromkeys(k for r in study.rows for k in r))
+    with paths[1].open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(study.rows)
+    for (name, draw), path in zip(study.plots, paths[2:]):
+        fig = plt.figure(figsize=(8, 4.5))
+        draw(fig)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return paths
+
+
+def layer_activations(layer: Layer, density: float, seed: int, tokens: int) -> np.ndarray:
+    """Seeded activations for a catalog layer: (C_in, H, W) for conv, (tokens, inputs) for FC."""
+    shape = (layer.in_features, *layer.input_size) if layer.kind == "conv" else (tokens, layer.in_features)
+    return random_activations(shape, density, seed)
+
+
+def run_layer(accel: str, layer: Layer, weight: torch.Tensor, acts: np.ndarray, **params: Any) -> Any:
+    """Simulate one catalog layer (its stride and padding) on ``accel``."""
+    if layer.kind == "conv":
+        params.update(stride=layer.stride, padding=layer.padding)
+    return simulate(accel, weight, acts, **params)
+
+
+def dense_macs(layer: Layer, acts: np.ndarray) -> int:
+    """Dense multiply-accumulates of the layer on these activations (all samples)."""
+    return layer.macs * (acts.shape[0] if layer.kind != "conv" else 1)
+
+
+def energy_groups(result: Any) -> dict[str, float]:
+    """Energy (uJ) by kind of action: dram, sram, rf (register files), arithmetic."""
+    out = dict.fromkeys(("dram", "sram", "rf", "arithmetic"), 0.0)
+    for action, pj in result.energy_by_action.items():
+        kind = action.split("_")[0]
+        out[kind if kind in out else "arithmetic"] += pj / 1e6
+    return out
+
+
+def geomean(xs: list[float]) -> float:
+    xs = [x for x in xs if x > 0 and math.isfinite(x)]
+    return float(np.exp(np.mean(np.log(xs)))) if xs else float("nan")
+
+
+def minilm_layers(filter_: str) -> dict[str, torch.Tensor]:
+    """Real all-MiniLM-L6-v2 weights whose names contain ``filter_``; empty when not installed."""
+    from ...workloads.weights import load_weights
+
+    try:
+        return load_weights("minilm", filter_)
+    except ValueError:
+        return {}
+
+
+def minilm_layer(name: str, w: torch.Tensor) -> Layer:
+    return Layer(f"minilm:{name.removeprefix('encoder.').removesuffix('.weight')}", "fc",
+                 w.shape[1], w.shape[0])
+
+
+STUDIES: dict[str, Callable[..., Study]] = {}
+
+
+def study(name: str) -> Callable[[Callable[..., Study]], Callable[..., Study]]:
+    def deco(fn: Callable[..., Study]) -> Callable[..., Study]:
+        STUDIES[name] = fn
+        return fn
+    return deco
+
+
+def run_study(name: str, **options: Any) -> Study:
+    """Run a study by name (``granularity``, ``csp``, ``gs``)."""
+    from . import csp, granularity, gs  # noqa: F401 - register the studies
+
+    if name not in STUDIES:
+        raise ValueError(f"unknown study {name!r}; valid: {', '.join(sorted(STUDIES))}")
+    return STUDIES[name](**options)

@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+import torch
+
+from sparsegrain.hardware import simulate
+from hw_models import relu_input, sparse_conv
+
+
+def test_conv_outputs_match_torch():
+    w = sparse_conv(20, 9, density=0.4)
+    x = relu_input((2, 9, 10, 11))
+    r = simulate("sparten", w, x, stride=2, padding=1)
+    ref = torch.conv2d(x.double(), w.double(), stride=2, padding=1).numpy()
+    np.testing.assert_allclose(r.outputs, ref, atol=1e-9)
+
+
+def test_fc_outputs_and_counts_equal_plain_reference():
+    g = torch.Generator().manual_seed(5)
+    w = torch.randn(10, 300, generator=g) * (torch.rand(10, 300, generator=g) < 0.3)
+    x = relu_input((3, 300))
+    r = simulate("sparten", w, x, clusters=2, cus_per_cluster=4, balance="none")
+    np.testing.assert_allclose(r.outputs, (x.double() @ w.double().T).numpy(), atol=1e-9)
+    # plain loops: per (pass, position) the slowest CU's sum over chunks of max(1, matches)
+    a, b = (x != 0).numpy(), (w != 0).numpy()
+    clusters = [0, 0]
+    for p0 in range(0, 10, 4):
+        for m in range(3):
+            clusters[m % 2] += max(
+                sum(max(1, int((a[m, j:j + 128] & b[f, j:j + 128]).sum())) for j in range(0, 300, 128))
+                for f in range(p0, min(p0 + 4, 10)))
+    assert r.cycles == max(clusters)
+    assert r.extras["matched_pairs"] == int((a[:, None, :] & b[None, :, :]).sum())
+
+
+def test_density_balance_never_slower_on_skewed_filters():
+    w = torch.randn(64, 256)
+    w[::2] *= torch.rand(32, 256) < 0.05  # alternate very sparse and dense filters
+    x = relu_input((6, 256))
+    fast = simulate("sparten", w, x, clusters=1, cus_per_cluster=8, balance="density")
+    slow = simulate("sparten", w, x, clusters=1, cus_per_cluster=8, balance="none")
+    assert fast.cycles < slow.cycles
+    np.testing.assert_allclose(fast.outputs, slow.outputs, atol=1e-9)
+
+
+def test_bad_chunk():
+    with pytest.raises(ValueError, match="multiple of 64"):
+        simulate("sparten", torch.randn(4, 4), None, chunk=100)
