@@ -54,19 +54,18 @@ def make_gs_spmm(tile: int):
             for j in range(tiles):
                 for g in range(task * GROUPS_PER_TASK, min(groups, (task + 1) * GROUPS_PER_TASK)):
                     for s in range(r_per):
-                        r = row_ids[g * r_per + s]
-                        if r < 0 or r >= rows:
-                            continue
                         for t in range(tile):
                             acc[t] = 0.0
                         for p in range(group_ptr[g], group_ptr[g + 1]):
-                            for k in range(s * e, (s + 1) * e):
+                            for k in range(s * e, s * e + e):
                                 v = values[p, k]
-                                c = columns[p, k]
+                                c = np.int64(columns[p, k])
                                 for t in range(tile):
                                     acc[t] += v * x[j, c, t]
-                        for t in range(tile):
-                            y[j, r, t] = acc[t]
+                        r = row_ids[g * r_per + s]
+                        if 0 <= r < rows:
+                            for t in range(tile):
+                                y[j, r, t] = acc[t]
 
     return gs_spmm
 

@@ -1,0 +1,163 @@
+"""Benchmarks of the sparse kernels against dense torch and torch's CSR matmul, in one run.
+
+For a pattern at a sparsity, the weight is masked, encoded in the format that holds the pattern,
+and ``W @ X`` is timed (median) for each batch size. Bandwidth is the encoded bytes read per
+second as a fraction of the bandwidth of a large copy measured in the same run (bytes read plus
+bytes written per second, the STREAM convention).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ..patterns import pattern
+from ..patterns.base import check_sparsity
+from .base import SparseKernel
+from .sparsify import kernel_for
+
+#: bytes of the buffer timed for the copy bandwidth (well past the caches)
+COPY_BYTES = 256 * 2**20
+
+
+@dataclass
+class BenchRow:
+    """One (pattern, sparsity, batch) measurement; times in milliseconds."""
+
+    pattern: str
+    format: str
+    sparsity: float
+    batch: int
+    shape: tuple[int, int]
+    nnz: int
+    encoded_bytes: int
+    dense_ms: float
+    torch_csr_ms: float
+    kernel_ms: float
+    copy_gbps: float
+
+    @property
+    def speedup_vs_dense(self) -> float:
+        return self.dense_ms / self.kernel_ms
+
+    @property
+    def speedup_vs_torch_csr(self) -> float:
+        return self.torch_csr_ms / self.kernel_ms
+
+    @property
+    def gflops(self) -> float:
+        """Useful multiply-adds (kept weights x batch) x 2 per second, in GFLOP/s."""
+        return 2 * self.nnz * self.batch / self.kernel_ms / 1e6
+
+    @property
+    def bandwidth_fraction(self) -> float:
+        """Encoded bytes read per second over the copy bandwidth of the same run."""
+        return self.encoded_bytes / self.kernel_ms / 1e6 / self.copy_gbps
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["shape"] = list(self.shape)
+        for k in ("speedup_vs_dense", "speedup_vs_torch_csr", "gflops", "bandwidth_fraction"):
+            d[k] = getattr(self, k)
+        return d
+
+
+def median_ms(fn: Callable[[], Any], reps: int) -> float:
+    """Median wall time of ``fn()`` in milliseconds over ``reps`` calls after one warm-up."""
+    fn()
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times)) * 1e3
+
+
+def copy_bandwidth(reps: int = 5) -> float:
+    """GB/s of a large tensor copy (bytes read + bytes written), torch's parallel copy."""
+    src = torch.ones(COPY_BYTES // 4)
+    dst = torch.empty_like(src)
+    return 2 * COPY_BYTES / median_ms(lambda: dst.copy_(src), reps) / 1e6
+
+
+def format_for(spec: str) -> tuple[str, dict[str, Any]]:
+    """The format (and its parameters) whose kernel runs a pattern's masks."""
+    p = pattern(spec)
+    if p.kind == "unstructured":
+        return "csr", {}
+    if p.kind == "block":
+        return "bcsr", {"block_rows": p.r, "block_cols": p.c}
+    if p.kind == "nm":
+        return "nm", {"n": p.n, "m": p.m}
+    if p.kind == "gs":
+        return "gs", {"b": p.b, "e": p.e, "scatter": bool(getattr(p, "scatter", False))}
+    if p.kind == "csp":
+        return "csp", {"c": p.c}
+    raise ValueError(
+        f"no kernel runs pattern {spec!r}; benchmark one of: unstructured, block:RxC, nm:N:M, "
+        "gs:B:E, csp:C"
+    )
+
+
+def masked_weight(shape: tuple[int, int], spec: str, sparsity: float, seed: int = 0) -> torch.Tensor:
+    """A random normal weight pruned to ``sparsity`` with pattern ``spec``."""
+    w = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+    return w * pattern(spec).mask(w, check_sparsity(sparsity))
+
+
+def bench(
+    shape: tuple[int, int],
+    spec: str,
+    sparsity: float,
+    batches: list[int],
+    reps: int = 7,
+    copy_gbps: float | None = None,
+    kernel: SparseKernel | None = None,
+) -> list[BenchRow]:
+    """Time dense torch, torch CSR and the pattern's kernel on ``W @ X`` for each batch."""
+    if len(shape) != 2 or min(shape) < 1:
+        raise ValueError(f"shape must be two positive sizes ROWSxCOLS, got {shape}")
+    if not batches or min(batches) < 1:
+        raise ValueError(f"batches must be positive integers, got {batches}")
+    fmt, params = format_for(spec)
+    w = masked_weight(shape, spec, sparsity)
+    kernel = kernel or kernel_for(w, fmt, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+        w_csr = w.to_sparse_csr()
+    nnz = int((w != 0).sum())
+    copy_gbps = copy_gbps or copy_bandwidth()
+    gen = torch.Generator().manual_seed(1)
+    rows = []
+    for batch in batches:
+        x = torch.randn(shape[1], batch, generator=gen)
+        xv = x[:, 0].contiguous() if batch == 1 else x
+        rows.append(
+            BenchRow(
+                pattern=pattern(spec).spec,
+                format=fmt,
+                sparsity=float(sparsity),
+                batch=batch,
+                shape=(int(shape[0]), int(shape[1])),
+                nnz=nnz,
+                encoded_bytes=kernel.nbytes,
+                dense_ms=median_ms(lambda: w @ xv, reps),
+                torch_csr_ms=median_ms(lambda: w_csr @ x, reps),
+                kernel_ms=median_ms(lambda: kernel @ xv, reps),
+                copy_gbps=copy_gbps,
+            )
+        )
+    return rows
+
+
+def crossover(sparsities: list[float], speedups: list[float]) -> float | None:
+    """Lowest sparsity of the sweep from which the kernel beats dense (speedup > 1) onwards."""
+    for i, s in enumerate(sparsities):
+        if all(v > 1.0 for v in speedups[i:]):
+            return s
+    return None
