@@ -52,9 +52,11 @@ def test_gs_mask_runs_conflict_free_and_balanced():
 def test_horizontal_packs_and_reduction():
     m = gs_mask(8, 64, 8, packs=8)  # every row holds 8 entries, one per bank
     w = torch.randn(8, 64) * m
-    r = simulate("gs", w, None, e=8, layout="gs")
+    x = torch.rand(64)
+    r = simulate("gs", w, x, e=8, layout="gs")
     assert r.extras["packs"] == 8 and r.extras["bank_conflicts"] == 0
-    np.testing.assert_allclose(r.outputs, r.outputs, atol=0)
+    assert r.extras["lane_utilization"] == 1.0
+    np.testing.assert_allclose(r.outputs, (w.double() @ x.double()).numpy(), atol=1e-9)
 
 
 def test_dense_and_block_detected():
