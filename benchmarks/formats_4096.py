@@ -71,7 +71,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=4096)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    console = Console()
+    console = Console(width=150)
     work = cases(args.size)
     base_w = work["csr"][0].numpy()
     baseline = timed(lambda: sp.csr_matrix(base_w), args.repeat)

@@ -56,6 +56,12 @@ def main() -> None:
     dense_key = f"{args.model}|dense"
     if dense_key not in results:
         results[dense_key] = {"metrics": spec.evaluate(spec.load())}
+    for steps in steps_list:
+        # the dense model fine-tuned as long, without pruning: what the fine-tuning alone brings
+        if steps > 0 and f"{dense_key}|{steps}" not in results:
+            model = spec.load()
+            spec.finetune(model, steps)
+            results[f"{dense_key}|{steps}"] = {"metrics": spec.evaluate(model)}
     jobs = [
         (p, float(s), st)
         for st in steps_list
@@ -88,6 +94,10 @@ def print_table(results: dict, model: str, metric: str, steps_list: list[int]) -
     """Markdown: one row per (steps, pattern), one column per target sparsity."""
     dense = results[f"{model}|dense"]["metrics"]
     print(f"\n{model}: dense " + ", ".join(f"{k} {v:.4f}" for k, v in dense.items()))
+    for steps in steps_list:
+        tuned = results.get(f"{model}|dense|{steps}")
+        if tuned:
+            print(f"{model}: dense fine-tuned {steps} steps " + ", ".join(f"{k} {v:.4f}" for k, v in tuned["metrics"].items()))
     rows: dict[tuple[int, str], dict[float, dict]] = {}
     for k, v in results.items():
         parts = k.split("|")

@@ -236,7 +236,9 @@ def _print_encoded(rows: list, title: str) -> None:
 
 # --- hardware -------------------------------------------------------------------------------
 
-reproduce_app = typer.Typer(help="Reproduce a paper's results with the hardware models.", no_args_is_help=True)
+reproduce_app = typer.Typer(
+    help="Reproduce a paper's results with the hardware models.", no_args_is_help=True
+)
 app.add_typer(reproduce_app, name="reproduce")
 
 
@@ -267,7 +269,7 @@ def simulate_cmd(
     sparsity: float = typer.Option(None, "--sparsity", help="target sparsity in [0, 1]"),
     activations: str = typer.Option(None, "--activations", help="activation vector file"),
     act_density: float = typer.Option(None, "--act-density", help="random activations' density"),
-    energy_table: str = typer.Option(None, "--energy-table", help="YAML energy table (default 45 nm)"),
+    energy_table: str = typer.Option(None, "--energy-table", help="YAML energy table file"),
     param: list[str] = typer.Option([], "--param", "-p", help="model parameter key=value"),
     seed: int = typer.Option(0, "--seed", help="seed of random weights and activations"),
     as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
@@ -277,7 +279,9 @@ def simulate_cmd(
     from .hardware.inputs import layer_inputs
 
     try:
-        name, w, a = layer_inputs(workload, weights, pattern, sparsity, activations, act_density, seed)
+        name, w, a = layer_inputs(
+            workload, weights, pattern, sparsity, activations, act_density, seed
+        )
         result = simulate(accel, w, a, energy_table=energy_table, **_model_params(param))
     except ValueError as e:
         raise fail(str(e))
@@ -285,6 +289,52 @@ def simulate_cmd(
         print(json.dumps({"layer": name, **result.to_dict()}, indent=1))
     else:
         console.print(result.table())
+
+
+@reproduce_app.command("eie")
+def reproduce_eie_cmd(
+    out: Path = typer.Option(Path("reproduce/eie"), "--out", "-o", help="report folder"),
+    quick: bool = typer.Option(False, "--quick", help="three small layers, short sweeps"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace report files already there"),
+    layers: str = typer.Option(None, "--layers", help="comma-separated subset, e.g. Alex-8,NT-We"),
+    seed: int = typer.Option(0, "--seed", help="seed of the random weights and activations"),
+    energy_table: str = typer.Option(None, "--energy-table", help="YAML energy table file"),
+    as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
+) -> None:
+    """EIE's nine benchmark layers on the EIE model: times, efficiency, energy, sweeps, CPU."""
+    from dataclasses import asdict
+
+    from rich.progress import Progress
+
+    from .hardware.eie_study import check_writable, run_study, write_report
+
+    try:
+        check_writable(out, overwrite)
+        with Progress(console=console, transient=True) as bar:
+            names = [n.strip() for n in layers.split(",")] if layers else None
+            task = bar.add_task("EIE layers", total=len(names) if names else 3 if quick else 9)
+
+            def step(name: str) -> None:
+                bar.update(task, advance=1, description=f"EIE: {name} done")
+
+            runs = run_study(quick=quick, seed=seed, energy_table=energy_table, layers=names,
+                             progress=step)
+        files = write_report(runs, out, overwrite)
+    except ValueError as e:
+        raise fail(str(e))
+    if as_json:
+        print(json.dumps([asdict(r) for r in runs], indent=1))
+        return
+    table = Table(title="EIE model, 64 PEs, queue depth 8, 800 MHz")
+    for col in ("layer", "cycles", "actual (us)", "theoretical (us)", "efficiency", "energy (uJ)",
+                "CPU dense (us)", "CPU sparse (us)"):
+        table.add_column(col, justify="left" if col == "layer" else "right")
+    for r in runs:
+        table.add_row(r.layer, f"{r.cycles:,}", f"{r.actual_us:.2f}", f"{r.theoretical_us:.2f}",
+                      f"{r.efficiency:.1%}", f"{r.energy_uj:.2f}", f"{r.cpu_dense_us:,.0f}",
+                      f"{r.cpu_sparse_us:,.0f}")
+    console.print(table)
+    console.print("wrote " + ", ".join(str(f) for f in files))
 
 
 def _reproduce(name: str, out: Path | None, overwrite: bool, as_json: bool, **options: object) -> None:
@@ -477,19 +527,25 @@ def report_cmd(
 
 
 def _print_report(summary, paths: dict[str, Path], as_json: bool) -> None:
-    """The report's main table on the console (or its figures as JSON), then where the files are."""
-    from .report.render import fronts, main_table, to_json
+    """A compact table on the console (or every figure as JSON), then where the report is."""
+    from .report.render import fronts, to_json
 
     if as_json:
         print(json.dumps({**to_json(summary), "files": {k: str(v) for k, v in paths.items()}},
                          indent=1))
         return
-    head, body = main_table(summary, fronts(summary))
-    table = Table(title=f"{summary.model}: dense {summary.metric} {summary.dense.accuracy:.4f}")
-    for h in head:
-        table.add_column(h, justify="left" if h in ("pattern", "best format", "Pareto") else "right")
-    for r in body:
-        table.add_row(*r)
+    on_front = set().union(*fronts(summary).values())
+    table = Table(title=f"{summary.model}: dense {summary.metric} {summary.dense.accuracy:.4f}; "
+                        "speedup over dense per accelerator; ★ on a Pareto front")
+    for h in ("pattern", "sparsity", summary.metric, "best format", *summary.accelerators, "★"):
+        table.add_column(h, justify="left" if h in ("pattern", "best format") else "right")
+    for i, e in enumerate(summary.entries):
+        best = e.best_format
+        table.add_row(e.pattern, f"{e.sparsity:g}", f"{e.accuracy:.4f}",
+                      f"{best[0]} {best[1]:.2f}x" if best else "n/a",
+                      *(f"{e.speedup[a]:.2f}x" if a in e.speedup else "n/a"
+                        for a in summary.accelerators),
+                      "★" if i in on_front else "")
     console.print(table)
     console.print(f"report: {paths['md']} and {paths['html']}")
 

@@ -34,8 +34,9 @@ def test_every_measurement_has_a_row(tiny) -> None:
     kinds = {(r.pattern, r.kind, r.target) for r in rows}
     for pattern in (DENSE, "unstructured", "filter"):
         assert (pattern, "accuracy", "") in kinds
-        assert {(pattern, "format", f) for f in FORMATS} <= kinds
+        assert {(pattern, "format", f) for f in run.config.formats} <= kinds
         assert {(pattern, "accelerator", a) for a in TINY.accelerators} <= kinds
+    assert len(run.config.formats) == len(FORMATS)
     assert len(rows) == 3 * (1 + len(FORMATS) + len(TINY.accelerators))
     acc = {r.pattern: r.result for r in rows if r.kind == "accuracy"}
     spec = workloads.get("digits-cnn")
@@ -47,6 +48,15 @@ def test_every_measurement_has_a_row(tiny) -> None:
         assert r.status in ("ok", "not applicable")
         if r.status == "not applicable":
             assert r.result["reason"]
+    accel = {(r.pattern, r.target): r.result for r in rows if r.kind == "accelerator"}
+    if "eie" in TINY.accelerators:  # a matrix-vector engine: runs fc1, lists the convolutions
+        eie = accel["unstructured", "eie"]
+        assert list(eie["layers"]) == ["fc1"] and set(eie["rejected"]) == {"conv2", "conv3"}
+    if "systolic" in TINY.accelerators:  # a GEMM array: convolutions run as im2col products
+        layers = accel[DENSE, "systolic"]["layers"]
+        assert {n: lay["form"] for n, lay in layers.items()} == {
+            "conv2": "im2col", "conv3": "im2col", "fc1": "native"}
+        assert accel[DENSE, "systolic"]["cycles"] == sum(lay["cycles"] for lay in layers.values())
 
 
 def test_a_rerun_is_a_no_op(tiny) -> None:
@@ -72,7 +82,7 @@ def test_an_interrupted_sweep_loses_only_the_point_in_flight(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cfg = SweepConfig(patterns=("unstructured", "kernel"), sparsities=(0.5,), accelerators=(),
-                      formats=tuple(FORMATS)[:1], pruning=Pruning(steps=4, every=2))
+                      formats=("csr",), pruning=Pruning(steps=4, every=2))
     real = sweep.measure_point
     calls: list[str] = []
 

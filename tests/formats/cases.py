@@ -56,7 +56,7 @@ CASES: dict[str, tuple[dict, object, object]] = {
     "nm": ({}, _nm, lambda s: (s[0], -(-s[1] // 4) * 4)),
     "gs": ({"b": 4, "e": 2},
            lambda s, d, seed: gs_mask(s[0], s[1], 4, 2, int(d * s[1] / 2), seed),
-           lambda s: (-(-s[0] // 2) * 2, s[1])),
+           lambda s: (-(-s[0] // 2) * 2, max(s[1], 4))),
     "csp": ({"c": 3}, lambda s, d, seed: csp_mask(s[0], s[1], 3, d, seed), None),
 }
 

@@ -47,7 +47,8 @@ def run_rtl(layer: EIELayer, acts: np.ndarray, fifo_depth: int, sram_width: int 
         w: dict = {}
         # activation unit: the group it offers the central unit, and the end-of-layer test
         if r["a_state"] == INPUTS:
-            w["offer_group"], w["offer"] = r["a_group"], src[r["a_group"] * P:(r["a_group"] + 1) * P]
+            g = r["a_group"]
+            w["offer_group"], w["offer"] = g, src[g * P:(g + 1) * P]
         elif r["a_state"] == BIAS:
             w["offer_group"], w["offer"] = groups, np.eye(1, P, dtype=np.float32)[0]
         else:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 SPECS = [
     "unstructured", "vector", "vector:axis=-2", "kernel", "filter", "filter:norm=l2", "channel",
     "block:4x2", "nm:2:4", "bank:4", "pebalanced:3", "pebalanced:5:balance=layer", "csp:3",
-    "csp:4:norm=max",
+    "csp:4:norm=max", "gs:8:1", "gs:4:2:scatter=true", "gs:2:1:block=2x2",
 ]
 
 sparsities = st.floats(0.0, 0.99)

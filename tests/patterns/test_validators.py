@@ -43,7 +43,7 @@ def reachable(p: sg.Pattern, w: torch.Tensor, sparsity: float) -> int:
     return target
 
 
-@pytest.mark.parametrize("spec", SPECS)
+@pytest.mark.parametrize("spec", [s for s in SPECS if not s.startswith("gs")])  # see test_gs
 @given(w=weights(), sparsity=sparsities)
 def test_mask_passes_own_validator_and_hits_target(spec, w, sparsity):
     p = sg.pattern(spec)

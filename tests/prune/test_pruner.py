@@ -228,3 +228,15 @@ def test_huggingface_transformer_linear_layers() -> None:
     assert all(v == pytest.approx(0.5) for v in pruner.sparsity().values())
     pruner.squash()
     torch.testing.assert_close(model(ids).last_hidden_state, out)
+
+
+def test_iterative_schedule_drives_the_masks_round_by_round() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(32, 16))
+    pruner = Pruner()
+    pruner.prepare(model, PruneConfig(sparsity=0.75, schedule={"kind": "iterative", "rounds": 2, "round_steps": 3}))
+    seen = []
+    for _ in range(7):
+        pruner.step()
+        seen.append(round(pruner.overall_sparsity(), 3))
+    assert seen == [0.5, 0.5, 0.5, 0.75, 0.75, 0.75, 0.75]

@@ -114,8 +114,22 @@ def test_table_marks_the_pareto_front_and_not_applicable(tmp_path: Path) -> None
     # filter @ 0.9 is the fastest on sim (10x); on picky filter @ 0.5 is as fast and more accurate
     assert table["filter", "0.9"][-2].strip() == "★ size; sim speed+energy"
     assert [c.strip() for c in table["gs:8:1", "0.9"][-6:-2]] == ["6.67x", "6.67x", "n/a", "n/a"]
-    assert "accelerator picky: conv2: not a CSP mask (gs:8:1 @ 0.9)" in md
-    assert "accelerator picky (layer fc1 only): not a conv (filter @ 0.5, filter @ 0.9)" in md
+    assert "- accelerator picky (gs:8:1 @ 0.9): conv2: not a CSP mask" in md
+    assert "- accelerator picky (layer fc1 only) (filter @ 0.5, filter @ 0.9): not a conv" in md
     assert "| gs:8:1 | 0.9 | 4.00x | 16.00xq |" in md
+    # time / energy per inference: 150 cycles at 1 ns = 0.15 us, 300 pJ = 0.0003 uJ
+    assert "| gs:8:1 | 0.9 | 0.15 / 0.0003 | n/a |" in md
+    front90 = next(line for line in md.splitlines() if line.startswith("| 0.9 |"))
+    assert front90.split("|")[2].strip() == "unstructured, filter"
+
+
+def test_fronts_at_a_sparsity_leave_out_points_that_missed_it(tmp_path: Path) -> None:
+    # an N:M-like point stuck at 0.5 actual sparsity when 0.9 was asked for
+    stuck = rows()
+    for r in stuck:
+        if r.pattern == "gs:8:1" and r.kind == "accuracy":
+            r.result = {**r.result, "value": 0.99, "sparsity_actual": 0.5}
+    write_report(summarize(stuck), tmp_path)
+    md = (tmp_path / "report.md").read_text()
     front90 = next(line for line in md.splitlines() if line.startswith("| 0.9 |"))
     assert front90.split("|")[2].strip() == "unstructured, filter"

@@ -32,6 +32,7 @@ def test_missing_package_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -
 def test_digits_cnn_trains_caches_prunes_and_finetunes(cache: Path) -> None:
     spec = workloads.get("digits-cnn")
     assert isinstance(spec, ModelSpec) and spec.metric == "accuracy"
+    assert spec.schedule(300) == Gradual(0, 200, 13)
     model = spec.load(cache)
     dense = spec.evaluate(model)
     assert list(dense)[0] == "accuracy" and dense["accuracy"] > 0.95

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .. import patterns as patterns_lib
-from ..formats import FORMATS
+from ..formats import parse_format
 from ..hardware import ACCELERATORS
 from ..workloads import MODELS
 
@@ -164,18 +164,20 @@ def check_sparsities(values: Any) -> list[float]:
 
 def check_accelerators(names: Any) -> list[str]:
     """Accelerator names known to the hardware registry, or a ValueError listing them."""
-    return _check_names(names, ACCELERATORS, "accelerator", allow_empty=True)
+    return _check_names(names, ACCELERATORS, "accelerator")
 
 
 def check_formats(names: Any) -> list[str]:
-    """Format names known to the format registry (empty = all), or a ValueError listing them."""
-    return _check_names(names, FORMATS, "format", allow_empty=True)
-
-
-def _check_names(names: Any, registry: dict[str, Any], what: str, allow_empty: bool) -> list[str]:
+    """Format strings (``csr``, ``bcsr:4x4``; empty = all registered) the format registry
+    parses, or a ValueError listing the valid ones."""
     names = split_list(names) if isinstance(names, str) else list(names)
-    if not names and not allow_empty:
-        raise ValueError(f"no {what} given; valid: {', '.join(sorted(registry))}")
+    for name in names:
+        parse_format(name)
+    return _unique(names, "format")
+
+
+def _check_names(names: Any, registry: dict[str, Any], what: str) -> list[str]:
+    names = split_list(names) if isinstance(names, str) else list(names)
     bad = [n for n in names if n not in registry]
     if bad:
         valid = ", ".join(sorted(registry)) or "none installed"

@@ -26,41 +26,60 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import nn
 
 from .. import patterns as pattern_lib
-from ..formats import FORMATS, encode
-from ..hardware import simulate
+from ..formats import FORMATS, encode, parse_format
+from ..hardware import SimResult, simulate
+from ..patterns import to_matrix
 from ..prune import Gradual, PruneConfig
 from ..workloads import get as get_model
 from .config import DENSE, SweepConfig, config_key, point_config
+from .lowering import im2col
 from .store import NOT_APPLICABLE, OK, Row, open_store
 
 ACCURACY, FORMAT, ACCELERATOR = "accuracy", "format", "accelerator"
 
 
 def resolve(cfg: SweepConfig, spec: Any) -> SweepConfig:
-    """``cfg`` with the model's default fine-tuning steps and the format list filled in."""
+    """``cfg`` with the model's default fine-tuning steps, and every format (all registered ones
+    if none were named) given the parameters of the sweep's pattern it stores (bcsr -> bcsr:4:4
+    for block:4x4)."""
     steps = spec.finetune_steps if cfg.pruning.steps is None else cfg.pruning.steps
-    formats = cfg.formats or tuple(FORMATS)
-    return replace(cfg, pruning=replace(cfg.pruning, steps=steps), formats=formats)
+    patterns = [pattern_lib.pattern(p) for p in cfg.patterns]
+    formats = []
+    for fmt in cfg.formats or tuple(FORMATS):
+        kind, given = parse_format(fmt)
+        params = given or matched(FORMAT_PARAMS, kind, patterns)
+        formats.append(":".join([kind, *(str(v) for v in params.values())]))
+    return replace(cfg, pruning=replace(cfg.pruning, steps=steps), formats=tuple(formats))
 
 
-#: accelerators built for one pattern take its parameters: CSP-H's chunk width is the C of
-#: csp:C (SPEC 4.4), the GS engine's lanes and E those of gs:B:E (SPEC 4.5)
-PATTERN_PARAMS: dict[str, tuple[str, dict[str, str]]] = {
+#: formats and accelerators built for one pattern take its parameters, from the sweep's first
+#: pattern of that kind: (pattern kind, {parameter: pattern attribute}). The dense baseline and
+#: every point use the same ones. CSP-H's chunk width is the C of csp:C (SPEC 4.4), the GS
+#: engine's lanes and E those of gs:B:E (SPEC 4.5).
+FORMAT_PARAMS: dict[str, tuple[str, dict[str, str]]] = {
+    "bcsr": ("block", {"block_rows": "r", "block_cols": "c"}),
+    "nm": ("nm", {"n": "n", "m": "m"}),
+    "gs": ("gs", {"b": "b", "e": "e"}),
+    "csp": ("csp", {"c": "c"}),
+}
+ACCELERATOR_PARAMS: dict[str, tuple[str, dict[str, str]]] = {
     "csph": ("csp", {"chunk": "c"}),
     "gs": ("gs", {"lanes": "b", "e": "e"}),
 }
 
 
+def matched(table: dict[str, tuple[str, dict[str, str]]], name: str,
+            patterns: list[pattern_lib.Pattern]) -> dict[str, Any]:
+    """Parameters of format or accelerator ``name`` from the first pattern of its kind."""
+    kind, attrs = table.get(name, ("", {}))
+    match = next((p for p in patterns if p.kind == kind), None)
+    return {k: getattr(match, a) for k, a in attrs.items()} if match else {}
+
+
 def accelerator_params(cfg: SweepConfig) -> dict[str, dict[str, Any]]:
-    """Constructor parameters of each accelerator, from the sweep's first pattern of the kind
-    it is built for; the dense baseline and every point run the same configuration."""
+    """Constructor parameters of each accelerator of the sweep (see :data:`ACCELERATOR_PARAMS`)."""
     patterns = [pattern_lib.pattern(p) for p in cfg.patterns]
-    out = {}
-    for accel in cfg.accelerators:
-        kind, attrs = PATTERN_PARAMS.get(accel, ("", {}))
-        match = next((p for p in patterns if p.kind == kind), None)
-        out[accel] = {k: getattr(match, a) for k, a in attrs.items()} if match else {}
-    return out
+    return {a: matched(ACCELERATOR_PARAMS, a, patterns) for a in cfg.accelerators}
 
 
 def point_keys(cfg: SweepConfig, pattern: str, sparsity: float, seed: int) -> dict[tuple[str, str], str]:
@@ -230,10 +249,10 @@ def pruned_layers(model: nn.Module, names: list[str], masks: dict[str, torch.Ten
 
 
 def conv_params(module: nn.Module) -> dict[str, Any]:
-    """Stride and padding of a convolution where they differ from 1 and 0 (a single number
-    when equal on every axis)."""
+    """Stride, padding, dilation and groups of a convolution where they differ from the
+    defaults (a single number when equal on every axis)."""
     params: dict[str, Any] = {}
-    for key, default in (("stride", 1), ("padding", 0)):
+    for key, default in (("stride", 1), ("padding", 0), ("dilation", 1), ("groups", 1)):
         value = getattr(module, key, default)
         if isinstance(value, tuple) and len(set(value)) == 1:
             value = value[0]
@@ -289,6 +308,23 @@ def measure_format(fmt: str, layers: dict[str, Layer]) -> tuple[str, dict[str, A
                 "layers": per_layer, "seconds": time.perf_counter() - t0}
 
 
+def run_layer(accel: str, lay: Layer, x: torch.Tensor, params: dict[str, Any]
+              ) -> tuple[SimResult, str]:
+    """One sample through one layer on ``accel``: a convolution as such (with its geometry), or,
+    if the model takes only matrices, as its im2col GEMM; returns the result and the form run."""
+    w = torch.where(lay.mask, lay.weight, torch.zeros((), dtype=lay.weight.dtype))
+    try:
+        return simulate(accel, w, x, **lay.params, **params), "native"
+    except ValueError as native:
+        if w.dim() == 2 or set(lay.params) - {"stride", "padding"}:
+            raise
+        try:
+            cols = im2col(x, tuple(w.shape[2:]), **lay.params)
+            return simulate(accel, to_matrix(w), cols, **params), "im2col"
+        except ValueError as e:
+            raise ValueError(f"{native}; as an im2col GEMM: {e}") from None
+
+
 def measure_accelerator(
     accel: str, layers: dict[str, Layer], acts: dict[str, torch.Tensor],
     params: dict[str, Any] | None = None,
@@ -300,17 +336,17 @@ def measure_accelerator(
     rejected: dict[str, str] = {}
     t0 = time.perf_counter()
     for name, lay in layers.items():
-        w = torch.where(lay.mask, lay.weight, torch.zeros((), dtype=lay.weight.dtype))
         try:
-            runs = [simulate(accel, w, x, **lay.params, **(params or {})) for x in acts[name]]
+            runs = [run_layer(accel, lay, x, params or {}) for x in acts[name]]
         except ValueError as e:
             rejected[name] = str(e)
             continue
         per_layer[name] = {
-            "cycles": sum(float(r.cycles) for r in runs),
-            "time_s": sum(float(r.time_s) for r in runs),
-            "energy_pj": sum(float(r.energy_pj) for r in runs),
-            "utilization": statistics.fmean(float(r.utilization) for r in runs),
+            "form": runs[0][1],
+            "cycles": sum(float(r.cycles) for r, _ in runs),
+            "time_s": sum(float(r.time_s) for r, _ in runs),
+            "energy_pj": sum(float(r.energy_pj) for r, _ in runs),
+            "utilization": statistics.fmean(float(r.utilization) for r, _ in runs),
         }
     if not per_layer:
         return NOT_APPLICABLE, {"reason": "; ".join(f"{n}: {why}" for n, why in rejected.items())}

@@ -105,7 +105,8 @@ class Codebook(Encoded):
             allowed = [f for f in FORMATS if f not in ("codebook", "eie", "dense")]
             raise ValueError(f"codebook index format {index!r} unknown; valid: {', '.join(allowed)}")
         book = shared_codebook(m, keep, code_bits, codebook)
-        q = np.where(keep, book[quantize(m, book)], 0).astype(m.dtype)
+        q = np.zeros_like(m)
+        q[keep] = book[quantize(m[keep], book)]
         qw = torch.from_numpy(q)
         inner = FORMATS[index].encode(q, keep, weight=qw, value_bits=code_bits)
         inner.shape = tuple(weight.shape)

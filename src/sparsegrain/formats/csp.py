@@ -13,36 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..patterns import PATTERNS, pattern
+from ..patterns import pattern
 from .base import Encoded, common, count_width, register
-
-
-def csp_violation(keep: np.ndarray, c: int) -> str | None:
-    """Which input row of W[i, o] does not keep a prefix of whole chunks of C outputs."""
-    if "csp" in PATTERNS:
-        return pattern(f"csp:{c}").violation(torch.from_numpy(keep))
-    rows, cols = keep.shape
-    n = -(-rows // c)
-    chunks = np.zeros((n * c, cols), dtype=bool)
-    chunks[:rows] = keep
-    pad = np.zeros((n * c, cols), dtype=bool)
-    pad[rows:] = True
-    cells = (chunks | pad).reshape(n, c, cols)
-    full, partial = cells.all(1), cells.any(1) & ~cells.all(1)
-    partial &= chunks.reshape(n, c, cols).any(1)
-    gap = full[1:] & ~full[:-1]
-    bad = partial.any(0) | gap.any(0)
-    if not bad.any():
-        return None
-    i = int(np.nonzero(bad)[0][0])
-    if partial[:, i].any():
-        why = f"chunk {int(np.nonzero(partial[:, i])[0][0])} is partly kept"
-    else:
-        why = f"chunk {int(np.nonzero(gap[:, i])[0][0]) + 1} is kept after a pruned chunk"
-    return (
-        f"csp:{c}: input row {i} of the (inputs x outputs) view does not keep a prefix of whole "
-        f"chunks: {why}"
-    )
 
 
 @register("csp")
@@ -73,14 +45,14 @@ class CSP(Encoded):
         """Chunks of C = 8 outputs; the mask must keep whole chunk prefixes (``csp:C``)."""
         if not isinstance(c, (int, np.integer)) or c < 1:
             raise ValueError(f"csp chunk width c must be a positive integer, got {c!r}")
-        why = csp_violation(keep, c)
-        if why:
-            raise ValueError(f"format csp cannot hold this mask: {why}")
         rows, cols = m.shape
         n = -(-rows // c)
-        lengths = keep.reshape(rows, cols).sum(0)
-        full = np.minimum(np.arange(1, n + 1) * c, rows)  # outputs covered by a prefix of L chunks
-        lengths = np.searchsorted(full, lengths, "right").astype(np.int32)
+        ends = np.minimum(np.arange(1, n + 1) * c, rows)  # outputs covered by a prefix of L chunks
+        lengths = np.searchsorted(ends, keep.sum(0), "right").astype(np.int32)
+        # exact iff the mask is the prefix these lengths describe; the validator says where not
+        if not np.array_equal(keep, np.arange(rows)[:, None] < ends[lengths - 1][None, :] * (lengths > 0)):
+            why = pattern(f"csp:{c}").violation(torch.from_numpy(keep))
+            raise ValueError(f"format csp cannot hold this mask: {why}")
         return cls(
             **common(m, weight, value_bits, dense_bits),
             c=int(c),

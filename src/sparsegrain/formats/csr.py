@@ -43,7 +43,7 @@ class Compressed(Encoded):
     ) -> "Compressed":
         """``index_bits`` defaults to ceil(log2(minor extent)); pointers are 32-bit."""
         if cls.axis == 1:
-            m, keep = m.T, keep.T
+            m, keep = m.T, np.ascontiguousarray(keep.T)
         major, minor = np.nonzero(keep)
         indptr = np.zeros(m.shape[0] + 1, dtype=np.int64)
         np.cumsum(np.bincount(major, minlength=m.shape[0]), out=indptr[1:])

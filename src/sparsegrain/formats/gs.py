@@ -30,10 +30,10 @@ def gs_violation(keep: np.ndarray, b: int, e: int) -> str | None:
     if rows % r:
         return f"gs:{b}:{e}: {rows} rows are not a multiple of R = B / E = {r}"
     per_row = keep.sum(1).reshape(-1, r)
-    bank = np.zeros((rows, b), dtype=np.int64)
+    if cols < b:
+        return f"gs:{b}:{e}: {cols} columns are fewer than B = {b} banks"
     rr, cc = np.nonzero(keep)
-    np.add.at(bank, (rr, cc % b), 1)
-    per_bank = bank.reshape(-1, r, b).sum(1)
+    per_bank = np.bincount(rr // r * b + cc % b, minlength=rows // r * b).reshape(-1, b)
     row_bad = (per_row != per_row[:, :1]).any(1)
     bank_bad = (per_bank != per_bank[:, :1]).any(1)
     if row_bad.any() or bank_bad.any():
@@ -188,18 +188,23 @@ class GS(Encoded):
             order = _row_order(keep, row_order)
         elif row_order is not None:
             raise ValueError("row_order needs scatter=True (rows are only permuted with row ids)")
-        why = gs_violation(keep[order], b, e)
-        if why:
-            raise ValueError(f"format gs cannot hold this mask: {why}")
+        kept = keep[order] if scatter else keep
         r = b // e
-        n_groups = rows // r
-        packs = keep[order][::r].sum(1) // e  # first row of each group: E kept per pack
-        pack_ptr = np.concatenate([[0], np.cumsum(packs)]).astype(np.int64)
-        rr, cc = np.nonzero(keep[order])
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(rr, minlength=rows))]).astype(np.int64)
-        out = np.full((int(pack_ptr[-1]), b), -1, dtype=np.int64)
-        failed = _pack(indptr, cc.astype(np.int64), n_groups, r, e, b, pack_ptr, out)
-        assert failed < 0, f"valid group {failed} did not decompose into packs"
+        rr, cc = np.nonzero(kept)
+        per_row = np.bincount(rr, minlength=rows)
+        # packing decides validity exactly: equal counts per row of a group, then Konig's
+        # matchings exist iff every bank holds the same count; the validator says where not
+        if rows % r or cols < b or (per_row.reshape(-1, r) != per_row[::r, None]).any():
+            failed = 0
+        else:
+            n_groups = rows // r
+            pack_ptr = np.concatenate([[0], np.cumsum(per_row[::r] // e)]).astype(np.int64)
+            indptr = np.concatenate([[0], np.cumsum(per_row)]).astype(np.int64)
+            out = np.full((int(pack_ptr[-1]), b), -1, dtype=np.int64)
+            failed = _pack(indptr, cc.astype(np.int64), n_groups, r, e, b, pack_ptr, out)
+        if failed >= 0:
+            why = gs_violation(kept, b, e) or f"gs:{b}:{e}: row group {failed} has no pack layout"
+            raise ValueError(f"format gs cannot hold this mask: {why}")
         src_rows = order[rr]
         flat_src = src_rows[out] * cols + cc[out]
         return cls(

@@ -44,22 +44,35 @@ class NM(Encoded):
     ) -> "NM":
         """2:4 by default; the mask must obey ``nm:N:M`` (at most N kept per group)."""
         spec = pattern(f"nm:{n}:{m}")
-        why = spec.violation(torch.from_numpy(keep))
-        if why:
-            raise ValueError(f"format nm cannot hold this mask: {why}")
         rows, cols = mat.shape
-        pos = np.arange(m)
-        # kept positions first, each part ascending: sort by (unkept, position)
-        order = np.argsort(np.where(keep.reshape(rows, -1, m), pos, pos + m), axis=2)[:, :, :n]
-        vals = np.take_along_axis(mat.reshape(rows, -1, m), order, axis=2)
-        held = np.take_along_axis(keep.reshape(rows, -1, m), order, axis=2)
+        groups = keep.reshape(rows, -1, m) if cols % m == 0 else None
+        count = None if groups is None else groups.sum(2, dtype=np.int64)
+        if count is None or count.max(initial=0) > n:
+            raise ValueError(f"format nm cannot hold this mask: {spec.violation(torch.from_numpy(keep))}")
+        g_n = cols // m
+        order = np.empty((rows * g_n, n), dtype=np.uint8)
+        vals = np.zeros((rows * g_n, n), dtype=mat.dtype)
+        # kept weights: slot = rank inside the group (row-major nonzero walks groups in order)
+        r, c = np.nonzero(keep)
+        group = r * g_n + c // m
+        first = np.concatenate([[0], np.cumsum(count.reshape(-1))])
+        slot = np.arange(len(group)) - first[group]
+        order[group, slot] = c % m
+        vals[group, slot] = mat[r, c]
+        # groups keeping fewer than N: padding slots on their first unkept positions
+        short = np.nonzero(count.reshape(-1) < n)[0]
+        if len(short):
+            sub = groups.reshape(-1, m)[short]
+            free_rank = count.reshape(-1)[short, None] + np.cumsum(~sub, axis=1) - 1
+            gi, pos = np.nonzero(~sub & (free_rank < n))
+            order[short[gi], free_rank[gi, pos]] = pos
         return cls(
             **common(mat, weight, value_bits, dense_bits),
             n=int(n),
             m=int(m),
-            values=np.where(held, vals, 0).astype(mat.dtype).reshape(rows, -1),
-            indices=order.astype(np.uint8).reshape(rows, -1),
-            n_kept=int(keep.sum()),
+            values=vals.reshape(rows, -1),
+            indices=order.reshape(rows, -1),
+            n_kept=len(r),
         )
 
     @property

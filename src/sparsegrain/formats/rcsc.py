@@ -96,7 +96,7 @@ def relative_layout(
     pad = np.zeros((local_rows * n_pe, cols), dtype=bool)
     pad[:rows] = keep
     # (local, pe, col) -> (pe, col, local): nonzero() then walks PE-major, column, local row
-    pe, col, local = np.nonzero(pad.reshape(local_rows, n_pe, cols).transpose(1, 2, 0))
+    pe, col, local = np.nonzero(np.ascontiguousarray(pad.reshape(local_rows, n_pe, cols).transpose(1, 2, 0)))
     line = pe.astype(np.int64) * cols + col
     prev = np.empty_like(local)
     prev[1:] = local[:-1]

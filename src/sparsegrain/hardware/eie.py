@@ -30,13 +30,14 @@ from .inputs import as_tensor, as_vector
 DRAIN_CYCLES = 6
 #: The authors' simulator never stops before this many cycles.
 MIN_CYCLES = 9
-#: ``stats`` slots filled by the kernel.
+#: ``stats`` slots filled by the kernel, in order.
 _STATS = (
     "useful_macs", "filler_entries", "empty_slice_cycles", "pointer_reads", "weight_line_reads",
     "bypasses", "broadcasts", "stall_cycles", "empty_scans", "last_useful_cycle",
     "empty_state_cycle", "first_quiet_cycle",
 )
-
+(USEFUL, FILLERS, EMPTY_SLICES, POINTER_READS, LINE_READS, BYPASSES, BROADCASTS, STALLS,
+ EMPTY_SCANS, LAST_USEFUL, EMPTY_STATE, FIRST_QUIET) = range(len(_STATS))
 
 @dataclass(frozen=True)
 class EIELayer:
@@ -96,7 +97,9 @@ class EIELayer:
         return np.diff(self.ptr, axis=1)
 
 
-def broadcast_schedule(activations: np.ndarray, n_pe: int, has_bias: bool) -> tuple[np.ndarray, int]:
+def broadcast_schedule(
+    activations: np.ndarray, n_pe: int, has_bias: bool
+) -> tuple[np.ndarray, int]:
     """The central unit's steps: column index broadcast, or -1 for a scan that finds nothing.
 
     A group of ``n_pe`` activations is loaded in the cycle its last nonzero is sent if that one
@@ -134,10 +137,10 @@ def _run_kernel(ptr, base, codes, zeros_before, codebook, steps, empty_from, val
     n_pe = ptr.shape[0]
     n_steps = steps.shape[0]
     y = np.zeros(n_rows, dtype=np.float32)
-    stats = np.zeros(12, dtype=np.int64)
-    stats[9] = -DRAIN_CYCLES  # no real entry yet
-    stats[10] = -1
-    stats[11] = -1
+    stats = np.zeros(len(_STATS), dtype=np.int64)
+    stats[LAST_USEFUL] = -DRAIN_CYCLES  # no real entry yet
+    stats[EMPTY_STATE] = -1
+    stats[FIRST_QUIET] = -1
     popped = np.zeros(n_pe, dtype=np.int64)
     holding = np.zeros(n_pe, dtype=np.bool_)
     pos = np.zeros(n_pe, dtype=np.int64)
@@ -154,15 +157,16 @@ def _run_kernel(ptr, base, codes, zeros_before, codebook, steps, empty_from, val
     s = 0
     drained = False  # every step sent, every queue and PE empty
     for c in range(max_cycles):
-        if s >= empty_from and stats[10] < 0:
-            stats[10] = c
+        if s >= empty_from and stats[EMPTY_STATE] < 0:
+            stats[EMPTY_STATE] = c
         # the authors' end-of-layer test: bias group loaded and no write retiring this cycle
         quiet = s >= empty_from and not useful_at[(c - DRAIN_CYCLES + 1) % 8]
-        if c >= MIN_CYCLES and quiet and stats[11] < 0:
-            stats[11] = c
+        if c >= MIN_CYCLES and quiet and stats[FIRST_QUIET] < 0:
+            stats[FIRST_QUIET] = c
         if not drained and s >= n_steps and min_popped == nb and not holding.any():
             drained = True
-        if drained and c >= max(MIN_CYCLES, stats[9] + DRAIN_CYCLES, stats[10]):
+        finish = max(MIN_CYCLES, stats[LAST_USEFUL] + DRAIN_CYCLES, stats[EMPTY_STATE])
+        if drained and c >= finish:
             return c, stats, y
         useful_at[c % 8] = False
         one_full = nb - min_popped >= fifo_depth - 1
@@ -171,9 +175,9 @@ def _run_kernel(ptr, base, codes, zeros_before, codebook, steps, empty_from, val
             col = steps[s]
             if col < 0:
                 s += 1
-                stats[8] += 1
+                stats[EMPTY_SCANS] += 1
             elif one_full:
-                stats[7] += 1
+                stats[STALLS] += 1
             else:
                 push = col
                 s += 1
@@ -185,25 +189,25 @@ def _run_kernel(ptr, base, codes, zeros_before, codebook, steps, empty_from, val
                     e = pos[k]
                     line = (e - base[k]) // line_entries
                     if line != last_line[k]:
-                        stats[4] += 1
+                        stats[LINE_READS] += 1
                         last_line[k] = line
                     row[k] += zeros_before[e] + 1
                     code = codes[e]
                     if code != 0:
                         r = row[k] * n_pe + k
                         y[r] += codebook[code] * act[k]
-                        stats[0] += 1
+                        stats[USEFUL] += 1
                         useful_at[c % 8] = True
                         if last_write_cycle[k] == c - 1 and last_write_row[k] == row[k]:
-                            stats[5] += 1
+                            stats[BYPASSES] += 1
                         last_write_cycle[k] = c
                         last_write_row[k] = row[k]
                     else:
-                        stats[1] += 1
+                        stats[FILLERS] += 1
                     pos[k] = e + 1
                     read_ptr = pos[k] == end[k]
                 else:
-                    stats[2] += 1
+                    stats[EMPTY_SLICES] += 1
             if read_ptr:
                 if nb > popped[k]:
                     col = queue[popped[k]]
@@ -213,18 +217,18 @@ def _run_kernel(ptr, base, codes, zeros_before, codebook, steps, empty_from, val
                     end[k] = base[k] + ptr[k, col + 1]
                     act[k] = values[col]
                     row[k] = -1
-                    stats[3] += 1
+                    stats[POINTER_READS] += 1
                 else:
                     holding[k] = False
             if popped[k] < new_min:
                 new_min = popped[k]
         min_popped = new_min
         if useful_at[c % 8]:
-            stats[9] = c
+            stats[LAST_USEFUL] = c
         if push >= 0:
             queue[nb] = push
             nb += 1
-            stats[6] += 1
+            stats[BROADCASTS] += 1
     return -1, stats, y
 
 
@@ -258,6 +262,13 @@ def simulate_layer(
     counts["reference_end_cycle"] = quiet if quiet >= 0 else int(cycles)
     del counts["last_useful_cycle"], counts["empty_state_cycle"]
     return int(cycles), counts, y
+
+
+def input_weights(layer: EIELayer) -> int:
+    """Nonzero codes in the input columns (the bias column left out)."""
+    real = np.concatenate([[0], np.cumsum(layer.codes != 0)])
+    starts = layer.base[:-1]
+    return int((real[starts + layer.ptr[:, layer.n_inputs]] - real[starts]).sum())
 
 
 def layer_from_encoded(enc: Any) -> EIELayer:
@@ -353,7 +364,7 @@ class EIE(Accelerator):
         if clock_hz <= 0:
             raise ValueError(f"clock_hz must be > 0, got {clock_hz!r}")
         if not isinstance(sram_width, (int, np.integer)) or sram_width < 8:
-            raise ValueError(f"sram_width must be an integer number of bits >= 8, got {sram_width!r}")
+            raise ValueError(f"sram_width must be an integer >= 8 (bits), got {sram_width!r}")
         if mode not in ("exact", "analytic"):
             raise ValueError(f"mode must be 'exact' or 'analytic', got {mode!r}")
         self.n_pe = n_pe
@@ -364,9 +375,10 @@ class EIE(Accelerator):
         self.codebook = codebook
 
     def layer(self, weights: Any) -> EIELayer:
-        """The EIE encoding of ``weights`` (an EIE-encoded weight, or a dense/masked matrix)."""
-        if hasattr(weights, "codes") and hasattr(weights, "zeros_before"):
-            layer = layer_from_encoded(weights)
+        """The EIE encoding of ``weights``: an :class:`EIELayer`, an EIE-encoded weight, or a
+        dense/masked 2-D weight (encoded here for ``n_pe`` PEs with ``codebook``)."""
+        if isinstance(weights, EIELayer) or hasattr(weights, "zeros_before"):
+            layer = weights if isinstance(weights, EIELayer) else layer_from_encoded(weights)
             if self.n_pe is not None and self.n_pe != layer.n_pe:
                 raise ValueError(
                     f"n_pe = {self.n_pe} but the weight is encoded for {layer.n_pe} PEs; "
@@ -378,7 +390,7 @@ class EIE(Accelerator):
         n_pe = 64 if self.n_pe is None else self.n_pe
         w = as_tensor(weights)
         if w.dim() != 2:
-            raise ValueError(f"EIE runs a 2-D weight (outputs x inputs), got shape {tuple(w.shape)}")
+            raise ValueError(f"EIE runs a 2-D weight (outputs x inputs), got {tuple(w.shape)}")
         # EIE's pointers are 16-bit; a bigger slice per PE (few PEs) gets 32-bit pointers
         nnz = (w != 0).sum(dim=1)
         rows = torch.arange(w.shape[0]) % n_pe
@@ -407,7 +419,8 @@ class EIE(Accelerator):
         entries = useful + counts["filler_entries"]
         groups = -(-layer.n_inputs // p) + int(layer.has_bias)
         words = {  # 32-bit words per access (SPEC 4: memories are priced per 32-bit word)
-            "activation": 16 / 32, "pointer_pair": 2 * layer.pointer_bits / 32, "line": self.sram_width / 32,
+            "activation": 16 / 32, "pointer_pair": 2 * layer.pointer_bits / 32,
+            "line": self.sram_width / 32,
             "queue_entry": 32 / 32, "accumulator": 16 / 32, "codebook": 16 / 32,
         }
         sram_reads = {
@@ -441,7 +454,7 @@ class EIE(Accelerator):
             "theoretical_time_s": theoretical / self.clock_hz,
             "theoretical_cycles": theoretical,
             "load_balance_efficiency": useful / (cycles * p),
-            "weight_density": float((layer.codes != 0).sum() / max(layer.n_rows * layer.n_inputs, 1)),
+            "weight_density": input_weights(layer) / max(layer.n_rows * layer.n_inputs, 1),
             "activation_density": float((acts != 0).mean()) if len(acts) else 0.0,
             **{k: v for k, v in counts.items()},
             **{f"sram_read_words_{k}": v for k, v in sram_reads.items()},

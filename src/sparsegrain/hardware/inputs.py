@@ -25,8 +25,9 @@ def as_vector(activations: Any, n: int) -> np.ndarray:
     """Activations as a float32 vector of length ``n``, or a ValueError saying what is wrong."""
     if activations is None:
         raise ValueError(f"activations are required: a vector of {n} values")
-    a = activations.detach().cpu().numpy() if hasattr(activations, "detach") else np.asarray(activations)
-    a = np.asarray(a, dtype=np.float32)
+    if isinstance(activations, torch.Tensor):
+        activations = activations.detach().cpu().numpy()
+    a = np.asarray(activations, dtype=np.float32)
     if a.ndim != 1 or a.shape[0] != n:
         raise ValueError(
             f"activations must be a vector of length {n} (the weight's inputs), got shape {a.shape}"
@@ -117,4 +118,7 @@ def _read_array(path: str) -> np.ndarray:
         return np.loadtxt(p, delimiter="," if p.suffix == ".csv" else None)
     if p.suffix == ".dat":
         return np.fromfile(p, dtype="<f4")
-    raise ValueError(f"activations file {path}: unknown type {p.suffix!r}; valid: .npy, .pt, .txt, .csv, .dat (float32)")
+    raise ValueError(
+        f"activations file {path}: unknown type {p.suffix!r}; "
+        "valid: .npy, .pt, .txt, .csv, .dat (float32)"
+    )

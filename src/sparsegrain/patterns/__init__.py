@@ -1,6 +1,6 @@
 """Sparsity patterns: which weights may be nonzero (SPEC section 2)."""
 
-from . import bank, csp, groups, nm, pebalanced  # noqa: F401  (modules register their patterns)
+from . import bank, csp, groups, gs, nm, pebalanced  # noqa: F401  (modules register their patterns)
 from .base import Pattern, check_sparsity, from_matrix, to_matrix
 from .registry import PATTERNS, examples, pattern, register, valid_forms
 

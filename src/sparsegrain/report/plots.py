@@ -40,15 +40,16 @@ def _baseline(ax, summary: Summary) -> None:
 
 
 def accuracy_vs_sparsity(summary: Summary) -> bytes:
-    """One line per pattern: the metric at each target sparsity."""
+    """One line per pattern: the metric at each sparsity reached (N:M stays at 1 - N/M whatever
+    the target)."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     style = _style(summary)
     for p in summary.patterns:
-        pts = sorted((e.sparsity, e.accuracy) for e in summary.entries if e.pattern == p)
+        pts = sorted((e.sparsity_actual, e.accuracy) for e in summary.entries if e.pattern == p)
         colour, marker = style[p]
         ax.plot(*zip(*pts), marker=marker, color=colour, label=p)
     _baseline(ax, summary)
-    ax.set_xlabel("target sparsity")
+    ax.set_xlabel("sparsity of the pruned layers")
     ax.set_title(f"{summary.model}: {summary.metric} vs sparsity")
     ax.legend(fontsize=8, ncol=2)
     return _png(fig)

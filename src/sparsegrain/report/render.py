@@ -37,6 +37,12 @@ def _num(v: float | None, fmt: str = ".3g", suffix: str = "") -> str:
     return f"{v:{fmt}}{suffix}"
 
 
+def _time_energy(figures: dict[str, float] | None) -> str:
+    if not figures:
+        return "n/a"
+    return f"{figures['time_s'] * 1e6:.3g} / {figures['energy_pj'] * 1e-6:.3g}"
+
+
 def fronts(summary: Summary) -> dict[str, set[int]]:
     """Indices of entries on each Pareto front: accuracy vs compression, and vs each
     accelerator's speedup and energy gain (over all sparsities)."""
@@ -57,12 +63,18 @@ def _front(summary: Summary, idx: list[int], values: dict[int, float]) -> set[in
     return {idx[k] for k in picked}
 
 
+#: a point whose actual sparsity is this far from its target (N:M fixes it at 1 - N/M) is left
+#: out of the comparison at that target
+REACHED = 0.02
+
+
 def fronts_by_sparsity(summary: Summary) -> list[list[str]]:
     """At each sparsity, the patterns on the front of accuracy vs compression and vs each
-    accelerator's speedup (patterns compared at equal target sparsity)."""
+    accelerator's speedup, among the points that reached that target sparsity."""
     rows = []
     for s in summary.sparsities:
-        idx = [i for i, e in enumerate(summary.entries) if e.sparsity == s]
+        idx = [i for i, e in enumerate(summary.entries)
+               if e.sparsity == s and abs(e.sparsity_actual - s) <= REACHED]
         comp = {i: (summary.entries[i].best_format or ("", math.nan))[1] for i in idx}
         cells = [f"{s:g}", _names(summary, _front(summary, idx, comp))]
         for a in summary.accelerators:
@@ -164,12 +176,22 @@ def blocks(summary: Summary, config: dict[str, Any] | None = None) -> list[Block
     fhead = ["sparsity", "front: compression", *(f"front: {a} speedup" for a in summary.accelerators)]
     out += [Block("h2", "Pareto front at each sparsity"),
             Block("p", "Patterns not dominated at equal target sparsity, on accuracy and the "
-                       "named axis."),
+                       f"named axis; a pattern whose actual sparsity is more than {REACHED} from "
+                       "the target (N:M fixes it) is left out at that target."),
             Block("table", head=fhead, body=fronts_by_sparsity(summary))]
     out.append(Block("h2", "Plots"))
     for stem, (title, png) in all_plots(summary).items():
         out.append(Block("img", text=title, png=png, stem=stem))
     every = [summary.dense, *summary.entries]
+    if summary.accelerators:
+        atable = [[e.pattern, f"{e.sparsity:g}",
+                   *(_time_energy(e.accel.get(a)) for a in summary.accelerators)] for e in every]
+        out += [Block("h2", "Time and energy per inference on each accelerator"),
+                Block("p", "Modelled time (µs) / energy (µJ) of the layers each accelerator ran, "
+                           "for the captured evaluation sample(s): these compare accelerators "
+                           "with each other (systolic and SIMD, where present, are dense "
+                           "machines)."),
+                Block("table", head=["pattern", "sparsity", *summary.accelerators], body=atable)]
     ftable = [[e.pattern, f"{e.sparsity:g}",
                *(_num(e.compression.get(f), ".2f", "x" + ("q" if f in e.lossy else ""))
                  for f in summary.formats)] for e in every]
@@ -179,15 +201,24 @@ def blocks(summary: Summary, config: dict[str, Any] | None = None) -> list[Block
                        "best-format column."),
             Block("table", head=["pattern", "sparsity", *summary.formats], body=ftable)]
     if summary.not_applicable:
-        reasons: dict[str, list[str]] = {}
-        for (kind, target, p, s), why in summary.not_applicable.items():
-            reasons.setdefault(f"{kind} {target}: {why}", []).append(f"{p} @ {s:g}")
         out += [Block("h2", "Not applicable"),
-                Block("ul", items=[f"{k} ({', '.join(v)})" for k, v in reasons.items()])]
+                Block("p", "Each format or accelerator, the points where it rejected the mask, "
+                           "and its first reason (every reason is in the store)."),
+                Block("ul", items=not_applicable(summary))]
     left = {f"{e.label}: {n} ({why})" for e in summary.entries for n, why in e.left_dense.items()}
     if left:
         out += [Block("h2", "Layers left dense"), Block("ul", items=sorted(left))]
     return out
+
+
+def not_applicable(summary: Summary, width: int = 240) -> list[str]:
+    """One line per rejecting format or accelerator: its points and its first reason."""
+    points: dict[str, list[str]] = {}
+    first: dict[str, str] = {}
+    for (kind, target, p, s), why in summary.not_applicable.items():
+        points.setdefault(f"{kind} {target}", []).append(f"{p} @ {s:g}")
+        first.setdefault(f"{kind} {target}", why if len(why) <= width else why[:width] + "...")
+    return [f"{k} ({', '.join(v)}): {first[k]}" for k, v in points.items()]
 
 
 def to_markdown(blocks: list[Block]) -> str:

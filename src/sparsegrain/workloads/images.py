@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .models import ModelSpec, cache_dir, register, save_atomic
+from . import models
+from .models import ModelSpec, register, save_atomic
 
 
 class SmallCNN(nn.Module):
@@ -45,6 +46,8 @@ class ImageClassifier(ModelSpec):
     lr: float = 2e-3
     finetune_lr: float = 5e-4
     batch: int = 64
+    #: held-out test images
+    test_size: int = 500
     finetune_steps = 300
     #: bump when the architecture or training changes, so stale caches are not reused
     version: int = 1
@@ -57,20 +60,18 @@ class ImageClassifier(ModelSpec):
         self.x_train, self.y_train = torch.from_numpy(xtr), torch.from_numpy(ytr)
         self.x_test, self.y_test = torch.from_numpy(xte), torch.from_numpy(yte)
 
-    test_size: int = 500
-
     def _data(self) -> tuple[np.ndarray, np.ndarray]:
         """Images as float32 (N, 1, H, W) scaled to [0, 1], labels as int64."""
         raise NotImplementedError
 
-    def load(self, cache_dir_: str | Path | None = None) -> nn.Module:
-        path = cache_dir(cache_dir_) / f"{self.name}-v{self.version}.pt"
-        model = SmallCNN()
+    def load(self, cache_dir: str | Path | None = None) -> nn.Module:
+        path = models.cache_dir(cache_dir) / f"{self.name}-v{self.version}.pt"
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            model = SmallCNN()
         if path.is_file():
             model.load_state_dict(torch.load(path, map_location="cpu"))
         else:
-            torch.manual_seed(0)
-            model = SmallCNN()
             steps = self.epochs * -(-len(self.x_train) // self.batch)
             self._train(model, steps, self.lr, None)
             save_atomic(model.state_dict(), path)
