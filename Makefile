@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/sparsegrain inspect minilm --pattern all --sparsity 0.9
+	$(VENV)/bin/sparsegrain tradeoff --out results/
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2
