@@ -72,6 +72,7 @@ def main() -> None:
     texts = sentences(args.sentences)
     load = lambda: SentenceTransformer(str(minilm_dir()), device="cpu")  # noqa: E731
     dense_tps, _ = throughput(load(), texts, args.batch, args.reps)
+    console.print(f"dense: {dense_tps:.1f} sentences/s")
     table = Table(title=f"MiniLM-L6 embeddings, {args.sentences} sentences, batch {args.batch}; "
                         f"dense {dense_tps:.1f} sentences/s")
     for col in ("pattern", "sparsity", "pruned dense /s", "sparsified /s", "x dense",
@@ -79,7 +80,7 @@ def main() -> None:
         table.add_column(col, justify="left" if col in ("pattern", "formats") else "right")
     for s in (float(v) for v in args.sparsity.split(",")):
         for spec in PATTERNS[s]:
-            console.print(f"[dim]{spec} at {s:.0%}...[/]")
+
             model = load()
             prune_linears(model, spec, s)
             pruned_tps, want = throughput(model, texts, args.batch, args.reps)
@@ -87,10 +88,11 @@ def main() -> None:
             report = model.sparsify_report
             tps, got = throughput(model, texts, args.batch, args.reps)
             chosen = sorted({c.chosen for c in report if c.chosen != "dense"})
-            table.add_row(spec, f"{s:.0%}", f"{pruned_tps:.1f}", f"{tps:.1f}",
-                          f"{tps / dense_tps:.2f}",
-                          f"{sum(c.chosen != 'dense' for c in report)}/{len(report)}",
-                          ",".join(chosen) or "-", f"{np.abs(got - want).max():.1e}")
+            row = [spec, f"{s:.0%}", f"{pruned_tps:.1f}", f"{tps:.1f}", f"{tps / dense_tps:.2f}",
+                   f"{sum(c.chosen != 'dense' for c in report)}/{len(report)}",
+                   ",".join(chosen) or "-", f"{np.abs(got - want).max():.1e}"]
+            console.print(" | ".join(row))  # each result as soon as it is measured
+            table.add_row(*row)
     console.print(table)
 
 
