@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from rich.progress import track
 
 from ... import pattern
 from ...workloads.catalog import get_layer
-from .report import (Study, dense_macs, energy_groups, geomean, layer_activations, minilm_layer, minilm_layers,
-                     run_layer, study)
+from .report import (
+    Study, dense_macs, energy_groups, geomean, layer_activations, minilm_layer, minilm_layers,
+    progress, run_layer, study,
+)
 
 LAYERS = ("resnet50:layer1.1.conv2", "resnet50:layer2.1.conv2", "resnet50:layer3.1.conv2",
           "resnet50:layer4.1.conv2", "resnet50:layer3.1.conv3", "vgg16:conv5_2")
@@ -34,7 +35,7 @@ def csp(quick: bool = False, sparsities: tuple[float, ...] = (0.7, 0.9), act_den
         cases += [(minilm_layer(n, w).name, minilm_layer(n, w), w)
                   for n, w in minilm_layers("layer.0.").items() if "intermediate" in n or "output.dense" in n]
     rows = []
-    for name, layer, w in track(cases, description="csp"):
+    for name, layer, w in progress(cases, "csp"):
         acts = layer_activations(layer, act_density, seed, tokens)
         for s in (sparsities[-1:] if quick else sparsities):
             m_csp, m_un = pattern(f"csp:{chunk}").mask(w, s), pattern("unstructured").mask(w, s)

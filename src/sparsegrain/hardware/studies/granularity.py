@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from rich.progress import track
 
 from ... import encode, pattern
 from ...workloads.catalog import get_layer
 from ..scnn import REFERENCE_KINDS
-from .report import (Study, geomean, layer_activations, minilm_layer, minilm_layers, run_layer,
-                     study)
+from .report import (
+    Study, geomean, layer_activations, minilm_layer, minilm_layers, progress, run_layer, study,
+)
 
 PATTERNS = ("unstructured", "vector", "kernel", "filter")
 LAYERS = ("resnet50:layer1.1.conv2", "resnet50:layer2.1.conv2", "resnet50:layer3.1.conv2",
@@ -56,7 +56,7 @@ def granularity(quick: bool = False, density: float = 0.3, act_density: float = 
         for name, w in minilm_layers("layer.0.").items():
             cases.append((minilm_layer(name, w).name, minilm_layer(name, w), w))
     rows = []
-    for name, layer, w in track(cases, description="granularity"):
+    for name, layer, w in progress(cases, "granularity"):
         acts = layer_activations(layer, act_density, seed, tokens=16)
         for spec in PATTERNS:
             rows.append(_row(name, spec, w, pattern(spec).mask(w, 1.0 - density), acts, layer, seed))

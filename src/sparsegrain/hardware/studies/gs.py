@@ -11,11 +11,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from rich.progress import track
 
 from ... import pattern
 from ...workloads.catalog import get_layer
-from .report import Study, geomean, layer_activations, minilm_layer, minilm_layers, run_layer, study
+from .report import Study, geomean, progress, layer_activations, minilm_layer, minilm_layers, run_layer, study
 
 LAYERS = ("gnmt:attn.query", "resnet50:layer2.1.conv2", "resnet50:layer3.1.conv1",
           "resnet50:layer3.1.conv2", "resnet50:layer4.1.conv2")
@@ -45,7 +44,7 @@ def gs(quick: bool = False, sparsity: float = 0.9, lanes: int = 8, act_density: 
         cases += [(minilm_layer(n, w).name, minilm_layer(n, w), w)
                   for n, w in minilm_layers("layer.0.intermediate").items()]
     rows = []
-    for name, layer, w in track(cases, description="gs"):
+    for name, layer, w in progress(cases, "gs"):
         acts = layer_activations(layer, act_density, seed, tokens=1)
         base = None
         for label, spec, params in configs(lanes):

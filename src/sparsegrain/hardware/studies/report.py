@@ -14,6 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.progress import track  # noqa: E402
 
 from ...workloads.catalog import Layer  # noqa: E402
 from ..base import simulate  # noqa: E402
@@ -34,6 +36,11 @@ class Study:
     summary: list[str]
     #: (file name, function drawing on a matplotlib Figure)
     plots: list[tuple[str, Callable[[Any], None]]] = field(default_factory=list)
+
+
+def progress(cases: list, description: str) -> Any:
+    """Iterate ``cases`` with a progress bar on stderr, so stdout stays clean for ``--json``."""
+    return track(cases, description=description, console=Console(stderr=True), transient=True)
 
 
 def cell(v: Any) -> str:
