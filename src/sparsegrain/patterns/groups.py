@@ -23,16 +23,31 @@ def select_groups(scores: torch.Tensor, sizes: torch.Tensor, sparsity: float) ->
     closest to ``round(sparsity * elements)``.
     """
     g = scores.numel()
-    order = torch.argsort(scores, stable=True)
     if bool((sizes == sizes[0]).all()):
-        n_prune = int(round(sparsity * g))
-    else:
-        total = int(sizes.sum())
-        target = int(round(sparsity * total))
-        pruned = torch.cat([sizes.new_zeros(1), torch.cumsum(sizes[order], 0)])
-        n_prune = int(torch.argmin((pruned - target).abs()))
+        return _keep_largest(scores, int(round(sparsity * g)))
+    order = torch.argsort(scores, stable=True)
+    total = int(sizes.sum())
+    target = int(round(sparsity * total))
+    pruned = torch.cat([sizes.new_zeros(1), torch.cumsum(sizes[order], 0)])
+    n_prune = int(torch.argmin((pruned - target).abs()))
     keep = torch.ones(g, dtype=torch.bool)
     keep[order[:n_prune]] = False
+    return keep
+
+
+def _keep_largest(scores: torch.Tensor, n_prune: int) -> torch.Tensor:
+    """Prune the ``n_prune`` lowest scores, ties broken by position (as a stable sort would).
+
+    A k-th value selection is linear in the number of scores; a full sort is not.
+    """
+    keep = torch.ones(scores.numel(), dtype=torch.bool)
+    if n_prune <= 0:
+        return keep
+    t = torch.kthvalue(scores, n_prune).values
+    keep = scores > t
+    ties = torch.nonzero(scores == t).flatten()
+    n_ties_pruned = n_prune - int((scores < t).sum())
+    keep[ties[n_ties_pruned:]] = True
     return keep
 
 
@@ -47,16 +62,18 @@ class GroupPattern(Pattern):
         """Inverse of :meth:`_groups`, dropping the padding."""
         raise NotImplementedError
 
+    def _group_sizes(self, shape: torch.Size) -> torch.Tensor:
+        """Real (unpadded) entries of every group."""
+        return self._groups(torch.ones(shape)).sum(1).long()
+
     def saliency(self, score: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-group saliency (the pattern's norm of the scores) and group sizes (real entries)."""
-        real = self._groups(torch.ones_like(score))
-        return group_norm(self._groups(score), self.norm, dim=1), real.sum(1).long()
+        return group_norm(self._groups(score), self.norm, dim=1), self._group_sizes(score.shape)
 
     def _mask(self, score: torch.Tensor, sparsity: float) -> torch.Tensor:
-        sal, sizes = self.saliency(score)
-        keep = select_groups(sal, sizes, sparsity)
-        g = keep[:, None].expand(-1, self._groups(score).shape[1]).float()
-        return self._ungroup(g, score.shape) > 0.5
+        g = self._groups(score)
+        keep = select_groups(group_norm(g, self.norm, dim=1), self._group_sizes(score.shape), sparsity)
+        return self._ungroup(keep[:, None].expand(-1, g.shape[1]), score.shape)
 
     def group_counts(self, mask: torch.Tensor) -> tuple[int, int]:
         real = self._groups(torch.ones(mask.shape)) > 0.5
@@ -84,6 +101,13 @@ class _TileGroups(GroupPattern):
 
     def _unlayout(self, m: torch.Tensor, shape: torch.Size) -> torch.Tensor:
         return from_matrix(m, shape)
+
+    def _group_sizes(self, shape: torch.Size) -> torch.Tensor:
+        rows, cols = self._layout(torch.empty(shape, device="meta")).shape
+        r, c = self._tile(shape)
+        if rows % r or cols % c:
+            return super()._group_sizes(shape)
+        return torch.full(((rows // r) * (cols // c),), r * c, dtype=torch.long)
 
     def _groups(self, t: torch.Tensor) -> torch.Tensor:
         m = self._layout(t)
