@@ -52,6 +52,8 @@ def check_tensor(t: torch.Tensor, what: str = "weight") -> torch.Tensor:
 def group_norm(values: torch.Tensor, norm: str, dim: int | tuple[int, ...]) -> torch.Tensor:
     """Saliency of groups laid along ``dim``: L1 (sum of |x|), L2 or max of |x|."""
     a = values.abs()
+    if isinstance(dim, int) and a.shape[dim] == 1 and norm in NORMS:
+        return a.squeeze(dim)  # one-element groups: every norm is |x|
     if norm == "l1":
         return a.sum(dim=dim)
     if norm == "l2":

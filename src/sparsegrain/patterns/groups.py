@@ -15,7 +15,7 @@ from .base import Pattern, from_matrix, group_norm, to_matrix
 from .registry import register
 
 
-def select_groups(scores: torch.Tensor, sizes: torch.Tensor, sparsity: float) -> torch.Tensor:
+def select_groups(scores: torch.Tensor, sizes: torch.Tensor | int, sparsity: float) -> torch.Tensor:
     """Keep-flags for groups: prune the lowest-score groups so pruned elements match the target.
 
     With equal group sizes the pruned group count is ``round(sparsity * groups)``, as
@@ -23,7 +23,7 @@ def select_groups(scores: torch.Tensor, sizes: torch.Tensor, sparsity: float) ->
     closest to ``round(sparsity * elements)``.
     """
     g = scores.numel()
-    if bool((sizes == sizes[0]).all()):
+    if isinstance(sizes, int) or bool((sizes == sizes[0]).all()):
         return _keep_largest(scores, int(round(sparsity * g)))
     order = torch.argsort(scores, stable=True)
     total = int(sizes.sum())
@@ -40,14 +40,15 @@ def _keep_largest(scores: torch.Tensor, n_prune: int) -> torch.Tensor:
 
     A k-th value selection is linear in the number of scores; a full sort is not.
     """
-    keep = torch.ones(scores.numel(), dtype=torch.bool)
     if n_prune <= 0:
-        return keep
+        return torch.ones(scores.numel(), dtype=torch.bool)
     t = torch.kthvalue(scores, n_prune).values
     keep = scores > t
-    ties = torch.nonzero(scores == t).flatten()
-    n_ties_pruned = n_prune - int((scores < t).sum())
-    keep[ties[n_ties_pruned:]] = True
+    ties = scores == t
+    n_ties, n_kept = int(torch.count_nonzero(ties)), int(torch.count_nonzero(keep))
+    n_ties_pruned = n_prune - (scores.numel() - n_kept - n_ties)
+    if n_ties_pruned < n_ties:
+        keep[torch.nonzero(ties).flatten()[n_ties_pruned:]] = True
     return keep
 
 
@@ -62,13 +63,15 @@ class GroupPattern(Pattern):
         """Inverse of :meth:`_groups`, dropping the padding."""
         raise NotImplementedError
 
-    def _group_sizes(self, shape: torch.Size) -> torch.Tensor:
-        """Real (unpadded) entries of every group."""
+    def _group_sizes(self, shape: torch.Size) -> torch.Tensor | int:
+        """Real (unpadded) entries of every group; one int when all groups are whole."""
         return self._groups(torch.ones(shape)).sum(1).long()
 
     def saliency(self, score: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-group saliency (the pattern's norm of the scores) and group sizes (real entries)."""
-        return group_norm(self._groups(score), self.norm, dim=1), self._group_sizes(score.shape)
+        sal = group_norm(self._groups(score), self.norm, dim=1)
+        sizes = self._group_sizes(score.shape)
+        return sal, torch.full_like(sal, sizes, dtype=torch.long) if isinstance(sizes, int) else sizes
 
     def _mask(self, score: torch.Tensor, sparsity: float) -> torch.Tensor:
         g = self._groups(score)
@@ -102,12 +105,12 @@ class _TileGroups(GroupPattern):
     def _unlayout(self, m: torch.Tensor, shape: torch.Size) -> torch.Tensor:
         return from_matrix(m, shape)
 
-    def _group_sizes(self, shape: torch.Size) -> torch.Tensor:
+    def _group_sizes(self, shape: torch.Size) -> torch.Tensor | int:
         rows, cols = self._layout(torch.empty(shape, device="meta")).shape
         r, c = self._tile(shape)
         if rows % r or cols % c:
             return super()._group_sizes(shape)
-        return torch.full(((rows // r) * (cols // c),), r * c, dtype=torch.long)
+        return r * c
 
     def _groups(self, t: torch.Tensor) -> torch.Tensor:
         m = self._layout(t)
