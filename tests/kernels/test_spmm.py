@@ -29,3 +29,16 @@ def test_vector_input_gives_vector(fmt, case):
     got = kernel.matmul(x)
     assert got.shape == (kernel.shape[0],)
     np.testing.assert_allclose(got.numpy(), w.astype(np.float64) @ x, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("fmt", sorted(CASES))
+def test_linear_on_strided_rows_leaves_input_alone(fmt):
+    """A Linear input (batch, cols) given as a transposed view: same result, input untouched."""
+    rng = np.random.default_rng(7)
+    kernel, w = CASES[fmt](rng, 37, 53)
+    x = torch.from_numpy(rng.standard_normal((kernel.shape[1], 83)).astype(np.float32))
+    before = x.clone()
+    got = kernel.linear(x.T)
+    assert got.shape == (83, kernel.shape[0])
+    torch.testing.assert_close(got.double(), x.T.double() @ torch.from_numpy(w).double().T, rtol=1e-4, atol=1e-4)
+    assert torch.equal(x, before)

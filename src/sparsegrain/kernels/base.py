@@ -2,11 +2,10 @@
 
 Every CPU kernel computes ``Y = W @ X`` with ``W`` the 2-D view W[outputs, inputs] of a weight
 (conv kernels channel-last, as :func:`sparsegrain.patterns.to_matrix`) held in an encoded format,
-and ``X`` dense (inputs x batch). Values are stored as float32 and accumulated in float32.
-SpMM kernels work on batch tiles of :data:`TILES` columns laid out tile-major (tiles, cols, tile),
-each width a compile-time trip count so that LLVM keeps the accumulator tile in vector registers
-(4 AVX-512 registers for 64 columns hide the FMA latency); the batch is zero-padded to a multiple
-of the smallest tile.
+and ``X`` dense (inputs x batch, row-major). Values are stored as float32 and accumulated in
+float32. SpMM kernels walk the batch in tiles of :data:`TILES` columns, each width a compile-time
+constant, and keep a register block of output rows x tile columns in vector registers
+(:mod:`sparsegrain.kernels.simd`); the batch is zero-padded to a multiple of the smallest tile.
 """
 
 from __future__ import annotations
@@ -17,8 +16,17 @@ from typing import Any, Callable, ClassVar, TypeVar
 import numpy as np
 import torch
 
+from .simd import LANES
+
 #: batch tile widths, widest first; the batch is covered by the widest, the rest by the next
 TILES = (64, 16)
+#: accumulator vectors one register block may hold (half of AVX-512's 32 registers)
+ACC_VECTORS = 16
+
+
+def block_rows(tile: int) -> int:
+    """Output rows one register block holds for a batch tile of ``tile`` columns."""
+    return max(1, ACC_VECTORS * LANES // tile)
 
 
 class SparseKernel(ABC):
@@ -50,45 +58,44 @@ class SparseKernel(ABC):
         """y (rows,) = W @ x (cols,), float32, y zero on entry."""
 
     @abstractmethod
-    def _spmm(self, x: np.ndarray, y: np.ndarray) -> None:
-        """y[j] = W @ x[j] for every tile j: x (tiles, cols, tile), y (tiles, rows, tile), zero."""
+    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int, t1: int, tile: int) -> None:
+        """y[:, t0:t1] = W @ x[:, t0:t1]; x (cols, n), y (rows, n), t1 - t0 a multiple of tile."""
 
     def matmul(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         """``W @ x`` for a dense ``x`` of shape (cols,) or (cols, batch), as float32."""
         x = check_input(x, self.shape[1], f"{self.fmt} weight of shape {self.shape}")
         if x.ndim == 1:
             y = np.zeros(self.shape[0], dtype=np.float32)
-            self._spmv(x, y)
+            self._spmv(np.ascontiguousarray(x), y)
             return torch.from_numpy(y)
-        return self.linear(x.T).T
+        return torch.from_numpy(self._product(x))
 
     def linear(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         """``x @ W.T`` for a batch of rows ``x`` (batch, cols), as float32: a Linear layer."""
-        if isinstance(x, (torch.Tensor, np.ndarray)) and x.ndim == 2:
-            x = check_input(x.T, self.shape[1], f"{self.fmt} weight of shape {self.shape}").T
-        else:
+        if not (isinstance(x, (torch.Tensor, np.ndarray)) and x.ndim == 2):
             raise ValueError(f"linear takes a 2-D (batch, {self.shape[1]}) input")
-        n, (rows, cols) = x.shape[0], self.shape
+        x = check_input(x.T, self.shape[1], f"{self.fmt} weight of shape {self.shape}")
+        n = x.shape[1]
         if n == 1:
-            y = np.zeros(rows, dtype=np.float32)
-            self._spmv(np.ascontiguousarray(x[0]), y)
+            y = np.zeros(self.shape[0], dtype=np.float32)
+            self._spmv(np.ascontiguousarray(x[:, 0]), y)
             return torch.from_numpy(y[None, :])
-        step = TILES[-1]
-        padded = -(-n // step) * step
-        if padded != n:
-            x = np.concatenate([x, np.zeros((padded - n, cols), np.float32)])
-        out = np.empty((padded, rows), dtype=np.float32)
-        b0 = 0
+        return torch.from_numpy(self._product(x).T)
+
+    def _product(self, x: np.ndarray) -> np.ndarray:
+        """W @ x for x (cols, n): the batch padded to whole tiles, the widest tiles first."""
+        n = x.shape[1]
+        width = -(-n // TILES[-1]) * TILES[-1]
+        if width != n or not x.flags.c_contiguous:
+            x = np.concatenate([x, np.zeros((x.shape[0], width - n), np.float32)], axis=1)
+        y = np.zeros((self.shape[0], width), dtype=np.float32)
+        t0 = 0
         for tile in TILES:
-            b1 = b0 + (padded - b0) // tile * tile
-            if b1 > b0:
-                tiles = (b1 - b0) // tile
-                xt = np.ascontiguousarray(x[b0:b1].reshape(tiles, tile, cols).transpose(0, 2, 1))
-                yt = np.zeros((tiles, rows, tile), dtype=np.float32)
-                self._spmm(xt, yt)
-                out[b0:b1] = yt.transpose(0, 2, 1).reshape(b1 - b0, rows)
-            b0 = b1
-        return torch.from_numpy(out[:n])
+            t1 = t0 + (width - t0) // tile * tile
+            if t1 > t0:
+                self._spmm(x, y, t0, t1, tile)
+            t0 = t1
+        return y[:, :n]
 
     def __matmul__(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         return self.matmul(x)
@@ -116,7 +123,7 @@ def check_input(x: torch.Tensor | np.ndarray, cols: int, what: str) -> np.ndarra
             f"input of shape {tuple(x.shape)} does not fit the {what}: expected ({cols},) or "
             f"({cols}, batch)"
         )
-    return np.ascontiguousarray(x)
+    return x
 
 
 def values32(a: np.ndarray) -> np.ndarray:
@@ -143,8 +150,3 @@ def register(fmt: str) -> Callable[[K], K]:
         return cls
 
     return deco
-
-
-def by_tile(make: Callable[[int], Callable[..., None]]) -> dict[int, Callable[..., None]]:
-    """One compiled SpMM per batch tile width in :data:`TILES` (the width is a constant in each)."""
-    return {tile: make(tile) for tile in TILES}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import Any, Callable
 
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, by_tile, index32, register, values32
+from .base import SparseKernel, block_rows, index32, register, values32
+from .simd import LANES, accumulator, store_block, vfma, wide_vectors, zero_block
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
@@ -26,32 +28,36 @@ def bcsr_spmv(indptr, indices, data, x, y):  # pragma: no cover - compiled
                 y[r] = s
 
 
-def make_bcsr_spmm(tile: int):
-    """Row i of block row b: y[:, r, t] = sum over blocks k, columns j of data[k, i, j] x[c, t]."""
+@cache
+def bcsr_spmm(tile: int) -> Callable[..., None]:
+    """Block row b, rows i0..i0+h of it, batch tile t0: every block column j loads one x row and
+    multiplies it by the h values of column j, so each x load feeds h vector FMAs."""
+    h = block_rows(tile)
+    size = h * tile
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
-    def bcsr_spmm(indptr, indices, data, x, y):  # pragma: no cover - compiled
-        tiles, rows, _ = y.shape
+    def spmm(indptr, indices, data, x, y, tb, te):  # pragma: no cover - compiled
+        rows, n = y.shape
         rb, cb = data.shape[1], data.shape[2]
         for b in nb.prange(indptr.shape[0] - 1):
-            acc = np.empty(tile, np.float32)
-            for jt in range(tiles):
-                for i in range(min(rb, rows - b * rb)):
-                    for t in range(tile):
-                        acc[t] = 0.0
+            wide_vectors()
+            acc = accumulator(size)
+            for i0 in range(0, min(rb, rows - b * rb), h):
+                live = min(h, rb - i0, rows - b * rb - i0)
+                for t0 in range(tb, te, tile):
+                    zero_block(acc)
                     for k in range(indptr[b], indptr[b + 1]):
                         c0 = indices[k] * cb
-                        for j in range(min(cb, x.shape[1] - c0)):
-                            v = data[k, i, j]
-                            for t in range(tile):
-                                acc[t] += v * x[jt, c0 + j, t]
-                    for t in range(tile):
-                        y[jt, b * rb + i, t] = acc[t]
+                        for j in range(min(cb, x.shape[0] - c0)):
+                            xo = (c0 + j) * n + t0
+                            for i in range(h):
+                                if i < live:
+                                    v = data[k, i0 + i, j]
+                                    for t in range(0, tile, LANES):
+                                        vfma(acc, i * tile + t, v, x, xo + t)
+                    store_block(acc, y, b * rb + i0, live, t0, tile)
 
-    return bcsr_spmm
-
-
-BCSR_SPMM = by_tile(make_bcsr_spmm)
+    return spmm
 
 
 @register("bcsr")
@@ -90,5 +96,5 @@ class BCSRKernel(SparseKernel):
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         bcsr_spmv(self.indptr, self.indices, self.data, x, y)
 
-    def _spmm(self, x: np.ndarray, y: np.ndarray) -> None:
-        BCSR_SPMM[x.shape[2]](self.indptr, self.indices, self.data, x, y)
+    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int, t1: int, tile: int) -> None:
+        bcsr_spmm(tile)(self.indptr, self.indices, self.data, x, y, t0, t1)

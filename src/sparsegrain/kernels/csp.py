@@ -9,12 +9,14 @@ input of every cell from the lengths once (Hanson et al., ISCA 2022).
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import Any, Callable
 
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, by_tile, register, values32
+from .base import SparseKernel, block_rows, register, values32
+from .simd import LANES, accumulator, store_block, vfma, wide_vectors, zero_block
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
@@ -29,31 +31,33 @@ def csp_spmv(values, chunk_ptr, cell_input, x, y):  # pragma: no cover - compile
             y[j * c + q] = s
 
 
-def make_csp_spmm(tile: int):
-    """Output o = j*C + q: y[:, o, t] = sum over chunk j's cells of values[cell, q] x[:, i, t]."""
+@cache
+def csp_spmm(tile: int) -> Callable[..., None]:
+    """Chunk j, outputs q0..q0+h of it, batch tile t0: every cell loads the x row of its input
+    once and multiplies it by the cell's h values, so each x load feeds h vector FMAs."""
+    h = block_rows(tile)
+    size = h * tile
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
-    def csp_spmm(values, chunk_ptr, cell_input, x, y):  # pragma: no cover - compiled
-        tiles, rows, _ = y.shape
+    def spmm(values, chunk_ptr, cell_input, x, y, tb, te):  # pragma: no cover - compiled
+        rows, n = y.shape
         c = values.shape[1]
         for j in nb.prange(chunk_ptr.shape[0] - 1):
-            acc = np.empty(tile, np.float32)
-            for jt in range(tiles):
-                for q in range(min(c, rows - j * c)):
-                    for t in range(tile):
-                        acc[t] = 0.0
+            wide_vectors()
+            acc = accumulator(size)
+            for q0 in range(0, min(c, rows - j * c), h):
+                live = min(h, c - q0, rows - j * c - q0)
+                for t0 in range(tb, te, tile):
+                    zero_block(acc)
                     for cell in range(chunk_ptr[j], chunk_ptr[j + 1]):
-                        v = values[cell, q]
-                        i = cell_input[cell]
-                        for t in range(tile):
-                            acc[t] += v * x[jt, i, t]
-                    for t in range(tile):
-                        y[jt, j * c + q, t] = acc[t]
+                        xo = np.int64(cell_input[cell]) * n + t0
+                        for i in range(h):
+                            if i < live:
+                                for t in range(0, tile, LANES):
+                                    vfma(acc, i * tile + t, values[cell, q0 + i], x, xo + t)
+                    store_block(acc, y, j * c + q0, live, t0, tile)
 
-    return csp_spmm
-
-
-CSP_SPMM = by_tile(make_csp_spmm)
+    return spmm
 
 
 @register("csp")
@@ -96,5 +100,5 @@ class CSPKernel(SparseKernel):
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         csp_spmv(self.values, self.chunk_ptr, self.cell_input, x, y)
 
-    def _spmm(self, x: np.ndarray, y: np.ndarray) -> None:
-        CSP_SPMM[x.shape[2]](self.values, self.chunk_ptr, self.cell_input, x, y)
+    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int, t1: int, tile: int) -> None:
+        csp_spmm(tile)(self.values, self.chunk_ptr, self.cell_input, x, y, t0, t1)

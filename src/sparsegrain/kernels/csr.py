@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import Any, Callable
 
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, by_tile, index32, register, values32
+from .base import SparseKernel, block_rows, index32, register, values32
+from .simd import LANES, accumulator, fold_rows, store_block, vfma, wide_vectors, zero_block
 
 #: output rows handled by one parallel task
 ROWS_PER_TASK = 64
@@ -23,30 +25,33 @@ def csr_spmv(indptr, indices, data, x, y):  # pragma: no cover - compiled
         y[r] = s
 
 
-def make_csr_spmm(tile: int):
-    """y[j, r, t] = sum_k data[k] * x[j, indices[k], t], the tile of t held in registers."""
+@cache
+def csr_spmm(tile: int) -> Callable[..., None]:
+    """Row r, batch tile t0: entry k adds data[k] * x[indices[k], tile] into partial-sum row
+    k mod h, so h independent FMA chains run per output row; the rows are folded at the end."""
+    h = block_rows(tile)
+    size = h * tile
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
-    def csr_spmm(indptr, indices, data, x, y):  # pragma: no cover - compiled
-        tiles, rows, _ = y.shape
+    def spmm(indptr, indices, data, x, y, tb, te):  # pragma: no cover - compiled
+        rows, n = y.shape
         for task in nb.prange((rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK):
-            acc = np.empty(tile, np.float32)
-            for j in range(tiles):
-                for r in range(task * ROWS_PER_TASK, min(rows, (task + 1) * ROWS_PER_TASK)):
-                    for t in range(tile):
-                        acc[t] = 0.0
-                    for k in range(indptr[r], indptr[r + 1]):
-                        v = data[k]
-                        c = indices[k]
-                        for t in range(tile):
-                            acc[t] += v * x[j, c, t]
-                    for t in range(tile):
-                        y[j, r, t] = acc[t]
+            wide_vectors()
+            acc = accumulator(size)
+            for r in range(task * ROWS_PER_TASK, min(rows, (task + 1) * ROWS_PER_TASK)):
+                end = indptr[r + 1]
+                for t0 in range(tb, te, tile):
+                    zero_block(acc)
+                    for k in range(indptr[r], end, h):
+                        for i in range(h):
+                            if k + i < end:
+                                xo = np.int64(indices[k + i]) * n + t0
+                                for t in range(0, tile, LANES):
+                                    vfma(acc, i * tile + t, data[k + i], x, xo + t)
+                    fold_rows(acc, tile)
+                    store_block(acc, y, r, 1, t0, tile)
 
-    return csr_spmm
-
-
-CSR_SPMM = by_tile(make_csr_spmm)
+    return spmm
 
 
 @register("csr")
@@ -78,5 +83,5 @@ class CSRKernel(SparseKernel):
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         csr_spmv(self.indptr, self.indices, self.data, x, y)
 
-    def _spmm(self, x: np.ndarray, y: np.ndarray) -> None:
-        CSR_SPMM[x.shape[2]](self.indptr, self.indices, self.data, x, y)
+    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int, t1: int, tile: int) -> None:
+        csr_spmm(tile)(self.indptr, self.indices, self.data, x, y, t0, t1)

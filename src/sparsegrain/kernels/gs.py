@@ -8,12 +8,14 @@ the scatter variant writes row slot s to ``row_ids[group * R + s]`` (Sun et al.,
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import Any, Callable
 
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, by_tile, index32, register, values32
+from .base import SparseKernel, block_rows, index32, register, values32
+from .simd import LANES, accumulator, add_row, vfma, wide_vectors, zero_block
 
 #: row groups handled by one parallel task
 GROUPS_PER_TASK = 8
@@ -41,36 +43,37 @@ def gs_spmv(group_ptr, values, columns, row_ids, e, x, y):  # pragma: no cover -
                     y[r] = acc
 
 
-def make_gs_spmm(tile: int):
-    """Row slot s of group g: y[:, row, t] = sum over packs and the slot's E lanes of v x[:, c, t]."""
+@cache
+def gs_spmm(tile: int) -> Callable[..., None]:
+    """Group g, lanes l0..l0+h, batch tile t0: every pack multiplies each lane's value by the x
+    row at its column into that lane's accumulator row (h independent FMA chains, no index
+    shared); each lane's sums are then added to the output row of its slot."""
+    h = block_rows(tile)
+    size = h * tile
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
-    def gs_spmm(group_ptr, values, columns, row_ids, e, x, y):  # pragma: no cover - compiled
-        tiles, rows, _ = y.shape
+    def spmm(group_ptr, values, columns, row_ids, e, x, y, tb, te):  # pragma: no cover - compiled
+        rows, n = y.shape
         groups, b = group_ptr.shape[0] - 1, values.shape[1]
-        r_per = b // e
         for task in nb.prange((groups + GROUPS_PER_TASK - 1) // GROUPS_PER_TASK):
-            acc = np.empty(tile, np.float32)
-            for j in range(tiles):
-                for g in range(task * GROUPS_PER_TASK, min(groups, (task + 1) * GROUPS_PER_TASK)):
-                    for s in range(r_per):
-                        for t in range(tile):
-                            acc[t] = 0.0
+            wide_vectors()
+            acc = accumulator(size)
+            for g in range(task * GROUPS_PER_TASK, min(groups, (task + 1) * GROUPS_PER_TASK)):
+                for l0 in range(0, b, h):
+                    for t0 in range(tb, te, tile):
+                        zero_block(acc)
                         for p in range(group_ptr[g], group_ptr[g + 1]):
-                            for k in range(s * e, s * e + e):
-                                v = values[p, k]
-                                c = np.int64(columns[p, k])
-                                for t in range(tile):
-                                    acc[t] += v * x[j, c, t]
-                        r = row_ids[g * r_per + s]
-                        if 0 <= r < rows:
-                            for t in range(tile):
-                                y[j, r, t] = acc[t]
+                            for i in range(h):
+                                if l0 + i < b:
+                                    xo = np.int64(columns[p, l0 + i]) * n + t0
+                                    for t in range(0, tile, LANES):
+                                        vfma(acc, i * tile + t, values[p, l0 + i], x, xo + t)
+                        for i in range(min(h, b - l0)):
+                            r = row_ids[g * (b // e) + (l0 + i) // e]
+                            if 0 <= r < rows:
+                                add_row(acc, i, y, r, t0, tile)
 
-    return gs_spmm
-
-
-GS_SPMM = by_tile(make_gs_spmm)
+    return spmm
 
 
 @register("gs")
@@ -123,5 +126,5 @@ class GSKernel(SparseKernel):
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         gs_spmv(self.group_ptr, self.values, self.columns, self.row_ids, self.e, x, y)
 
-    def _spmm(self, x: np.ndarray, y: np.ndarray) -> None:
-        GS_SPMM[x.shape[2]](self.group_ptr, self.values, self.columns, self.row_ids, self.e, x, y)
+    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int, t1: int, tile: int) -> None:
+        gs_spmm(tile)(self.group_ptr, self.values, self.columns, self.row_ids, self.e, x, y, t0, t1)

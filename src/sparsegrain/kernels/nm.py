@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import Any, Callable
 
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, by_tile, register, values32
+from .base import SparseKernel, block_rows, register, values32
+from .simd import LANES, accumulator, fold_rows, store_block, vfma, wide_vectors, zero_block
 
 #: output rows handled by one parallel task
 ROWS_PER_TASK = 64
@@ -25,32 +27,34 @@ def nm_spmv(values, positions, m, x, y):  # pragma: no cover - compiled
         y[r] = s
 
 
-def make_nm_spmm(tile: int):
-    """Row r: y[:, r, t] = sum over groups and slots of values[r, g, k] * x[:, column, t]."""
+@cache
+def nm_spmm(tile: int) -> Callable[..., None]:
+    """Row r, batch tile t0: group g + i adds its N values times the x rows they name into
+    partial-sum row i, h groups at a time (h independent FMA chains); folded at the end."""
+    h = block_rows(tile)
+    size = h * tile
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
-    def nm_spmm(values, positions, m, x, y):  # pragma: no cover - compiled
-        tiles, rows, _ = y.shape
-        groups, n = values.shape[1], values.shape[2]
+    def spmm(values, positions, m, x, y, tb, te):  # pragma: no cover - compiled
+        rows, n = y.shape
+        groups, per = values.shape[1], values.shape[2]
         for task in nb.prange((rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK):
-            acc = np.empty(tile, np.float32)
-            for j in range(tiles):
-                for r in range(task * ROWS_PER_TASK, min(rows, (task + 1) * ROWS_PER_TASK)):
-                    for t in range(tile):
-                        acc[t] = 0.0
-                    for g in range(groups):
-                        for k in range(n):
-                            v = values[r, g, k]
-                            c = g * m + positions[r, g, k]
-                            for t in range(tile):
-                                acc[t] += v * x[j, c, t]
-                    for t in range(tile):
-                        y[j, r, t] = acc[t]
+            wide_vectors()
+            acc = accumulator(size)
+            for r in range(task * ROWS_PER_TASK, min(rows, (task + 1) * ROWS_PER_TASK)):
+                for t0 in range(tb, te, tile):
+                    zero_block(acc)
+                    for g in range(0, groups, h):
+                        for k in range(per):
+                            for i in range(h):
+                                if g + i < groups:
+                                    c = (g + i) * m + np.int64(positions[r, g + i, k])
+                                    for t in range(0, tile, LANES):
+                                        vfma(acc, i * tile + t, values[r, g + i, k], x, c * n + t0 + t)
+                    fold_rows(acc, tile)
+                    store_block(acc, y, r, 1, t0, tile)
 
-    return nm_spmm
-
-
-NM_SPMM = by_tile(make_nm_spmm)
+    return spmm
 
 
 @register("nm")
@@ -91,5 +95,5 @@ class NMKernel(SparseKernel):
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         nm_spmv(self.values, self.positions, self.m, x, y)
 
-    def _spmm(self, x: np.ndarray, y: np.ndarray) -> None:
-        NM_SPMM[x.shape[2]](self.values, self.positions, self.m, x, y)
+    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int, t1: int, tile: int) -> None:
+        nm_spmm(tile)(self.values, self.positions, self.m, x, y, t0, t1)
