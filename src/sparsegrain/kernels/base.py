@@ -58,8 +58,8 @@ class SparseKernel(ABC):
         """y (rows,) = W @ x (cols,), float32, y zero on entry."""
 
     @abstractmethod
-    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int, t1: int, tile: int) -> None:
-        """y[:, t0:t1] = W @ x[:, t0:t1]; x (cols, n), y (rows, n), t1 - t0 a multiple of tile."""
+    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
+        """y[:, t0 : t0 + tile] = W @ x for one batch tile: x (cols, tile), tile in TILES."""
 
     def matmul(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         """``W @ x`` for a dense ``x`` of shape (cols,) or (cols, batch), as float32."""
@@ -83,18 +83,22 @@ class SparseKernel(ABC):
         return torch.from_numpy(self._product(x).T)
 
     def _product(self, x: np.ndarray) -> np.ndarray:
-        """W @ x for x (cols, n): the batch padded to whole tiles, the widest tiles first."""
+        """W @ x for x (cols, n), one batch tile at a time, the widest tiles first. Each tile's
+        columns are copied into a contiguous slab: x rows a power of two apart (256 columns =
+        1 KiB) would map a tile's slices onto a fraction of the cache sets."""
         n = x.shape[1]
         width = -(-n // TILES[-1]) * TILES[-1]
-        if width != n or not x.flags.c_contiguous:
-            x = np.concatenate([x, np.zeros((x.shape[0], width - n), np.float32)], axis=1)
         y = np.zeros((self.shape[0], width), dtype=np.float32)
         t0 = 0
         for tile in TILES:
-            t1 = t0 + (width - t0) // tile * tile
-            if t1 > t0:
-                self._spmm(x, y, t0, t1, tile)
-            t0 = t1
+            while width - t0 >= tile:
+                if t0 == 0 and n == tile and x.flags.c_contiguous:
+                    slab = x
+                else:
+                    slab = np.zeros((x.shape[0], tile), dtype=np.float32)
+                    slab[:, : min(tile, n - t0)] = x[:, t0 : t0 + tile]
+                self._spmm(slab, y, t0)
+                t0 += tile
         return y[:, :n]
 
     def __matmul__(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:

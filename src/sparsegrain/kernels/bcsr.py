@@ -36,26 +36,25 @@ def bcsr_spmm(tile: int) -> Callable[..., None]:
     size = h * tile
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
-    def spmm(indptr, indices, data, x, y, tb, te):  # pragma: no cover - compiled
-        rows, n = y.shape
+    def spmm(indptr, indices, data, x, y, t0):  # pragma: no cover - compiled
+        rows = y.shape[0]
         rb, cb = data.shape[1], data.shape[2]
         for b in nb.prange(indptr.shape[0] - 1):
             wide_vectors()
             acc = accumulator(size)
             for i0 in range(0, min(rb, rows - b * rb), h):
                 live = min(h, rb - i0, rows - b * rb - i0)
-                for t0 in range(tb, te, tile):
-                    zero_block(acc)
-                    for k in range(indptr[b], indptr[b + 1]):
-                        c0 = indices[k] * cb
-                        for j in range(min(cb, x.shape[0] - c0)):
-                            xo = (c0 + j) * n + t0
-                            for i in range(h):
-                                if i < live:
-                                    v = data[k, i0 + i, j]
-                                    for t in range(0, tile, LANES):
-                                        vfma(acc, i * tile + t, v, x, xo + t)
-                    store_block(acc, y, b * rb + i0, live, t0, tile)
+                zero_block(acc)
+                for k in range(indptr[b], indptr[b + 1]):
+                    c0 = indices[k] * cb
+                    for j in range(min(cb, x.shape[0] - c0)):
+                        xo = (c0 + j) * tile
+                        for i in range(h):
+                            if i < live:
+                                v = data[k, i0 + i, j]
+                                for t in range(0, tile, LANES):
+                                    vfma(acc, i * tile + t, v, x, xo + t)
+                store_block(acc, y, b * rb + i0, live, t0, tile)
 
     return spmm
 
@@ -96,5 +95,5 @@ class BCSRKernel(SparseKernel):
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         bcsr_spmv(self.indptr, self.indices, self.data, x, y)
 
-    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int, t1: int, tile: int) -> None:
-        bcsr_spmm(tile)(self.indptr, self.indices, self.data, x, y, t0, t1)
+    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
+        bcsr_spmm(x.shape[1])(self.indptr, self.indices, self.data, x, y, t0)

@@ -39,23 +39,22 @@ def csp_spmm(tile: int) -> Callable[..., None]:
     size = h * tile
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
-    def spmm(values, chunk_ptr, cell_input, x, y, tb, te):  # pragma: no cover - compiled
-        rows, n = y.shape
+    def spmm(values, chunk_ptr, cell_input, x, y, t0):  # pragma: no cover - compiled
+        rows = y.shape[0]
         c = values.shape[1]
         for j in nb.prange(chunk_ptr.shape[0] - 1):
             wide_vectors()
             acc = accumulator(size)
             for q0 in range(0, min(c, rows - j * c), h):
                 live = min(h, c - q0, rows - j * c - q0)
-                for t0 in range(tb, te, tile):
-                    zero_block(acc)
-                    for cell in range(chunk_ptr[j], chunk_ptr[j + 1]):
-                        xo = np.int64(cell_input[cell]) * n + t0
-                        for i in range(h):
-                            if i < live:
-                                for t in range(0, tile, LANES):
-                                    vfma(acc, i * tile + t, values[cell, q0 + i], x, xo + t)
-                    store_block(acc, y, j * c + q0, live, t0, tile)
+                zero_block(acc)
+                for cell in range(chunk_ptr[j], chunk_ptr[j + 1]):
+                    xo = np.int64(cell_input[cell]) * tile
+                    for i in range(h):
+                        if i < live:
+                            for t in range(0, tile, LANES):
+                                vfma(acc, i * tile + t, values[cell, q0 + i], x, xo + t)
+                store_block(acc, y, j * c + q0, live, t0, tile)
 
     return spmm
 
@@ -100,5 +99,5 @@ class CSPKernel(SparseKernel):
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         csp_spmv(self.values, self.chunk_ptr, self.cell_input, x, y)
 
-    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int, t1: int, tile: int) -> None:
-        csp_spmm(tile)(self.values, self.chunk_ptr, self.cell_input, x, y, t0, t1)
+    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
+        csp_spmm(x.shape[1])(self.values, self.chunk_ptr, self.cell_input, x, y, t0)

@@ -27,29 +27,28 @@ def csr_spmv(indptr, indices, data, x, y):  # pragma: no cover - compiled
 
 @cache
 def csr_spmm(tile: int) -> Callable[..., None]:
-    """Row r, batch tile t0: entry k adds data[k] * x[indices[k], tile] into partial-sum row
+    """Row r, batch tile t0 (tiles outermost, so a pass touches one column slice of x): entry k adds data[k] * x[indices[k], tile] into partial-sum row
     k mod h, so h independent FMA chains run per output row; the rows are folded at the end."""
     h = block_rows(tile)
     size = h * tile
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
-    def spmm(indptr, indices, data, x, y, tb, te):  # pragma: no cover - compiled
-        rows, n = y.shape
+    def spmm(indptr, indices, data, x, y, t0):  # pragma: no cover - compiled
+        rows = y.shape[0]
         for task in nb.prange((rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK):
             wide_vectors()
             acc = accumulator(size)
             for r in range(task * ROWS_PER_TASK, min(rows, (task + 1) * ROWS_PER_TASK)):
                 end = indptr[r + 1]
-                for t0 in range(tb, te, tile):
-                    zero_block(acc)
-                    for k in range(indptr[r], end, h):
-                        for i in range(h):
-                            if k + i < end:
-                                xo = np.int64(indices[k + i]) * n + t0
-                                for t in range(0, tile, LANES):
-                                    vfma(acc, i * tile + t, data[k + i], x, xo + t)
-                    fold_rows(acc, tile)
-                    store_block(acc, y, r, 1, t0, tile)
+                zero_block(acc)
+                for k in range(indptr[r], end, h):
+                    for i in range(h):
+                        if k + i < end:
+                            xo = np.int64(indices[k + i]) * tile
+                            for t in range(0, tile, LANES):
+                                vfma(acc, i * tile + t, data[k + i], x, xo + t)
+                fold_rows(acc, tile)
+                store_block(acc, y, r, 1, t0, tile)
 
     return spmm
 
@@ -83,5 +82,5 @@ class CSRKernel(SparseKernel):
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         csr_spmv(self.indptr, self.indices, self.data, x, y)
 
-    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int, t1: int, tile: int) -> None:
-        csr_spmm(tile)(self.indptr, self.indices, self.data, x, y, t0, t1)
+    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
+        csr_spmm(x.shape[1])(self.indptr, self.indices, self.data, x, y, t0)

@@ -52,26 +52,25 @@ def gs_spmm(tile: int) -> Callable[..., None]:
     size = h * tile
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
-    def spmm(group_ptr, values, columns, row_ids, e, x, y, tb, te):  # pragma: no cover - compiled
-        rows, n = y.shape
+    def spmm(group_ptr, values, columns, row_ids, e, x, y, t0):  # pragma: no cover - compiled
+        rows = y.shape[0]
         groups, b = group_ptr.shape[0] - 1, values.shape[1]
         for task in nb.prange((groups + GROUPS_PER_TASK - 1) // GROUPS_PER_TASK):
             wide_vectors()
             acc = accumulator(size)
             for g in range(task * GROUPS_PER_TASK, min(groups, (task + 1) * GROUPS_PER_TASK)):
                 for l0 in range(0, b, h):
-                    for t0 in range(tb, te, tile):
-                        zero_block(acc)
-                        for p in range(group_ptr[g], group_ptr[g + 1]):
-                            for i in range(h):
-                                if l0 + i < b:
-                                    xo = np.int64(columns[p, l0 + i]) * n + t0
-                                    for t in range(0, tile, LANES):
-                                        vfma(acc, i * tile + t, values[p, l0 + i], x, xo + t)
-                        for i in range(min(h, b - l0)):
-                            r = row_ids[g * (b // e) + (l0 + i) // e]
-                            if 0 <= r < rows:
-                                add_row(acc, i, y, r, t0, tile)
+                    zero_block(acc)
+                    for p in range(group_ptr[g], group_ptr[g + 1]):
+                        for i in range(h):
+                            if l0 + i < b:
+                                xo = np.int64(columns[p, l0 + i]) * tile
+                                for t in range(0, tile, LANES):
+                                    vfma(acc, i * tile + t, values[p, l0 + i], x, xo + t)
+                    for i in range(min(h, b - l0)):
+                        r = row_ids[g * (b // e) + (l0 + i) // e]
+                        if 0 <= r < rows:
+                            add_row(acc, i, y, r, t0, tile)
 
     return spmm
 
@@ -126,5 +125,5 @@ class GSKernel(SparseKernel):
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         gs_spmv(self.group_ptr, self.values, self.columns, self.row_ids, self.e, x, y)
 
-    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int, t1: int, tile: int) -> None:
-        gs_spmm(tile)(self.group_ptr, self.values, self.columns, self.row_ids, self.e, x, y, t0, t1)
+    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
+        gs_spmm(x.shape[1])(self.group_ptr, self.values, self.columns, self.row_ids, self.e, x, y, t0)

@@ -35,24 +35,23 @@ def nm_spmm(tile: int) -> Callable[..., None]:
     size = h * tile
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
-    def spmm(values, positions, m, x, y, tb, te):  # pragma: no cover - compiled
-        rows, n = y.shape
+    def spmm(values, positions, m, x, y, t0):  # pragma: no cover - compiled
+        rows = y.shape[0]
         groups, per = values.shape[1], values.shape[2]
         for task in nb.prange((rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK):
             wide_vectors()
             acc = accumulator(size)
             for r in range(task * ROWS_PER_TASK, min(rows, (task + 1) * ROWS_PER_TASK)):
-                for t0 in range(tb, te, tile):
-                    zero_block(acc)
-                    for g in range(0, groups, h):
-                        for k in range(per):
-                            for i in range(h):
-                                if g + i < groups:
-                                    c = (g + i) * m + np.int64(positions[r, g + i, k])
-                                    for t in range(0, tile, LANES):
-                                        vfma(acc, i * tile + t, values[r, g + i, k], x, c * n + t0 + t)
-                    fold_rows(acc, tile)
-                    store_block(acc, y, r, 1, t0, tile)
+                zero_block(acc)
+                for g in range(0, groups, h):
+                    for k in range(per):
+                        for i in range(h):
+                            if g + i < groups:
+                                c = (g + i) * m + np.int64(positions[r, g + i, k])
+                                for t in range(0, tile, LANES):
+                                    vfma(acc, i * tile + t, values[r, g + i, k], x, c * tile + t)
+                fold_rows(acc, tile)
+                store_block(acc, y, r, 1, t0, tile)
 
     return spmm
 
@@ -95,5 +94,5 @@ class NMKernel(SparseKernel):
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         nm_spmv(self.values, self.positions, self.m, x, y)
 
-    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int, t1: int, tile: int) -> None:
-        nm_spmm(tile)(self.values, self.positions, self.m, x, y, t0, t1)
+    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
+        nm_spmm(x.shape[1])(self.values, self.positions, self.m, x, y, t0)
