@@ -14,18 +14,24 @@ from .simd import LANES, accumulator, store_block, vfma, wide_vectors, zero_bloc
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
 def bcsr_spmv(indptr, indices, data, x, y):  # pragma: no cover - compiled
-    """y[rows of block row b] += block @ x[cols of the block], over b's blocks."""
-    nb_rows, rb, cb = indptr.shape[0] - 1, data.shape[1], data.shape[2]
-    for b in nb.prange(nb_rows):
-        for i in range(rb):
-            r = b * rb + i
-            if r < y.shape[0]:
-                s = np.float32(0.0)
-                for k in range(indptr[b], indptr[b + 1]):
-                    c0 = indices[k] * cb
-                    for j in range(min(cb, x.shape[0] - c0)):
-                        s += data[k, i, j] * x[c0 + j]
-                y[r] = s
+    """Block row b: every block adds block @ x[its columns] into R row sums, reading the block's
+    values in storage order."""
+    rows, cols = y.shape[0], x.shape[0]
+    rb, cb = data.shape[1], data.shape[2]
+    for b in nb.prange(indptr.shape[0] - 1):
+        sums = np.zeros(rb, np.float32)
+        for k in range(indptr[b], indptr[b + 1]):
+            c0 = indices[k] * cb
+            if c0 + cb <= cols:
+                for i in range(rb):
+                    for j in range(cb):
+                        sums[i] += data[k, i, j] * x[c0 + j]
+            else:
+                for i in range(rb):
+                    for j in range(cols - c0):
+                        sums[i] += data[k, i, j] * x[c0 + j]
+        for i in range(min(rb, rows - b * rb)):
+            y[b * rb + i] = sums[i]
 
 
 @cache

@@ -21,14 +21,16 @@ from .simd import LANES, accumulator, store_block, vfma, wide_vectors, zero_bloc
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
 def csp_spmv(values, chunk_ptr, cell_input, x, y):  # pragma: no cover - compiled
-    """y[j*C + q] = sum over chunk j's cells of values[cell, q] * x[cell_input[cell]]."""
+    """Chunk j: every cell adds values[cell, :] * x[its input] into the chunk's C output sums."""
     c = values.shape[1]
     for j in nb.prange(chunk_ptr.shape[0] - 1):
+        sums = np.zeros(c, np.float32)
+        for cell in range(chunk_ptr[j], chunk_ptr[j + 1]):
+            xi = x[cell_input[cell]]
+            for q in range(c):
+                sums[q] += values[cell, q] * xi
         for q in range(min(c, y.shape[0] - j * c)):
-            s = np.float32(0.0)
-            for cell in range(chunk_ptr[j], chunk_ptr[j + 1]):
-                s += values[cell, q] * x[cell_input[cell]]
-            y[j * c + q] = s
+            y[j * c + q] = sums[q]
 
 
 @cache
