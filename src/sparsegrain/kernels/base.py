@@ -13,6 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, Callable, ClassVar, TypeVar
 
+import numba as nb
 import numpy as np
 import torch
 
@@ -59,7 +60,8 @@ class SparseKernel(ABC):
 
     @abstractmethod
     def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
-        """y[:, t0 : t0 + tile] = W @ x for one batch tile: x (cols, tile), tile in TILES."""
+        """y[:, t0 + j*tile : t0 + (j+1)*tile] = W @ x[j] for every tile j of x (tiles, cols, tile),
+        tile one of TILES; y (rows, n) zero on entry."""
 
     def matmul(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         """``W @ x`` for a dense ``x`` of shape (cols,) or (cols, batch), as float32."""
@@ -83,22 +85,16 @@ class SparseKernel(ABC):
         return torch.from_numpy(self._product(x).T)
 
     def _product(self, x: np.ndarray) -> np.ndarray:
-        """W @ x for x (cols, n), one batch tile at a time, the widest tiles first. Each tile's
-        columns are copied into a contiguous slab: x rows a power of two apart (256 columns =
-        1 KiB) would map a tile's slices onto a fraction of the cache sets."""
+        """W @ x for x (cols, n), in batch tiles, the widest first, returned as (rows, n)."""
         n = x.shape[1]
         width = -(-n // TILES[-1]) * TILES[-1]
         y = np.zeros((self.shape[0], width), dtype=np.float32)
         t0 = 0
         for tile in TILES:
-            while width - t0 >= tile:
-                if t0 == 0 and n == tile and x.flags.c_contiguous:
-                    slab = x
-                else:
-                    slab = np.zeros((x.shape[0], tile), dtype=np.float32)
-                    slab[:, : min(tile, n - t0)] = x[:, t0 : t0 + tile]
-                self._spmm(slab, y, t0)
-                t0 += tile
+            t1 = t0 + (width - t0) // tile * tile
+            if t1 > t0:
+                self._spmm(tile_major(x, t0, t1, tile), y, t0)
+            t0 = t1
         return y[:, :n]
 
     def __matmul__(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
@@ -128,6 +124,36 @@ def check_input(x: torch.Tensor | np.ndarray, cols: int, what: str) -> np.ndarra
             f"({cols}, batch)"
         )
     return x
+
+
+def tile_major(x: np.ndarray, t0: int, t1: int, tile: int) -> np.ndarray:
+    """Columns t0..t1 of x (cols, n), zero past n, as contiguous (tiles, cols, tile): a tile's x
+    rows are then adjacent (rows of a 256-column x lie 1 KiB apart, and their 64-column slices
+    would share a quarter of the cache sets)."""
+    cols, n = x.shape
+    out = (np.zeros if t1 > n else np.empty)(((t1 - t0) // tile, cols, tile), dtype=np.float32)
+    if x.T.flags.c_contiguous:  # a Linear input (n, cols) seen through .T
+        gather_rows(x.T, t0, out)
+        return out
+    for j in range(len(out)):
+        a, b = t0 + j * tile, min(n, t0 + (j + 1) * tile)
+        if b > a:
+            out[j, :, : b - a] = x[:, a:b]
+    return out
+
+
+@nb.njit(parallel=True, cache=True)
+def gather_rows(rows, t0, out):  # pragma: no cover - compiled
+    """out[j, c, t] = rows[t0 + j*tile + t, c] for rows inside ``rows`` (n, cols): a transpose in
+    blocks of 16 columns, whose output (16 x tile floats) stays in L1 while it fills."""
+    tiles, cols, tile = out.shape
+    blocks = (cols + 15) // 16
+    for job in nb.prange(tiles * blocks):
+        j, c0 = job // blocks, job % blocks * 16
+        for t in range(min(tile, rows.shape[0] - t0 - j * tile)):
+            r = t0 + j * tile + t
+            for c in range(c0, min(cols, c0 + 16)):
+                out[j, c, t] = rows[r, c]
 
 
 def values32(a: np.ndarray) -> np.ndarray:

@@ -42,19 +42,22 @@ def bcsr_spmm(tile: int) -> Callable[..., None]:
     size = h * tile
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
-    def spmm(indptr, indices, data, x, y, t0):  # pragma: no cover - compiled
+    def spmm(indptr, indices, data, x, y, tb):  # pragma: no cover - compiled
         rows = y.shape[0]
         rb, cb = data.shape[1], data.shape[2]
-        for b in nb.prange(indptr.shape[0] - 1):
+        tasks = indptr.shape[0] - 1
+        for job in nb.prange(x.shape[0] * tasks):  # batch tiles outermost
             wide_vectors()
             acc = accumulator(size)
+            jt, b = job // tasks, job % tasks
+            t0, xt = tb + jt * tile, jt * x.shape[1]
             for i0 in range(0, min(rb, rows - b * rb), h):
                 live = min(h, rb - i0, rows - b * rb - i0)
                 zero_block(acc)
                 for k in range(indptr[b], indptr[b + 1]):
                     c0 = indices[k] * cb
-                    for j in range(min(cb, x.shape[0] - c0)):
-                        xo = (c0 + j) * tile
+                    for j in range(min(cb, x.shape[1] - c0)):
+                        xo = (xt + c0 + j) * tile
                         for i in range(h):
                             if i < live:
                                 v = data[k, i0 + i, j]
@@ -102,4 +105,4 @@ class BCSRKernel(SparseKernel):
         bcsr_spmv(self.indptr, self.indices, self.data, x, y)
 
     def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
-        bcsr_spmm(x.shape[1])(self.indptr, self.indices, self.data, x, y, t0)
+        bcsr_spmm(x.shape[2])(self.indptr, self.indices, self.data, x, y, t0)

@@ -41,17 +41,20 @@ def csp_spmm(tile: int) -> Callable[..., None]:
     size = h * tile
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
-    def spmm(values, chunk_ptr, cell_input, x, y, t0):  # pragma: no cover - compiled
+    def spmm(values, chunk_ptr, cell_input, x, y, tb):  # pragma: no cover - compiled
         rows = y.shape[0]
         c = values.shape[1]
-        for j in nb.prange(chunk_ptr.shape[0] - 1):
+        tasks = chunk_ptr.shape[0] - 1
+        for job in nb.prange(x.shape[0] * tasks):  # batch tiles outermost
             wide_vectors()
             acc = accumulator(size)
+            jt, j = job // tasks, job % tasks
+            t0, xt = tb + jt * tile, jt * x.shape[1]
             for q0 in range(0, min(c, rows - j * c), h):
                 live = min(h, c - q0, rows - j * c - q0)
                 zero_block(acc)
                 for cell in range(chunk_ptr[j], chunk_ptr[j + 1]):
-                    xo = np.int64(cell_input[cell]) * tile
+                    xo = (xt + np.int64(cell_input[cell])) * tile
                     for i in range(h):
                         if i < live:
                             for t in range(0, tile, LANES):
@@ -102,4 +105,4 @@ class CSPKernel(SparseKernel):
         csp_spmv(self.values, self.chunk_ptr, self.cell_input, x, y)
 
     def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
-        csp_spmm(x.shape[1])(self.values, self.chunk_ptr, self.cell_input, x, y, t0)
+        csp_spmm(x.shape[2])(self.values, self.chunk_ptr, self.cell_input, x, y, t0)

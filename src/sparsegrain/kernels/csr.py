@@ -33,18 +33,21 @@ def csr_spmm(tile: int) -> Callable[..., None]:
     size = h * tile
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
-    def spmm(indptr, indices, data, x, y, t0):  # pragma: no cover - compiled
+    def spmm(indptr, indices, data, x, y, tb):  # pragma: no cover - compiled
         rows = y.shape[0]
-        for task in nb.prange((rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK):
+        tasks = (rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK
+        for job in nb.prange(x.shape[0] * tasks):  # batch tiles outermost
             wide_vectors()
             acc = accumulator(size)
+            jt, task = job // tasks, job % tasks
+            t0, xt = tb + jt * tile, jt * x.shape[1]
             for r in range(task * ROWS_PER_TASK, min(rows, (task + 1) * ROWS_PER_TASK)):
                 end = indptr[r + 1]
                 zero_block(acc)
                 for k in range(indptr[r], end, h):
                     for i in range(h):
                         if k + i < end:
-                            xo = np.int64(indices[k + i]) * tile
+                            xo = (xt + np.int64(indices[k + i])) * tile
                             for t in range(0, tile, LANES):
                                 vfma(acc, i * tile + t, data[k + i], x, xo + t)
                 fold_rows(acc, tile)
@@ -83,4 +86,4 @@ class CSRKernel(SparseKernel):
         csr_spmv(self.indptr, self.indices, self.data, x, y)
 
     def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
-        csr_spmm(x.shape[1])(self.indptr, self.indices, self.data, x, y, t0)
+        csr_spmm(x.shape[2])(self.indptr, self.indices, self.data, x, y, t0)

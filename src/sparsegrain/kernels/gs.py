@@ -52,19 +52,22 @@ def gs_spmm(tile: int) -> Callable[..., None]:
     size = h * tile
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
-    def spmm(group_ptr, values, columns, row_ids, e, x, y, t0):  # pragma: no cover - compiled
+    def spmm(group_ptr, values, columns, row_ids, e, x, y, tb):  # pragma: no cover - compiled
         rows = y.shape[0]
         groups, b = group_ptr.shape[0] - 1, values.shape[1]
-        for task in nb.prange((groups + GROUPS_PER_TASK - 1) // GROUPS_PER_TASK):
+        tasks = (groups + GROUPS_PER_TASK - 1) // GROUPS_PER_TASK
+        for job in nb.prange(x.shape[0] * tasks):  # batch tiles outermost
             wide_vectors()
             acc = accumulator(size)
+            jt, task = job // tasks, job % tasks
+            t0, xt = tb + jt * tile, jt * x.shape[1]
             for g in range(task * GROUPS_PER_TASK, min(groups, (task + 1) * GROUPS_PER_TASK)):
                 for l0 in range(0, b, h):
                     zero_block(acc)
                     for p in range(group_ptr[g], group_ptr[g + 1]):
                         for i in range(h):
                             if l0 + i < b:
-                                xo = np.int64(columns[p, l0 + i]) * tile
+                                xo = (xt + np.int64(columns[p, l0 + i])) * tile
                                 for t in range(0, tile, LANES):
                                     vfma(acc, i * tile + t, values[p, l0 + i], x, xo + t)
                     for i in range(min(h, b - l0)):
@@ -126,4 +129,4 @@ class GSKernel(SparseKernel):
         gs_spmv(self.group_ptr, self.values, self.columns, self.row_ids, self.e, x, y)
 
     def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
-        gs_spmm(x.shape[1])(self.group_ptr, self.values, self.columns, self.row_ids, self.e, x, y, t0)
+        gs_spmm(x.shape[2])(self.group_ptr, self.values, self.columns, self.row_ids, self.e, x, y, t0)

@@ -35,12 +35,15 @@ def nm_spmm(tile: int) -> Callable[..., None]:
     size = h * tile
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
-    def spmm(values, positions, m, x, y, t0):  # pragma: no cover - compiled
+    def spmm(values, positions, m, x, y, tb):  # pragma: no cover - compiled
         rows = y.shape[0]
         groups, per = values.shape[1], values.shape[2]
-        for task in nb.prange((rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK):
+        tasks = (rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK
+        for job in nb.prange(x.shape[0] * tasks):  # batch tiles outermost
             wide_vectors()
             acc = accumulator(size)
+            jt, task = job // tasks, job % tasks
+            t0, xt = tb + jt * tile, jt * x.shape[1]
             for r in range(task * ROWS_PER_TASK, min(rows, (task + 1) * ROWS_PER_TASK)):
                 zero_block(acc)
                 for g in range(0, groups, h):
@@ -49,7 +52,7 @@ def nm_spmm(tile: int) -> Callable[..., None]:
                             if g + i < groups:
                                 c = (g + i) * m + np.int64(positions[r, g + i, k])
                                 for t in range(0, tile, LANES):
-                                    vfma(acc, i * tile + t, values[r, g + i, k], x, c * tile + t)
+                                    vfma(acc, i * tile + t, values[r, g + i, k], x, (xt + c) * tile + t)
                 fold_rows(acc, tile)
                 store_block(acc, y, r, 1, t0, tile)
 
@@ -95,4 +98,4 @@ class NMKernel(SparseKernel):
         nm_spmv(self.values, self.positions, self.m, x, y)
 
     def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
-        nm_spmm(x.shape[1])(self.values, self.positions, self.m, x, y, t0)
+        nm_spmm(x.shape[2])(self.values, self.positions, self.m, x, y, t0)
