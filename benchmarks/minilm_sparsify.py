@@ -1,8 +1,8 @@
 """End-to-end MiniLM (all-MiniLM-L6-v2, bundled) embedding throughput: dense vs pruned-and-sparsified.
 
 Every Linear of the encoder is pruned to the target sparsity with each pattern, then
-``sparsegrain.kernels.sparsify`` swaps in the sparse kernels (format chosen per layer by timing,
-dense kept where it is faster). Prints sentences per second, the speedup over the dense model,
+``sparsegrain.kernels.sparsify`` swaps in the sparse kernels (format chosen per layer by timing
+at the number of token rows one batch feeds each Linear, dense kept where it is faster). Prints sentences per second, the speedup over the dense model,
 how many layers went sparse, and the largest difference to the pruned dense model's embeddings.
 
     HF_HUB_OFFLINE=1 PYTHONPATH=src python benchmarks/minilm_sparsify.py --sparsity 0.8,0.9
@@ -71,8 +71,11 @@ def main() -> None:
     console = Console()
     texts = sentences(args.sentences)
     load = lambda: SentenceTransformer(str(minilm_dir()), device="cpu")  # noqa: E731
-    dense_tps, _ = throughput(load(), texts, args.batch, args.reps)
-    console.print(f"dense: {dense_tps:.1f} sentences/s")
+    dense = load()
+    dense_tps, _ = throughput(dense, texts, args.batch, args.reps)
+    # the Linear layers see (sentences x padded tokens) rows: time the formats at that batch
+    rows = int(dense.tokenizer(texts[: args.batch], padding=True, return_tensors="pt")["input_ids"].numel())
+    console.print(f"dense: {dense_tps:.1f} sentences/s; {rows} token rows per batch")
     table = Table(title=f"MiniLM-L6 embeddings, {args.sentences} sentences, batch {args.batch}; "
                         f"dense {dense_tps:.1f} sentences/s")
     for col in ("pattern", "sparsity", "pruned dense /s", "sparsified /s", "x dense",
@@ -84,7 +87,7 @@ def main() -> None:
             model = load()
             prune_linears(model, spec, s)
             pruned_tps, want = throughput(model, texts, args.batch, args.reps)
-            sparsify(model, format="auto", batch=256)
+            sparsify(model, format="auto", batch=rows)
             report = model.sparsify_report
             tps, got = throughput(model, texts, args.batch, args.reps)
             chosen = sorted({c.chosen for c in report if c.chosen != "dense"})
