@@ -2,8 +2,9 @@
 
 Every Linear of the encoder is pruned to the target sparsity with each pattern, then
 ``sparsegrain.kernels.sparsify`` swaps in the sparse kernels (format chosen per layer by timing
-at the number of token rows one batch feeds each Linear, dense kept where it is faster). Prints sentences per second, the speedup over the dense model,
-how many layers went sparse, and the largest difference to the pruned dense model's embeddings.
+at the number of token rows one batch feeds each Linear, dense kept where it is faster). Prints
+sentences per second, the speedup over the dense model, how many layers went sparse, and the
+largest difference to the pruned dense model's embeddings.
 
     HF_HUB_OFFLINE=1 PYTHONPATH=src python benchmarks/minilm_sparsify.py --sparsity 0.8,0.9
 """
@@ -74,7 +75,8 @@ def main() -> None:
     dense = load()
     dense_tps, _ = throughput(dense, texts, args.batch, args.reps)
     # the Linear layers see (sentences x padded tokens) rows: time the formats at that batch
-    rows = int(dense.tokenizer(texts[: args.batch], padding=True, return_tensors="pt")["input_ids"].numel())
+    ids = dense.tokenizer(texts[: args.batch], padding=True, return_tensors="pt")["input_ids"]
+    rows = int(ids.numel())
     console.print(f"dense: {dense_tps:.1f} sentences/s; {rows} token rows per batch")
     table = Table(title=f"MiniLM-L6 embeddings, {args.sentences} sentences, batch {args.batch}; "
                         f"dense {dense_tps:.1f} sentences/s")

@@ -16,7 +16,6 @@ from sparsegrain.kernels.simd import (
     zero_block,
 )
 
-
 TWO_ROWS, THREE_ROWS = 2 * LANES, 3 * LANES  # accumulator sizes must be constants
 
 

@@ -40,5 +40,7 @@ def test_linear_on_strided_rows_leaves_input_alone(fmt):
     before = x.clone()
     got = kernel.linear(x.T)
     assert got.shape == (83, kernel.shape[0])
-    torch.testing.assert_close(got.double(), x.T.double() @ torch.from_numpy(w).double().T, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(
+        got.double(), x.T.double() @ torch.from_numpy(w).double().T, rtol=1e-4, atol=1e-4
+    )
     assert torch.equal(x, before)

@@ -27,7 +27,7 @@ def csr_spmv(indptr, indices, data, x, y):  # pragma: no cover - compiled
 
 @cache
 def csr_spmm(tile: int) -> Callable[..., None]:
-    """Row r, batch tile t0 (tiles outermost, so a pass touches one column slice of x): entry k adds data[k] * x[indices[k], tile] into partial-sum row
+    """Row r, batch tile t0: entry k adds data[k] * x[indices[k], tile] into partial-sum row
     k mod h, so h independent FMA chains run per output row; the rows are folded at the end."""
     h = block_rows(tile)
     size = h * tile

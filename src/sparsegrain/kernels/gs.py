@@ -129,4 +129,6 @@ class GSKernel(SparseKernel):
         gs_spmv(self.group_ptr, self.values, self.columns, self.row_ids, self.e, x, y)
 
     def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
-        gs_spmm(x.shape[2])(self.group_ptr, self.values, self.columns, self.row_ids, self.e, x, y, t0)
+        gs_spmm(x.shape[2])(
+            self.group_ptr, self.values, self.columns, self.row_ids, self.e, x, y, t0
+        )

@@ -50,9 +50,9 @@ def nm_spmm(tile: int) -> Callable[..., None]:
                     for k in range(per):
                         for i in range(h):
                             if g + i < groups:
-                                c = (g + i) * m + np.int64(positions[r, g + i, k])
+                                xo = (xt + (g + i) * m + np.int64(positions[r, g + i, k])) * tile
                                 for t in range(0, tile, LANES):
-                                    vfma(acc, i * tile + t, values[r, g + i, k], x, (xt + c) * tile + t)
+                                    vfma(acc, i * tile + t, values[r, g + i, k], x, xo + t)
                 fold_rows(acc, tile)
                 store_block(acc, y, r, 1, t0, tile)
 

@@ -49,7 +49,9 @@ def vfma(typingctx: Any, acc: Any, acc_at: Any, v: Any, x: Any, x_at: Any) -> An
         zero = ir.Constant(ir.IntType(32), 0)
         one = builder.insert_element(ir.Constant(_VEC, ir.Undefined), scalar, zero)
         splat = builder.shuffle_vector(
-            one, ir.Constant(_VEC, ir.Undefined), ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES)
+            one,
+            ir.Constant(_VEC, ir.Undefined),
+            ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES),
         )
         fma = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(_VEC, [_VEC] * 3), f"llvm.fma.v{LANES}f32"
@@ -133,7 +135,9 @@ def zero_block(acc: Any) -> None:  # pragma: no cover - compiled
 
 
 @nb.njit(inline="always")
-def store_block(acc: Any, y: Any, row0: int, rows: int, t0: int, tile: int) -> None:  # pragma: no cover - compiled
+def store_block(
+    acc: Any, y: Any, row0: int, rows: int, t0: int, tile: int
+) -> None:  # pragma: no cover - compiled
     """Write accumulator rows 0..rows-1 (``tile`` columns each) to y[row0 + i, t0 : t0 + tile]."""
     n = y.shape[1]
     for i in range(acc.shape[0] // tile):
@@ -152,7 +156,9 @@ def fold_rows(acc: Any, tile: int) -> None:  # pragma: no cover - compiled
 
 
 @nb.njit(inline="always")
-def add_row(acc: Any, i: int, y: Any, row: int, t0: int, tile: int) -> None:  # pragma: no cover - compiled
+def add_row(
+    acc: Any, i: int, y: Any, row: int, t0: int, tile: int
+) -> None:  # pragma: no cover - compiled
     """y[row, t0 : t0 + tile] += accumulator row i."""
     n = y.shape[1]
     for t in range(0, tile, LANES):
