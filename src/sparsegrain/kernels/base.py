@@ -142,6 +142,16 @@ def tile_major(x: np.ndarray, t0: int, t1: int, tile: int) -> np.ndarray:
     return out
 
 
+@nb.njit(inline="always")
+def tile_job(
+    job: int, tasks: int, tb: int, tile: int, x: Any
+) -> tuple[int, int, int]:  # pragma: no cover - compiled
+    """Split SpMM job ``job`` (batch tiles outermost, ``tasks`` row tasks per tile) into its row
+    task, its first output column and the flat row offset of its tile in x (tiles, cols, tile)."""
+    jt = job // tasks
+    return job % tasks, tb + jt * tile, jt * x.shape[1]
+
+
 @nb.njit(parallel=True, cache=True)
 def gather_rows(rows, t0, out):  # pragma: no cover - compiled
     """out[j, c, t] = rows[t0 + j*tile + t, c] for rows inside ``rows`` (n, cols): a transpose in

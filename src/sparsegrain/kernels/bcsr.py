@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, block_rows, index32, register, values32
+from .base import SparseKernel, block_rows, tile_job, index32, register, values32
 from .simd import LANES, accumulator, store_block, vfma, wide_vectors, zero_block
 
 
@@ -49,8 +49,7 @@ def bcsr_spmm(tile: int) -> Callable[..., None]:
         for job in nb.prange(x.shape[0] * tasks):  # batch tiles outermost
             wide_vectors()
             acc = accumulator(size)
-            jt, b = job // tasks, job % tasks
-            t0, xt = tb + jt * tile, jt * x.shape[1]
+            b, t0, xt = tile_job(job, tasks, tb, tile, x)
             for i0 in range(0, min(rb, rows - b * rb), h):
                 live = min(h, rb - i0, rows - b * rb - i0)
                 zero_block(acc)

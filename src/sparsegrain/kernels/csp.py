@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, block_rows, register, values32
+from .base import SparseKernel, block_rows, tile_job, register, values32
 from .simd import LANES, accumulator, store_block, vfma, wide_vectors, zero_block
 
 
@@ -48,8 +48,7 @@ def csp_spmm(tile: int) -> Callable[..., None]:
         for job in nb.prange(x.shape[0] * tasks):  # batch tiles outermost
             wide_vectors()
             acc = accumulator(size)
-            jt, j = job // tasks, job % tasks
-            t0, xt = tb + jt * tile, jt * x.shape[1]
+            j, t0, xt = tile_job(job, tasks, tb, tile, x)
             for q0 in range(0, min(c, rows - j * c), h):
                 live = min(h, c - q0, rows - j * c - q0)
                 zero_block(acc)

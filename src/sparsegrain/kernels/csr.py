@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, block_rows, index32, register, values32
+from .base import SparseKernel, block_rows, tile_job, index32, register, values32
 from .simd import LANES, accumulator, fold_rows, store_block, vfma, wide_vectors, zero_block
 
 #: output rows handled by one parallel task
@@ -39,8 +39,7 @@ def csr_spmm(tile: int) -> Callable[..., None]:
         for job in nb.prange(x.shape[0] * tasks):  # batch tiles outermost
             wide_vectors()
             acc = accumulator(size)
-            jt, task = job // tasks, job % tasks
-            t0, xt = tb + jt * tile, jt * x.shape[1]
+            task, t0, xt = tile_job(job, tasks, tb, tile, x)
             for r in range(task * ROWS_PER_TASK, min(rows, (task + 1) * ROWS_PER_TASK)):
                 end = indptr[r + 1]
                 zero_block(acc)

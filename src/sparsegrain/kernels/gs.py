@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, block_rows, index32, register, values32
+from .base import SparseKernel, block_rows, tile_job, index32, register, values32
 from .simd import LANES, accumulator, add_row, vfma, wide_vectors, zero_block
 
 #: row groups handled by one parallel task
@@ -59,8 +59,7 @@ def gs_spmm(tile: int) -> Callable[..., None]:
         for job in nb.prange(x.shape[0] * tasks):  # batch tiles outermost
             wide_vectors()
             acc = accumulator(size)
-            jt, task = job // tasks, job % tasks
-            t0, xt = tb + jt * tile, jt * x.shape[1]
+            task, t0, xt = tile_job(job, tasks, tb, tile, x)
             for g in range(task * GROUPS_PER_TASK, min(groups, (task + 1) * GROUPS_PER_TASK)):
                 for l0 in range(0, b, h):
                     zero_block(acc)

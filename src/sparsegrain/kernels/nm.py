@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, block_rows, register, values32
+from .base import SparseKernel, block_rows, tile_job, register, values32
 from .simd import LANES, accumulator, fold_rows, store_block, vfma, wide_vectors, zero_block
 
 #: output rows handled by one parallel task
@@ -42,8 +42,7 @@ def nm_spmm(tile: int) -> Callable[..., None]:
         for job in nb.prange(x.shape[0] * tasks):  # batch tiles outermost
             wide_vectors()
             acc = accumulator(size)
-            jt, task = job // tasks, job % tasks
-            t0, xt = tb + jt * tile, jt * x.shape[1]
+            task, t0, xt = tile_job(job, tasks, tb, tile, x)
             for r in range(task * ROWS_PER_TASK, min(rows, (task + 1) * ROWS_PER_TASK)):
                 zero_block(acc)
                 for g in range(0, groups, h):
