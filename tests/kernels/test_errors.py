@@ -31,3 +31,15 @@ def test_arrays_must_describe_the_shape():
         CSRKernel((3, 3), [0, 1, 2], [0, 1], [1.0, 2.0])
     with pytest.raises(ValueError, match="cannot hold E = 3"):
         GSKernel((8, 8), [0, 1], np.zeros((1, 8)), np.zeros((1, 8)), e=3)
+
+
+def test_linear_names_the_input_as_given():
+    """A Linear input with the wrong width is reported in its own (batch, cols) shape."""
+    import sparsegrain as sg
+    from sparsegrain.kernels import KERNELS
+
+    w = torch.randn(64, 32)
+    w = w * sg.pattern("block:4x4").mask(w, 0.5)
+    kernel = KERNELS["bcsr"].from_encoded(sg.encode(w, "bcsr"))
+    with pytest.raises(ValueError, match=r"input of shape \(4, 31\).*expects \(batch, 32\)"):
+        kernel.linear(torch.randn(4, 31))

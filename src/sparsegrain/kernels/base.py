@@ -76,6 +76,11 @@ class SparseKernel(ABC):
         """``x @ W.T`` for a batch of rows ``x`` (batch, cols), as float32: a Linear layer."""
         if not (isinstance(x, (torch.Tensor, np.ndarray)) and x.ndim == 2):
             raise ValueError(f"linear takes a 2-D (batch, {self.shape[1]}) input")
+        if x.shape[1] != self.shape[1]:
+            raise ValueError(
+                f"input of shape {tuple(x.shape)} does not fit the {self.fmt} weight of shape "
+                f"{self.shape}: linear expects (batch, {self.shape[1]})"
+            )
         x = check_input(x.T, self.shape[1], f"{self.fmt} weight of shape {self.shape}")
         n = x.shape[1]
         if n == 1:
