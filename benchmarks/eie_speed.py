@@ -22,7 +22,7 @@ import torch
 import sparsegrain
 from sparsegrain.formats.eie import read_reference
 from sparsegrain.hardware.eie import EIE
-from sparsegrain.hardware.eie_study import layer_operands
+from sparsegrain.studies.eie import layer_operands
 from sparsegrain.workloads import get_layer
 
 ROOT = Path(__file__).resolve().parents[1]

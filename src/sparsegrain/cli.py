@@ -276,7 +276,7 @@ def simulate_cmd(
 ) -> None:
     """Run one layer on an accelerator model: cycles, actions, traffic and energy."""
     from .hardware import simulate
-    from .hardware.inputs import layer_inputs
+    from .workloads.operands import layer_inputs
 
     try:
         name, w, a = layer_inputs(
@@ -306,7 +306,7 @@ def reproduce_eie_cmd(
 
     from rich.progress import Progress
 
-    from .hardware.eie_study import check_writable, run_study, write_report
+    from .studies.eie import check_writable, run_eie_study, write_eie_report
 
     try:
         check_writable(out, overwrite)
@@ -317,9 +317,9 @@ def reproduce_eie_cmd(
             def step(name: str) -> None:
                 bar.update(task, advance=1, description=f"EIE: {name} done")
 
-            runs = run_study(quick=quick, seed=seed, energy_table=energy_table, layers=names,
+            runs = run_eie_study(quick=quick, seed=seed, energy_table=energy_table, layers=names,
                              progress=step)
-        files = write_report(runs, out, overwrite)
+        files = write_eie_report(runs, out, overwrite)
     except ValueError as e:
         raise fail(str(e))
     if as_json:
@@ -339,8 +339,8 @@ def reproduce_eie_cmd(
 
 def _reproduce(name: str, out: Path | None, overwrite: bool, as_json: bool, **options: object) -> None:
     """Run one seed comparison, write its markdown, CSV and PNG plots, print the summary."""
-    from .hardware.studies import run_study, write_study
-    from .hardware.studies.report import cell
+    from .studies import run_study, write_study
+    from .studies.report import cell
 
     folder = Path("reproduce") / name if out is None else out
     try:

@@ -2,7 +2,7 @@ import csv
 
 import pytest
 
-from sparsegrain.hardware.studies import Study, run_study, write_study
+from sparsegrain.studies import Study, run_study, write_study
 
 
 def _tiny() -> Study:

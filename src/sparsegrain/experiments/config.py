@@ -71,8 +71,7 @@ class SweepConfig:
     sim_samples: int = 1
 
     def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise ValueError(f"unknown model {self.model!r}; valid: {', '.join(MODELS)}")
+        MODELS.lookup(self.model)
         object.__setattr__(self, "patterns", tuple(check_patterns(self.patterns)))
         object.__setattr__(self, "sparsities", tuple(check_sparsities(self.sparsities)))
         object.__setattr__(self, "accelerators", tuple(check_accelerators(self.accelerators)))

@@ -26,9 +26,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import nn
 
 from .. import patterns as pattern_lib
-from ..formats import FORMATS, encode, parse_format
-from ..hardware import SimResult, simulate
-from ..patterns import to_matrix
+from ..formats import FORMATS, encode, format_spec, parse_format
+from ..hardware import ACCELERATORS, SimResult, simulate
+from ..patterns import Geometry, to_matrix
 from ..prune import Gradual, PruneConfig
 from ..workloads import get as get_model
 from .config import DENSE, SweepConfig, config_key, point_config
@@ -47,39 +47,23 @@ def resolve(cfg: SweepConfig, spec: Any) -> SweepConfig:
     formats = []
     for fmt in cfg.formats or tuple(FORMATS):
         kind, given = parse_format(fmt)
-        params = given or matched(FORMAT_PARAMS, kind, patterns)
-        formats.append(":".join([kind, *(str(v) for v in params.values())]))
+        params = given or first_fit(FORMATS[kind].for_pattern, patterns)
+        formats.append(format_spec(kind, params))
     return replace(cfg, pruning=replace(cfg.pruning, steps=steps), formats=tuple(formats))
 
 
-#: formats and accelerators built for one pattern take its parameters, from the sweep's first
-#: pattern of that kind: (pattern kind, {parameter: pattern attribute}). The dense baseline and
-#: every point use the same ones. CSP-H's chunk width is the C of csp:C (SPEC 4.4), the GS
-#: engine's lanes and E those of gs:B:E (SPEC 4.5).
-FORMAT_PARAMS: dict[str, tuple[str, dict[str, str]]] = {
-    "bcsr": ("block", {"block_rows": "r", "block_cols": "c"}),
-    "nm": ("nm", {"n": "n", "m": "m"}),
-    "gs": ("gs", {"b": "b", "e": "e"}),
-    "csp": ("csp", {"c": "c"}),
-}
-ACCELERATOR_PARAMS: dict[str, tuple[str, dict[str, str]]] = {
-    "csph": ("csp", {"chunk": "c"}),
-    "gs": ("gs", {"lanes": "b", "e": "e"}),
-}
-
-
-def matched(table: dict[str, tuple[str, dict[str, str]]], name: str,
-            patterns: list[pattern_lib.Pattern]) -> dict[str, Any]:
-    """Parameters of format or accelerator ``name`` from the first pattern of its kind."""
-    kind, attrs = table.get(name, ("", {}))
-    match = next((p for p in patterns if p.kind == kind), None)
-    return {k: getattr(match, a) for k, a in attrs.items()} if match else {}
+def first_fit(for_pattern: Callable[[Geometry], dict[str, Any] | None],
+              patterns: list[pattern_lib.Pattern]) -> dict[str, Any]:
+    """The parameters a format or machine derives from the sweep's first pattern it exploits
+    (``bcsr`` from the first ``block:RxC``, ``csph`` from the first ``csp:C``); the dense
+    baseline and every point use the same ones. None exploited: its defaults."""
+    return next((p for p in (for_pattern(s.geometry) for s in patterns) if p is not None), {})
 
 
 def accelerator_params(cfg: SweepConfig) -> dict[str, dict[str, Any]]:
-    """Constructor parameters of each accelerator of the sweep (see :data:`ACCELERATOR_PARAMS`)."""
+    """Constructor parameters of each accelerator of the sweep (see :func:`first_fit`)."""
     patterns = [pattern_lib.pattern(p) for p in cfg.patterns]
-    return {a: matched(ACCELERATOR_PARAMS, a, patterns) for a in cfg.accelerators}
+    return {a: first_fit(ACCELERATORS[a].for_pattern, patterns) for a in cfg.accelerators}
 
 
 def point_keys(cfg: SweepConfig, pattern: str, sparsity: float, seed: int) -> dict[tuple[str, str], str]:
@@ -227,7 +211,7 @@ def prune(
 
 
 @dataclass
-class Layer:
+class PrunedLayer:
     """One measured layer: its weight, the mask it was pruned to, and the geometry an
     accelerator model needs beyond the defaults (stride 1, no padding)."""
 
@@ -237,14 +221,14 @@ class Layer:
 
 
 def pruned_layers(model: nn.Module, names: list[str], masks: dict[str, torch.Tensor]
-                  ) -> dict[str, Layer]:
+                  ) -> dict[str, PrunedLayer]:
     """Every measured layer by module name; a layer without a pruning mask (dense baseline, or
     left dense) keeps its nonzeros."""
     out = {}
     for name in names:
         module = model.get_submodule(name)
         w = module.weight.detach()
-        out[name] = Layer(w, masks.get(f"{name}.weight", w != 0).bool(), conv_params(module))
+        out[name] = PrunedLayer(w, masks.get(f"{name}.weight", w != 0).bool(), conv_params(module))
     return out
 
 
@@ -280,7 +264,7 @@ def capture_inputs(
     return seen
 
 
-def measure_format(fmt: str, layers: dict[str, Layer]) -> tuple[str, dict[str, Any]]:
+def measure_format(fmt: str, layers: dict[str, PrunedLayer]) -> tuple[str, dict[str, Any]]:
     """Bits by field of every layer in format ``fmt`` and over the whole (measured) model, and
     whether it decodes back exactly (a codebook format stores quantised values)."""
     per_layer: dict[str, dict[str, Any]] = {}
@@ -308,7 +292,7 @@ def measure_format(fmt: str, layers: dict[str, Layer]) -> tuple[str, dict[str, A
                 "layers": per_layer, "seconds": time.perf_counter() - t0}
 
 
-def run_layer(accel: str, lay: Layer, x: torch.Tensor, params: dict[str, Any]
+def simulate_layer(accel: str, lay: PrunedLayer, x: torch.Tensor, params: dict[str, Any]
               ) -> tuple[SimResult, str]:
     """One sample through one layer on ``accel``: a convolution as such (with its geometry), or,
     if the model takes only matrices, as its im2col GEMM; returns the result and the form run."""
@@ -326,7 +310,7 @@ def run_layer(accel: str, lay: Layer, x: torch.Tensor, params: dict[str, Any]
 
 
 def measure_accelerator(
-    accel: str, layers: dict[str, Layer], acts: dict[str, torch.Tensor],
+    accel: str, layers: dict[str, PrunedLayer], acts: dict[str, torch.Tensor],
     params: dict[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Cycles, time and energy of every layer ``accel`` accepts, run on each captured sample's
@@ -337,7 +321,7 @@ def measure_accelerator(
     t0 = time.perf_counter()
     for name, lay in layers.items():
         try:
-            runs = [run_layer(accel, lay, x, params or {}) for x in acts[name]]
+            runs = [simulate_layer(accel, lay, x, params or {}) for x in acts[name]]
         except ValueError as e:
             rejected[name] = str(e)
             continue

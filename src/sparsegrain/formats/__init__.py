@@ -6,7 +6,12 @@ Arrays are numpy arrays (contiguous, fixed dtypes) laid out on the 2-D view W[ou
 """
 
 from . import bcsr, bitmap, codebook, coo, csp, csr, dense, eie, gs, nm, rcsc, rle  # noqa: F401  (modules register their formats)
-from .base import FORMATS, Encoded, StorageReport, encode, parse_format, register
+from .base import (
+    FORMATS, Encoded, StorageReport, encode, format_spec, parse_format, pattern_params, register,
+)
 from .serial import from_bytes
 
-__all__ = ["FORMATS", "Encoded", "StorageReport", "encode", "from_bytes", "parse_format", "register"]
+__all__ = [
+    "FORMATS", "Encoded", "StorageReport", "encode", "format_spec", "from_bytes", "parse_format",
+    "pattern_params", "register",
+]

@@ -13,13 +13,14 @@ import inspect
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from rich.table import Table
 
-from ..patterns.base import check_tensor, from_matrix, shape_str, to_matrix
+from ..core.registry import Registry
+from ..patterns.base import Geometry, Pattern, check_tensor, from_matrix, shape_str, to_matrix
 
 #: fields of a StorageReport, in print order
 FIELDS: tuple[str, ...] = ("values", "codes", "indices", "pointers", "metadata", "padding", "codebook")
@@ -129,6 +130,13 @@ class Encoded(ABC):
     value_bits: int
     dense_bits: int
 
+    @classmethod
+    def for_pattern(cls, geometry: Geometry) -> dict[str, Any] | None:
+        """Parameters with which this format exploits a pattern's structure (``bcsr`` takes the
+        block of ``block:RxC``), or ``None`` when it does not exploit that pattern (it may still
+        hold its masks as it holds any mask)."""
+        return None
+
     @property
     def matrix_shape(self) -> tuple[int, int]:
         """Shape of the 2-D view W[outputs, inputs] that the arrays describe."""
@@ -182,20 +190,9 @@ class Encoded(ABC):
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
-FORMATS: dict[str, type[Encoded]] = {}
-
-E = TypeVar("E", bound=type[Encoded])
-
-
-def register(fmt: str) -> Callable[[E], E]:
-    """Class decorator adding an Encoded subclass to the registry under ``fmt``."""
-
-    def deco(cls: E) -> E:
-        cls.fmt = fmt
-        FORMATS[fmt] = cls
-        return cls
-
-    return deco
+FORMATS: Registry[type[Encoded]] = Registry("format", attr="fmt")
+#: class decorator adding an Encoded subclass under its format name (``@register("csr")``)
+register = FORMATS.register
 
 
 def check_weight(weight: torch.Tensor) -> torch.Tensor:
@@ -211,16 +208,43 @@ def check_weight(weight: torch.Tensor) -> torch.Tensor:
 
 
 def parse_format(text: str) -> tuple[str, dict[str, Any]]:
-    """``"gs:8:1"`` -> ``("gs", {"b": 8, "e": 1})``; ``"bcsr:4x8"``, ``"eie:16"``, ``"csr"``."""
+    """``"gs:8:1"`` -> ``("gs", {"b": 8, "e": 1})``; ``"bcsr:4x8"``, ``"eie:16"``, ``"csr"``,
+    ``"gs:8:1:scatter=true"`` (options as ``key=value``, true/false or integers)."""
     kind, *args = [a.strip() for a in str(text).strip().lower().split(":")]
     if kind not in FORMATS:
         raise ValueError(f"unknown format {text!r}; valid: {', '.join(FORMATS)}")
     names = FORMATS[kind].positional
-    values = [v for a in args for v in a.split("x")]
-    if len(values) > len(names) or not all(v.isdigit() for v in values):
+    values = [v for a in args if "=" not in a for v in a.split("x")]
+    options = dict(a.split("=", 1) for a in args if "=" in a)
+    if len(values) > len(names) or not all(v.isdigit() for v in values) or not all(
+            k.isidentifier() and (v in ("true", "false") or v.isdigit()) for k, v in options.items()):
         forms = ":".join([kind, *(n.upper() for n in names)]) if names else kind
-        raise ValueError(f"malformed format {text!r}; form: {forms}")
-    return kind, {n: int(v) for n, v in zip(names, values)}
+        raise ValueError(f"malformed format {text!r}; form: {forms}[:option=value]")
+    params: dict[str, Any] = {n: int(v) for n, v in zip(names, values)}
+    for k, v in options.items():
+        params[k] = v == "true" if v in ("true", "false") else int(v)
+    return kind, params
+
+
+def format_spec(kind: str, params: dict[str, Any]) -> str:
+    """The string :func:`parse_format` reads back as ``(kind, params)``: positional parameters
+    in order, the rest as ``key=value``."""
+    names = FORMATS.lookup(kind).positional
+    lead = []
+    for n in names:
+        if n not in params:
+            break
+        lead.append(str(int(params[n])))
+    rest = [f"{k}={str(v).lower()}" for k, v in params.items() if k not in names[: len(lead)]]
+    return ":".join([kind, *lead, *rest])
+
+
+def pattern_params(fmt: str, spec: Pattern | None) -> dict[str, Any]:
+    """Parameters of format ``fmt`` for a pattern's masks: what the format derives from the
+    pattern's geometry, or none (its defaults) when it does not exploit that pattern."""
+    if spec is None:
+        return {}
+    return FORMATS.lookup(fmt).for_pattern(spec.geometry) or {}
 
 
 def common(m: np.ndarray, weight: torch.Tensor, value_bits: int, dense_bits: int | None) -> dict:

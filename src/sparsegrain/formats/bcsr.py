@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
+from ..patterns.base import Geometry
 from .base import Encoded, check_width, common, count_width, index_width, register
 
 
@@ -26,6 +28,12 @@ class BCSR(Encoded):
     n_kept: int
     index_bits: int
     pointer_bits: int
+
+    @classmethod
+    def for_pattern(cls, geometry: Geometry) -> dict[str, Any] | None:
+        if geometry.block is None:
+            return None
+        return {"block_rows": geometry.block[0], "block_cols": geometry.block[1]}
 
     @classmethod
     def encode(

@@ -9,11 +9,13 @@ ceil(log2(n + 1)) bits; no column indices.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..patterns import pattern
+from ..patterns.base import Geometry
 from .base import Encoded, common, count_width, register
 
 
@@ -31,6 +33,10 @@ class CSP(Encoded):
     c: int
     lengths: np.ndarray
     values: np.ndarray
+
+    @classmethod
+    def for_pattern(cls, geometry: Geometry) -> dict[str, Any] | None:
+        return None if geometry.chunk is None else {"c": geometry.chunk}
 
     @classmethod
     def encode(

@@ -8,11 +8,12 @@ line) and ``data`` (values, the weight's dtype).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
+from ..patterns.base import Geometry
 from .base import Encoded, check_width, common, count_width, index_width, register
 
 DEFAULT_POINTER_BITS = 32
@@ -90,6 +91,10 @@ class CSR(Compressed):
 
     summary: ClassVar[str] = "compressed sparse row: a pointer per row, a column index per value"
     axis: ClassVar[int] = 0
+
+    @classmethod
+    def for_pattern(cls, geometry: Geometry) -> dict[str, Any] | None:
+        return {} if geometry.kind == "unstructured" else None
 
 
 @register("csc")

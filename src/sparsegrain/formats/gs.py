@@ -12,12 +12,14 @@ pack's matching is found by augmenting paths (compiled), starting from the previ
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
 import torch
 
 from ..patterns import PATTERNS, pattern
+from ..patterns.base import Geometry
 from .base import Encoded, check_width, common, register
 
 
@@ -152,6 +154,14 @@ class GS(Encoded):
     index_bits: int
     pointer_bits: int
     row_bits: int
+
+    @classmethod
+    def for_pattern(cls, geometry: Geometry) -> dict[str, Any] | None:
+        """GS over single weights (not ``block=RxC``): its B and E, and row ids with scatter."""
+        if geometry.gs is None or geometry.gs_block != (1, 1):
+            return None
+        b, e = geometry.gs
+        return {"b": b, "e": e, **({"scatter": True} if geometry.gs_scatter else {})}
 
     @classmethod
     def encode(

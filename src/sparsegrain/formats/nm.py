@@ -7,11 +7,13 @@ The 2:4 layout of NVIDIA sparse tensor cores (Mishra et al., arXiv 2104.08378): 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..patterns import pattern
+from ..patterns.base import Geometry
 from .base import Encoded, common, index_width, register
 
 
@@ -30,6 +32,10 @@ class NM(Encoded):
     values: np.ndarray
     indices: np.ndarray
     n_kept: int
+
+    @classmethod
+    def for_pattern(cls, geometry: Geometry) -> dict[str, Any] | None:
+        return None if geometry.nm is None else {"n": geometry.nm[0], "m": geometry.nm[1]}
 
     @classmethod
     def encode(

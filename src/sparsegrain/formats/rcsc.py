@@ -10,9 +10,12 @@ the real entry with zeros_before = d mod 2^b (Han et al., "Deep Compression", IC
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import torch
 
+from ..patterns.base import Geometry
 from .base import Encoded, check_width, common, count_width, register
 
 
@@ -29,6 +32,10 @@ class Relative(Encoded):
     index_bits: int
     pointer_bits: int
     fillers: int
+
+    @classmethod
+    def for_pattern(cls, geometry: Geometry) -> dict[str, Any] | None:
+        return None if geometry.n_pe is None else {"n_pe": geometry.n_pe}
     ptr: list[np.ndarray]
     zeros_before: list[np.ndarray]
 

@@ -13,31 +13,12 @@ from typing import Any
 
 import torch
 
-from ..patterns import Pattern, pattern
-from .base import FORMATS, StorageReport, encode, parse_format
-
-
-def params_for(fmt: str, spec: Pattern | None) -> dict[str, Any]:
-    """Format parameters matching a pattern's geometry (N:M, block, chunk, GS, PEs)."""
-    if spec is None:
-        return {}
-    p = vars(spec)
-    match (fmt, spec.kind):
-        case ("nm", "nm"):
-            return {"n": p["n"], "m": p["m"]}
-        case ("bcsr", "block"):
-            return {"block_rows": p["r"], "block_cols": p["c"]}
-        case ("csp", "csp"):
-            return {"c": p["c"]}
-        case ("gs", "gs"):
-            return {"b": p["b"], "e": p["e"]}
-        case ("eie" | "rcsc", "pebalanced"):
-            return {"n_pe": p["p"]}
-    return {}
+from ..patterns import pattern
+from .base import FORMATS, StorageReport, encode, parse_format, pattern_params
 
 
 @dataclass
-class Row:
+class LayerEncoding:
     """One layer encoded in one format (``report`` is None when the format cannot hold it)."""
 
     layer: str
@@ -56,7 +37,7 @@ def encode_layers(
     patterns: list[str | None],
     sparsity: float | None,
     formats: list[str] | None = None,
-) -> list[Row]:
+) -> list[LayerEncoding]:
     """Mask every layer with every pattern (``None``: keep the weight's own nonzeros) and
     encode it in every format (default: all); a format that cannot hold a mask gets an error."""
     rows = []
@@ -66,23 +47,23 @@ def encode_layers(
             mask = w != 0 if spec is None else spec.mask(w, sparsity if sparsity is not None else 0.0)
             for f in formats or list(FORMATS):
                 kind, params = parse_format(f)
-                params = {**params_for(kind, spec), **params}
+                params = {**pattern_params(kind, spec), **params}
                 label = spec.spec if spec else "as given"
                 try:
                     rep = encode(w, kind, mask=mask, **params).storage()
-                    rows.append(Row(name, label, f, rep))
+                    rows.append(LayerEncoding(name, label, f, rep))
                 except ValueError as e:
-                    rows.append(Row(name, label, f, None, str(e)))
+                    rows.append(LayerEncoding(name, label, f, None, str(e)))
     return rows
 
 
-def totals(rows: list[Row]) -> list[Row]:
+def totals(rows: list[LayerEncoding]) -> list[LayerEncoding]:
     """Per (pattern, format) the bits summed over the layers every format could hold."""
-    out: dict[tuple[str, str], Row] = {}
+    out: dict[tuple[str, str], LayerEncoding] = {}
     for r in rows:
         key = (r.pattern, r.format)
         if key not in out:
-            out[key] = Row("all layers", r.pattern, r.format, None, None)
+            out[key] = LayerEncoding("all layers", r.pattern, r.format, None, None)
         t = out[key]
         if r.report is None:
             t.error = t.error or r.error
@@ -94,5 +75,5 @@ def totals(rows: list[Row]) -> list[Row]:
         t.report.nnz += r.report.nnz
         t.report.padding_entries += r.report.padding_entries
         t.report.dense_bits += r.report.dense_bits
-    return [t if t.error is None else Row(t.layer, t.pattern, t.format, None, t.error)
+    return [t if t.error is None else LayerEncoding(t.layer, t.pattern, t.format, None, t.error)
             for t in out.values()]

@@ -13,10 +13,13 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any
 
 import yaml
 from rich.table import Table
+
+from ..core.registry import Registry
+from ..patterns.base import Geometry
 
 DEFAULT_TABLE = "horowitz_45nm"
 
@@ -160,25 +163,20 @@ class Accelerator(ABC):
     #: one-line description for ``sparsegrain simulate --help`` and listings
     summary: str = ""
 
+    @classmethod
+    def for_pattern(cls, geometry: Geometry) -> dict[str, Any] | None:
+        """Machine parameters built for a pattern's structure (CSP-H's chunk width is the C of
+        ``csp:C``), or ``None`` when the machine is not built for that pattern."""
+        return None
+
     @abstractmethod
     def run(self, weights: Any, activations: Any) -> SimResult:
         """Count cycles and actions for one layer (unpriced)."""
 
 
-ACCELERATORS: dict[str, type[Accelerator]] = {}
-
-A = TypeVar("A", bound=type[Accelerator])
-
-
-def register(name: str) -> Callable[[A], A]:
-    """Class decorator adding an accelerator model to the registry under ``name``."""
-
-    def deco(cls: A) -> A:
-        cls.name = name
-        ACCELERATORS[name] = cls
-        return cls
-
-    return deco
+ACCELERATORS: Registry[type[Accelerator]] = Registry("accelerator", attr="name")
+#: class decorator adding an accelerator model under its name (``@register("eie")``)
+register = ACCELERATORS.register
 
 
 def simulate(
@@ -192,12 +190,8 @@ def simulate(
 
     ``params`` go to the model's constructor (e.g. ``n_pe=64, fifo_depth=8`` for ``eie``).
     """
-    if accel not in ACCELERATORS:
-        raise ValueError(
-            f"unknown accelerator {accel!r}; valid: {', '.join(sorted(ACCELERATORS))}"
-        )
+    cls = ACCELERATORS.lookup(accel)
     table = energy_table if isinstance(energy_table, EnergyTable) else EnergyTable.load(energy_table)
-    cls = ACCELERATORS[accel]
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     unknown = sorted(set(params) - set(accepted))
     if unknown:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from ..patterns.base import Geometry
 from .base import SimResult, register
 from .layers import DEFAULT_ACT_DENSITY, LayerAccelerator
 
@@ -114,6 +115,11 @@ class CSPH(LayerAccelerator):
     """Output-stationary PE chain with chunked accumulation bins; CSP masks only."""
 
     summary = "CSP-H: output-stationary PE chain, n bins x C accumulators, L_i counters (csp:C masks)"
+
+    @classmethod
+    def for_pattern(cls, geometry: Geometry) -> dict[str, Any] | None:
+        """The chunk width C of ``csp:C`` (SPEC 4.4)."""
+        return None if geometry.chunk is None else {"chunk": geometry.chunk}
 
     def __init__(self, n_pe: int = 32, chunk: int = 32, acc_regs: int = 2048, value_bits: int = 16,
                  psum_bits: int = 32, clock_hz: float = 1e9,

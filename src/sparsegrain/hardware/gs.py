@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from ..patterns.base import Geometry
 from .base import SimResult, register
 from .layers import DEFAULT_ACT_DENSITY, LayerAccelerator, LayerRun
 
@@ -176,6 +177,11 @@ class GSEngine(LayerAccelerator):
     """B-lane vector core with a banked scratchpad and a gather engine (Sun et al.)."""
 
     summary = "GS engine: B-lane vector core, banked scratchpad, gather; GS/unstructured/block/dense"
+
+    @classmethod
+    def for_pattern(cls, geometry: Geometry) -> dict[str, Any] | None:
+        """The lanes B and E of ``gs:B:E`` (SPEC 4.5)."""
+        return None if geometry.gs is None else {"lanes": geometry.gs[0], "e": geometry.gs[1]}
 
     def __init__(self, lanes: int = 8, e: int = 1, layout: str = "auto", spm_elems: int = 32768,
                  value_bits: int = 16, index_bits: int = 16, clock_hz: float = 1e9,

@@ -11,12 +11,15 @@ constant, and keep a register block of output rows x tile columns in vector regi
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Callable, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import numba as nb
 import numpy as np
 import torch
 
+from ..core.registry import Registry
+from ..formats import FORMATS
+from ..patterns import Pattern
 from .simd import LANES
 
 #: batch tile widths, widest first; the batch is covered by the widest, the rest by the next
@@ -35,6 +38,8 @@ class SparseKernel(ABC):
 
     fmt: ClassVar[str] = ""
     summary: ClassVar[str] = ""
+    #: format parameters ``sparsify(format="auto")`` tries on a mask of unknown pattern
+    auto_params: ClassVar[tuple[dict[str, Any], ...]] = ({},)
 
     def __init__(self, shape: tuple[int, int]) -> None:
         self.shape = (int(shape[0]), int(shape[1]))
@@ -181,17 +186,17 @@ def index32(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.int32)
 
 
-KERNELS: dict[str, type[SparseKernel]] = {}
+KERNELS: Registry[type[SparseKernel]] = Registry("kernel", attr="fmt")
+#: class decorator adding a kernel under the format it multiplies (``@register("csr")``)
+register = KERNELS.register
 
-K = TypeVar("K", bound=type[SparseKernel])
 
-
-def register(fmt: str) -> Callable[[K], K]:
-    """Class decorator adding a kernel to :data:`KERNELS` under its format string."""
-
-    def deco(cls: K) -> K:
-        cls.fmt = fmt
-        KERNELS[fmt] = cls
-        return cls
-
-    return deco
+def native_kernels(spec: Pattern) -> list[tuple[str, dict[str, Any]]]:
+    """(format, parameters) of every kernel whose format exploits pattern ``spec``'s structure,
+    the parameters as that format derives them from the pattern."""
+    out = []
+    for fmt in KERNELS:
+        params = FORMATS.lookup(fmt).for_pattern(spec.geometry)
+        if params is not None:
+            out.append((fmt, params))
+    return out

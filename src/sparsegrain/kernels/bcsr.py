@@ -73,6 +73,8 @@ class BCSRKernel(SparseKernel):
     edge blocks may reach past the matrix (those slots are never read)."""
 
     summary = "one column index per kept R x C block (scipy's bsr layout)"
+    auto_params = ({"block_rows": 8, "block_cols": 1}, {"block_rows": 1, "block_cols": 8},
+                   {"block_rows": 4, "block_cols": 4})
 
     def __init__(self, shape: tuple[int, int], indptr: Any, indices: Any, data: Any) -> None:
         super().__init__(shape)

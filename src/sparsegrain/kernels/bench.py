@@ -16,9 +16,9 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from ..patterns import pattern
+from ..patterns import examples, pattern
 from ..patterns.base import check_sparsity
-from .base import SparseKernel
+from .base import SparseKernel, native_kernels
 from .sparsify import kernel_for
 
 #: bytes of the buffer timed for the copy bandwidth (well past the caches)
@@ -86,22 +86,14 @@ def copy_bandwidth(reps: int = 5) -> float:
 
 
 def format_for(spec: str) -> tuple[str, dict[str, Any]]:
-    """The format (and its parameters) whose kernel runs a pattern's masks."""
-    p = pattern(spec)
-    if p.kind == "unstructured":
-        return "csr", {}
-    if p.kind == "block":
-        return "bcsr", {"block_rows": p.r, "block_cols": p.c}
-    if p.kind == "nm":
-        return "nm", {"n": p.n, "m": p.m}
-    if p.kind == "gs":
-        return "gs", {"b": p.b, "e": p.e, "scatter": bool(getattr(p, "scatter", False))}
-    if p.kind == "csp":
-        return "csp", {"c": p.c}
-    raise ValueError(
-        f"no kernel runs pattern {spec!r}; benchmark one of: unstructured, block:RxC, nm:N:M, "
-        "gs:B:E, csp:C"
-    )
+    """The format (and its parameters) whose kernel exploits a pattern's masks."""
+    native = native_kernels(pattern(spec))
+    if not native:
+        exploited = [p for p in examples() if native_kernels(pattern(p))]
+        raise ValueError(
+            f"no kernel runs pattern {spec!r}; benchmark one of: {', '.join(exploited)}"
+        )
+    return native[0]
 
 
 def masked_weight(shape: tuple[int, int], spec: str, sparsity: float, seed: int = 0) -> torch.Tensor:

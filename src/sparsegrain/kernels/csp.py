@@ -68,6 +68,7 @@ class CSPKernel(SparseKernel):
     """CSP weave: ``lengths`` L_i per input and ``values`` (cells, C) in chunk order."""
 
     summary = "a chunk-prefix length per input; values only, no column indices"
+    auto_params = ({"c": 16}, {"c": 8})
 
     def __init__(self, shape: tuple[int, int], values: Any, lengths: Any) -> None:
         super().__init__(shape)

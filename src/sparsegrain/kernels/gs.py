@@ -82,6 +82,7 @@ class GSKernel(SparseKernel):
     """GS packed: ``values`` and ``columns`` (packs, B), ``group_ptr`` (groups + 1), ``row_ids``."""
 
     summary = "packs of B values with B bank-distinct 16-bit columns; a pointer per row group"
+    auto_params = ({"b": 8, "e": 1}, {"b": 8, "e": 8}, {"b": 16, "e": 1})
 
     def __init__(
         self,

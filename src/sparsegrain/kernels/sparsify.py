@@ -12,25 +12,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..formats import encode
-from .base import KERNELS, SparseKernel
+from ..formats import encode, format_spec, pattern_params
+from ..patterns import Pattern
+from ..patterns import pattern as make_pattern
+from .base import KERNELS, SparseKernel, native_kernels
 from .conv import conv2d
 
-#: formats ``format="auto"`` tries, each with the parameter sets that may fit a mask
-AUTO_CANDIDATES: tuple[tuple[str, dict[str, int]], ...] = (
-    ("csp", {"c": 16}),
-    ("csp", {"c": 8}),
-    ("gs", {"b": 8, "e": 1}),
-    ("gs", {"b": 8, "e": 8}),
-    ("gs", {"b": 16, "e": 1}),
-    ("nm", {"n": 2, "m": 4}),
-    ("nm", {"n": 1, "m": 4}),
-    ("nm", {"n": 2, "m": 8}),
-    ("bcsr", {"block_rows": 8, "block_cols": 1}),
-    ("bcsr", {"block_rows": 1, "block_cols": 8}),
-    ("bcsr", {"block_rows": 4, "block_cols": 4}),
-    ("csr", {}),
-)
 
 
 class SparseLinear(nn.Module):
@@ -111,18 +98,27 @@ def pruned_weight(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | None
 
 def kernel_for(weight: torch.Tensor, fmt: str, **params: Any) -> SparseKernel:
     """Encode ``weight`` (its zeros pruned) in ``fmt`` with float32 values and wrap it in a kernel."""
-    if fmt not in KERNELS:
-        raise ValueError(f"no kernel for format {fmt!r}; valid: {', '.join(KERNELS)}")
-    return KERNELS[fmt].from_encoded(encode(weight.float(), fmt, value_bits=32, **params))
+    return KERNELS.lookup(fmt).from_encoded(encode(weight.float(), fmt, value_bits=32, **params))
 
 
-def candidates(weight: torch.Tensor, mask: torch.Tensor, fmt: str) -> dict[str, SparseKernel]:
-    """Kernels for every format (of ``AUTO_CANDIDATES`` or just ``fmt``) that holds the mask."""
+def tries(fmt: str, spec: Pattern | None) -> list[tuple[str, dict[str, Any]]]:
+    """(format, parameters) to try on a layer: with a pattern, the kernels that exploit it (as
+    their formats derive them from it) and CSR; without, every kernel's ``auto_params``."""
+    if fmt != "auto":
+        return [(fmt, pattern_params(fmt, spec))]
+    if spec is not None:
+        return [*native_kernels(spec), *([("csr", {})] if spec.kind != "unstructured" else [])]
+    return [(name, params) for name, cls in KERNELS.items() for params in cls.auto_params]
+
+
+def candidates(weight: torch.Tensor, mask: torch.Tensor, fmt: str,
+               spec: Pattern | None = None) -> dict[str, SparseKernel]:
+    """Kernels for every format of :func:`tries` that holds the mask, by format string."""
     if fmt != "auto" and fmt not in KERNELS:
         raise ValueError(f"unknown kernel format {fmt!r}; valid: auto, {', '.join(KERNELS)}")
     out: dict[str, SparseKernel] = {}
-    for name, params in AUTO_CANDIDATES if fmt == "auto" else ((fmt, {}),):
-        label = ":".join([name, *(str(v) for v in params.values())])
+    for name, params in tries(fmt, spec):
+        label = format_spec(name, params)
         try:
             enc = encode(weight.float(), name, mask=mask, value_bits=32, **params)
         except ValueError:
@@ -151,14 +147,18 @@ def sparsify(
     format: str = "auto",
     batch: int = 64,
     keep_dense_if_slower: bool = True,
+    pattern: str | Pattern | None = None,
 ) -> nn.Module:
     """Replace, in place, each pruned Linear/Conv2d of ``model`` by a sparse-kernel layer.
 
     ``format="auto"`` detects which formats hold each layer's mask and times them against the
     dense layer on ``batch`` random input rows, keeping the fastest (dense if it wins and
     ``keep_dense_if_slower``). Returns the model; its attribute ``sparsify_report`` lists a
-    :class:`LayerChoice` per pruned layer.
+    :class:`LayerChoice` per pruned layer. ``pattern``, the pattern the model was pruned with,
+    gives each format the parameters it derives from that pattern (the encoding ``encode`` and
+    the sweep use) instead of trying every kernel's ``auto_params``.
     """
+    spec = None if pattern is None else make_pattern(pattern)
     if not isinstance(model, nn.Module):
         raise ValueError(f"sparsify takes a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(batch, int) or batch < 1:
@@ -185,7 +185,7 @@ def sparsify(
     gen = torch.Generator().manual_seed(0)
     for name, module in layers:
         weight, mask = pruned_weight(module)
-        kernels = candidates(weight, mask, format)
+        kernels = candidates(weight, mask, format, spec)
         cols = int(np.prod(weight.shape[1:]))
         x = torch.randn(batch, cols, generator=gen)
         dense_w = weight.reshape(weight.shape[0], -1).float()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import Pattern, from_matrix, keep_count, matrix_shape, shape_error, to_matrix
+from .base import Geometry, Pattern, from_matrix, keep_count, matrix_shape, shape_error, to_matrix
 from .registry import register
 
 
@@ -36,6 +36,10 @@ class Bank(Pattern):
 
     def _params(self) -> list[str]:
         return [str(self.k)]
+
+    @property
+    def geometry(self) -> Geometry:
+        return Geometry(self.kind, banks=self.k)
 
     def check_shape(self, shape: torch.Size | tuple[int, ...]) -> None:
         cols = matrix_shape(shape)[1]

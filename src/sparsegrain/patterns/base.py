@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -97,6 +98,35 @@ def keep_count(n: int, sparsity: float) -> int:
     return n - int(round(sparsity * n))
 
 
+@dataclass(frozen=True)
+class Geometry:
+    """Where a pattern's nonzeros may fall, in the terms the stages that exploit it use.
+
+    This is the one place a format, kernel or machine learns its parameters from a pattern
+    (``bcsr`` its block from ``block``, ``csph`` its chunk from ``chunk``); a field is ``None``
+    when the pattern does not guarantee that structure.
+    """
+
+    #: the pattern kind (``"unstructured"``, ``"block"``, ...)
+    kind: str
+    #: R x C tiles of the 2-D view kept or pruned whole
+    block: tuple[int, int] | None = None
+    #: (N, M): at most N kept in every M consecutive inputs of a row
+    nm: tuple[int, int] | None = None
+    #: (B, E): GS packs of B nonzeros in distinct banks, E from each row of a B / E-row group
+    gs: tuple[int, int] | None = None
+    #: GS rows are permuted (sorted by kept count) before they are grouped
+    gs_scatter: bool = False
+    #: GS over R x C blocks of the 2-D view (1 x 1: over single weights)
+    gs_block: tuple[int, int] = (1, 1)
+    #: CSP chunk width C: every input row keeps a prefix of chunks of C outputs
+    chunk: int | None = None
+    #: P: rows dealt to P PEs round-robin, every PE keeping the same count
+    n_pe: int | None = None
+    #: K: every row's K equal column banks keep the same count
+    banks: int | None = None
+
+
 class Pattern(ABC):
     """A rule for which weights may be nonzero.
 
@@ -117,6 +147,11 @@ class Pattern(ABC):
         if norm not in NORMS:
             raise ValueError(f"unknown norm {norm!r}; valid: {', '.join(NORMS)}")
         self.norm = norm
+
+    @property
+    def geometry(self) -> Geometry:
+        """The structure this pattern guarantees, for the stages that exploit it."""
+        return Geometry(self.kind)
 
     @property
     def spec(self) -> str:

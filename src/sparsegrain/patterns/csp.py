@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import Pattern, from_matrix, keep_count, matrix_shape, to_matrix
+from .base import Geometry, Pattern, from_matrix, keep_count, matrix_shape, to_matrix
 from .registry import register
 
 
@@ -48,6 +48,10 @@ class CSP(Pattern):
 
     def _params(self) -> list[str]:
         return [str(self.c)]
+
+    @property
+    def geometry(self) -> Geometry:
+        return Geometry(self.kind, chunk=self.c)
 
     def chunk_ends(self, c_out: int) -> torch.Tensor:
         """End column (exclusive) of a prefix of L chunks, for L = 0..n."""

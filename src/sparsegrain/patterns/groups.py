@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import Pattern, from_matrix, group_norm, to_matrix
+from .base import Geometry, Pattern, from_matrix, group_norm, to_matrix
 from .registry import register
 
 
@@ -174,6 +174,10 @@ class Block(_TileGroups):
 
     def _params(self) -> list[str]:
         return [f"{self.r}x{self.c}"]
+
+    @property
+    def geometry(self) -> Geometry:
+        return Geometry(self.kind, block=(self.r, self.c))
 
     def _tile(self, shape: torch.Size) -> tuple[int, int]:
         return self.r, self.c

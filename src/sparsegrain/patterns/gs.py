@@ -37,7 +37,7 @@ import numba
 import numpy as np
 import torch
 
-from .base import Pattern, from_matrix, group_norm, keep_count, matrix_shape, shape_error, to_matrix
+from .base import Geometry, Pattern, from_matrix, group_norm, keep_count, matrix_shape, shape_error, to_matrix
 from .registry import register
 
 #: key of an empty slot: above every real key (real keys have a high word <= 0x7F7FFFFF)
@@ -195,6 +195,10 @@ class GS(Pattern):
 
     def _params(self) -> list[str]:
         return [str(self.b), str(self.e)]
+
+    @property
+    def geometry(self) -> Geometry:
+        return Geometry(self.kind, gs=(self.b, self.e), gs_scatter=self.scatter, gs_block=self.block)
 
     def _options(self) -> dict[str, object]:
         block = f"{self.block[0]}x{self.block[1]}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import Pattern, from_matrix, shape_error, to_matrix
+from .base import Geometry, Pattern, from_matrix, shape_error, to_matrix
 from .registry import register
 
 
@@ -34,6 +34,10 @@ class NM(Pattern):
 
     def _params(self) -> list[str]:
         return [str(self.n), str(self.m)]
+
+    @property
+    def geometry(self) -> Geometry:
+        return Geometry(self.kind, nm=(self.n, self.m))
 
     @property
     def structural_sparsity(self) -> float:

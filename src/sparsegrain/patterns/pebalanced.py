@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import Pattern, from_matrix, keep_count, matrix_shape, shape_error, to_matrix
+from .base import Geometry, Pattern, from_matrix, keep_count, matrix_shape, shape_error, to_matrix
 from .registry import register
 
 BALANCES: tuple[str, ...] = ("column", "layer")
@@ -60,6 +60,10 @@ class PEBalanced(Pattern):
 
     def _params(self) -> list[str]:
         return [str(self.p)]
+
+    @property
+    def geometry(self) -> Geometry:
+        return Geometry(self.kind, n_pe=self.p)
 
     def _options(self) -> dict[str, object]:
         return {"balance": self.balance} if self.balance != "column" else {}

@@ -6,24 +6,12 @@ Grammar: ``kind[:param...][:key=value...]``, e.g. ``nm:2:4``, ``block:4x4``, ``g
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
-
+from ..core.registry import Registry
 from .base import Pattern
 
-PATTERNS: dict[str, type[Pattern]] = {}
-
-P = TypeVar("P", bound=type[Pattern])
-
-
-def register(kind: str) -> Callable[[P], P]:
-    """Class decorator adding a Pattern subclass to the registry under ``kind``."""
-
-    def deco(cls: P) -> P:
-        cls.kind = kind
-        PATTERNS[kind] = cls
-        return cls
-
-    return deco
+PATTERNS: Registry[type[Pattern]] = Registry("pattern", attr="kind")
+#: class decorator adding a Pattern subclass under its kind (``@register("nm")``)
+register = PATTERNS.register
 
 
 def valid_forms() -> str:

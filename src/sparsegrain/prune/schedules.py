@@ -11,16 +11,10 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from typing import Any
 
-SCHEDULES: dict[str, type["Schedule"]] = {}
+from ..core.registry import Registry
 
-
-def _register(kind: str):
-    def deco(cls):
-        cls.kind = kind
-        SCHEDULES[kind] = cls
-        return cls
-
-    return deco
+SCHEDULES: Registry[type["Schedule"]] = Registry("schedule kind", attr="kind")
+_register = SCHEDULES.register
 
 
 class Schedule(ABC):
@@ -148,9 +142,7 @@ def schedule(spec: "Schedule | dict[str, Any] | str") -> Schedule:
         raise ValueError(f"schedule must be a name or a mapping, got {type(spec).__name__}")
     fields = dict(spec)
     kind = fields.pop("kind", None)
-    if kind not in SCHEDULES:
-        raise ValueError(f"unknown schedule kind {kind!r}; valid: {', '.join(SCHEDULES)}")
-    cls = SCHEDULES[kind]
+    cls = SCHEDULES.lookup(kind)
     allowed = set(cls.__dataclass_fields__)
     for key in fields:
         if key not in allowed:

@@ -33,22 +33,16 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from ..core.registry import Registry
 from ..prune import Gradual, Pruner, PruneConfig, load_config
 
-MODELS: dict[str, type["ModelSpec"]] = {}
+MODELS: Registry[type["ModelSpec"]] = Registry("model", attr="name")
 _LOADED: dict[str, "ModelSpec"] = {}
 INSTALL_HINT = "pip install 'sparsegrain[models]'"
 
 
-def register(name: str):
-    """Class decorator adding a ModelSpec subclass to the registry under ``name``."""
-
-    def deco(cls):
-        cls.name = name
-        MODELS[name] = cls
-        return cls
-
-    return deco
+#: class decorator adding a ModelSpec subclass under its name (``@register("digits-cnn")``)
+register = MODELS.register
 
 
 def cache_dir(path: str | Path | None = None) -> Path:
@@ -156,9 +150,7 @@ def get(name: str) -> ModelSpec:
 
     Raises ``ValueError`` listing the valid names, or saying which package to install.
     """
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; valid: {', '.join(MODELS)}")
-    cls = MODELS[name]
+    cls = MODELS.lookup(name)
     missing = cls.missing()
     if missing:
         raise ValueError(

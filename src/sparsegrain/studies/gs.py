@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ... import pattern
-from ...workloads.catalog import get_layer
+from ..patterns import pattern
+from ..workloads.catalog import get_layer
 from .report import Study, geomean, progress, layer_activations, minilm_layer, minilm_layers, run_layer, study
 
 LAYERS = ("gnmt:attn.query", "resnet50:layer2.1.conv2", "resnet50:layer3.1.conv1",

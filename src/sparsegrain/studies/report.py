@@ -17,9 +17,10 @@ import torch  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.progress import track  # noqa: E402
 
-from ...workloads.catalog import Layer  # noqa: E402
-from ..base import simulate  # noqa: E402
-from ..layers import random_activations  # noqa: E402
+from ..core.registry import Registry  # noqa: E402
+from ..workloads.catalog import Layer  # noqa: E402
+from ..hardware.base import simulate  # noqa: E402
+from ..hardware.layers import random_activations  # noqa: E402
 
 
 @dataclass
@@ -124,7 +125,7 @@ def geomean(xs: list[float]) -> float:
 
 def minilm_layers(filter_: str) -> dict[str, torch.Tensor]:
     """Real all-MiniLM-L6-v2 weights whose names contain ``filter_``; empty when not installed."""
-    from ...workloads.weights import load_weights
+    from ..workloads.weights import load_weights
 
     try:
         return load_weights("minilm", filter_)
@@ -137,20 +138,11 @@ def minilm_layer(name: str, w: torch.Tensor) -> Layer:
                  w.shape[1], w.shape[0])
 
 
-STUDIES: dict[str, Callable[..., Study]] = {}
-
-
-def study(name: str) -> Callable[[Callable[..., Study]], Callable[..., Study]]:
-    def deco(fn: Callable[..., Study]) -> Callable[..., Study]:
-        STUDIES[name] = fn
-        return fn
-    return deco
+STUDIES: Registry[Callable[..., Study]] = Registry("study")
+#: decorator adding a study function under its name (``@study("csp")``)
+study = STUDIES.register
 
 
 def run_study(name: str, **options: Any) -> Study:
     """Run a study by name (``granularity``, ``csp``, ``gs``)."""
-    from . import csp, granularity, gs  # noqa: F401 - register the studies
-
-    if name not in STUDIES:
-        raise ValueError(f"unknown study {name!r}; valid: {', '.join(sorted(STUDIES))}")
-    return STUDIES[name](**options)
+    return STUDIES.lookup(name)(**options)

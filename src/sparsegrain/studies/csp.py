@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ... import pattern
-from ...workloads.catalog import get_layer
+from ..patterns import pattern
+from ..workloads.catalog import get_layer
 from .report import (
     Study, dense_macs, energy_groups, geomean, layer_activations, minilm_layer, minilm_layers,
     progress, run_layer, study,

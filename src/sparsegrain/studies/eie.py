@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from ..workloads import Layer, get_network
-from .base import EnergyTable, simulate
-from .eie import EIE
-from .inputs import random_activations
+from ..hardware.base import EnergyTable, simulate
+from ..hardware.eie import EIE
+from ..hardware.inputs import random_activations
 
 #: the paper's queue depth (SPEC 4.1); it studies depths 1..256 and 1..256 PEs
 PAPER_DEPTH = 8
@@ -36,7 +36,7 @@ PUBLISHED_ALEX8 = {"actual": 9.9e-6, "theoretical": 8.9e-6}
 
 
 @dataclass
-class LayerRun:
+class EIELayerResult:
     """One layer at 64 PEs and the paper's queue depth, with its sweeps."""
 
     layer: str
@@ -83,14 +83,14 @@ def cpu_matvec_us(w: torch.Tensor, act: np.ndarray, repeats: int = 7) -> tuple[f
     return best[0], best[1]
 
 
-def run_layer(layer: Layer, seed: int, depths: tuple[int, ...], pes: tuple[int, ...],
-              table: EnergyTable) -> LayerRun:
+def measure_eie_layer(layer: Layer, seed: int, depths: tuple[int, ...], pes: tuple[int, ...],
+              table: EnergyTable) -> EIELayerResult:
     """Every figure of one layer."""
     w, act, book = layer_operands(layer, seed)
     encoded = EIE(n_pe=64, codebook=book).layer(w)
     r = simulate("eie", encoded, act, energy_table=table, fifo_depth=PAPER_DEPTH)
     dense_us, sparse_us = cpu_matvec_us(w, act)
-    run = LayerRun(
+    run = EIELayerResult(
         layer=layer.name, shape=(w.shape[0], w.shape[1]),
         weight_density=float((w != 0).float().mean()), act_density=float((act != 0).mean()),
         cycles=int(r.cycles), actual_us=r.time_s * 1e6,
@@ -106,9 +106,9 @@ def run_layer(layer: Layer, seed: int, depths: tuple[int, ...], pes: tuple[int, 
     return run
 
 
-def run_study(quick: bool = False, seed: int = 0, energy_table: str | None = None,
+def run_eie_study(quick: bool = False, seed: int = 0, energy_table: str | None = None,
               layers: list[str] | None = None,
-              progress: Callable[[str], None] | None = None) -> list[LayerRun]:
+              progress: Callable[[str], None] | None = None) -> list[EIELayerResult]:
     """The nine layers (three with ``quick``, or those named), their depth and PE sweeps."""
     table = EnergyTable.load(energy_table)
     catalog = {l.name: l for l in get_network("eie")}
@@ -122,7 +122,7 @@ def run_study(quick: bool = False, seed: int = 0, energy_table: str | None = Non
     for i, layer in enumerate(layers):
         sweep = layer.name in PE_SWEEP_LAYERS
         pes = ((1, 4, 16, 64) if quick else PE_COUNTS) if sweep else ()
-        runs.append(run_layer(layer, seed + i, depths, pes, table))
+        runs.append(measure_eie_layer(layer, seed + i, depths, pes, table))
         if progress:
             progress(layer.name)
     return runs
@@ -138,7 +138,7 @@ def check_writable(out: Path, overwrite: bool) -> None:
         raise ValueError(f"{out} already holds {', '.join(there)}; pass --overwrite to replace them")
 
 
-def write_report(runs: list[LayerRun], out: Path, overwrite: bool = True) -> list[Path]:
+def write_eie_report(runs: list[EIELayerResult], out: Path, overwrite: bool = True) -> list[Path]:
     """results.json, table.md and the two plots in ``out``; returns the files written."""
     check_writable(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
@@ -147,7 +147,7 @@ def write_report(runs: list[LayerRun], out: Path, overwrite: bool = True) -> lis
     return [out / "results.json", out / "table.md", plot_depth(runs, out), plot_pes(runs, out)]
 
 
-def markdown_table(runs: list[LayerRun]) -> str:
+def markdown_table(runs: list[EIELayerResult]) -> str:
     """The per-layer table (64 PEs, queue depth 8, 800 MHz) in Markdown."""
     head = ("| layer | shape | weights | acts | cycles | actual (us) | theoretical (us) | "
             "efficiency | energy (uJ) | CPU dense (us) | CPU sparse (us) | vs CPU dense |")
@@ -172,7 +172,7 @@ def markdown_table(runs: list[LayerRun]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_depth(runs: list[LayerRun], out: Path) -> Path:
+def plot_depth(runs: list[EIELayerResult], out: Path) -> Path:
     """Load-balance efficiency against queue depth, one line per layer."""
     import matplotlib
 
@@ -198,7 +198,7 @@ def plot_depth(runs: list[LayerRun], out: Path) -> Path:
     return path
 
 
-def plot_pes(runs: list[LayerRun], out: Path) -> Path:
+def plot_pes(runs: list[EIELayerResult], out: Path) -> Path:
     """Speedup over one PE against PE count, with the linear ideal."""
     import matplotlib
 

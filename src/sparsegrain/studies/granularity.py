@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from ... import encode, pattern
-from ...workloads.catalog import get_layer
-from ..scnn import REFERENCE_KINDS
+from ..formats import encode
+from ..patterns import pattern
+from ..workloads.catalog import get_layer
+from ..hardware.scnn import REFERENCE_KINDS
 from .report import (
     Study, geomean, layer_activations, minilm_layer, minilm_layers, progress, run_layer, study,
 )

@@ -1,0 +1,80 @@
+"""One layer's operands for ``sparsegrain simulate``: a catalog layer or a weight file, pruned,
+with activations read from a file or generated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..hardware.inputs import as_vector, check_density, random_activations
+from ..patterns import pattern as make_pattern
+from ..patterns import to_matrix
+from .catalog import get_layer
+from .weights import load_weights
+
+
+def layer_inputs(
+    workload: str | None = None,
+    weights: str | None = None,
+    pattern: str | None = None,
+    sparsity: float | None = None,
+    activations: str | None = None,
+    act_density: float | None = None,
+    seed: int = 0,
+) -> tuple[str, torch.Tensor, np.ndarray]:
+    """(name, 2-D weight, activation vector) of one layer for ``sparsegrain simulate``.
+
+    ``workload`` is a catalog layer (``eie:Alex-8``): seeded random weights pruned
+    (unstructured) to its published weight density unless ``pattern``/``sparsity`` say otherwise,
+    activations at its published density. ``weights`` is a weight file or source of
+    :func:`~sparsegrain.workloads.load_weights` (its first prunable tensor).
+    """
+    if (workload is None) == (weights is None):
+        raise ValueError("give exactly one of workload (e.g. eie:Alex-8) or weights (a file)")
+    if sparsity is not None:
+        check_density("sparsity", sparsity)
+    if act_density is not None:
+        check_density("act_density", act_density)
+    if workload is not None:
+        layer = get_layer(workload)
+        name, w = workload, layer.random_weight(seed)
+        if sparsity is None and layer.weight_density is not None:
+            sparsity = 1.0 - layer.weight_density
+        if act_density is None:
+            act_density = layer.act_density
+    else:
+        named = load_weights(weights)
+        if not named:
+            raise ValueError(f"{weights} holds no prunable weight tensor")
+        name, w = next(iter(named.items()))
+    if sparsity is not None:
+        w = torch.where(make_pattern(pattern or "unstructured").mask(w, sparsity), w, 0.0)
+    elif pattern is not None:
+        raise ValueError("pattern needs sparsity (a number in [0, 1])")
+    m = to_matrix(w).float()
+    if activations is not None:
+        a = as_vector(_read_array(activations), m.shape[1])
+    else:
+        a = random_activations(m.shape[1], 1.0 if act_density is None else act_density, seed)
+    return name, m, a
+
+
+def _read_array(path: str) -> np.ndarray:
+    """A vector from a .npy, .pt or .txt file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"activations file {path} does not exist")
+    if p.suffix == ".npy":
+        return np.load(p, allow_pickle=False)
+    if p.suffix in (".pt", ".pth"):
+        return torch.load(p, map_location="cpu", weights_only=True).numpy()
+    if p.suffix in (".txt", ".csv"):
+        return np.loadtxt(p, delimiter="," if p.suffix == ".csv" else None)
+    if p.suffix == ".dat":
+        return np.fromfile(p, dtype="<f4")
+    raise ValueError(
+        f"activations file {path}: unknown type {p.suffix!r}; "
+        "valid: .npy, .pt, .txt, .csv, .dat (float32)"
+    )
