@@ -21,7 +21,7 @@ import torch
 
 import sparsegrain
 from sparsegrain.formats.eie import read_reference
-from sparsegrain.hardware.eie import EIE
+from sparsegrain.hardware.eie import EIE, layer_from_encoded
 from sparsegrain.studies.eie import layer_operands
 from sparsegrain.workloads import get_layer
 
@@ -53,12 +53,12 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "tests" / "hardware"))
     from eie_rtl import run_rtl
 
-    layer = EIE().layer(enc)
+    layer = layer_from_encoded(enc)
     rtl = best_of(1, lambda: run_rtl(layer, act, 8))
 
     t = time.perf_counter()
     w, vact, book = layer_operands(get_layer("eie:VGG-6"), seed=0)
-    vgg = EIE(n_pe=64, codebook=book).layer(w)
+    vgg = EIE(n_pe=64, codebook=book).encode(w)
     encode_s = time.perf_counter() - t
     vgg_s = best_of(args.repeats, lambda: sparsegrain.simulate("eie", vgg, vact))
     cycles = sparsegrain.simulate("eie", vgg, vact).cycles

@@ -82,10 +82,10 @@ def test_systolic_compute_cycles_match_scalesim(tmp_path, dataflow):
     theirs = scalesim_cycles(tmp_path, 8, 8, dataflow)
     gen = torch.Generator().manual_seed(0)
     for (m, n, k), ref in zip(SHAPES, theirs):
-        w, x = torch.randn(n, k, generator=gen), torch.randn(k, m, generator=gen)
+        w, x = torch.randn(n, k, generator=gen), torch.randn(m, k, generator=gen)  # a batch of m
         r = sparsegrain.simulate("systolic", w, x, rows=8, cols=8, dataflow=dataflow)
         assert abs(r.cycles - ref) / ref < 0.05, (m, n, k, r.cycles, ref)
-        np.testing.assert_allclose(r.outputs, (w @ x).numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(r.outputs, (x @ w.T).numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_dense_models_count_every_mac_whatever_the_sparsity():
@@ -106,7 +106,7 @@ def test_simd_cycles_scale_with_lanes():
     r8 = sparsegrain.simulate("simd", w, x, lanes=8)
     r32 = sparsegrain.simulate("simd", w, x, lanes=32)
     assert r8.cycles == 100 * 125 + 3 and r32.cycles == 100 * 32 + 5
-    assert r8.outputs[0, 0] == 1000
+    assert r8.outputs[0] == 1000
 
 
 @pytest.mark.parametrize(
@@ -124,5 +124,15 @@ def test_bad_parameters(accel, params, message):
 
 
 def test_activation_shape_mismatch():
-    with pytest.raises(ValueError, match="activations must have 4 rows"):
+    with pytest.raises(ValueError, match=r"4 inputs needs activations shaped \(4,\) or \(N, 4\)"):
         sparsegrain.simulate("systolic", torch.ones(4, 4), torch.ones(5))
+
+
+@pytest.mark.parametrize("accel", ["systolic", "simd"])
+def test_dense_baselines_lower_a_convolution_themselves(accel):
+    gen = torch.Generator().manual_seed(2)
+    w, x = torch.randn(6, 3, 3, 3, generator=gen), torch.randn(2, 3, 7, 7, generator=gen)
+    r = sparsegrain.simulate(accel, w, x, stride=2, padding=1)
+    ref = torch.conv2d(x, w, stride=2, padding=1)
+    np.testing.assert_allclose(r.outputs, ref.numpy(), rtol=1e-5, atol=1e-5)
+    assert r.extras["gemm_nkm"] == [6, 27, 2 * 4 * 4]  # outputs, K = Kh*Kw*C_in, M = positions

@@ -3,17 +3,26 @@ import pytest
 import torch
 
 from sparsegrain.hardware import simulate
-from sparsegrain.hardware.gs import GSEngine, is_gs
+from sparsegrain import pattern
+from sparsegrain.hardware.gs import GSEngine
 from hw_models import gs_mask, relu_input, sparse_conv
 
 
 @pytest.mark.parametrize("layout", ["auto", "gs", "unstructured", "block_bx1", "block_1xb", "dense"])
 def test_outputs_match_torch(layout):
     w = sparse_conv(16, 8)
+    if layout == "gs":  # the gs layout runs the GS format's packs: a gs:B:E mask
+        w = torch.randn(16, 8, 3, 3)
+        w = w * pattern("gs:8:1").mask(w, 0.7)
     x = relu_input((8, 9, 9))
     r = simulate("gs", w, x, layout=layout, stride=2, padding=1)
     ref = torch.conv2d(x[None].double(), w.double(), stride=2, padding=1)[0].numpy()
     np.testing.assert_allclose(r.outputs, ref, atol=1e-9)
+
+
+def test_a_forced_gs_layout_declines_a_mask_the_gs_format_cannot_pack():
+    with pytest.raises(ValueError, match="gs:8:1 masks only"):
+        simulate("gs", sparse_conv(16, 8), relu_input((8, 9, 9)), layout="gs")
 
 
 def _reference_in_order(mask: np.ndarray, lanes: int) -> tuple[int, int]:
@@ -37,7 +46,7 @@ def test_unstructured_packs_equal_plain_reference():
 
 def test_gs_mask_runs_conflict_free_and_balanced():
     m = gs_mask(32, 64, 8, packs=5)
-    assert is_gs(m.numpy(), 8, 1)
+    assert pattern("gs:8:1").is_valid(m)
     w = torch.randn(32, 64) * m
     gs = simulate("gs", w, None)
     assert gs.extras["layout"] == "gs"

@@ -47,8 +47,9 @@ CREATE TABLE IF NOT EXISTS results (
 );
 """
 
-#: row statuses: measured, or the format/accelerator rejected the mask (a ValueError)
-OK, NOT_APPLICABLE = "ok", "not applicable"
+#: row statuses: measured; the format or accelerator cannot take the mask (with the reason);
+#: or a measurement failed (with the error)
+OK, NOT_APPLICABLE, ERROR = "ok", "not applicable", "error"
 
 
 @dataclass

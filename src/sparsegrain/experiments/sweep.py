@@ -5,8 +5,9 @@ Each point (pattern, sparsity, seed) starts from the trained dense model, is pru
 model's own fine-tuning loop with a gradual schedule, evaluated, and measured layer by layer on
 the pruned layers (``spec.prunable``; the layers a model keeps dense are the same in every point,
 dense baseline included). Accelerators get each layer's real weights and the real input
-activations captured with forward hooks from the evaluation data. A format or accelerator that
-rejects a layer (``ValueError``) is recorded as *not applicable* with its reason. All rows of a
+activations captured with forward hooks from the evaluation data. A format that cannot hold a
+mask (``ValueError``) or an accelerator that declines a layer (it says why before it runs) is
+recorded as *not applicable* with its reason; a run that fails is an *error* row. All rows of a
 point are committed together, so an interrupted sweep resumes at the point it was on.
 """
 
@@ -27,15 +28,16 @@ from torch import nn
 
 from .. import patterns as pattern_lib
 from ..formats import FORMATS, encode, format_spec, parse_format
-from ..hardware import ACCELERATORS, SimResult, simulate
+from ..hardware import ACCELERATORS, EnergyTable, Layer, build
 from ..patterns import Geometry, to_matrix
 from ..prune import Gradual, PruneConfig
 from ..workloads import get as get_model
 from .config import DENSE, SweepConfig, config_key, point_config
-from .lowering import im2col
-from .store import NOT_APPLICABLE, OK, Row, open_store
+from .store import ERROR, NOT_APPLICABLE, OK, Row, open_store
 
 ACCURACY, FORMAT, ACCELERATOR = "accuracy", "format", "accelerator"
+#: the energy table every accelerator row is priced with (the package default)
+TABLE = EnergyTable.load()
 
 
 def resolve(cfg: SweepConfig, spec: Any) -> SweepConfig:
@@ -292,21 +294,17 @@ def measure_format(fmt: str, layers: dict[str, PrunedLayer]) -> tuple[str, dict[
                 "layers": per_layer, "seconds": time.perf_counter() - t0}
 
 
-def simulate_layer(accel: str, lay: PrunedLayer, x: torch.Tensor, params: dict[str, Any]
-              ) -> tuple[SimResult, str]:
-    """One sample through one layer on ``accel``: a convolution as such (with its geometry), or,
-    if the model takes only matrices, as its im2col GEMM; returns the result and the form run."""
+def machine_layer(lay: PrunedLayer, x: torch.Tensor) -> Layer:
+    """One captured sample through one pruned layer, as the machines take it; a ValueError
+    when the layer has geometry the machine models do not describe (dilation, groups)."""
+    extra = sorted(set(lay.params) - {"stride", "padding"})
+    if extra:
+        raise ValueError(
+            "the machine models take stride and padding only; this layer has "
+            + ", ".join(f"{k}={lay.params[k]}" for k in extra)
+        )
     w = torch.where(lay.mask, lay.weight, torch.zeros((), dtype=lay.weight.dtype))
-    try:
-        return simulate(accel, w, x, **lay.params, **params), "native"
-    except ValueError as native:
-        if w.dim() == 2 or set(lay.params) - {"stride", "padding"}:
-            raise
-        try:
-            cols = im2col(x, tuple(w.shape[2:]), **lay.params)
-            return simulate(accel, to_matrix(w), cols, **params), "im2col"
-        except ValueError as e:
-            raise ValueError(f"{native}; as an im2col GEMM: {e}") from None
+    return Layer(w, x, **lay.params)
 
 
 def measure_accelerator(
@@ -314,23 +312,32 @@ def measure_accelerator(
     params: dict[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Cycles, time and energy of every layer ``accel`` accepts, run on each captured sample's
-    real activations in turn. A layer it rejects (a convolution on a matrix-vector engine, a
-    mask it cannot exploit) is listed with the reason; none accepted = not applicable."""
+    real activations in turn. A layer the machine declines (:meth:`Accelerator.declines`: a
+    mask it cannot exploit, a scratchpad too small) is listed with its reason; none accepted =
+    not applicable. An exception inside a run is an error row naming the layer."""
+    machine = build(accel, **(params or {}))
     per_layer: dict[str, dict[str, Any]] = {}
     rejected: dict[str, str] = {}
     t0 = time.perf_counter()
     for name, lay in layers.items():
         try:
-            runs = [simulate_layer(accel, lay, x, params or {}) for x in acts[name]]
+            samples = [machine_layer(lay, x) for x in acts[name]]
         except ValueError as e:
             rejected[name] = str(e)
             continue
+        reason = machine.declines(samples[0])
+        if reason is not None:
+            rejected[name] = reason
+            continue
+        try:
+            runs = [machine.run(s) for s in samples]
+        except Exception as e:  # noqa: BLE001 - a failed run is recorded, never "not applicable"
+            return ERROR, {"reason": f"{name}: {type(e).__name__}: {e}", "layer": name}
         per_layer[name] = {
-            "form": runs[0][1],
-            "cycles": sum(float(r.cycles) for r, _ in runs),
-            "time_s": sum(float(r.time_s) for r, _ in runs),
-            "energy_pj": sum(float(r.energy_pj) for r, _ in runs),
-            "utilization": statistics.fmean(float(r.utilization) for r, _ in runs),
+            "cycles": sum(float(r.cycles) for r in runs),
+            "time_s": sum(float(r.time_s) for r in runs),
+            "energy_pj": sum(float(r.priced(TABLE).energy_pj) for r in runs),
+            "utilization": statistics.fmean(float(r.utilization) for r in runs),
         }
     if not per_layer:
         return NOT_APPLICABLE, {"reason": "; ".join(f"{n}: {why}" for n, why in rejected.items())}

@@ -94,6 +94,16 @@ class EIE(Relative):
         return {k: bits[k] for k in ("codes", "indices", "pointers", "padding", "codebook")}
 
 
+def pointer_bits_for(keep: np.ndarray, n_pe: int) -> int:
+    """EIE's 16-bit column pointers, or 32 bits when a PE's slice could outgrow them: its kept
+    weights plus at most one filler per 2^4 = 16 of its rows in every column (a bound, so the
+    width follows from the mask alone)."""
+    rows = np.arange(keep.shape[0]) % n_pe
+    kept = np.bincount(rows, weights=keep.sum(1), minlength=n_pe)
+    bound = kept + np.bincount(rows, minlength=n_pe) * keep.shape[1] // 16
+    return EIE_POINTER_BITS if int(bound.max()) < 1 << EIE_POINTER_BITS else 32
+
+
 def read_reference(
     path: str | Path, rows: int | None = None, index_bits: int = 4, bias_column: bool = True
 ) -> EIE:

@@ -18,34 +18,14 @@ import numba
 import numpy as np
 import torch
 
-from ..patterns import PATTERNS, pattern
+from ..patterns import pattern
 from ..patterns.base import Geometry
 from .base import Encoded, check_width, common, register
 
 
 def gs_violation(keep: np.ndarray, b: int, e: int) -> str | None:
-    """Which row group breaks the GS rules: equal kept count per row, equal count per bank."""
-    if "gs" in PATTERNS:
-        return pattern(f"gs:{b}:{e}").violation(torch.from_numpy(keep))
-    rows, cols = keep.shape
-    r = b // e
-    if rows % r:
-        return f"gs:{b}:{e}: {rows} rows are not a multiple of R = B / E = {r}"
-    per_row = keep.sum(1).reshape(-1, r)
-    if cols < b:
-        return f"gs:{b}:{e}: {cols} columns are fewer than B = {b} banks"
-    rr, cc = np.nonzero(keep)
-    per_bank = np.bincount(rr // r * b + cc % b, minlength=rows // r * b).reshape(-1, b)
-    row_bad = (per_row != per_row[:, :1]).any(1)
-    bank_bad = (per_bank != per_bank[:, :1]).any(1)
-    if row_bad.any() or bank_bad.any():
-        g = int(np.nonzero(row_bad | bank_bad)[0][0])
-        if row_bad[g]:
-            why = f"its rows keep {per_row[g].tolist()} weights, not one equal count"
-        else:
-            why = f"its banks (column mod {b}) hold {per_bank[g].tolist()}, not one equal count"
-        return f"gs:{b}:{e}: row group {g} (rows {g * r}..{g * r + r - 1}): {why}"
-    return None
+    """Which row group breaks the GS rules (the ``gs:B:E`` pattern's own validator)."""
+    return pattern(f"gs:{b}:{e}").violation(torch.from_numpy(keep))
 
 
 @numba.njit(cache=True)

@@ -8,6 +8,7 @@ touching any model.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from rich.table import Table
 
 from ..core.registry import Registry
 from ..patterns.base import Geometry
+from .layers import Layer
 
 DEFAULT_TABLE = "horowitz_45nm"
 
@@ -155,8 +157,18 @@ def _plain(v: Any) -> bool:
     return False
 
 
+class Unsupported(ValueError):
+    """A machine declines a layer it cannot run; the message says why."""
+
+
 class Accelerator(ABC):
-    """An accelerator model: parameters in the constructor, a layer in :meth:`run`."""
+    """An accelerator model: machine parameters in the constructor, a :class:`Layer` in
+    :meth:`run`.
+
+    Like :class:`~sparsegrain.patterns.Pattern`, a template method: :meth:`run` asks
+    :meth:`declines` first, so a layer the machine cannot run raises :class:`Unsupported` with the
+    machine's reason, and anything raised inside :meth:`_run` is a real failure.
+    """
 
     #: registry key, set by :func:`register`
     name: str = ""
@@ -169,14 +181,47 @@ class Accelerator(ABC):
         ``csp:C``), or ``None`` when the machine is not built for that pattern."""
         return None
 
-    @abstractmethod
-    def run(self, weights: Any, activations: Any) -> SimResult:
+    def declines(self, layer: Layer) -> str | None:
+        """``None`` if this machine can run ``layer``, else the reason it cannot."""
+        return None
+
+    def run(self, layer: Layer) -> SimResult:
         """Count cycles and actions for one layer (unpriced)."""
+        if not isinstance(layer, Layer):
+            raise ValueError(
+                f"{self.name}.run takes a sparsegrain.hardware.Layer, got {type(layer).__name__}"
+            )
+        reason = self.declines(layer)
+        if reason is not None:
+            raise Unsupported(f"{self.name} cannot run this layer: {reason}")
+        return self._run(layer)
+
+    @abstractmethod
+    def _run(self, layer: Layer) -> SimResult:
+        """Cycles and actions of a layer this machine accepts."""
 
 
 ACCELERATORS: Registry[type[Accelerator]] = Registry("accelerator", attr="name")
 #: class decorator adding an accelerator model under its name (``@register("eie")``)
 register = ACCELERATORS.register
+
+#: ``simulate`` parameters that describe the layer rather than the machine
+LAYER_PARAMS: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(Layer) if f.name not in ("weight", "activations")
+)
+
+
+def build(accel: str, **params: Any) -> Accelerator:
+    """The machine ``accel`` built from its parameters, or an error listing the ones it takes."""
+    cls = ACCELERATORS.lookup(accel)
+    accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"accelerator {accel} takes no parameter {', '.join(unknown)}; it takes: "
+            f"{', '.join(accepted) or 'none'} (and, for the layer, {', '.join(LAYER_PARAMS)})"
+        )
+    return cls(**params)
 
 
 def simulate(
@@ -188,16 +233,12 @@ def simulate(
 ) -> SimResult:
     """Run layer ``weights_or_encoded`` with ``activations`` on accelerator ``accel``, priced.
 
-    ``params`` go to the model's constructor (e.g. ``n_pe=64, fifo_depth=8`` for ``eie``).
+    ``params`` are the layer's (``stride``, ``padding``, ``input_size``, ``act_density``,
+    ``seed``, ``mask``, ``kind``; see :class:`Layer`) and the machine's (e.g. ``n_pe=64,
+    fifo_depth=8`` for ``eie``).
     """
-    cls = ACCELERATORS.lookup(accel)
+    layer_params = {k: params.pop(k) for k in LAYER_PARAMS if k in params}
+    model = build(accel, **params)
     table = energy_table if isinstance(energy_table, EnergyTable) else EnergyTable.load(energy_table)
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise ValueError(
-            f"accelerator {accel} takes no parameter {', '.join(unknown)}; "
-            f"it takes: {', '.join(accepted) or 'none'}"
-        )
-    model = cls(**params)
-    return model.run(weights_or_encoded, activations).priced(table)
+    layer = Layer(weights_or_encoded, activations, **layer_params)
+    return model.run(layer).priced(table)

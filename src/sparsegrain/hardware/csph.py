@@ -20,30 +20,23 @@ import math
 from typing import Any
 
 import numpy as np
+import torch
 from numba import njit
 
+from ..patterns import pattern
 from ..patterns.base import Geometry
-from .base import SimResult, register
-from .layers import DEFAULT_ACT_DENSITY, LayerAccelerator
+from .base import Accelerator, SimResult, register
+from .layers import Layer
 
 
 def chunk_prefix(mask_io: np.ndarray, c: int) -> np.ndarray:
-    """L_i of every row of a (inputs x outputs) mask, or a ValueError if it is not CSP (csp:C)."""
+    """L_i of every row of a cascading (csp:C) mask given as (inputs x outputs): its whole
+    chunks of C outputs kept before the first pruned one."""
     rows, c_out = mask_io.shape
     n = -(-c_out // c)
     counts = np.add.reduceat(mask_io.astype(np.int64), np.arange(0, c_out, c), axis=1)
     widths = np.minimum(np.arange(1, n + 1) * c, c_out) - np.arange(n) * c
-    full = counts == widths
-    prefix = np.cumprod(full, axis=1).sum(1)
-    kept_after = np.where(np.arange(n)[None, :] >= prefix[:, None], counts, 0).any(1)
-    if kept_after.any():
-        i = int(np.nonzero(kept_after)[0][0])
-        raise ValueError(
-            f"csph runs only cascading (csp:{c}) masks: input row {i} of the (inputs x outputs) "
-            f"view keeps weights outside a prefix of whole chunks of {c} output channels; prune "
-            f"with sparsegrain.pattern('csp:{c}') or set chunk= to the mask's chunk width"
-        )
-    return prefix.astype(np.int64)
+    return np.cumprod(counts == widths, axis=1).sum(1).astype(np.int64)
 
 
 @njit(cache=True)
@@ -111,7 +104,7 @@ def _chain(cols, w_io, prefix, ends, pos_in, kh, kw, c_in, h, wd, ho, wo, stride
 
 
 @register("csph")
-class CSPH(LayerAccelerator):
+class CSPH(Accelerator):
     """Output-stationary PE chain with chunked accumulation bins; CSP masks only."""
 
     summary = "CSP-H: output-stationary PE chain, n bins x C accumulators, L_i counters (csp:C masks)"
@@ -122,20 +115,25 @@ class CSPH(LayerAccelerator):
         return None if geometry.chunk is None else {"chunk": geometry.chunk}
 
     def __init__(self, n_pe: int = 32, chunk: int = 32, acc_regs: int = 2048, value_bits: int = 16,
-                 psum_bits: int = 32, clock_hz: float = 1e9,
-                 stride: int = 1, padding: int = 0, input_size: int | tuple[int, int] | None = None,
-                 act_density: float = DEFAULT_ACT_DENSITY, seed: int = 0, mask: Any = None) -> None:
+                 psum_bits: int = 32, clock_hz: float = 1e9) -> None:
         """``n_pe`` PEs of ``chunk`` (= C) multipliers each (choice: 32 x 32 = 1,024, SparTen's
         default count), ``acc_regs`` partial sums per PE (choice: 2,048, ResNet-50's widest layer
         in one pass), 16-bit values, 32-bit partial sums, 1 GHz."""
-        super().__init__(stride, padding, input_size, act_density, seed, mask)
         if min(n_pe, chunk, acc_regs) < 1:
             raise ValueError("CSP-H sizes (n_pe, chunk, acc_regs) must be >= 1")
         self.n_pe, self.chunk, self.acc_regs = n_pe, chunk, acc_regs
         self.value_bits, self.psum_bits, self.clock_hz = value_bits, psum_bits, clock_hz
 
-    def run(self, weights: Any, activations: Any = None) -> SimResult:
-        lay = self.layer(weights, activations)
+    def declines(self, layer: Layer) -> str | None:
+        """CSP-H runs cascading masks of its own chunk width only (csp:C with C = ``chunk``)."""
+        violation = pattern(f"csp:{self.chunk}").violation(torch.from_numpy(layer.prepare().mask_matrix()))
+        if violation is None:
+            return None
+        return (f"csph runs csp:{self.chunk} masks only ({violation}); prune with "
+                f"sparsegrain.pattern('csp:{self.chunk}') or set chunk= to the mask's chunk width")
+
+    def _run(self, layer: Layer) -> SimResult:
+        lay = layer.prepare()
         w_io = np.ascontiguousarray(lay.matrix().T)
         prefix = chunk_prefix(np.ascontiguousarray(lay.mask_matrix().T), self.chunk)
         c_out = w_io.shape[1]

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from .base import SimResult
-from .inputs import as_tensor
+from .layers import Layer, LayerRun
 
 #: bits of one value at each precision the energy tables price (operations ``<precision>_mul``)
 PRECISION_BITS = {"int8": 8, "int16": 16, "fp16": 16, "int32": 32, "fp32": 32}
@@ -35,27 +35,18 @@ class Gemm:
 
     w: torch.Tensor
     x: torch.Tensor
+    run: LayerRun
 
     @classmethod
-    def of(cls, weights: Any, activations: Any) -> "Gemm":
-        """A 2-D weight and a vector (M = 1) or a K x M matrix of activations."""
-        w = as_tensor(weights).float()
-        if w.dim() != 2:
-            raise ValueError(f"weights must be 2-D (outputs x inputs), got shape {tuple(w.shape)}")
-        if activations is None:
-            raise ValueError(
-                f"activations are required: {w.shape[1]} values or a {w.shape[1]} x M matrix"
-            )
-        if not isinstance(activations, torch.Tensor):
-            activations = np.asarray(activations, dtype=np.float32)
-        x = as_tensor(activations).float()
-        x = x[:, None] if x.dim() == 1 else x
-        if x.dim() != 2 or x.shape[0] != w.shape[1]:
-            raise ValueError(
-                f"activations must have {w.shape[1]} rows (the weight's inputs), got shape "
-                f"{tuple(x.shape)}"
-            )
-        return cls(w, x)
+    def of(cls, layer: Layer) -> "Gemm":
+        """A layer as the GEMM a dense array runs: FC as it is (M = the batch), a convolution
+        lowered by im2col (M = samples x output positions)."""
+        run = layer.prepare()
+        return cls(torch.from_numpy(run.matrix()), torch.from_numpy(run.columns()).T, run)
+
+    def outputs(self) -> np.ndarray:
+        """The layer's outputs in the caller's shape."""
+        return self.run.fold((self.x.T @ self.w.T).numpy())
 
     @property
     def n(self) -> int:
@@ -113,5 +104,5 @@ def dense_result(
         utilization=g.macs / (cycles * peak_macs_per_cycle),
         extras={"macs": g.macs, "gemm_nkm": [g.n, g.k, g.m], **extras,
                 **{f"sram_values_{k}": v for k, v in sram_values.items()}},
-        outputs=(g.w @ g.x).numpy(),
+        outputs=g.outputs(),
     )

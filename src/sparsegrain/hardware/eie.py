@@ -22,8 +22,13 @@ import numba
 import numpy as np
 import torch
 
+from ..core.arrays import as_float32
+from ..formats import encode
+from ..formats.eie import EIE as EIEFormat
+from ..formats.eie import pointer_bits_for
 from .base import Accelerator, SimResult, register
-from .inputs import as_tensor, as_vector
+from .inputs import random_activations
+from .layers import Layer
 
 #: Cycles from a PE's pointer/entry stage to the end-of-layer test seeing its write retire:
 #: weight SRAM read, decode, multiply, add/write, then the activation unit's write register.
@@ -374,50 +379,74 @@ class EIE(Accelerator):
         self.mode = mode
         self.codebook = codebook
 
-    def layer(self, weights: Any) -> EIELayer:
-        """The EIE encoding of ``weights``: an :class:`EIELayer`, an EIE-encoded weight, or a
-        dense/masked 2-D weight (encoded here for ``n_pe`` PEs with ``codebook``)."""
-        if isinstance(weights, EIELayer) or hasattr(weights, "zeros_before"):
-            layer = weights if isinstance(weights, EIELayer) else layer_from_encoded(weights)
-            if self.n_pe is not None and self.n_pe != layer.n_pe:
-                raise ValueError(
-                    f"n_pe = {self.n_pe} but the weight is encoded for {layer.n_pe} PEs; "
-                    "re-encode it or leave n_pe unset"
-                )
-            return layer
-        from ..formats import encode
-
+    def encode(self, weight: torch.Tensor) -> EIEFormat:
+        """The EIE encoding of a masked 2-D weight for this machine: its PEs (64 unless set) and
+        codebook, with the pointer width the EIE format picks for the mask."""
         n_pe = 64 if self.n_pe is None else self.n_pe
-        w = as_tensor(weights)
-        if w.dim() != 2:
-            raise ValueError(f"EIE runs a 2-D weight (outputs x inputs), got {tuple(w.shape)}")
-        # EIE's pointers are 16-bit; a bigger slice per PE (few PEs) gets 32-bit pointers
-        nnz = (w != 0).sum(dim=1)
-        rows = torch.arange(w.shape[0]) % n_pe
-        bound = torch.zeros(n_pe, dtype=torch.long).index_add_(0, rows, nnz)
-        bound += (torch.bincount(rows, minlength=n_pe) * w.shape[1]) // 16
-        bits = 16 if int(bound.max()) < 1 << 16 else 32
-        enc = encode(w, "eie", n_pe=n_pe, codebook=self.codebook, pointer_bits=bits)
-        return layer_from_encoded(enc)
+        keep = (weight != 0).numpy()
+        return encode(weight, "eie", n_pe=n_pe, codebook=self.codebook,
+                      pointer_bits=pointer_bits_for(keep, n_pe))
 
-    def run(self, weights: Any, activations: Any) -> SimResult:
-        layer = self.layer(weights)
-        acts = as_vector(activations, layer.n_inputs)
-        if self.mode == "exact":
-            cycles, counts, y = simulate_layer(layer, acts, self.fifo_depth, self.sram_width)
+    def declines(self, layer: Layer) -> str | None:
+        """EIE reads its own encoding (or encodes a dense weight itself) for its PE count."""
+        enc = layer.encoded
+        if enc is not None and not isinstance(enc, EIEFormat):
+            return f"eie reads EIE encodings or dense weights, not a {enc.fmt} encoding"
+        if enc is not None and layer.kind == "conv":
+            return "an EIE encoding holds a 2-D matrix; give a conv layer as its dense weight"
+        if enc is not None and self.n_pe is not None and self.n_pe != enc.n_pe:
+            return (f"n_pe = {self.n_pe} but the weight is encoded for {enc.n_pe} PEs; "
+                    "re-encode it or leave n_pe unset")
+        return None
+
+    def _run(self, layer: Layer) -> SimResult:
+        """Each activation vector (each sample; for a conv, each output position's receptive
+        field, as im2col lowers it) is one matrix-vector product on the same encoding."""
+        run = None if layer.encoded is not None else layer.prepare()
+        if run is None:
+            enc, vectors = layer.encoded, self._vectors(layer, layer.encoded)
         else:
-            cycles = analytic_cycles(layer, acts)
-            counts, y = work_counts(layer, acts, self.sram_width), None
-        return self._result(layer, acts, cycles, counts, y)
+            enc, vectors = self.encode(torch.from_numpy(run.matrix())), run.columns()
+        eie = layer_from_encoded(enc)
+        cycles, counts, outputs = 0, {}, []
+        for acts in vectors:
+            if self.mode == "exact":
+                c, k, y = simulate_layer(eie, acts, self.fifo_depth, self.sram_width)
+            else:
+                c, k, y = analytic_cycles(eie, acts), work_counts(eie, acts, self.sram_width), None
+            cycles += c
+            counts = {n: counts.get(n, 0) + v for n, v in k.items()}
+            outputs.append(y)
+        if outputs[0] is None:
+            y = None
+        elif run is not None:
+            y = run.fold(np.stack(outputs))
+        else:
+            y = np.stack(outputs) if np.ndim(layer.activations) == 2 else outputs[0]
+        return self._result(eie, vectors, cycles, counts, y)
+
+    def _vectors(self, layer: Layer, enc: EIEFormat) -> np.ndarray:
+        """The activation vectors (N, inputs) of a layer given as an EIE encoding."""
+        n = enc.matrix_shape[1] - int(enc.bias_column)
+        if layer.activations is None:
+            return random_activations(n, layer.act_density, layer.seed)[None]
+        a = as_float32(layer.activations, "activations")
+        if a.ndim not in (1, 2) or a.shape[-1] != n:
+            raise ValueError(
+                f"activations must be a vector of length {n} (the weight's inputs) or a batch "
+                f"({n},) x N, got shape {a.shape}"
+            )
+        return a.reshape(-1, n)
 
     def _result(
         self, layer: EIELayer, acts: np.ndarray, cycles: int, counts: dict[str, int], y: Any
     ) -> SimResult:
-        """Price-ready actions, EIE's two times and load-balance efficiency (SPEC 4.1)."""
+        """Price-ready actions, EIE's two times and load-balance efficiency (SPEC 4.1), over
+        the activation vectors ``acts`` (N, inputs) run one after the other."""
         p = layer.n_pe
         useful = counts["useful_macs"]
         entries = useful + counts["filler_entries"]
-        groups = -(-layer.n_inputs // p) + int(layer.has_bias)
+        groups = len(acts) * (-(-layer.n_inputs // p) + int(layer.has_bias))
         words = {  # 32-bit words per access (SPEC 4: memories are priced per 32-bit word)
             "activation": 16 / 32, "pointer_pair": 2 * layer.pointer_bits / 32,
             "line": self.sram_width / 32,
@@ -455,7 +484,7 @@ class EIE(Accelerator):
             "theoretical_cycles": theoretical,
             "load_balance_efficiency": useful / (cycles * p),
             "weight_density": input_weights(layer) / max(layer.n_rows * layer.n_inputs, 1),
-            "activation_density": float((acts != 0).mean()) if len(acts) else 0.0,
+            "activation_density": float((acts != 0).mean()) if acts.size else 0.0,
             **{k: v for k, v in counts.items()},
             **{f"sram_read_words_{k}": v for k, v in sram_reads.items()},
             **{f"rf_read_words_{k}": v for k, v in rf_reads.items()},

@@ -5,8 +5,8 @@ The dense input column sits in a scratchpad of ``spm_elems`` elements split into
 j in bank j mod B); weights stream from memory in the layout their pattern allows:
 
 - ``gs``: rows in groups of R = B / E; each pack holds E entries of every row of the group in
-  pairwise-distinct banks (each pack a maximum matching of rows to banks): one value load, one index load,
-  one gather, one FMA; a group ends with a store (E = 1, vertical) or a log2(E)-level reduction
+  pairwise-distinct banks, as the GS format packs them (:mod:`sparsegrain.formats.gs`; a given
+  GS encoding is read as stored): one value load, one index load, one gather, one FMA; a group ends with a store (E = 1, vertical) or a log2(E)-level reduction
   and a store (E > 1; E = B is the horizontal variant).
 - ``unstructured``: the same vertical packs in CSR order, lane l taking the next entry of row l:
   a group needs as many packs as its longest row (lane imbalance) and a gather costs the largest
@@ -28,101 +28,22 @@ import math
 from typing import Any
 
 import numpy as np
+import torch
 from numba import njit
 
+from ..formats import Encoded, encode
+from ..formats.gs import GS as GSFormat
+from ..patterns import pattern
 from ..patterns.base import Geometry
-from .base import SimResult, register
-from .layers import DEFAULT_ACT_DENSITY, LayerAccelerator, LayerRun
+from .base import Accelerator, SimResult, register
+from .layers import Layer, LayerRun
 
 LAYOUTS = ("auto", "gs", "unstructured", "block_bx1", "block_1xb", "dense")
 
 
 @njit(cache=True)
-def _match_pack(count, rows, per_row, lanes):  # pragma: no cover - numba
-    """Maximum matching of row slots (``per_row`` per row) to banks holding an entry of the row
-    (augmenting paths); returns the bank of every slot (-1: padding)."""
-    n_slots = rows * per_row
-    slot_bank = np.full(n_slots, -1, np.int64)
-    bank_slot = np.full(lanes, -1, np.int64)
-    parent = np.empty(lanes, np.int64)
-    queue = np.empty(n_slots, np.int64)
-    for s in range(n_slots):
-        seen = np.zeros(lanes, np.bool_)
-        queue[0] = s
-        head, tail, found = 0, 1, -1
-        while head < tail and found < 0:
-            u = queue[head]
-            head += 1
-            for b in range(lanes):
-                if count[u // per_row, b] > 0 and not seen[b]:
-                    seen[b] = True
-                    parent[b] = u
-                    if bank_slot[b] < 0:
-                        found = b
-                        break
-                    queue[tail] = bank_slot[b]
-                    tail += 1
-        b = found
-        while b >= 0:
-            u = parent[b]
-            nxt = slot_bank[u]
-            bank_slot[b] = u
-            slot_bank[u] = b
-            b = nxt
-    return slot_bank
-
-
-@njit(cache=True)
-def _pack_matched(indptr, cols, n_rows, rows_per_group, lanes, per_row):  # pragma: no cover - numba
-    """Bank-conflict-free packs, each a maximum matching of the group's rows (E slots each) to
-    distinct banks; a valid GS group is fully packed (every row and bank stay balanced).
-    Returns (pack id of every entry, packs per group)."""
-    nnz = cols.size
-    pack_of = np.full(nnz, -1, np.int64)
-    n_groups = (n_rows + rows_per_group - 1) // rows_per_group
-    packs = np.zeros(n_groups, np.int64)
-    count = np.zeros((rows_per_group, lanes), np.int64)
-    head = np.zeros((rows_per_group, lanes), np.int64)
-    order = np.zeros(nnz, np.int64)
-    pid = 0
-    for g in range(n_groups):
-        r0 = g * rows_per_group
-        r1 = min(r0 + rows_per_group, n_rows)
-        count[:] = 0
-        for r in range(r0, r1):
-            for e in range(indptr[r], indptr[r + 1]):
-                count[r - r0, cols[e] % lanes] += 1
-        pos = indptr[r0]
-        for r in range(r1 - r0):
-            for b in range(lanes):
-                head[r, b] = pos
-                pos += count[r, b]
-        fill = head.copy()
-        for r in range(r0, r1):
-            for e in range(indptr[r], indptr[r + 1]):
-                b = cols[e] % lanes
-                order[fill[r - r0, b]] = e
-                fill[r - r0, b] += 1
-        left = indptr[r1] - indptr[r0]
-        while left > 0:
-            slot_bank = _match_pack(count[: r1 - r0], r1 - r0, per_row, lanes)
-            for s in range(slot_bank.size):
-                b = slot_bank[s]
-                if b >= 0:
-                    r = s // per_row
-                    pack_of[order[head[r, b]]] = pid
-                    head[r, b] += 1
-                    count[r, b] -= 1
-                    left -= 1
-            pid += 1
-            packs[g] += 1
-    return pack_of, packs
-
-
-@njit(cache=True)
 def _pack_in_order(indptr, cols, n_rows, lanes):  # pragma: no cover - numba
-    """Vertical CSR packs: returns (pack id of every entry, packs per group, bank accesses per pack)."""
-    nnz = cols.size
+    """Vertical CSR packs: returns (packs per group, bank accesses per pack)."""
     n_groups = (n_rows + lanes - 1) // lanes
     packs = np.zeros(n_groups, np.int64)
     for g in range(n_groups):
@@ -130,18 +51,15 @@ def _pack_in_order(indptr, cols, n_rows, lanes):  # pragma: no cover - numba
             packs[g] = max(packs[g], indptr[r + 1] - indptr[r])
     first = np.zeros(n_groups + 1, np.int64)
     first[1:] = np.cumsum(packs)
-    pack_of = np.empty(nnz, np.int64)
     hits = np.zeros((first[-1], lanes), np.int64)
     for r in range(n_rows):
         g = r // lanes
         for k in range(indptr[r], indptr[r + 1]):
-            p = first[g] + k - indptr[r]
-            pack_of[k] = p
-            hits[p, cols[k] % lanes] += 1
+            hits[first[g] + k - indptr[r], cols[k] % lanes] += 1
     worst = np.zeros(first[-1], np.int64)
     for p in range(first[-1]):
         worst[p] = hits[p].max()
-    return pack_of, packs, worst
+    return packs, worst
 
 
 def _csr(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -149,20 +67,6 @@ def _csr(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     indptr = np.zeros(mask.shape[0] + 1, np.int64)
     np.cumsum(np.bincount(rows, minlength=mask.shape[0]), out=indptr[1:])
     return indptr, cols.astype(np.int64)
-
-
-def is_gs(mask: np.ndarray, lanes: int, per_row: int) -> bool:
-    """GS validity: in every group of B/E rows, equal nonzeros per row and per bank."""
-    rpg = lanes // per_row
-    rows, cols = mask.shape
-    pad = -rows % rpg
-    m = np.pad(mask, ((0, pad), (0, 0))).reshape(-1, rpg, cols)
-    per_row_n = m.sum(2)
-    if (per_row_n != per_row_n[:, :1]).any():
-        return False
-    bank_pad = -cols % lanes
-    banks = np.pad(m.sum(1), ((0, 0), (0, bank_pad))).reshape(m.shape[0], -1, lanes).sum(1)
-    return bool((banks == banks[:, :1]).all())
 
 
 def _blocks(mask: np.ndarray, r: int, c: int) -> np.ndarray:
@@ -173,7 +77,7 @@ def _blocks(mask: np.ndarray, r: int, c: int) -> np.ndarray:
 
 
 @register("gs")
-class GSEngine(LayerAccelerator):
+class GSEngine(Accelerator):
     """B-lane vector core with a banked scratchpad and a gather engine (Sun et al.)."""
 
     summary = "GS engine: B-lane vector core, banked scratchpad, gather; GS/unstructured/block/dense"
@@ -186,12 +90,9 @@ class GSEngine(LayerAccelerator):
     def __init__(self, lanes: int = 8, e: int = 1, layout: str = "auto", spm_elems: int = 32768,
                  value_bits: int = 16, index_bits: int = 16, clock_hz: float = 1e9,
                  load_cycles: int = 1, gather_cycles: int = 1, fma_cycles: int = 1,
-                 store_cycles: int = 1, reduce_cycles: int = 1,
-                 stride: int = 1, padding: int = 0, input_size: int | tuple[int, int] | None = None,
-                 act_density: float = DEFAULT_ACT_DENSITY, seed: int = 0, mask: Any = None) -> None:
+                 store_cycles: int = 1, reduce_cycles: int = 1) -> None:
         """``lanes`` = B (8 fp16 lanes in the paper's runs), ``e`` = E nonzeros per row per pack,
         ``spm_elems`` = scratchpad size (32K elements, SPEC 4.5), 16-bit values and indices."""
-        super().__init__(stride, padding, input_size, act_density, seed, mask)
         if lanes < 1 or e < 1 or lanes % e:
             raise ValueError(f"GS engine needs lanes >= 1 and e dividing lanes, got lanes={lanes}, e={e}")
         if layout not in LAYOUTS:
@@ -212,47 +113,60 @@ class GSEngine(LayerAccelerator):
             return "block_bx1"
         if mask.shape[1] % b == 0 and np.array_equal(_blocks(mask, 1, b).repeat(b, 1)[:, : mask.shape[1]], mask):
             return "block_1xb"
-        if is_gs(mask, b, self.e):
+        if pattern(f"gs:{b}:{self.e}").violation(torch.from_numpy(mask)) is None:
             return "gs"
         return "unstructured"
 
-    def run(self, weights: Any, activations: Any = None) -> SimResult:
-        lay = self.layer(weights, activations)
+    def declines(self, layer: Layer) -> str | None:
+        """The scratchpad must hold one lowered input column; the ``gs`` layout runs the GS
+        format's packs, so it needs a ``gs:B:E`` mask."""
+        n_in = math.prod(layer.shape[1:])
+        if n_in > self.spm_elems:
+            return (f"the GS engine's scratchpad holds {self.spm_elems} elements; this layer's "
+                    f"input column has {n_in} (raise spm_elems or split the layer)")
+        if self.layout == "gs":
+            spec = f"gs:{self.lanes}:{self.e}"
+            violation = pattern(spec).violation(torch.from_numpy(layer.prepare().mask_matrix()))
+            if violation is not None:
+                return f"layout gs runs {spec} masks only ({violation}); use layout auto"
+        return None
+
+    def _run(self, layer: Layer) -> SimResult:
+        lay = layer.prepare()
         w, mask = lay.matrix(), lay.mask_matrix()
         n_out, n_in = w.shape
-        if n_in > self.spm_elems:
-            raise ValueError(
-                f"the GS engine's scratchpad holds {self.spm_elems} elements; this layer's input "
-                f"column has {n_in} (raise spm_elems or split the layer)"
-            )
         layout = self.pick_layout(mask)
-        per_col, w_run = self._schedule(layout, w, mask)
+        per_col, w_run = self._schedule(layout, w, mask, layer.encoded)
         x = lay.columns()
         n_cols = x.shape[0]
         y = x.astype(np.float64) @ w_run.T.astype(np.float64)
         return self._result(lay, layout, per_col, n_cols, n_in, n_out, int(mask.sum()), lay.fold(y))
 
-    def _schedule(self, layout: str, w: np.ndarray, mask: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+    def packs(self, w: np.ndarray, mask: np.ndarray, encoded: Encoded | None) -> GSFormat:
+        """The layer's GS packs: the given GS encoding when it is this engine's B and E, else
+        the GS format's packing of the mask."""
+        if isinstance(encoded, GSFormat) and (encoded.b, encoded.e) == (self.lanes, self.e):
+            return encoded
+        return encode(torch.from_numpy(w), "gs", mask=torch.from_numpy(mask), b=self.lanes, e=self.e)
+
+    def _schedule(self, layout: str, w: np.ndarray, mask: np.ndarray, encoded: Encoded | None
+                  ) -> tuple[dict[str, float], np.ndarray]:
         """Per input column: instruction counts and cycles; and the weight matrix as stored."""
         b, c = self.lanes, self.cost
         n_out, n_in = w.shape
         if layout in ("gs", "unstructured"):
-            indptr, cols = _csr(mask)
-            if layout == "gs":
-                e = self.e
-                pack_of, packs = _pack_matched(indptr, cols, n_out, b // e, b, e)
-                worst = np.ones(int(packs.sum()), np.int64)
+            if layout == "gs":  # one vector load, index load, conflict-free gather, FMA per pack
+                e, enc = self.e, self.packs(w, mask, encoded)
+                n_packs, n_groups = enc.values.shape[0], enc.n_groups
+                worst = np.ones(n_packs, np.int64)
             else:
                 e = 1
-                pack_of, packs, worst = _pack_in_order(indptr, cols, n_out, b)
-            if (pack_of < 0).any():
-                raise AssertionError("GS packer left an entry unpacked")
-            n_packs, n_groups = int(packs.sum()), packs.size
+                indptr, cols = _csr(mask)
+                packs, worst = _pack_in_order(indptr, cols, n_out, b)
+                n_packs, n_groups = int(packs.sum()), packs.size
             gather_cycles = float(worst.sum()) * c["gather"]
             end = c["store"] + (math.ceil(math.log2(e)) * c["reduce"] if e > 1 else 0)
-            rows_, cols_ = np.nonzero(mask)
-            stored = np.zeros_like(w)
-            np.add.at(stored, (rows_, cols_), w[rows_, cols_])
+            stored = np.where(mask, w, np.float32(0))
             cycles = n_packs * (2 * c["load"] + c["fma"]) + gather_cycles + n_groups * end
             return dict(cycles=cycles, packs=n_packs, groups=n_groups, gathers=n_packs,
                         bank_conflicts=float(worst.sum() - np.count_nonzero(worst)),

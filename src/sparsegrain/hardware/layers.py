@@ -1,11 +1,11 @@
-"""Layer handling shared by the accelerator models: shapes, activations, lowering, reference.
+"""The one layer type every machine model runs, and its checked numpy form.
 
-A model receives a (masked) weight and, optionally, activations. :func:`prepare` checks them
-against each other and returns a :class:`LayerRun`: the weight and its mask as numpy arrays, the
-activations batched as (N, C_in, H, W) for conv or (N, inputs) for FC, the output shape, and
-helpers to lower a conv to a matrix product (im2col, channel-last like
-:func:`sparsegrain.patterns.base.to_matrix`) and to compute the dense torch reference.
-Conv1d weights (C_out, C_in, K) run as conv2d with a height of one.
+A model's ``run`` takes a :class:`Layer` (weight or encoded weight, geometry, activations).
+:meth:`Layer.prepare` checks them against each other and returns a :class:`LayerRun`: the weight
+and its mask as numpy arrays, the activations batched as (N, C_in, H, W) for conv or (N, inputs)
+for FC, the output shape, and helpers to lower a conv to a matrix product (the shared im2col,
+channel-last like :func:`sparsegrain.patterns.base.to_matrix`) and to compute the dense torch
+reference. Conv1d weights (C_out, C_in, K) run as conv2d with a height of one.
 """
 
 from __future__ import annotations
@@ -17,29 +17,101 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..core.arrays import as_bool, as_float32
+from ..core.lowering import im2col
+from ..formats import Encoded
 from . import inputs
-from .base import Accelerator
 
 #: default density of generated activations (choice: a typical post-ReLU density; SCNN,
 #: Parashar et al. 2017, Fig. 1, reports 30-70% across its networks' layers)
 DEFAULT_ACT_DENSITY = 0.5
 
 
-def as_array(t: Any, what: str) -> np.ndarray:
-    """A float32 numpy copy of a tensor or array, with a clear error for anything else."""
-    if isinstance(t, torch.Tensor):
-        t = t.detach().cpu().numpy()
-    if not isinstance(t, np.ndarray):
-        raise ValueError(f"{what} must be a torch tensor or numpy array, got {type(t).__name__}")
-    if not np.issubdtype(t.dtype, np.number) and t.dtype != np.bool_:
-        raise ValueError(f"{what} must be numeric, got dtype {t.dtype}")
-    return np.ascontiguousarray(t, dtype=np.float32)
-
-
 def random_activations(shape: tuple[int, ...], density: float, seed: int = 0) -> np.ndarray:
     """Seeded activations of any shape with exactly round(density * size) nonzeros
     (:func:`sparsegrain.hardware.inputs.random_activations` over the flattened tensor)."""
     return inputs.random_activations(int(np.prod(shape)), density, seed).reshape(shape)
+
+
+KINDS: tuple[str, ...] = ("fc", "conv", "recurrent")
+
+
+@dataclass
+class Layer:
+    """One layer for a machine model: what it computes and on which activations.
+
+    ``weight`` is the (masked) weight as a tensor or array, FC / recurrent (outputs, inputs),
+    conv1d (C_out, C_in, K) or conv2d (C_out, C_in, Kh, Kw), or an encoded weight
+    (:class:`sparsegrain.formats.Encoded`), which models that read that format use as stored.
+    ``activations`` are what the layer's forward takes: (inputs,) or (N, inputs) for FC and
+    recurrent, (C_in, H, W) or (N, C_in, H, W) for conv; ``None`` generates seeded ReLU-like
+    activations at ``act_density`` (a conv layer then needs ``input_size``). ``kind`` defaults
+    from the weight's rank; ``recurrent`` is one gate matrix, run as FC. ``mask`` (True = kept)
+    defaults to the weight's nonzeros.
+    """
+
+    weight: Any
+    activations: Any = None
+    kind: str | None = None
+    stride: int = 1
+    padding: int = 0
+    input_size: int | tuple[int, int] | None = None
+    act_density: float = DEFAULT_ACT_DENSITY
+    seed: int = 0
+    mask: Any = None
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.weight, (torch.Tensor, np.ndarray, Encoded)):
+            raise ValueError(
+                "a layer's weight must be a torch.Tensor, a numpy array or an encoded weight "
+                f"(sparsegrain.encode), got {type(self.weight).__name__}"
+            )
+        rank = len(self.shape)
+        if rank not in (2, 3, 4):
+            raise ValueError(
+                f"weights must be FC (outputs, inputs), conv1d (C_out, C_in, K) or conv2d "
+                f"(C_out, C_in, Kh, Kw); got shape {tuple(self.shape)}"
+            )
+        if self.kind is None:
+            self.kind = "fc" if rank == 2 else "conv"
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown layer kind {self.kind!r}; valid: {', '.join(KINDS)}")
+        if (self.kind == "conv") != (rank > 2):
+            raise ValueError(f"a {self.kind} layer cannot have a weight of shape {tuple(self.shape)}")
+        if not isinstance(self.stride, int) or not isinstance(self.padding, int) \
+                or self.stride < 1 or self.padding < 0:
+            raise ValueError(
+                f"stride must be >= 1 and padding >= 0, got stride={self.stride}, padding={self.padding}"
+            )
+        inputs.check_density("act_density", self.act_density)
+
+    @property
+    def encoded(self) -> Encoded | None:
+        """The encoded weight, when the layer was given one."""
+        return self.weight if isinstance(self.weight, Encoded) else None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The weight's shape (of the decoded weight for an encoded one)."""
+        return tuple(int(s) for s in self.weight.shape)
+
+    def dense_weight(self) -> np.ndarray:
+        """The weight as float32 numpy, zeros outside the mask (decoded if it came encoded)."""
+        w = self.weight.decode() if isinstance(self.weight, Encoded) else self.weight
+        return as_float32(w, "weights")
+
+    def prepare(self) -> "LayerRun":
+        """The checked layer: weight, mask and batched activations as numpy arrays."""
+        w = self.dense_weight()
+        m = (w != 0) if self.mask is None else as_bool(self.mask, "mask")
+        if m.shape != w.shape:
+            raise ValueError(f"mask shape {m.shape} does not match weight shape {w.shape}")
+        w = np.where(m, w, np.float32(0))
+        if w.ndim == 2:
+            return _prepare_fc(w, m, self.activations, self.act_density, self.seed)
+        return _prepare_conv(w, m, self.activations, self.stride, self.padding, self.input_size,
+                             self.act_density, self.seed)
 
 
 @dataclass
@@ -79,12 +151,9 @@ class LayerRun:
         ordered like :meth:`matrix`'s columns (kernel row, kernel column, input channel)."""
         if self.kind == "fc":
             return self.x
-        n, c, _, _ = self.x.shape
         _, _, kh, kw = self.weight.shape
-        cols = F.unfold(torch.from_numpy(self.x), (kh, kw), padding=self.padding, stride=self.stride)
-        # (N, C*Kh*Kw, P) -> (N, P, Kh, Kw, C)
-        cols = cols.reshape(n, c, kh, kw, -1).permute(0, 4, 2, 3, 1)
-        return np.ascontiguousarray(cols.reshape(n * self.positions, kh * kw * c).numpy())
+        cols = im2col(torch.from_numpy(self.x), (kh, kw), self.stride, self.padding)
+        return np.ascontiguousarray(cols.numpy())
 
     def fold(self, y: np.ndarray) -> np.ndarray:
         """Outputs as (N * positions, C_out) back to the caller's output shape."""
@@ -104,46 +173,13 @@ class LayerRun:
         return y.numpy().reshape(self.user_shape)
 
 
-def prepare(
-    weights: Any,
-    activations: Any = None,
-    *,
-    mask: Any = None,
-    stride: int = 1,
-    padding: int = 0,
-    input_size: int | tuple[int, int] | None = None,
-    act_density: float = DEFAULT_ACT_DENSITY,
-    seed: int = 0,
-) -> LayerRun:
-    """Check a layer and its activations; generate seeded activations when none are given.
-
-    ``mask`` defaults to ``weights != 0``; ``input_size`` (H, W) is needed for a conv layer only
-    when no activations are given.
-    """
-    w = as_array(weights, "weights")
-    m = (w != 0) if mask is None else as_array(mask, "mask").astype(bool)
-    if m.shape != w.shape:
-        raise ValueError(f"mask shape {m.shape} does not match weight shape {w.shape}")
-    w = np.where(m, w, np.float32(0))
-    if stride < 1 or padding < 0:
-        raise ValueError(f"stride must be >= 1 and padding >= 0, got stride={stride}, padding={padding}")
-    if w.ndim == 2:
-        return _prepare_fc(w, m, activations, act_density, seed)
-    if w.ndim not in (3, 4):
-        raise ValueError(
-            f"weights must be FC (outputs, inputs), conv1d (C_out, C_in, K) or conv2d "
-            f"(C_out, C_in, Kh, Kw); got shape {w.shape}"
-        )
-    return _prepare_conv(w, m, activations, stride, padding, input_size, act_density, seed)
-
-
 def _prepare_fc(w: np.ndarray, m: np.ndarray, activations: Any, density: float, seed: int) -> LayerRun:
     n_out, n_in = w.shape
     if activations is None:
         x = random_activations((1, n_in), density, seed)
         user = (n_out,)
     else:
-        x = as_array(activations, "activations")
+        x = np.ascontiguousarray(as_float32(activations, "activations"))
         if x.ndim not in (1, 2) or x.shape[-1] != n_in:
             raise ValueError(
                 f"FC layer with {n_in} inputs needs activations shaped ({n_in},) or (N, {n_in}); "
@@ -168,7 +204,7 @@ def _prepare_conv(w: np.ndarray, m: np.ndarray, activations: Any, stride: int, p
         x = random_activations((1, c_in, *size), density, seed)
         batched = False
     else:
-        x = as_array(activations, "activations")
+        x = np.ascontiguousarray(as_float32(activations, "activations"))
         want = 2 if conv1d else 3
         if x.ndim not in (want, want + 1) or x.shape[-want] != c_in:
             form = "(C_in, L) or (N, C_in, L)" if conv1d else "(C_in, H, W) or (N, C_in, H, W)"
@@ -197,19 +233,3 @@ def _prepare_conv(w: np.ndarray, m: np.ndarray, activations: Any, stride: int, p
     user = ((c_out, wo) if not batched else (n, c_out, wo)) if conv1d else (out if batched else out[1:])
     return LayerRun("conv", np.ascontiguousarray(w), np.ascontiguousarray(m), np.ascontiguousarray(x),
                     stride, pad2d, out, user)
-
-
-class LayerAccelerator(Accelerator):
-    """An accelerator model whose layer parameters (stride, padding, generated activations)
-    are constructor parameters, so that :func:`~sparsegrain.hardware.simulate` can pass them."""
-
-    def __init__(self, stride: int = 1, padding: int = 0, input_size: int | tuple[int, int] | None = None,
-                 act_density: float = DEFAULT_ACT_DENSITY, seed: int = 0, mask: Any = None) -> None:
-        self.stride, self.padding, self.input_size = stride, padding, input_size
-        self.act_density, self.seed, self.mask = act_density, seed, mask
-
-    def layer(self, weights: Any, activations: Any) -> LayerRun:
-        """The checked layer this model runs."""
-        return prepare(weights, activations, mask=self.mask, stride=self.stride,
-                       padding=self.padding, input_size=self.input_size,
-                       act_density=self.act_density, seed=self.seed)

@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from .base import SimResult, register
-from .layers import DEFAULT_ACT_DENSITY, LayerAccelerator
+from .base import Accelerator, SimResult, register
+from .layers import Layer
 
 INDEX_GROUPS = ("auto", "element", "vector", "kernel")
 REFERENCE_KINDS = ("weight_values", "weight_indices", "activation_values", "activation_indices",
@@ -153,7 +153,7 @@ def index_groups(mask: np.ndarray, kind: str) -> np.ndarray:
 
 
 @register("scnn")
-class SCNN(LayerAccelerator):
+class SCNN(Accelerator):
     """8x8 PEs of 4x4 multipliers, input-stationary Cartesian product, 32 accumulator banks."""
 
     summary = "SCNN: 8x8 PEs x 4x4 multipliers, Cartesian product, banked accumulators, refs by kind"
@@ -161,13 +161,10 @@ class SCNN(LayerAccelerator):
     def __init__(self, pe_rows: int = 8, pe_cols: int = 8, f: int = 4, i: int = 4, banks: int = 32,
                  acc_entries: int = 2048, merge: bool = True, index_group: str = "auto",
                  value_bits: int = 16, index_bits: int = 4, psum_bits: int = 24,
-                 clock_hz: float = 1e9,
-                 stride: int = 1, padding: int = 0, input_size: int | tuple[int, int] | None = None,
-                 act_density: float = DEFAULT_ACT_DENSITY, seed: int = 0, mask: Any = None) -> None:
+                 clock_hz: float = 1e9) -> None:
         """Defaults from SCNN (ISCA 2017): 64 PEs, F = I = 4, A = 32 banks, 16-bit values with
         4-bit zero-run indices, 24-bit partial sums, 1 GHz; ``acc_entries`` (choice: 2,048
         partial sums, 6 KB per PE) bounds the output-channel group Kc."""
-        super().__init__(stride, padding, input_size, act_density, seed, mask)
         if index_group not in INDEX_GROUPS:
             raise ValueError(f"unknown index_group {index_group!r}; valid: {', '.join(INDEX_GROUPS)}")
         if min(pe_rows, pe_cols, f, i, banks, acc_entries) < 1:
@@ -177,8 +174,8 @@ class SCNN(LayerAccelerator):
         self.bits = dict(value=value_bits, index=index_bits, psum=psum_bits)
         self.clock_hz = clock_hz
 
-    def run(self, weights: Any, activations: Any = None) -> SimResult:
-        lay = self.layer(weights, activations)
+    def _run(self, layer: Layer) -> SimResult:
+        lay = layer.prepare()
         w, m, x = lay.weight, lay.mask, lay.x
         if lay.kind == "fc":  # an FC layer is a 1x1 convolution on a 1x1 input
             w, m, x = w[:, :, None, None], m[:, :, None, None], x[:, :, None, None]

@@ -7,10 +7,10 @@ reduction tree (pipelined: it adds its depth once, at the end of the layer).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from .base import Accelerator, SimResult, register
 from .dense import Gemm, check_positive, check_precision, dense_result
+from .layers import Layer
 
 
 @register("simd")
@@ -27,8 +27,8 @@ class Simd(Accelerator):
         check_precision(precision)
         self.clock_hz, self.precision = float(clock_hz), precision
 
-    def run(self, weights: Any, activations: Any) -> SimResult:
-        g = Gemm.of(weights, activations)
+    def _run(self, layer: Layer) -> SimResult:
+        g = Gemm.of(layer)
         vector_ops = g.n * g.m * math.ceil(g.k / self.lanes)
         cycles = vector_ops + math.ceil(math.log2(self.lanes))
         sram = {  # weight row and input column streamed per dot product, one write per output

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from .base import SimResult, register
-from .layers import DEFAULT_ACT_DENSITY, LayerAccelerator
+from .base import Accelerator, SimResult, register
+from .layers import Layer
 
 
 def bitmask_chunks(nonzero: np.ndarray, chunk: int) -> np.ndarray:
@@ -109,19 +109,16 @@ def _join(a_bits, a_vals, a_ptr, w_bits, w_vals, w_ptr, order, n_clusters, n_cus
 
 
 @register("sparten")
-class SparTen(LayerAccelerator):
+class SparTen(Accelerator):
     """Bitmask chunks, AND + prefix-popcount inner join, filter-holding CUs, broadcast inputs."""
 
     summary = "SparTen: 128-position bitmask chunks, inner join, CU clusters, greedy filter balance"
 
     def __init__(self, clusters: int = 32, cus_per_cluster: int = 32, chunk: int = 128,
                  balance: str = "density", value_bits: int = 16, pointer_bits: int = 32,
-                 clock_hz: float = 1e9,
-                 stride: int = 1, padding: int = 0, input_size: int | tuple[int, int] | None = None,
-                 act_density: float = DEFAULT_ACT_DENSITY, seed: int = 0, mask: Any = None) -> None:
+                 clock_hz: float = 1e9) -> None:
         """32 clusters x 32 CUs = 1,024 multipliers (choice: equal to ``csph``'s default array),
         128-position chunks (SparTen), 16-bit values, 1 GHz (choice, same for every model)."""
-        super().__init__(stride, padding, input_size, act_density, seed, mask)
         if chunk % 64 or chunk < 64:
             raise ValueError(f"SparTen chunk must be a positive multiple of 64 positions, got {chunk}")
         if balance not in ("density", "none"):
@@ -131,8 +128,8 @@ class SparTen(LayerAccelerator):
         self.clusters, self.cus, self.chunk, self.balance = clusters, cus_per_cluster, chunk, balance
         self.value_bits, self.pointer_bits, self.clock_hz = value_bits, pointer_bits, clock_hz
 
-    def run(self, weights: Any, activations: Any = None) -> SimResult:
-        lay = self.layer(weights, activations)
+    def _run(self, layer: Layer) -> SimResult:
+        lay = layer.prepare()
         w, x = lay.matrix(), lay.columns()
         n_f, n_in = w.shape
         a_bits, w_bits = bitmask_chunks(x != 0, self.chunk), bitmask_chunks(w != 0, self.chunk)

@@ -12,10 +12,10 @@ on an R x C array, folds run back to back without overlap:
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from .base import Accelerator, SimResult, register
 from .dense import Gemm, check_positive, check_precision, dense_result
+from .layers import Layer
 
 DATAFLOWS = ("ws", "os")
 
@@ -47,8 +47,8 @@ class Systolic(Accelerator):
         check_precision(precision)
         self.dataflow, self.clock_hz, self.precision = dataflow, float(clock_hz), precision
 
-    def run(self, weights: Any, activations: Any) -> SimResult:
-        g = Gemm.of(weights, activations)
+    def _run(self, layer: Layer) -> SimResult:
+        g = Gemm.of(layer)
         folds, per_fold = fold_cycles(g, self.rows, self.cols, self.dataflow)
         col_folds = math.ceil(g.n / self.cols)
         if self.dataflow == "ws":

@@ -1,14 +1,14 @@
 """Convolution over a sparse weight by im2col: patches (channel-last) times the encoded matrix.
 
 The encoded matrix is the 2-D view C_out x (Kh*Kw*C_in) of :func:`sparsegrain.patterns.to_matrix`,
-so the unfolded patches are reordered to (kernel position, input channel) before the product.
+so the patches come channel-last from the shared :func:`~sparsegrain.core.lowering.im2col`.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
+from ..core.lowering import im2col
 from .base import SparseKernel
 
 
@@ -30,10 +30,7 @@ def conv2d(
             f"input has {c_in} channels but the {kernel.fmt} weight expects "
             f"{kernel.shape[1] // (kh * kw)} (matrix {kernel.shape}, kernel {kh}x{kw})"
         )
-    cols = F.unfold(x.float(), (kh, kw), dilation=dilation, padding=padding, stride=stride)
-    positions = cols.shape[-1]
-    patches = cols.view(n, c_in, kh * kw, positions).permute(0, 3, 2, 1).reshape(-1, kh * kw * c_in)
-    out = kernel.linear(patches)  # (n * positions, C_out)
+    out = kernel.linear(im2col(x.float(), (kh, kw), stride, padding, dilation))  # (n * positions, C_out)
     ho = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
     wo = (w + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
     return out.view(n, ho, wo, kernel.shape[0]).permute(0, 3, 1, 2)

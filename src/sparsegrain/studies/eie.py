@@ -87,7 +87,7 @@ def measure_eie_layer(layer: Layer, seed: int, depths: tuple[int, ...], pes: tup
               table: EnergyTable) -> EIELayerResult:
     """Every figure of one layer."""
     w, act, book = layer_operands(layer, seed)
-    encoded = EIE(n_pe=64, codebook=book).layer(w)
+    encoded = EIE(n_pe=64, codebook=book).encode(w)
     r = simulate("eie", encoded, act, energy_table=table, fifo_depth=PAPER_DEPTH)
     dense_us, sparse_us = cpu_matvec_us(w, act)
     run = EIELayerResult(
@@ -101,7 +101,7 @@ def measure_eie_layer(layer: Layer, seed: int, depths: tuple[int, ...], pes: tup
     for d in depths:
         run.efficiency_by_depth[d] = simulate("eie", encoded, act, fifo_depth=d).utilization
     for p in pes:
-        on_p = encoded if p == 64 else EIE(n_pe=p, codebook=book).layer(w)
+        on_p = encoded if p == 64 else EIE(n_pe=p, codebook=book).encode(w)
         run.cycles_by_pes[p] = int(simulate("eie", on_p, act, fifo_depth=PAPER_DEPTH).cycles)
     return run
 

@@ -1,0 +1,38 @@
+"""The one coercion of user data to arrays: a tensor or numpy array in, float32 numpy out,
+with an error that names what was wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def as_float32(t: Any, what: str) -> np.ndarray:
+    """A float32 numpy view or copy of a CPU tensor or numeric numpy array (``what`` names it)."""
+    if isinstance(t, torch.Tensor):
+        if t.is_cuda:
+            raise ValueError(f"{what} is a CUDA tensor; pass a CPU tensor")
+        if t.dtype == torch.bool or not (t.is_floating_point() or t.dtype in INTEGER_DTYPES):
+            raise ValueError(f"{what} has dtype {t.dtype}: use a floating-point or integer tensor")
+        t = t.detach().float().numpy()
+    if not isinstance(t, np.ndarray):
+        raise ValueError(f"{what} must be a torch.Tensor or numpy array, got {type(t).__name__}")
+    if t.dtype.kind not in "fiu":
+        raise ValueError(f"{what} has dtype {t.dtype}: use a floating-point or integer array")
+    return t.astype(np.float32, copy=False)
+
+
+def as_bool(t: Any, what: str) -> np.ndarray:
+    """A boolean numpy array from a bool (or 0/1) tensor or array."""
+    if isinstance(t, torch.Tensor):
+        t = t.detach().cpu().numpy()
+    if not isinstance(t, np.ndarray):
+        raise ValueError(f"{what} must be a torch.Tensor or numpy array, got {type(t).__name__}")
+    if t.dtype != np.bool_ and not np.isin(t, (0, 1)).all():
+        raise ValueError(f"{what} must be boolean (True = kept), got values other than 0 and 1")
+    return t.astype(bool, copy=False)
+
+
+INTEGER_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
