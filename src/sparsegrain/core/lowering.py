@@ -1,7 +1,8 @@
 """Convolution as a matrix product: the one im2col that kernels and machine models share.
 
 Patches are laid out channel-last, (kernel row, kernel column, input channel), so that they line
-up with the columns of the 2-D weight view W[C_out, Kh*Kw*C_in] (:func:`sparsegrain.patterns.to_matrix`).
+up with the columns of the 2-D weight view W[C_out, Kh*Kw*C_in]
+(:func:`sparsegrain.patterns.to_matrix`).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from torch import nn
 from .. import patterns as pattern_lib
 from ..formats import FORMATS, encode, format_spec, parse_format
 from ..hardware import ACCELERATORS, EnergyTable, Layer, build
-from ..patterns import Geometry, to_matrix
+from ..patterns import Geometry
 from ..prune import Gradual, PruneConfig
 from ..workloads import get as get_model
 from .config import DENSE, SweepConfig, config_key, point_config

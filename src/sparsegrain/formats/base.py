@@ -124,6 +124,8 @@ class Encoded(ABC):
     summary: ClassVar[str] = ""
     #: parameters a format string may give positionally, e.g. ``"nm:2:4"`` -> n=2, m=4
     positional: ClassVar[tuple[str, ...]] = ()
+    #: does ``decode`` give the kept weights back exactly (False: values shared via a codebook)
+    exact: ClassVar[bool] = True
 
     shape: tuple[int, ...]
     dtype: str
@@ -216,8 +218,10 @@ def parse_format(text: str) -> tuple[str, dict[str, Any]]:
     names = FORMATS[kind].positional
     values = [v for a in args if "=" not in a for v in a.split("x")]
     options = dict(a.split("=", 1) for a in args if "=" in a)
-    if len(values) > len(names) or not all(v.isdigit() for v in values) or not all(
-            k.isidentifier() and (v in ("true", "false") or v.isdigit()) for k, v in options.items()):
+    well_formed = all(
+        k.isidentifier() and (v in ("true", "false") or v.isdigit()) for k, v in options.items()
+    )
+    if len(values) > len(names) or not all(v.isdigit() for v in values) or not well_formed:
         forms = ":".join([kind, *(n.upper() for n in names)]) if names else kind
         raise ValueError(f"malformed format {text!r}; form: {forms}[:option=value]")
     params: dict[str, Any] = {n: int(v) for n, v in zip(names, values)}

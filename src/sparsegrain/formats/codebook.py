@@ -82,6 +82,7 @@ class Codebook(Encoded):
 
     summary = "weight sharing: k-means codebook (code 0 = 0.0) + codes in any index format"
     positional = ("code_bits",)
+    exact = False
 
     code_bits: int
     codebook: np.ndarray

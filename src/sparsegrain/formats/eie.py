@@ -39,6 +39,7 @@ class EIE(Relative):
 
     summary = "EIE: relative-index CSC over P PEs with 4-bit codebook codes and 16-bit pointers"
     positional = ("n_pe",)
+    exact = False
 
     codes: list[np.ndarray]
     codebook: np.ndarray

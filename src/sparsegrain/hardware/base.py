@@ -1,9 +1,9 @@
 """The accelerator-model framework: models count actions, an energy table prices them.
 
 As in Timeloop/Accelergy, a model's ``run`` returns a :class:`SimResult` whose ``actions`` are
-counts keyed by energy-table entries (operations, or 32-bit words for memories); :func:`price`
-turns them into picojoules with a table loaded from YAML, so a table can be swapped without
-touching any model.
+counts of the shared action vocabulary (:mod:`.actions`: operations, or 32-bit words for
+memories); :func:`price` turns them into picojoules with a table loaded from YAML, so a table can
+be swapped without touching any model.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from rich.table import Table
 
 from ..core.registry import Registry
 from ..patterns.base import Geometry
+from .actions import Action, energy_by_group
 from .layers import Layer
 
 DEFAULT_TABLE = "horowitz_45nm"
@@ -56,6 +57,10 @@ class EnergyTable:
                 f"energy table {str(source)!r} is malformed ({e}); expected a mapping "
                 "'actions: {name: picojoules, ...}'"
             ) from None
+        try:
+            actions = {str(Action.parse(k)): v for k, v in actions.items()}
+        except ValueError as e:
+            raise ValueError(f"energy table {str(source)!r}: {e}") from None
         bad = [k for k, v in actions.items() if v < 0]
         if bad:
             raise ValueError(f"energy table {str(source)!r}: negative energy for {', '.join(bad)}")
@@ -86,7 +91,7 @@ class SimResult:
     accel: str
     cycles: float
     clock_hz: float
-    #: counts keyed by energy-table entry (operations, or 32-bit words for memories)
+    #: counts by :class:`~.actions.Action` (operations, or 32-bit words for memories)
     actions: dict[str, float]
     #: bytes moved, by memory level ("dram", "sram", "rf", ...)
     traffic_bytes: dict[str, float]
@@ -99,6 +104,9 @@ class SimResult:
     energy_by_action: dict[str, float] = field(default_factory=dict)
     energy_table: str = ""
 
+    def __post_init__(self) -> None:
+        self.actions = {Action.parse(k): v for k, v in self.actions.items()}
+
     @property
     def time_s(self) -> float:
         return self.cycles / self.clock_hz
@@ -106,6 +114,10 @@ class SimResult:
     @property
     def energy_pj(self) -> float:
         return float(sum(self.energy_by_action.values()))
+
+    def energy_by_group(self) -> dict[str, float]:
+        """Energy (pJ) by group of the action vocabulary: dram, sram, rf, compute, control."""
+        return energy_by_group(self.energy_by_action)
 
     def priced(self, table: EnergyTable) -> "SimResult":
         """This result with energies from ``table``."""
@@ -174,6 +186,8 @@ class Accelerator(ABC):
     name: str = ""
     #: one-line description for ``sparsegrain simulate --help`` and listings
     summary: str = ""
+    #: are ``outputs`` the layer's exact products (False: computed with shared weights)
+    exact_outputs: bool = True
 
     @classmethod
     def for_pattern(cls, geometry: Geometry) -> dict[str, Any] | None:

@@ -25,6 +25,9 @@ from numba import njit
 
 from ..patterns import pattern
 from ..patterns.base import Geometry
+from .actions import (
+    DRAM_READ, DRAM_WRITE, INT16_MUL, INT32_ADD, RF_READ, RF_WRITE, SRAM_READ, SRAM_WRITE,
+)
 from .base import Accelerator, SimResult, register
 from .layers import Layer
 
@@ -126,7 +129,8 @@ class CSPH(Accelerator):
 
     def declines(self, layer: Layer) -> str | None:
         """CSP-H runs cascading masks of its own chunk width only (csp:C with C = ``chunk``)."""
-        violation = pattern(f"csp:{self.chunk}").violation(torch.from_numpy(layer.prepare().mask_matrix()))
+        mask = torch.from_numpy(layer.prepare().mask_matrix())
+        violation = pattern(f"csp:{self.chunk}").violation(mask)
         if violation is None:
             return None
         return (f"csph runs csp:{self.chunk} masks only ({violation}); prune with "
@@ -157,24 +161,24 @@ class CSPH(Accelerator):
         nnz_x = int(np.count_nonzero(lay.x))
         l_bits = math.ceil(math.log2(n_chunks + 1))
         actions = {
-            "sram_read": act_reads * vw + w_elems * vw,
-            "sram_write": n_pos * c_out * vw,
+            SRAM_READ: act_reads * vw + w_elems * vw,
+            SRAM_WRITE: n_pos * c_out * vw,
             # forwarded activations and broadcast weight chunks through PE registers, and a
             # read-modify-write of a bin register per MAC
-            "rf_read": act_uses * vw + chunk_uses * self.chunk * vw + macs * pw,
-            "rf_write": act_uses * vw + macs * pw,
-            "int16_mul": macs,
-            "int32_add": macs + act_uses,  # accumulate; the L_i counter per activation
-            "dram_read": int(lay.mask.sum()) * vw + prefix.size * l_bits / 32
+            RF_READ: act_uses * vw + chunk_uses * self.chunk * vw + macs * pw,
+            RF_WRITE: act_uses * vw + macs * pw,
+            INT16_MUL: macs,
+            INT32_ADD: macs + act_uses,  # accumulate; the L_i counter per activation
+            DRAM_READ: int(lay.mask.sum()) * vw + prefix.size * l_bits / 32
             + nnz_x * vw + lay.x.size / 32,
-            "dram_write": n_pos * c_out * vw,
+            DRAM_WRITE: n_pos * c_out * vw,
         }
         multipliers = self.n_pe * self.chunk
         return SimResult(
             accel=self.name, cycles=float(cycles), clock_hz=self.clock_hz, actions=actions,
-            traffic_bytes={"dram": (actions["dram_read"] + actions["dram_write"]) * 4,
-                           "sram": (actions["sram_read"] + actions["sram_write"]) * 4,
-                           "rf": (actions["rf_read"] + actions["rf_write"]) * 4},
+            traffic_bytes={"dram": (actions[DRAM_READ] + actions[DRAM_WRITE]) * 4,
+                           "sram": (actions[SRAM_READ] + actions[SRAM_WRITE]) * 4,
+                           "rf": (actions[RF_READ] + actions[RF_WRITE]) * 4},
             utilization=macs / (cycles * multipliers) if cycles else 0.0,
             extras={"useful_macs": int(macs), "chunk_cycles": int(chunk_uses), "passes": bounds.size - 1,
                     "gb_activation_reads": int(act_reads), "activation_uses": int(act_uses),

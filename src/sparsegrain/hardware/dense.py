@@ -8,18 +8,22 @@ from typing import Any
 import numpy as np
 import torch
 
+from .actions import Action, DRAM_READ, DRAM_WRITE, RF_READ, RF_WRITE, SRAM_READ, SRAM_WRITE
 from .base import SimResult
 from .layers import Layer, LayerRun
 
-#: bits of one value at each precision the energy tables price (operations ``<precision>_mul``)
-PRECISION_BITS = {"int8": 8, "int16": 16, "fp16": 16, "int32": 32, "fp32": 32}
+#: operand type and bits of each precision a dense baseline may compute at
+PRECISIONS: dict[str, tuple[str, int]] = {
+    "int8": ("int", 8), "int16": ("int", 16), "fp16": ("fp", 16), "int32": ("int", 32),
+    "fp32": ("fp", 32),
+}
 
 
 def check_precision(precision: str) -> int:
     """Bits of ``precision``, or a ValueError listing the valid ones."""
-    if precision not in PRECISION_BITS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISION_BITS)}, got {precision!r}")
-    return PRECISION_BITS[precision]
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return PRECISIONS[precision][1]
 
 
 def check_positive(name: str, value: Any) -> int:
@@ -74,21 +78,22 @@ def dense_result(
     DRAM holds the layer (weights, inputs, outputs move once: compulsory traffic); SRAM and
     register-file accesses are given in values and priced per 32-bit word.
     """
-    word = check_precision(precision) / 32
+    bits = check_precision(precision)
+    kind, word = PRECISIONS[precision][0], bits / 32
     dram = {"weights": g.n * g.k, "inputs": g.k * g.m, "outputs": g.n * g.m}
     sram_read = sum(v for k, v in sram_values.items() if not k.endswith("writes"))
     sram_write = sum(v for k, v in sram_values.items() if k.endswith("writes"))
     rf_read = sum(v for k, v in rf_values.items() if not k.endswith("writes"))
     rf_write = sum(v for k, v in rf_values.items() if k.endswith("writes"))
     actions = {
-        f"{precision}_mul": float(g.macs),
-        f"{precision}_add": float(g.macs),
-        "dram_read": (dram["weights"] + dram["inputs"]) * word,
-        "dram_write": dram["outputs"] * word,
-        "sram_read": sram_read * word,
-        "sram_write": sram_write * word,
-        "rf_read": rf_read * word,
-        "rf_write": rf_write * word,
+        Action(kind, "mul", bits): float(g.macs),
+        Action(kind, "add", bits): float(g.macs),
+        DRAM_READ: (dram["weights"] + dram["inputs"]) * word,
+        DRAM_WRITE: dram["outputs"] * word,
+        SRAM_READ: sram_read * word,
+        SRAM_WRITE: sram_write * word,
+        RF_READ: rf_read * word,
+        RF_WRITE: rf_write * word,
     }
     bytes_per = 4 * word
     return SimResult(

@@ -26,6 +26,7 @@ from ..core.arrays import as_float32
 from ..formats import encode
 from ..formats.eie import EIE as EIEFormat
 from ..formats.eie import pointer_bits_for
+from .actions import INT16_ADD, INT16_MUL, INT8_ADD, RF_READ, RF_WRITE, SRAM_READ
 from .base import Accelerator, SimResult, register
 from .inputs import random_activations
 from .layers import Layer
@@ -347,6 +348,7 @@ class EIE(Accelerator):
     """EIE: 64 PEs, activation queues, relative-index CSC weights with 4-bit codes (ISCA 2016)."""
 
     summary = "EIE sparse matrix-vector engine, cycle-exact (Han et al., ISCA 2016)"
+    exact_outputs = False  # 4-bit shared weights
 
     def __init__(
         self,
@@ -467,12 +469,12 @@ class EIE(Accelerator):
             "accumulator": useful * words["accumulator"],
         }
         actions = {
-            "int16_mul": float(useful),
-            "int16_add": float(useful),
-            "int8_add": float(entries),  # row-address adder, one per entry
-            "sram_read": sum(sram_reads.values()),
-            "rf_read": sum(rf_reads.values()),
-            "rf_write": sum(rf_writes.values()),
+            INT16_MUL: float(useful),
+            INT16_ADD: float(useful),
+            INT8_ADD: float(entries),  # row-address adder, one per entry
+            SRAM_READ: sum(sram_reads.values()),
+            RF_READ: sum(rf_reads.values()),
+            RF_WRITE: sum(rf_writes.values()),
         }
         theoretical = entries / p
         extras: dict[str, Any] = {
@@ -496,8 +498,8 @@ class EIE(Accelerator):
             clock_hz=self.clock_hz,
             actions=actions,
             traffic_bytes={
-                "sram": 4 * actions["sram_read"],
-                "rf": 4 * (actions["rf_read"] + actions["rf_write"]),
+                "sram": 4 * actions[SRAM_READ],
+                "rf": 4 * (actions[RF_READ] + actions[RF_WRITE]),
             },
             utilization=useful / (cycles * p),
             extras=extras,

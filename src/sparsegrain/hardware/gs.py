@@ -35,6 +35,7 @@ from ..formats import Encoded, encode
 from ..formats.gs import GS as GSFormat
 from ..patterns import pattern
 from ..patterns.base import Geometry
+from .actions import DRAM_READ, DRAM_WRITE, FP16_ADD, FP16_MUL, SRAM_READ, SRAM_WRITE
 from .base import Accelerator, SimResult, register
 from .layers import Layer, LayerRun
 
@@ -147,7 +148,8 @@ class GSEngine(Accelerator):
         the GS format's packing of the mask."""
         if isinstance(encoded, GSFormat) and (encoded.b, encoded.e) == (self.lanes, self.e):
             return encoded
-        return encode(torch.from_numpy(w), "gs", mask=torch.from_numpy(mask), b=self.lanes, e=self.e)
+        return encode(torch.from_numpy(w), "gs", mask=torch.from_numpy(mask), b=self.lanes,
+                      e=self.e)
 
     def _schedule(self, layout: str, w: np.ndarray, mask: np.ndarray, encoded: Encoded | None
                   ) -> tuple[dict[str, float], np.ndarray]:
@@ -200,19 +202,19 @@ class GSEngine(Accelerator):
         passes = math.ceil(n_cols / max(1, self.spm_elems // n_in))
         unique_inputs = lay.x.size
         actions = {
-            "dram_read": stream_words * passes + unique_inputs * vb,
-            "dram_write": n_out * n_cols * vb,
-            "sram_read": (stream_words + s["spm_reads"] * vb) * n_cols,
-            "sram_write": n_in * n_cols * vb + n_out * n_cols * vb,
-            "fp16_mul": s["lanes_issued"] * n_cols,
-            "fp16_add": s["lanes_issued"] * n_cols,
+            DRAM_READ: stream_words * passes + unique_inputs * vb,
+            DRAM_WRITE: n_out * n_cols * vb,
+            SRAM_READ: (stream_words + s["spm_reads"] * vb) * n_cols,
+            SRAM_WRITE: n_in * n_cols * vb + n_out * n_cols * vb,
+            FP16_MUL: s["lanes_issued"] * n_cols,
+            FP16_ADD: s["lanes_issued"] * n_cols,
         }
         cycles = s["cycles"] * n_cols
         useful = nnz * n_cols
         return SimResult(
             accel=self.name, cycles=cycles, clock_hz=self.clock_hz, actions=actions,
-            traffic_bytes={"dram": (actions["dram_read"] + actions["dram_write"]) * 4,
-                           "sram": (actions["sram_read"] + actions["sram_write"]) * 4},
+            traffic_bytes={"dram": (actions[DRAM_READ] + actions[DRAM_WRITE]) * 4,
+                           "sram": (actions[SRAM_READ] + actions[SRAM_WRITE]) * 4},
             utilization=useful / (cycles * self.lanes) if cycles else 0.0,
             extras={"layout": layout, "lanes": self.lanes, "e": self.e, "columns": n_cols,
                     "packs": s["packs"] * n_cols, "gathers": s["gathers"] * n_cols,

@@ -78,11 +78,14 @@ class Layer:
         if self.kind not in KINDS:
             raise ValueError(f"unknown layer kind {self.kind!r}; valid: {', '.join(KINDS)}")
         if (self.kind == "conv") != (rank > 2):
-            raise ValueError(f"a {self.kind} layer cannot have a weight of shape {tuple(self.shape)}")
+            raise ValueError(
+                f"a {self.kind} layer cannot have a weight of shape {tuple(self.shape)}"
+            )
         if not isinstance(self.stride, int) or not isinstance(self.padding, int) \
                 or self.stride < 1 or self.padding < 0:
             raise ValueError(
-                f"stride must be >= 1 and padding >= 0, got stride={self.stride}, padding={self.padding}"
+                f"stride must be >= 1 and padding >= 0, got stride={self.stride}, "
+                f"padding={self.padding}"
             )
         inputs.check_density("act_density", self.act_density)
 

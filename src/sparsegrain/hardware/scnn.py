@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from .actions import DRAM_READ, DRAM_WRITE, INT16_MUL, INT32_ADD, SRAM_READ, SRAM_WRITE
 from .base import Accelerator, SimResult, register
 from .layers import Layer
 
@@ -210,14 +211,14 @@ class SCNN(Accelerator):
         dram_read = words(nnz_w, b["value"]) + words(n_idx, b["index"]) + words(nnz_x, b["value"] + b["index"])
         dram_write = words(int(np.count_nonzero(y)), b["value"] + b["index"])
         actions = {
-            "sram_read": words(by_kind["weight_values"], b["value"]) + words(by_kind["weight_indices"], b["index"])
+            SRAM_READ: words(by_kind["weight_values"], b["value"]) + words(by_kind["weight_indices"], b["index"])
             + words(by_kind["activation_values"], b["value"]) + words(by_kind["activation_indices"], b["index"])
             + words(by_kind["accumulator_rmw"], b["psum"]),
-            "sram_write": words(by_kind["accumulator_rmw"], b["psum"]) + words(n_out, b["value"] + b["index"]),
-            "int16_mul": products,
-            "int32_add": valid,
-            "dram_read": dram_read,
-            "dram_write": dram_write,
+            SRAM_WRITE: words(by_kind["accumulator_rmw"], b["psum"]) + words(n_out, b["value"] + b["index"]),
+            INT16_MUL: products,
+            INT32_ADD: valid,
+            DRAM_READ: dram_read,
+            DRAM_WRITE: dram_write,
         }
         multipliers = self.grid[0] * self.grid[1] * self.f * self.i
         extras: dict[str, Any] = {f"refs_{k}": v for k, v in by_kind.items()}
@@ -227,7 +228,7 @@ class SCNN(Accelerator):
         return SimResult(
             accel=self.name, cycles=cycles, clock_hz=self.clock_hz, actions=actions,
             traffic_bytes={"dram": (dram_read + dram_write) * 4,
-                           "sram": (actions["sram_read"] + actions["sram_write"]) * 4},
+                           "sram": (actions[SRAM_READ] + actions[SRAM_WRITE]) * 4},
             utilization=valid / (cycles * multipliers) if cycles else 0.0,
             extras=extras, outputs=y.reshape(lay.user_shape),
         )

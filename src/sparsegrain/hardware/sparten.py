@@ -26,6 +26,9 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from .actions import (
+    DRAM_READ, DRAM_WRITE, INT16_MUL, INT32_ADD, RF_READ, RF_WRITE, SRAM_READ, SRAM_WRITE,
+)
 from .base import Accelerator, SimResult, register
 from .layers import Layer
 
@@ -150,24 +153,24 @@ class SparTen(Accelerator):
         actions = {
             # input chunks from the global buffer once per position and pass; filter chunks into
             # every active cluster's CUs once per pass
-            "sram_read": chunk_words_in * passes + chunk_words_w * active_clusters,
-            "sram_write": n_pos * n_f * vw,
+            SRAM_READ: chunk_words_in * passes + chunk_words_w * active_clusters,
+            SRAM_WRITE: n_pos * n_f * vw,
             # both masks per join, both values per matched pair, partial-sum update per join
-            "rf_read": n_joins * 2 * mask_w + matches * 2 * vw + joins,
-            "rf_write": joins,
-            "int16_mul": matches,
-            "int32_add": matches + n_joins * 2 * (self.chunk // 64),  # accumulate; popcounts
-            "dram_read": chunk_words_w + _unique_input_words(lay, self.chunk, vw, self.pointer_bits),
-            "dram_write": n_pos * n_f * vw,
+            RF_READ: n_joins * 2 * mask_w + matches * 2 * vw + joins,
+            RF_WRITE: joins,
+            INT16_MUL: matches,
+            INT32_ADD: matches + n_joins * 2 * (self.chunk // 64),  # accumulate; popcounts
+            DRAM_READ: chunk_words_w + _unique_input_words(lay, self.chunk, vw, self.pointer_bits),
+            DRAM_WRITE: n_pos * n_f * vw,
         }
         cycles = float(cluster_cycles.max())
         multipliers = self.clusters * self.cus
         buf_filter_bits = self.chunk + self.chunk * self.value_bits + self.pointer_bits
         return SimResult(
             accel=self.name, cycles=cycles, clock_hz=self.clock_hz, actions=actions,
-            traffic_bytes={"dram": (actions["dram_read"] + actions["dram_write"]) * 4,
-                           "sram": (actions["sram_read"] + actions["sram_write"]) * 4,
-                           "rf": (actions["rf_read"] + actions["rf_write"]) * 4},
+            traffic_bytes={"dram": (actions[DRAM_READ] + actions[DRAM_WRITE]) * 4,
+                           "sram": (actions[SRAM_READ] + actions[SRAM_WRITE]) * 4,
+                           "rf": (actions[RF_READ] + actions[RF_WRITE]) * 4},
             utilization=matches / (cycles * multipliers) if cycles else 0.0,
             extras={"matched_pairs": int(matches), "joins": int(n_joins), "passes": passes,
                     "multipliers": multipliers, "useful_macs": int(matches),

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..hardware.actions import GROUPS
 from ..patterns import pattern
 from ..workloads.catalog import get_layer
 from .report import (
@@ -21,7 +22,6 @@ from .report import (
 LAYERS = ("resnet50:layer1.1.conv2", "resnet50:layer2.1.conv2", "resnet50:layer3.1.conv2",
           "resnet50:layer4.1.conv2", "resnet50:layer3.1.conv3", "vgg16:conv5_2")
 QUICK_LAYERS = ("resnet50:layer4.1.conv2",)
-GROUPS = ("dram", "sram", "rf", "arithmetic")
 PUBLISHED = "CSP-H about 15x more energy-efficient than SparTen on average, comparable or better speedup"
 
 

@@ -110,12 +110,8 @@ def dense_macs(layer: Layer, acts: np.ndarray) -> int:
 
 
 def energy_groups(result: Any) -> dict[str, float]:
-    """Energy (uJ) by kind of action: dram, sram, rf (register files), arithmetic."""
-    out = dict.fromkeys(("dram", "sram", "rf", "arithmetic"), 0.0)
-    for action, pj in result.energy_by_action.items():
-        kind = action.split("_")[0]
-        out[kind if kind in out else "arithmetic"] += pj / 1e6
-    return out
+    """Energy (uJ) by group of the action vocabulary: dram, sram, rf, compute, control."""
+    return {g: pj / 1e6 for g, pj in result.energy_by_group().items()}
 
 
 def geomean(xs: list[float]) -> float:
