@@ -146,9 +146,26 @@ class Encoded(ABC):
         return rows, math.prod(self.shape) // rows
 
     @classmethod
+    def encode(cls, m: np.ndarray, keep: np.ndarray, /, weight: torch.Tensor,
+               value_bits: int = DEFAULT_VALUE_BITS, dense_bits: int | None = None,
+               **params: Any) -> "Encoded":
+        """Encode the 2-D view ``m`` with kept positions ``keep``; ``weight`` is the original.
+        ``value_bits`` is the width of a stored value, ``dense_bits`` of a dense element (the
+        compression reference; default ``value_bits``). ``m`` and ``keep`` are positional, so
+        a format may name its own parameter ``m`` (N:M)."""
+        return cls._encode(m, keep, common(weight, value_bits, dense_bits), **params)
+
+    @classmethod
     @abstractmethod
-    def encode(cls, m: np.ndarray, keep: np.ndarray, weight: torch.Tensor, **params: Any) -> "Encoded":
-        """Encode the 2-D view ``m`` with kept positions ``keep``; ``weight`` is the original."""
+    def _encode(cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], **params: Any
+                ) -> "Encoded":
+        """The format's own encoding; ``base`` holds the fields every format shares."""
+
+    @classmethod
+    def parameters(cls) -> list[str]:
+        """The parameters ``encode`` takes: the value widths, then the format's own."""
+        own = list(inspect.signature(cls._encode).parameters)[3:]  # after m, keep, base
+        return ["value_bits", "dense_bits", *own]
 
     @abstractmethod
     def matrix(self) -> np.ndarray:
@@ -251,7 +268,7 @@ def pattern_params(fmt: str, spec: Pattern | None) -> dict[str, Any]:
     return FORMATS.lookup(fmt).for_pattern(spec.geometry) or {}
 
 
-def common(m: np.ndarray, weight: torch.Tensor, value_bits: int, dense_bits: int | None) -> dict:
+def common(weight: torch.Tensor, value_bits: int, dense_bits: int | None) -> dict[str, Any]:
     """The Encoded fields every format shares."""
     check_width("value_bits", value_bits, 1, "a value")
     dense_bits = value_bits if dense_bits is None else dense_bits
@@ -299,7 +316,7 @@ def encode(
         keep = mask.bool()
         weight = torch.where(keep, weight, torch.zeros((), dtype=weight.dtype))
     encoder = FORMATS[fmt].encode
-    names = list(inspect.signature(encoder).parameters)[3:]  # after the matrix, keep, weight
+    names = FORMATS[fmt].parameters()
     unknown = sorted(set(params) - set(names))
     if unknown:
         raise ValueError(

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..patterns.base import Geometry
-from .base import Encoded, check_width, common, count_width, index_width, register
+from .base import Encoded, check_width, count_width, index_width, register
 
 
 @register("bcsr")
@@ -36,17 +36,9 @@ class BCSR(Encoded):
         return {"block_rows": geometry.block[0], "block_cols": geometry.block[1]}
 
     @classmethod
-    def encode(
-        cls,
-        m: np.ndarray,
-        keep: np.ndarray,
-        weight: torch.Tensor,
-        value_bits: int = 16,
-        dense_bits: int | None = None,
-        block_rows: int = 4,
-        block_cols: int = 4,
-        index_bits: int | None = None,
-        pointer_bits: int = 32,
+    def _encode(
+        cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], block_rows: int = 4,
+        block_cols: int = 4, index_bits: int | None = None, pointer_bits: int = 32
     ) -> "BCSR":
         """4 x 4 blocks; ``index_bits`` defaults to ceil(log2(block columns)); 32-bit pointers."""
         for name, v in (("block_rows", block_rows), ("block_cols", block_cols)):
@@ -68,7 +60,7 @@ class BCSR(Encoded):
         check_width("index_bits", index_bits, need, f"a block column below {nc}")
         check_width("pointer_bits", pointer_bits, count_width(len(br)), f"{len(br)} blocks")
         return cls(
-            **common(m, weight, value_bits, dense_bits),
+            **base,
             indptr=indptr,
             indices=bc.astype(np.int32),
             blocks=np.ascontiguousarray(tiles[br, bc]),

@@ -7,11 +7,12 @@ chunk's values; ``chunk`` = 0 drops the pointers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
-from .base import Encoded, check_width, common, count_width, register
+from .base import Encoded, check_width, count_width, register
 
 SPARTEN_CHUNK = 128
 
@@ -34,15 +35,9 @@ class Bitmap(Encoded):
     pointer_bits: int
 
     @classmethod
-    def encode(
-        cls,
-        m: np.ndarray,
-        keep: np.ndarray,
-        weight: torch.Tensor,
-        value_bits: int = 16,
-        dense_bits: int | None = None,
-        chunk: int = SPARTEN_CHUNK,
-        pointer_bits: int = 32,
+    def _encode(
+        cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], chunk: int = SPARTEN_CHUNK,
+        pointer_bits: int = 32
     ) -> "Bitmap":
         """128-position chunks with 32-bit pointers by default."""
         if not isinstance(chunk, (int, np.integer)) or chunk < 0:
@@ -57,7 +52,7 @@ class Bitmap(Encoded):
         else:
             chunk_ptr = np.zeros(0, dtype=np.int64)
         return cls(
-            **common(m, weight, value_bits, dense_bits),
+            **base,
             bitmap=np.packbits(flat, bitorder="little"),
             values=values,
             chunk_ptr=chunk_ptr,

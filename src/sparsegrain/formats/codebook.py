@@ -8,11 +8,12 @@ Sec. 3.2, "linear initialization"). The codes are then stored in any index forma
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
-from .base import FORMATS, Encoded, check_width, common, register
+from .base import FORMATS, Encoded, check_width, register
 
 MAX_ITER = 300
 
@@ -89,16 +90,9 @@ class Codebook(Encoded):
     inner: Encoded
 
     @classmethod
-    def encode(
-        cls,
-        m: np.ndarray,
-        keep: np.ndarray,
-        weight: torch.Tensor,
-        value_bits: int = 16,
-        dense_bits: int | None = None,
-        code_bits: int = 4,
-        codebook: object = None,
-        index: str = "csr",
+    def _encode(
+        cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], code_bits: int = 4, codebook:
+        object = None, index: str = "csr"
     ) -> "Codebook":
         """``code_bits`` = 4; ``codebook`` fixes the centroids (else k-means); ``index`` is the
         format holding the codes (default csr)."""
@@ -110,9 +104,9 @@ class Codebook(Encoded):
         q[keep] = book[quantize(m[keep], book)]
         qw = torch.from_numpy(q)
         inner = FORMATS[index].encode(q, keep, weight=qw, value_bits=code_bits)
-        inner.shape = tuple(weight.shape)
+        inner.shape = base["shape"]
         return cls(
-            **common(m, weight, value_bits, dense_bits),
+            **base,
             code_bits=int(code_bits),
             codebook=book,
             inner=inner,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
-from .base import Encoded, check_width, common, index_width, register
+from .base import Encoded, check_width, index_width, register
 
 
 @register("coo")
@@ -24,15 +25,9 @@ class COO(Encoded):
     col_bits: int
 
     @classmethod
-    def encode(
-        cls,
-        m: np.ndarray,
-        keep: np.ndarray,
-        weight: torch.Tensor,
-        value_bits: int = 16,
-        dense_bits: int | None = None,
-        row_bits: int | None = None,
-        col_bits: int | None = None,
+    def _encode(
+        cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], row_bits: int | None = None,
+        col_bits: int | None = None
     ) -> "COO":
         """Index widths default to ceil(log2(rows)) and ceil(log2(cols))."""
         r, c = np.nonzero(keep)
@@ -42,7 +37,7 @@ class COO(Encoded):
             check_width(name, need if bits is None else bits, need, f"an index below {n}")
             widths.append(need if bits is None else int(bits))
         return cls(
-            **common(m, weight, value_bits, dense_bits),
+            **base,
             row=r.astype(np.int32),
             col=c.astype(np.int32),
             data=np.ascontiguousarray(m[r, c]),

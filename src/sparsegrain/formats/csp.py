@@ -16,7 +16,7 @@ import torch
 
 from ..patterns import pattern
 from ..patterns.base import Geometry
-from .base import Encoded, common, count_width, register
+from .base import Encoded, count_width, register
 
 
 @register("csp")
@@ -39,14 +39,8 @@ class CSP(Encoded):
         return None if geometry.chunk is None else {"c": geometry.chunk}
 
     @classmethod
-    def encode(
-        cls,
-        m: np.ndarray,
-        keep: np.ndarray,
-        weight: torch.Tensor,
-        value_bits: int = 16,
-        dense_bits: int | None = None,
-        c: int = 8,
+    def _encode(
+        cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], c: int = 8
     ) -> "CSP":
         """Chunks of C = 8 outputs; the mask must keep whole chunk prefixes (``csp:C``)."""
         if not isinstance(c, (int, np.integer)) or c < 1:
@@ -60,7 +54,7 @@ class CSP(Encoded):
             why = pattern(f"csp:{c}").violation(torch.from_numpy(keep))
             raise ValueError(f"format csp cannot hold this mask: {why}")
         return cls(
-            **common(m, weight, value_bits, dense_bits),
+            **base,
             c=int(c),
             lengths=lengths,
             values=np.ascontiguousarray(cls._cells(m, c)[cls._held(lengths, n)]),

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..patterns.base import Geometry
-from .base import Encoded, check_width, common, count_width, index_width, register
+from .base import Encoded, check_width, count_width, index_width, register
 
 DEFAULT_POINTER_BITS = 32
 
@@ -32,15 +32,9 @@ class Compressed(Encoded):
     pointer_bits: int
 
     @classmethod
-    def encode(
-        cls,
-        m: np.ndarray,
-        keep: np.ndarray,
-        weight: torch.Tensor,
-        value_bits: int = 16,
-        dense_bits: int | None = None,
-        index_bits: int | None = None,
-        pointer_bits: int = DEFAULT_POINTER_BITS,
+    def _encode(
+        cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], index_bits: int | None = None,
+        pointer_bits: int = DEFAULT_POINTER_BITS
     ) -> "Compressed":
         """``index_bits`` defaults to ceil(log2(minor extent)); pointers are 32-bit."""
         if cls.axis == 1:
@@ -53,7 +47,7 @@ class Compressed(Encoded):
         check_width("index_bits", index_bits, need, f"a minor index below {m.shape[1]}")
         check_width("pointer_bits", pointer_bits, count_width(len(major)), f"{len(major)} entries")
         return cls(
-            **common(m, weight, value_bits, dense_bits),
+            **base,
             indptr=indptr,
             indices=minor.astype(np.int32),
             data=np.ascontiguousarray(m[major, minor]),

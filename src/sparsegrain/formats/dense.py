@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
-from .base import Encoded, common, register
+from .base import Encoded, register
 
 
 @register("dense")
@@ -20,15 +21,10 @@ class Dense(Encoded):
     values: np.ndarray
 
     @classmethod
-    def encode(
-        cls,
-        m: np.ndarray,
-        keep: np.ndarray,
-        weight: torch.Tensor,
-        value_bits: int = 16,
-        dense_bits: int | None = None,
+    def _encode(
+        cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any]
     ) -> "Dense":
-        return cls(**common(m, weight, value_bits, dense_bits), values=m.copy())
+        return cls(**base, values=m.copy())
 
     @property
     def nnz(self) -> int:

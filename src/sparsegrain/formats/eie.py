@@ -9,12 +9,13 @@ pointers, 64 PEs. The reference files of ``RalphMao/EIE-simulator`` (``ptr/ptrK.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .base import check_width, common, register
+from .base import check_width, register
 from .codebook import quantize, shared_codebook
 from .rcsc import Relative, check_relative, entry_positions, pointer_width, relative_layout
 
@@ -47,19 +48,10 @@ class EIE(Relative):
     bias_column: bool
 
     @classmethod
-    def encode(
-        cls,
-        m: np.ndarray,
-        keep: np.ndarray,
-        weight: torch.Tensor,
-        value_bits: int = 16,
-        dense_bits: int | None = None,
-        n_pe: int = 64,
-        index_bits: int = 4,
-        pointer_bits: int = EIE_POINTER_BITS,
-        code_bits: int = 4,
-        codebook: object = None,
-        bias_column: bool = False,
+    def _encode(
+        cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], n_pe: int = 64, index_bits:
+        int = 4, pointer_bits: int = EIE_POINTER_BITS, code_bits: int = 4, codebook: object =
+        None, bias_column: bool = False
     ) -> "EIE":
         """64 PEs, 4-bit codes and zeros_before, 16-bit pointers; ``codebook`` fixes the
         centroids (else k-means over the kept weights)."""
@@ -69,7 +61,7 @@ class EIE(Relative):
         flat = m.reshape(-1)
         codes = [np.where(s >= 0, quantize(flat[np.maximum(s, 0)], book), 0).astype(np.uint8) for s in src]
         return cls(
-            **common(m, weight, value_bits, dense_bits),
+            **base,
             n_pe=int(n_pe),
             index_bits=int(index_bits),
             pointer_bits=pointer_width(ptr, pointer_bits, "eie"),

@@ -20,7 +20,7 @@ import torch
 
 from ..patterns import pattern
 from ..patterns.base import Geometry
-from .base import Encoded, check_width, common, register
+from .base import Encoded, check_width, register
 
 
 def gs_violation(keep: np.ndarray, b: int, e: int) -> str | None:
@@ -144,20 +144,10 @@ class GS(Encoded):
         return {"b": b, "e": e, **({"scatter": True} if geometry.gs_scatter else {})}
 
     @classmethod
-    def encode(
-        cls,
-        m: np.ndarray,
-        keep: np.ndarray,
-        weight: torch.Tensor,
-        value_bits: int = 16,
-        dense_bits: int | None = None,
-        b: int = 8,
-        e: int = 1,
-        scatter: bool = False,
-        row_order: object = None,
-        index_bits: int = 16,
-        pointer_bits: int = 32,
-        row_bits: int = 16,
+    def _encode(
+        cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], b: int = 8, e: int = 1,
+        scatter: bool = False, row_order: object = None, index_bits: int = 16, pointer_bits: int =
+        32, row_bits: int = 16
     ) -> "GS":
         """B = 8 banks, E = 1 (vertical); ``scatter`` permutes rows (``row_order``, default:
         by kept count, densest first) and stores 16-bit row ids; 16-bit columns, 32-bit group
@@ -198,7 +188,7 @@ class GS(Encoded):
         src_rows = order[rr]
         flat_src = src_rows[out] * cols + cc[out]
         return cls(
-            **common(m, weight, value_bits, dense_bits),
+            **base,
             b=int(b),
             e=int(e),
             scatter=bool(scatter),

@@ -14,7 +14,7 @@ import torch
 
 from ..patterns import pattern
 from ..patterns.base import Geometry
-from .base import Encoded, common, index_width, register
+from .base import Encoded, index_width, register
 
 
 @register("nm")
@@ -38,16 +38,8 @@ class NM(Encoded):
         return None if geometry.nm is None else {"n": geometry.nm[0], "m": geometry.nm[1]}
 
     @classmethod
-    def encode(
-        cls,
-        mat: np.ndarray,
-        keep: np.ndarray,
-        weight: torch.Tensor,
-        value_bits: int = 16,
-        dense_bits: int | None = None,
-        n: int = 2,
-        m: int = 4,
-    ) -> "NM":
+    def _encode(cls, mat: np.ndarray, keep: np.ndarray, base: dict[str, Any], n: int = 2,
+                m: int = 4) -> "NM":
         """2:4 by default; the mask must obey ``nm:N:M`` (at most N kept per group)."""
         spec = pattern(f"nm:{n}:{m}")
         rows, cols = mat.shape
@@ -73,7 +65,7 @@ class NM(Encoded):
             gi, pos = np.nonzero(~sub & (free_rank < n))
             order[short[gi], free_rank[gi, pos]] = pos
         return cls(
-            **common(mat, weight, value_bits, dense_bits),
+            **base,
             n=int(n),
             m=int(m),
             values=vals.reshape(rows, -1),

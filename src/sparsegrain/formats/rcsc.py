@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..patterns.base import Geometry
-from .base import Encoded, check_width, common, count_width, register
+from .base import Encoded, check_width, count_width, register
 
 
 @dataclass
@@ -165,16 +165,9 @@ class RelativeCSC(Relative):
     values: list[np.ndarray]
 
     @classmethod
-    def encode(
-        cls,
-        m: np.ndarray,
-        keep: np.ndarray,
-        weight: torch.Tensor,
-        value_bits: int = 16,
-        dense_bits: int | None = None,
-        n_pe: int = 1,
-        index_bits: int = 4,
-        pointer_bits: int | None = None,
+    def _encode(
+        cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], n_pe: int = 1, index_bits: int
+        = 4, pointer_bits: int | None = None
     ) -> "RelativeCSC":
         """``index_bits`` b = 4; ``pointer_bits`` defaults to the minimal width for the
         largest PE's entry count."""
@@ -183,7 +176,7 @@ class RelativeCSC(Relative):
         flat = m.reshape(-1)
         values = [np.where(s >= 0, flat[np.maximum(s, 0)], 0).astype(m.dtype) for s in src]
         return cls(
-            **common(m, weight, value_bits, dense_bits),
+            **base,
             n_pe=int(n_pe),
             index_bits=int(index_bits),
             pointer_bits=pointer_width(ptr, pointer_bits, "rcsc"),

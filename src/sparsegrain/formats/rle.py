@@ -5,11 +5,12 @@ inserts floor(d / 16) fillers (value 0, run 15), as the relative index of :mod:`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
-from .base import Encoded, common, register
+from .base import Encoded, register
 from .rcsc import check_relative, entry_positions, relative_layout
 
 
@@ -28,21 +29,15 @@ class RLE(Encoded):
     zeros_before: np.ndarray
 
     @classmethod
-    def encode(
-        cls,
-        m: np.ndarray,
-        keep: np.ndarray,
-        weight: torch.Tensor,
-        value_bits: int = 16,
-        dense_bits: int | None = None,
-        run_bits: int = 4,
+    def _encode(
+        cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], run_bits: int = 4
     ) -> "RLE":
         """4-bit zero runs (SCNN)."""
         check_relative(1, run_bits)
         _, zb, src, fillers = relative_layout(keep.reshape(-1, 1), 1, run_bits)
         flat = m.reshape(-1)
         return cls(
-            **common(m, weight, value_bits, dense_bits),
+            **base,
             run_bits=int(run_bits),
             fillers=fillers,
             values=np.where(src[0] >= 0, flat[np.maximum(src[0], 0)], 0).astype(m.dtype),
