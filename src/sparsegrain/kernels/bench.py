@@ -8,14 +8,13 @@ bytes written per second, the STREAM convention).
 
 from __future__ import annotations
 
-import time
 import warnings
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
-import numpy as np
 import torch
 
+from ..core.timing import median_ms
 from ..patterns import examples, pattern
 from ..patterns.base import check_sparsity
 from .base import SparseKernel, native_kernels
@@ -65,17 +64,6 @@ class BenchRow:
         for k in ("speedup_vs_dense", "speedup_vs_torch_csr", "gflops", "bandwidth_fraction"):
             d[k] = getattr(self, k)
         return d
-
-
-def median_ms(fn: Callable[[], Any], reps: int) -> float:
-    """Median wall time of ``fn()`` in milliseconds over ``reps`` calls after one warm-up."""
-    fn()
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times)) * 1e3
 
 
 def copy_bandwidth(reps: int = 5) -> float:

@@ -4,7 +4,6 @@ ones (inference only), choosing per layer the fastest of dense and each format t
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..core.timing import median_ms
 from ..formats import encode, format_spec, pattern_params
 from ..patterns import Pattern
 from ..patterns import pattern as make_pattern
@@ -129,17 +129,6 @@ def candidates(weight: torch.Tensor, mask: torch.Tensor, fmt: str,
             continue  # blocks mostly padding: not a block pattern
         out[label] = KERNELS[name].from_encoded(enc)
     return out
-
-
-def median_ms(fn: Any, reps: int = 5) -> float:
-    """Median wall time of ``fn()`` in milliseconds after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times)) * 1e3
 
 
 def sparsify(

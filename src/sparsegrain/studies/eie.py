@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..core.timing import call_times
 from ..workloads import Layer, get_network
 from ..hardware.base import EnergyTable, simulate
 from ..hardware.eie import EIE
@@ -71,16 +71,9 @@ def cpu_matvec_us(w: torch.Tensor, act: np.ndarray, repeats: int = 7) -> tuple[f
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
         sparse = w.to_sparse_csr()
-    best = []
-    for product in (lambda: w @ x, lambda: sparse @ x):
-        product()
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            product()
-            times.append(time.perf_counter() - t)
-        best.append(min(times) * 1e6)
-    return best[0], best[1]
+    dense, csr = (min(call_times(product, repeats)) * 1e6
+                  for product in (lambda: w @ x, lambda: sparse @ x))
+    return dense, csr
 
 
 def measure_eie_layer(layer: Layer, seed: int, depths: tuple[int, ...], pes: tuple[int, ...],

@@ -8,14 +8,14 @@ and are cached after the first load. A fixed stratified split (seed 0) holds out
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
 from . import models
-from .models import ModelSpec, register, save_atomic
+from .models import ModelSpec, register, save_atomic, train_steps
 
 
 class SmallCNN(nn.Module):
@@ -82,22 +82,22 @@ class ImageClassifier(ModelSpec):
     ) -> None:
         """Adam on shuffled minibatches (seeded), ``callback(step)`` after each optimizer step."""
         g = torch.Generator().manual_seed(1)
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
-        model.train()
-        order = torch.randperm(len(self.x_train), generator=g)
-        pos = 0
-        for step in range(steps):
+        batches = self._batches(g)
+
+        def loss_at(step: int) -> torch.Tensor:
+            idx = next(batches)
+            return nn.functional.cross_entropy(model(self.x_train[idx]), self.y_train[idx])
+
+        train_steps(model, torch.optim.Adam(model.parameters(), lr=lr), steps, loss_at, callback)
+
+    def _batches(self, g: torch.Generator) -> Iterator[torch.Tensor]:
+        """Indices of shuffled minibatches, reshuffled when an epoch runs out."""
+        order, pos = torch.randperm(len(self.x_train), generator=g), 0
+        while True:
             if pos + self.batch > len(order):
                 order, pos = torch.randperm(len(self.x_train), generator=g), 0
-            idx = order[pos : pos + self.batch]
+            yield order[pos : pos + self.batch]
             pos += self.batch
-            loss = nn.functional.cross_entropy(model(self.x_train[idx]), self.y_train[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if callback is not None:
-                callback(step)
-        model.eval()
 
     def finetune(
         self, model: nn.Module, steps: int, callback: Callable[[int], None] | None = None

@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .models import ModelSpec, register
+from .models import ModelSpec, register, train_steps
 
 #: topic -> (subjects, verb phrases, complements); sentences of one topic are near neighbours
 TOPICS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
@@ -166,17 +166,13 @@ class MiniLM(ModelSpec):
         encoder layers; the 11.7 M embedding parameters stay frozen, which halves a step's cost)."""
         g = torch.Generator().manual_seed(1)
         opt = torch.optim.AdamW(model.bert.encoder.parameters(), lr=self.lr, weight_decay=0.0)
-        model.train()
-        for step in range(steps):
+
+        def loss_at(step: int) -> torch.Tensor:
             idx = torch.randint(0, self.n_train, (self.batch,), generator=g)
             emb = model(*self._inputs(self.train_batch, idx))
-            loss = 1.0 - (emb * self.dense_train[idx]).sum(1).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if callback is not None:
-                callback(step)
-        model.eval()
+            return 1.0 - (emb * self.dense_train[idx]).sum(1).mean()
+
+        train_steps(model, opt, steps, loss_at, callback)
 
     def sample_inputs(self) -> tuple:
         return self._inputs(self.eval_batch, slice(0, 64))

@@ -45,6 +45,25 @@ INSTALL_HINT = "pip install 'sparsegrain[models]'"
 register = MODELS.register
 
 
+def train_steps(
+    model: nn.Module, optimizer: torch.optim.Optimizer, steps: int,
+    loss_at: Callable[[int], torch.Tensor], callback: Callable[[int], None] | None = None,
+    train_mode: bool = True,
+) -> None:
+    """The one fine-tuning loop of the models: ``steps`` optimizer steps on ``loss_at(step)``,
+    ``callback(step)`` after each (where the pruner updates its masks); the model is left in
+    eval mode. ``train_mode=False`` keeps BatchNorm statistics and dropout frozen."""
+    model.train(train_mode)
+    for step in range(steps):
+        loss = loss_at(step)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if callback is not None:
+            callback(step)
+    model.eval()
+
+
 def cache_dir(path: str | Path | None = None) -> Path:
     """Where trained models are cached: ``path``, ``$SPARSEGRAIN_CACHE`` or ``~/.cache/sparsegrain``."""
     p = Path(path or os.environ.get("SPARSEGRAIN_CACHE", "~/.cache/sparsegrain")).expanduser()

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .models import ModelSpec, cache_dir, register, save_atomic
+from .models import ModelSpec, cache_dir, register, save_atomic, train_steps
 
 #: english_g2's character set; class 0 is the CTC blank (easyocr's config for english_g2)
 CHARSET = "0123456789!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~ €ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -232,23 +232,19 @@ class OcrCRNN(ModelSpec):
         g = torch.Generator().manual_seed(1)
         opt = torch.optim.Adam(model.parameters(), lr=self.lr)
         ctc = nn.CTCLoss(blank=0, zero_infinity=True)
-        model.eval()  # frozen BatchNorm statistics: the batches are small
-        for step in range(steps):
+
+        def loss_at(step: int) -> torch.Tensor:
             # consecutive words in width order: a batch of similar widths pads little
             first = int(torch.randint(0, self.n_train - self.batch + 1, (1,), generator=g))
             idx = range(first, first + self.batch)
             x = pad_batch([self.train_images[i] for i in idx])
             logp = model(x).log_softmax(-1).transpose(0, 1)  # (T, B, classes)
             tg = [self.targets[i] for i in idx]
-            loss = ctc(
-                logp, torch.cat(tg), torch.full((len(tg),), logp.shape[0]), torch.tensor([len(t) for t in tg])
-            )
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if callback is not None:
-                callback(step)
-        model.eval()
+            lengths = torch.tensor([len(t) for t in tg])
+            return ctc(logp, torch.cat(tg), torch.full((len(tg),), logp.shape[0]), lengths)
+
+        # frozen BatchNorm statistics: the batches are small
+        train_steps(model, opt, steps, loss_at, callback, train_mode=False)
 
     def sample_inputs(self) -> tuple:
         return (pad_batch(self.eval_images[-32:]),)
