@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..core.tables import markdown_table
 from .pareto import pareto_front
 from .plots import all_plots
 from .summary import Entry, Summary
@@ -234,9 +235,7 @@ def to_markdown(blocks: list[Block]) -> str:
         elif b.kind == "ul":
             lines += [f"- {i}" for i in b.items]
         elif b.kind == "table":
-            lines.append("| " + " | ".join(b.head) + " |")
-            lines.append("|" + "---|" * len(b.head))
-            lines += ["| " + " | ".join(r) + " |" for r in b.body]
+            lines += markdown_table(b.head, b.body)
         elif b.kind == "img":
             lines.append(f"![{b.text}]({PLOTS_DIR}/{b.stem}.png)")
         lines.append("")

@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..core.tables import markdown_table
 from ..core.timing import call_times
 from ..workloads import Layer, get_network
 from ..hardware.base import EnergyTable, simulate
@@ -136,22 +137,19 @@ def write_eie_report(runs: list[EIELayerResult], out: Path, overwrite: bool = Tr
     check_writable(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps([asdict(r) for r in runs], indent=1))
-    (out / "table.md").write_text(markdown_table(runs))
+    (out / "table.md").write_text(eie_table(runs))
     return [out / "results.json", out / "table.md", plot_depth(runs, out), plot_pes(runs, out)]
 
 
-def markdown_table(runs: list[EIELayerResult]) -> str:
+def eie_table(runs: list[EIELayerResult]) -> str:
     """The per-layer table (64 PEs, queue depth 8, 800 MHz) in Markdown."""
-    head = ("| layer | shape | weights | acts | cycles | actual (us) | theoretical (us) | "
-            "efficiency | energy (uJ) | CPU dense (us) | CPU sparse (us) | vs CPU dense |")
-    lines = [head, "|" + "---|" * 12]
-    for r in runs:
-        lines.append(
-            f"| {r.layer} | {r.shape[1]}x{r.shape[0]} | {r.weight_density:.1%} | "
-            f"{r.act_density:.1%} | {r.cycles:,} | {r.actual_us:.2f} | {r.theoretical_us:.2f} | "
-            f"{r.efficiency:.1%} | {r.energy_uj:.2f} | {r.cpu_dense_us:,.0f} | "
-            f"{r.cpu_sparse_us:,.0f} | {r.cpu_dense_us / r.actual_us:,.0f}x |"
-        )
+    head = ("layer", "shape", "weights", "acts", "cycles", "actual (us)", "theoretical (us)",
+            "efficiency", "energy (uJ)", "CPU dense (us)", "CPU sparse (us)", "vs CPU dense")
+    lines = markdown_table(head, ([
+        r.layer, f"{r.shape[1]}x{r.shape[0]}", f"{r.weight_density:.1%}", f"{r.act_density:.1%}",
+        f"{r.cycles:,}", f"{r.actual_us:.2f}", f"{r.theoretical_us:.2f}", f"{r.efficiency:.1%}",
+        f"{r.energy_uj:.2f}", f"{r.cpu_dense_us:,.0f}", f"{r.cpu_sparse_us:,.0f}",
+        f"{r.cpu_dense_us / r.actual_us:,.0f}x"] for r in runs))
     lines.append("")
     lines.append(
         f"CPU times: torch {torch.__version__} on {os.cpu_count()} cores, load average "

@@ -18,6 +18,7 @@ from rich.console import Console  # noqa: E402
 from rich.progress import track  # noqa: E402
 
 from ..core.registry import Registry  # noqa: E402
+from ..core.tables import markdown_table  # noqa: E402
 from ..workloads.catalog import Layer  # noqa: E402
 from ..hardware.base import simulate  # noqa: E402
 from ..hardware.layers import random_activations  # noqa: E402
@@ -57,8 +58,7 @@ def markdown(study: Study) -> str:
     """The study as a markdown document: title, summary, then the table."""
     cols = study.table_columns
     lines = [f"# {study.title}", "", *[p + "\n" for p in study.summary], "",
-             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in cols) + " |" for r in study.rows]
+             *markdown_table(cols, ([cell(r.get(c, "")) for c in cols] for r in study.rows))]
     lines += ["", "Plots: " + ", ".join(f"`{name}`" for name, _ in study.plots), ""]
     return "\n".join(lines)
 
