@@ -9,18 +9,20 @@ import numpy as np
 import torch
 
 
-def as_float32(t: Any, what: str) -> np.ndarray:
-    """A float32 numpy view or copy of a CPU tensor or numeric numpy array (``what`` names it)."""
+def as_float32(t: Any, what: str, integers: bool = True) -> np.ndarray:
+    """A float32 numpy view or copy of a CPU tensor or numeric numpy array (``what`` names it;
+    ``integers=False`` accepts floating-point data only)."""
+    kinds = "a floating-point or integer" if integers else "a floating-point"
     if isinstance(t, torch.Tensor):
         if t.is_cuda:
-            raise ValueError(f"{what} is a CUDA tensor; pass a CPU tensor")
-        if t.dtype == torch.bool or not (t.is_floating_point() or t.dtype in INTEGER_DTYPES):
-            raise ValueError(f"{what} has dtype {t.dtype}: use a floating-point or integer tensor")
+            raise ValueError(f"{what} is a CUDA tensor; CPU code takes CPU tensors")
+        if not (t.is_floating_point() or (integers and t.dtype in INTEGER_DTYPES)):
+            raise ValueError(f"{what} dtype {t.dtype} not supported: use {kinds} tensor")
         t = t.detach().float().numpy()
     if not isinstance(t, np.ndarray):
         raise ValueError(f"{what} must be a torch.Tensor or numpy array, got {type(t).__name__}")
-    if t.dtype.kind not in "fiu":
-        raise ValueError(f"{what} has dtype {t.dtype}: use a floating-point or integer array")
+    if t.dtype.kind not in ("fiu" if integers else "f"):
+        raise ValueError(f"{what} dtype {t.dtype} not supported: use {kinds} array")
     return t.astype(np.float32, copy=False)
 
 

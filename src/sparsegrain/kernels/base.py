@@ -17,6 +17,7 @@ import numba as nb
 import numpy as np
 import torch
 
+from ..core.arrays import as_float32
 from ..core.registry import Registry
 from ..formats import FORMATS
 from ..patterns import Pattern
@@ -116,18 +117,7 @@ class SparseKernel(ABC):
 
 def check_input(x: torch.Tensor | np.ndarray, cols: int, what: str) -> np.ndarray:
     """``x`` as a float32 numpy array of shape (cols,) or (cols, n), or a clear ValueError."""
-    if isinstance(x, torch.Tensor):
-        if x.is_cuda:
-            raise ValueError("CPU kernels take CPU tensors; use sparsegrain.kernels.gpu for CUDA")
-        if x.dtype not in (torch.float32, torch.float16, torch.bfloat16, torch.float64):
-            raise ValueError(f"input dtype {x.dtype} not supported: use a floating-point tensor")
-        x = x.detach().float().numpy()
-    elif isinstance(x, np.ndarray):
-        if x.dtype.kind != "f":
-            raise ValueError(f"input dtype {x.dtype} not supported: use a floating-point array")
-        x = x.astype(np.float32, copy=False)
-    else:
-        raise ValueError(f"input must be a torch.Tensor or numpy array, got {type(x).__name__}")
+    x = as_float32(x, "input", integers=False)
     if x.ndim not in (1, 2) or x.shape[0] != cols:
         raise ValueError(
             f"input of shape {tuple(x.shape)} does not fit the {what}: expected ({cols},) or "

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..hardware.inputs import as_vector, check_density, random_activations
+from ..core.arrays import as_float32
+from ..hardware.inputs import check_density, random_activations
 from ..patterns import pattern as make_pattern
 from ..patterns import to_matrix
 from .catalog import get_layer
@@ -55,7 +56,7 @@ def layer_inputs(
         raise ValueError("pattern needs sparsity (a number in [0, 1])")
     m = to_matrix(w).float()
     if activations is not None:
-        a = as_vector(_read_array(activations), m.shape[1])
+        a = as_float32(_read_array(activations), f"activations file {activations}")
     else:
         a = random_activations(m.shape[1], 1.0 if act_density is None else act_density, seed)
     return name, m, a
