@@ -20,7 +20,7 @@ def test_kernel_member(fmt):
     w = weight((64, 96))
     w = w * spec.mask(w, 0.8)
     k = kernel_for(w, fmt, **params)
-    assert k.shape == (64, 96) and k.nnz >= int((w != 0).sum()) and k.nbytes > 0
+    assert k.shape == (64, 96) and k.stored_entries >= int((w != 0).sum()) and k.nbytes > 0
     for batch in (1, 3, 16, 64, 85):
         x = weight((96, batch), seed=batch)
         ref = w @ x

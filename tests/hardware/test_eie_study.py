@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from sparsegrain.cli import app
 from sparsegrain.studies.eie import REPORT_FILES, measure_eie_layer
 from sparsegrain.hardware.base import EnergyTable
-from sparsegrain.workloads import Layer
+from sparsegrain.workloads import LayerShape
 
 runner = CliRunner()
 
@@ -33,7 +33,7 @@ def test_reproduce_eie_writes_table_json_and_plots(tmp_path):
 
 
 def test_sweeps_deeper_queues_and_more_pes_help():
-    layer = Layer("t", "fc", 2048, 512, weight_density=0.1, act_density=0.4)
+    layer = LayerShape("t", "fc", 2048, 512, weight_density=0.1, act_density=0.4)
     run = measure_eie_layer(layer, seed=1, depths=(2, 8, 64), pes=(1, 8, 64), table=EnergyTable.load())
     eff = [run.efficiency_by_depth[d] for d in (2, 8, 64)]
     assert eff[0] < eff[1] <= eff[2] <= 1

@@ -52,7 +52,7 @@ class SparseKernel(ABC):
 
     @property
     @abstractmethod
-    def nnz(self) -> int:
+    def stored_entries(self) -> int:
         """Stored entries, padding included (the multiply-adds one product does per column)."""
 
     @property
@@ -112,7 +112,7 @@ class SparseKernel(ABC):
         return self.matmul(x)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(shape={self.shape}, nnz={self.nnz})"
+        return f"{type(self).__name__}(shape={self.shape}, stored_entries={self.stored_entries})"
 
 
 def check_input(x: torch.Tensor | np.ndarray, cols: int, what: str) -> np.ndarray:

@@ -95,7 +95,7 @@ class BCSRKernel(SparseKernel):
         return cls(enc.matrix_shape, enc.indptr, enc.indices, enc.blocks)
 
     @property
-    def nnz(self) -> int:
+    def stored_entries(self) -> int:
         return self.data.size
 
     @property

@@ -93,7 +93,7 @@ class CSPKernel(SparseKernel):
         return cls(enc.matrix_shape, enc.values, enc.lengths)
 
     @property
-    def nnz(self) -> int:
+    def stored_entries(self) -> int:
         return self.values.size
 
     @property

@@ -74,7 +74,7 @@ class CSRKernel(SparseKernel):
         return cls(enc.matrix_shape, enc.indptr, enc.indices, enc.data)
 
     @property
-    def nnz(self) -> int:
+    def stored_entries(self) -> int:
         return len(self.data)
 
     @property

@@ -118,7 +118,7 @@ class GSKernel(SparseKernel):
         return cls(enc.matrix_shape, enc.pack_ptr, enc.values, enc.col_idx, enc.e, row_ids)
 
     @property
-    def nnz(self) -> int:
+    def stored_entries(self) -> int:
         return self.values.size
 
     @property

@@ -87,7 +87,7 @@ class NMKernel(SparseKernel):
         return cls(enc.matrix_shape, enc.values.reshape(shape), enc.indices.reshape(shape), enc.m)
 
     @property
-    def nnz(self) -> int:
+    def stored_entries(self) -> int:
         return self.values.size
 
     @property

@@ -37,7 +37,7 @@ class SparseLinear(nn.Module):
         return y.view(*lead, -1).to(x.dtype)
 
     def extra_repr(self) -> str:
-        return f"{self.kernel.fmt}, shape={self.kernel.shape}, nnz={self.kernel.nnz}"
+        return f"{self.kernel.fmt}, shape={self.kernel.shape}, stored_entries={self.kernel.stored_entries}"
 
 
 class SparseConv2d(nn.Module):
@@ -59,7 +59,7 @@ class SparseConv2d(nn.Module):
         return y.to(x.dtype)
 
     def extra_repr(self) -> str:
-        return f"{self.kernel.fmt}, shape={self.kernel.shape}, nnz={self.kernel.nnz}"
+        return f"{self.kernel.fmt}, shape={self.kernel.shape}, stored_entries={self.kernel.stored_entries}"
 
 
 @dataclass

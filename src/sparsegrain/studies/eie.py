@@ -20,7 +20,7 @@ import torch
 
 from ..core.tables import markdown_table
 from ..core.timing import call_times
-from ..workloads import Layer, get_network
+from ..workloads import LayerShape, get_network
 from ..hardware.base import EnergyTable, simulate
 from ..hardware.eie import EIE
 from ..hardware.inputs import random_activations
@@ -55,7 +55,7 @@ class EIELayerResult:
     cycles_by_pes: dict[int, int] = field(default_factory=dict)
 
 
-def layer_operands(layer: Layer, seed: int) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+def layer_operands(layer: LayerShape, seed: int) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
     """(weight at the published density, activations at the published density, codebook)."""
     g = torch.Generator().manual_seed(seed)
     w = layer.random_weight(seed)
@@ -77,7 +77,7 @@ def cpu_matvec_us(w: torch.Tensor, act: np.ndarray, repeats: int = 7) -> tuple[f
     return dense, csr
 
 
-def measure_eie_layer(layer: Layer, seed: int, depths: tuple[int, ...], pes: tuple[int, ...],
+def measure_eie_layer(layer: LayerShape, seed: int, depths: tuple[int, ...], pes: tuple[int, ...],
               table: EnergyTable) -> EIELayerResult:
     """Every figure of one layer."""
     w, act, book = layer_operands(layer, seed)

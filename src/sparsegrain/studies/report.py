@@ -19,7 +19,7 @@ from rich.progress import track  # noqa: E402
 
 from ..core.registry import Registry  # noqa: E402
 from ..core.tables import markdown_table  # noqa: E402
-from ..workloads.catalog import Layer  # noqa: E402
+from ..workloads.catalog import LayerShape  # noqa: E402
 from ..hardware.base import simulate  # noqa: E402
 from ..hardware.layers import random_activations  # noqa: E402
 
@@ -91,20 +91,20 @@ def write_study(study: Study, out_dir: str | Path, overwrite: bool = False) -> l
     return paths
 
 
-def layer_activations(layer: Layer, density: float, seed: int, tokens: int) -> np.ndarray:
+def layer_activations(layer: LayerShape, density: float, seed: int, tokens: int) -> np.ndarray:
     """Seeded activations for a catalog layer: (C_in, H, W) for conv, (tokens, inputs) for FC."""
     shape = (layer.in_features, *layer.input_size) if layer.kind == "conv" else (tokens, layer.in_features)
     return random_activations(shape, density, seed)
 
 
-def run_layer(accel: str, layer: Layer, weight: torch.Tensor, acts: np.ndarray, **params: Any) -> Any:
+def run_layer(accel: str, layer: LayerShape, weight: torch.Tensor, acts: np.ndarray, **params: Any) -> Any:
     """Simulate one catalog layer (its stride and padding) on ``accel``."""
     if layer.kind == "conv":
         params.update(stride=layer.stride, padding=layer.padding)
     return simulate(accel, weight, acts, **params)
 
 
-def dense_macs(layer: Layer, acts: np.ndarray) -> int:
+def dense_macs(layer: LayerShape, acts: np.ndarray) -> int:
     """Dense multiply-accumulates of the layer on these activations (all samples)."""
     return layer.macs * (acts.shape[0] if layer.kind != "conv" else 1)
 
@@ -129,8 +129,8 @@ def minilm_layers(filter_: str) -> dict[str, torch.Tensor]:
         return {}
 
 
-def minilm_layer(name: str, w: torch.Tensor) -> Layer:
-    return Layer(f"minilm:{name.removeprefix('encoder.').removesuffix('.weight')}", "fc",
+def minilm_layer(name: str, w: torch.Tensor) -> LayerShape:
+    return LayerShape(f"minilm:{name.removeprefix('encoder.').removesuffix('.weight')}", "fc",
                  w.shape[1], w.shape[0])
 
 

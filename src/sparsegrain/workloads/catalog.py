@@ -1,4 +1,4 @@
-"""Layer-shape catalogs of the networks the seed works evaluate (no weights needed).
+"""LayerShape-shape catalogs of the networks the seed works evaluate (no weights needed).
 
 Shapes follow the original publications: AlexNet (Krizhevsky et al. 2012, ungrouped view of the
 two-GPU convolutions), VGG-16 (Simonyan & Zisserman 2015, configuration D), ResNet-50 (He et al.
@@ -22,7 +22,7 @@ Kind = Literal["conv", "fc", "lstm"]
 
 
 @dataclass(frozen=True)
-class Layer:
+class LayerShape:
     """One weight layer: its shape, the input it sees, and published densities when known.
 
     ``lstm`` layers are one gate matrix (weight_ih or weight_hh, four gates stacked: 4H x in).
@@ -76,16 +76,16 @@ class Layer:
 
 
 def _conv(name: str, cin: int, cout: int, k: int, size: int, stride: int = 1,
-          padding: int | None = None) -> Layer:
+          padding: int | None = None) -> LayerShape:
     pad = k // 2 if padding is None else padding
-    return Layer(name, "conv", cin, cout, (k, k), (size, size), stride, pad)
+    return LayerShape(name, "conv", cin, cout, (k, k), (size, size), stride, pad)
 
 
-def _fc(name: str, cin: int, cout: int, wd: float | None = None, ad: float | None = None) -> Layer:
-    return Layer(name, "fc", cin, cout, weight_density=wd, act_density=ad)
+def _fc(name: str, cin: int, cout: int, wd: float | None = None, ad: float | None = None) -> LayerShape:
+    return LayerShape(name, "fc", cin, cout, weight_density=wd, act_density=ad)
 
 
-def alexnet() -> list[Layer]:
+def alexnet() -> list[LayerShape]:
     return [
         _conv("conv1", 3, 96, 11, 227, stride=4, padding=0),
         _conv("conv2", 96, 256, 5, 27),
@@ -98,7 +98,7 @@ def alexnet() -> list[Layer]:
     ]
 
 
-def vgg16() -> list[Layer]:
+def vgg16() -> list[LayerShape]:
     cfg = [(224, [64, 64]), (112, [128, 128]), (56, [256] * 3), (28, [512] * 3), (14, [512] * 3)]
     layers, cin = [], 3
     for stage, (size, widths) in enumerate(cfg, start=1):
@@ -108,7 +108,7 @@ def vgg16() -> list[Layer]:
     return layers + [_fc("fc6", 25088, 4096), _fc("fc7", 4096, 4096), _fc("fc8", 4096, 1000)]
 
 
-def resnet50() -> list[Layer]:
+def resnet50() -> list[LayerShape]:
     layers = [_conv("conv1", 3, 64, 7, 224, stride=2, padding=3)]
     cin, size = 64, 56
     for stage, (blocks, width) in enumerate([(3, 64), (4, 128), (6, 256), (3, 512)], start=1):
@@ -125,11 +125,11 @@ def resnet50() -> list[Layer]:
     return layers + [_fc("fc", 2048, 1000)]
 
 
-def _lstm(name: str, cin: int, hidden: int) -> list[Layer]:
-    return [Layer(f"{name}.w_ih", "lstm", cin, 4 * hidden), Layer(f"{name}.w_hh", "lstm", hidden, 4 * hidden)]
+def _lstm(name: str, cin: int, hidden: int) -> list[LayerShape]:
+    return [LayerShape(f"{name}.w_ih", "lstm", cin, 4 * hidden), LayerShape(f"{name}.w_hh", "lstm", hidden, 4 * hidden)]
 
 
-def gnmt() -> list[Layer]:
+def gnmt() -> list[LayerShape]:
     h = 1024
     layers = _lstm("enc0.fwd", h, h) + _lstm("enc0.bwd", h, h) + _lstm("enc1", 2 * h, h)
     layers += _lstm("enc2", h, h) + _lstm("enc3", h, h)
@@ -139,10 +139,10 @@ def gnmt() -> list[Layer]:
     return layers + [_fc("classifier", h, 32320)]
 
 
-def jasper(frames: int = 400) -> list[Layer]:
+def jasper(frames: int = 400) -> list[LayerShape]:
     """Jasper 10x5 (dense residual omitted: it adds 1x1 projections, not sparse targets)."""
-    def c1(name: str, cin: int, cout: int, k: int, t: int, stride: int = 1, dil: int = 1) -> Layer:
-        return Layer(name, "conv", cin, cout, (k,), (t,), stride, dil * (k // 2), dil)
+    def c1(name: str, cin: int, cout: int, k: int, t: int, stride: int = 1, dil: int = 1) -> LayerShape:
+        return LayerShape(name, "conv", cin, cout, (k,), (t,), stride, dil * (k // 2), dil)
 
     t = frames // 2
     layers = [c1("prologue", 64, 256, 11, frames, stride=2)]
@@ -159,11 +159,11 @@ def jasper(frames: int = 400) -> list[Layer]:
     ]
 
 
-def neuraltalk() -> list[Layer]:
+def neuraltalk() -> list[LayerShape]:
     return [layer for layer in eie_layers() if layer.name.startswith("NT-")]
 
 
-def eie_layers() -> list[Layer]:
+def eie_layers() -> list[LayerShape]:
     """EIE's nine benchmark layers (inputs x outputs, weight and activation density; Table III)."""
     rows = [
         ("Alex-6", 9216, 4096, 0.09, 0.351), ("Alex-7", 4096, 4096, 0.09, 0.353),
@@ -175,7 +175,7 @@ def eie_layers() -> list[Layer]:
     return [_fc(n, i, o, wd, ad) for n, i, o, wd, ad in rows]
 
 
-def _transformer(prefix: str, n_layers: int, hidden: int, ffn: int) -> list[Layer]:
+def _transformer(prefix: str, n_layers: int, hidden: int, ffn: int) -> list[LayerShape]:
     layers = []
     for i in range(n_layers):
         p = f"{prefix}.{i}"
@@ -185,11 +185,11 @@ def _transformer(prefix: str, n_layers: int, hidden: int, ffn: int) -> list[Laye
     return layers
 
 
-def bert_base() -> list[Layer]:
+def bert_base() -> list[LayerShape]:
     return _transformer("encoder.layer", 12, 768, 3072)
 
 
-def minilm() -> list[Layer]:
+def minilm() -> list[LayerShape]:
     return _transformer("encoder.layer", 6, 384, 1536)
 
 
@@ -206,7 +206,7 @@ NETWORKS = {
 }
 
 
-def get_network(name: str) -> list[Layer]:
+def get_network(name: str) -> list[LayerShape]:
     """The layers of a catalogued network; ValueError listing the valid names otherwise."""
     key = name.lower()
     if key not in NETWORKS:
@@ -214,7 +214,7 @@ def get_network(name: str) -> list[Layer]:
     return NETWORKS[key]()
 
 
-def get_layer(spec: str) -> Layer:
+def get_layer(spec: str) -> LayerShape:
     """One layer as ``network:layer`` (e.g. ``eie:Alex-8``, ``resnet50:layer1.0.conv2``)."""
     net, sep, lname = spec.partition(":")
     layers = get_network(net)
