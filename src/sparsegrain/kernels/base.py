@@ -11,7 +11,8 @@ constant, and keep a register block of output rows x tile columns in vector regi
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from functools import cache
+from typing import Any, Callable, ClassVar
 
 import numba as nb
 import numpy as np
@@ -21,7 +22,7 @@ from ..core.arrays import as_float32
 from ..core.registry import Registry
 from ..formats import FORMATS
 from ..patterns import Pattern
-from .simd import LANES
+from .simd import LANES, accumulator, wide_vectors
 
 #: batch tile widths, widest first; the batch is covered by the widest, the rest by the next
 TILES = (64, 16)
@@ -41,6 +42,10 @@ class SparseKernel(ABC):
     summary: ClassVar[str] = ""
     #: format parameters ``sparsify(format="auto")`` tries on a mask of unknown pattern
     auto_params: ClassVar[tuple[dict[str, Any], ...]] = ({},)
+    #: ``spmm_step(tile)``: the format's inline numba step for one row task of a batch tile, and
+    #: ``spmm_tasks(arrays, rows)``: its number of row tasks (see :func:`spmm_driver`)
+    spmm_step: ClassVar[Callable[[int], Any]]
+    spmm_tasks: ClassVar[Any]
 
     def __init__(self, shape: tuple[int, int]) -> None:
         self.shape = (int(shape[0]), int(shape[1]))
@@ -65,9 +70,15 @@ class SparseKernel(ABC):
         """y (rows,) = W @ x (cols,), float32, y zero on entry."""
 
     @abstractmethod
+    def arrays(self) -> tuple:
+        """The encoded arrays (and scalars) the compiled steps read, as one tuple."""
+
     def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
         """y[:, t0 + j*tile : t0 + (j+1)*tile] = W @ x[j] for every tile j of x (tiles, cols, tile),
-        tile one of TILES; y (rows, n) zero on entry."""
+        tile one of TILES; y (rows, n) zero on entry: the shared skeleton around the format's
+        ``spmm_step(tile)`` over its ``spmm_tasks``."""
+        tile = x.shape[2]
+        spmm_driver(self.spmm_step(tile), self.spmm_tasks, tile)(self.arrays(), x, y, t0)
 
     def matmul(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         """``W @ x`` for a dense ``x`` of shape (cols,) or (cols, batch), as float32."""
@@ -140,6 +151,30 @@ def tile_major(x: np.ndarray, t0: int, t1: int, tile: int) -> np.ndarray:
         if b > a:
             out[j, :, : b - a] = x[:, a:b]
     return out
+
+
+@cache
+def spmm_driver(step: Any, tasks: Any, tile: int) -> Callable[..., None]:
+    """The one SpMM skeleton, for batch tiles of ``tile`` columns: one parallel job per (batch
+    tile, row task), batch tiles outermost; each job holds a register block of
+    ``block_rows(tile)`` x ``tile`` floats and runs the format's step on its task.
+
+    ``tasks(w, rows)`` is the number of row tasks of a weight's arrays ``w`` (a tuple);
+    ``step(w, task, acc, x, xt, y, t0)`` multiplies task ``task``'s rows by the batch tile of x
+    that starts at flat row ``xt`` into y's columns ``t0 : t0 + tile``. Both are inline numba
+    functions, ``step`` built for this ``tile``, so the compiled loop is the format's own."""
+    size = block_rows(tile) * tile
+
+    @nb.njit(parallel=True, fastmath=True, cache=True)
+    def spmm(w, x, y, tb):  # pragma: no cover - compiled
+        n = tasks(w, y.shape[0])
+        for job in nb.prange(x.shape[0] * n):  # batch tiles outermost
+            wide_vectors()
+            acc = accumulator(size)
+            task, t0, xt = tile_job(job, n, tb, tile, x)
+            step(w, task, acc, x, xt, y, t0)
+
+    return spmm
 
 
 @nb.njit(inline="always")

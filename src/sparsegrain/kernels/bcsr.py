@@ -8,8 +8,8 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, block_rows, tile_job, index32, register, values32
-from .simd import LANES, accumulator, store_block, vfma, wide_vectors, zero_block
+from .base import SparseKernel, block_rows, index32, register, values32
+from .simd import LANES, store_block, vfma, zero_block
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
@@ -34,37 +34,38 @@ def bcsr_spmv(indptr, indices, data, x, y):  # pragma: no cover - compiled
             y[b * rb + i] = sums[i]
 
 
+@nb.njit(inline="always")
+def bcsr_tasks(w: Any, rows: int) -> int:  # pragma: no cover - compiled
+    """One task per block row."""
+    return w[0].shape[0] - 1
+
+
 @cache
-def bcsr_spmm(tile: int) -> Callable[..., None]:
+def bcsr_step(tile: int) -> Callable[..., None]:
     """Block row b, rows i0..i0+h of it, batch tile t0: every block column j loads one x row and
     multiplies it by the h values of column j, so each x load feeds h vector FMAs."""
     h = block_rows(tile)
-    size = h * tile
 
-    @nb.njit(parallel=True, fastmath=True, cache=True)
-    def spmm(indptr, indices, data, x, y, tb):  # pragma: no cover - compiled
+    @nb.njit(inline="always")
+    def step(w, b, acc, x, xt, y, t0):  # pragma: no cover - compiled
+        indptr, indices, data = w
         rows = y.shape[0]
         rb, cb = data.shape[1], data.shape[2]
-        tasks = indptr.shape[0] - 1
-        for job in nb.prange(x.shape[0] * tasks):  # batch tiles outermost
-            wide_vectors()
-            acc = accumulator(size)
-            b, t0, xt = tile_job(job, tasks, tb, tile, x)
-            for i0 in range(0, min(rb, rows - b * rb), h):
-                live = min(h, rb - i0, rows - b * rb - i0)
-                zero_block(acc)
-                for k in range(indptr[b], indptr[b + 1]):
-                    c0 = indices[k] * cb
-                    for j in range(min(cb, x.shape[1] - c0)):
-                        xo = (xt + c0 + j) * tile
-                        for i in range(h):
-                            if i < live:
-                                v = data[k, i0 + i, j]
-                                for t in range(0, tile, LANES):
-                                    vfma(acc, i * tile + t, v, x, xo + t)
-                store_block(acc, y, b * rb + i0, live, t0, tile)
+        for i0 in range(0, min(rb, rows - b * rb), h):
+            live = min(h, rb - i0, rows - b * rb - i0)
+            zero_block(acc)
+            for k in range(indptr[b], indptr[b + 1]):
+                c0 = indices[k] * cb
+                for j in range(min(cb, x.shape[1] - c0)):
+                    xo = (xt + c0 + j) * tile
+                    for i in range(h):
+                        if i < live:
+                            v = data[k, i0 + i, j]
+                            for t in range(0, tile, LANES):
+                                vfma(acc, i * tile + t, v, x, xo + t)
+            store_block(acc, y, b * rb + i0, live, t0, tile)
 
-    return spmm
+    return step
 
 
 @register("bcsr")
@@ -75,6 +76,8 @@ class BCSRKernel(SparseKernel):
     summary = "one column index per kept R x C block (scipy's bsr layout)"
     auto_params = ({"block_rows": 8, "block_cols": 1}, {"block_rows": 1, "block_cols": 8},
                    {"block_rows": 4, "block_cols": 4})
+    spmm_step = staticmethod(bcsr_step)
+    spmm_tasks = staticmethod(bcsr_tasks)
 
     def __init__(self, shape: tuple[int, int], indptr: Any, indices: Any, data: Any) -> None:
         super().__init__(shape)
@@ -105,5 +108,6 @@ class BCSRKernel(SparseKernel):
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         bcsr_spmv(self.indptr, self.indices, self.data, x, y)
 
-    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
-        bcsr_spmm(x.shape[2])(self.indptr, self.indices, self.data, x, y, t0)
+    def arrays(self) -> tuple:
+        return (self.indptr, self.indices, self.data)
+

@@ -15,8 +15,8 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, block_rows, tile_job, register, values32
-from .simd import LANES, accumulator, store_block, vfma, wide_vectors, zero_block
+from .base import SparseKernel, block_rows, register, values32
+from .simd import LANES, store_block, vfma, zero_block
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
@@ -33,34 +33,35 @@ def csp_spmv(values, chunk_ptr, cell_input, x, y):  # pragma: no cover - compile
             y[j * c + q] = sums[q]
 
 
+@nb.njit(inline="always")
+def csp_tasks(w: Any, rows: int) -> int:  # pragma: no cover - compiled
+    """One task per chunk of C outputs."""
+    return w[1].shape[0] - 1
+
+
 @cache
-def csp_spmm(tile: int) -> Callable[..., None]:
+def csp_step(tile: int) -> Callable[..., None]:
     """Chunk j, outputs q0..q0+h of it, batch tile t0: every cell loads the x row of its input
     once and multiplies it by the cell's h values, so each x load feeds h vector FMAs."""
     h = block_rows(tile)
-    size = h * tile
 
-    @nb.njit(parallel=True, fastmath=True, cache=True)
-    def spmm(values, chunk_ptr, cell_input, x, y, tb):  # pragma: no cover - compiled
+    @nb.njit(inline="always")
+    def step(w, j, acc, x, xt, y, t0):  # pragma: no cover - compiled
+        values, chunk_ptr, cell_input = w
         rows = y.shape[0]
         c = values.shape[1]
-        tasks = chunk_ptr.shape[0] - 1
-        for job in nb.prange(x.shape[0] * tasks):  # batch tiles outermost
-            wide_vectors()
-            acc = accumulator(size)
-            j, t0, xt = tile_job(job, tasks, tb, tile, x)
-            for q0 in range(0, min(c, rows - j * c), h):
-                live = min(h, c - q0, rows - j * c - q0)
-                zero_block(acc)
-                for cell in range(chunk_ptr[j], chunk_ptr[j + 1]):
-                    xo = (xt + np.int64(cell_input[cell])) * tile
-                    for i in range(h):
-                        if i < live:
-                            for t in range(0, tile, LANES):
-                                vfma(acc, i * tile + t, values[cell, q0 + i], x, xo + t)
-                store_block(acc, y, j * c + q0, live, t0, tile)
+        for q0 in range(0, min(c, rows - j * c), h):
+            live = min(h, c - q0, rows - j * c - q0)
+            zero_block(acc)
+            for cell in range(chunk_ptr[j], chunk_ptr[j + 1]):
+                xo = (xt + np.int64(cell_input[cell])) * tile
+                for i in range(h):
+                    if i < live:
+                        for t in range(0, tile, LANES):
+                            vfma(acc, i * tile + t, values[cell, q0 + i], x, xo + t)
+            store_block(acc, y, j * c + q0, live, t0, tile)
 
-    return spmm
+    return step
 
 
 @register("csp")
@@ -69,6 +70,8 @@ class CSPKernel(SparseKernel):
 
     summary = "a chunk-prefix length per input; values only, no column indices"
     auto_params = ({"c": 16}, {"c": 8})
+    spmm_step = staticmethod(csp_step)
+    spmm_tasks = staticmethod(csp_tasks)
 
     def __init__(self, shape: tuple[int, int], values: Any, lengths: Any) -> None:
         super().__init__(shape)
@@ -104,5 +107,6 @@ class CSPKernel(SparseKernel):
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         csp_spmv(self.values, self.chunk_ptr, self.cell_input, x, y)
 
-    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
-        csp_spmm(x.shape[2])(self.values, self.chunk_ptr, self.cell_input, x, y, t0)
+    def arrays(self) -> tuple:
+        return (self.values, self.chunk_ptr, self.cell_input)
+

@@ -8,8 +8,8 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, block_rows, tile_job, index32, register, values32
-from .simd import LANES, accumulator, fold_rows, store_block, vfma, wide_vectors, zero_block
+from .base import SparseKernel, block_rows, index32, register, values32
+from .simd import LANES, fold_rows, store_block, vfma, zero_block
 
 #: output rows handled by one parallel task
 ROWS_PER_TASK = 64
@@ -25,34 +25,34 @@ def csr_spmv(indptr, indices, data, x, y):  # pragma: no cover - compiled
         y[r] = s
 
 
+@nb.njit(inline="always")
+def csr_tasks(w: Any, rows: int) -> int:  # pragma: no cover - compiled
+    """Row tasks of ``ROWS_PER_TASK`` output rows."""
+    return (rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK
+
+
 @cache
-def csr_spmm(tile: int) -> Callable[..., None]:
+def csr_step(tile: int) -> Callable[..., None]:
     """Row r, batch tile t0: entry k adds data[k] * x[indices[k], tile] into partial-sum row
     k mod h, so h independent FMA chains run per output row; the rows are folded at the end."""
     h = block_rows(tile)
-    size = h * tile
 
-    @nb.njit(parallel=True, fastmath=True, cache=True)
-    def spmm(indptr, indices, data, x, y, tb):  # pragma: no cover - compiled
-        rows = y.shape[0]
-        tasks = (rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK
-        for job in nb.prange(x.shape[0] * tasks):  # batch tiles outermost
-            wide_vectors()
-            acc = accumulator(size)
-            task, t0, xt = tile_job(job, tasks, tb, tile, x)
-            for r in range(task * ROWS_PER_TASK, min(rows, (task + 1) * ROWS_PER_TASK)):
-                end = indptr[r + 1]
-                zero_block(acc)
-                for k in range(indptr[r], end, h):
-                    for i in range(h):
-                        if k + i < end:
-                            xo = (xt + np.int64(indices[k + i])) * tile
-                            for t in range(0, tile, LANES):
-                                vfma(acc, i * tile + t, data[k + i], x, xo + t)
-                fold_rows(acc, tile)
-                store_block(acc, y, r, 1, t0, tile)
+    @nb.njit(inline="always")
+    def step(w, task, acc, x, xt, y, t0):  # pragma: no cover - compiled
+        indptr, indices, data = w
+        for r in range(task * ROWS_PER_TASK, min(y.shape[0], (task + 1) * ROWS_PER_TASK)):
+            end = indptr[r + 1]
+            zero_block(acc)
+            for k in range(indptr[r], end, h):
+                for i in range(h):
+                    if k + i < end:
+                        xo = (xt + np.int64(indices[k + i])) * tile
+                        for t in range(0, tile, LANES):
+                            vfma(acc, i * tile + t, data[k + i], x, xo + t)
+            fold_rows(acc, tile)
+            store_block(acc, y, r, 1, t0, tile)
 
-    return spmm
+    return step
 
 
 @register("csr")
@@ -60,6 +60,8 @@ class CSRKernel(SparseKernel):
     """Compressed sparse row: ``indptr`` (rows + 1), ``indices`` and ``data`` per kept weight."""
 
     summary = "row pointers + a column index per kept weight (scipy's layout)"
+    spmm_step = staticmethod(csr_step)
+    spmm_tasks = staticmethod(csr_tasks)
 
     def __init__(self, shape: tuple[int, int], indptr: Any, indices: Any, data: Any) -> None:
         super().__init__(shape)
@@ -84,5 +86,6 @@ class CSRKernel(SparseKernel):
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         csr_spmv(self.indptr, self.indices, self.data, x, y)
 
-    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
-        csr_spmm(x.shape[2])(self.indptr, self.indices, self.data, x, y, t0)
+    def arrays(self) -> tuple:
+        return (self.indptr, self.indices, self.data)
+

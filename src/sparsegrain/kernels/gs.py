@@ -14,8 +14,8 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, block_rows, tile_job, index32, register, values32
-from .simd import LANES, accumulator, add_row, vfma, wide_vectors, zero_block
+from .base import SparseKernel, block_rows, index32, register, values32
+from .simd import LANES, add_row, vfma, zero_block
 
 #: row groups handled by one parallel task
 GROUPS_PER_TASK = 8
@@ -43,38 +43,39 @@ def gs_spmv(group_ptr, values, columns, row_ids, e, x, y):  # pragma: no cover -
                     y[r] = acc
 
 
+@nb.njit(inline="always")
+def gs_tasks(w: Any, rows: int) -> int:  # pragma: no cover - compiled
+    """Tasks of ``GROUPS_PER_TASK`` row groups."""
+    return (w[0].shape[0] - 1 + GROUPS_PER_TASK - 1) // GROUPS_PER_TASK
+
+
 @cache
-def gs_spmm(tile: int) -> Callable[..., None]:
+def gs_step(tile: int) -> Callable[..., None]:
     """Group g, lanes l0..l0+h, batch tile t0: every pack multiplies each lane's value by the x
     row at its column into that lane's accumulator row (h independent FMA chains, no index
     shared); each lane's sums are then added to the output row of its slot."""
     h = block_rows(tile)
-    size = h * tile
 
-    @nb.njit(parallel=True, fastmath=True, cache=True)
-    def spmm(group_ptr, values, columns, row_ids, e, x, y, tb):  # pragma: no cover - compiled
+    @nb.njit(inline="always")
+    def step(w, task, acc, x, xt, y, t0):  # pragma: no cover - compiled
+        group_ptr, values, columns, row_ids, e = w
         rows = y.shape[0]
         groups, b = group_ptr.shape[0] - 1, values.shape[1]
-        tasks = (groups + GROUPS_PER_TASK - 1) // GROUPS_PER_TASK
-        for job in nb.prange(x.shape[0] * tasks):  # batch tiles outermost
-            wide_vectors()
-            acc = accumulator(size)
-            task, t0, xt = tile_job(job, tasks, tb, tile, x)
-            for g in range(task * GROUPS_PER_TASK, min(groups, (task + 1) * GROUPS_PER_TASK)):
-                for l0 in range(0, b, h):
-                    zero_block(acc)
-                    for p in range(group_ptr[g], group_ptr[g + 1]):
-                        for i in range(h):
-                            if l0 + i < b:
-                                xo = (xt + np.int64(columns[p, l0 + i])) * tile
-                                for t in range(0, tile, LANES):
-                                    vfma(acc, i * tile + t, values[p, l0 + i], x, xo + t)
-                    for i in range(min(h, b - l0)):
-                        r = row_ids[g * (b // e) + (l0 + i) // e]
-                        if 0 <= r < rows:
-                            add_row(acc, i, y, r, t0, tile)
+        for g in range(task * GROUPS_PER_TASK, min(groups, (task + 1) * GROUPS_PER_TASK)):
+            for l0 in range(0, b, h):
+                zero_block(acc)
+                for p in range(group_ptr[g], group_ptr[g + 1]):
+                    for i in range(h):
+                        if l0 + i < b:
+                            xo = (xt + np.int64(columns[p, l0 + i])) * tile
+                            for t in range(0, tile, LANES):
+                                vfma(acc, i * tile + t, values[p, l0 + i], x, xo + t)
+                for i in range(min(h, b - l0)):
+                    r = row_ids[g * (b // e) + (l0 + i) // e]
+                    if 0 <= r < rows:
+                        add_row(acc, i, y, r, t0, tile)
 
-    return spmm
+    return step
 
 
 @register("gs")
@@ -83,6 +84,8 @@ class GSKernel(SparseKernel):
 
     summary = "packs of B values with B bank-distinct 16-bit columns; a pointer per row group"
     auto_params = ({"b": 8, "e": 1}, {"b": 8, "e": 8}, {"b": 16, "e": 1})
+    spmm_step = staticmethod(gs_step)
+    spmm_tasks = staticmethod(gs_tasks)
 
     def __init__(
         self,
@@ -128,7 +131,6 @@ class GSKernel(SparseKernel):
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         gs_spmv(self.group_ptr, self.values, self.columns, self.row_ids, self.e, x, y)
 
-    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
-        gs_spmm(x.shape[2])(
-            self.group_ptr, self.values, self.columns, self.row_ids, self.e, x, y, t0
-        )
+    def arrays(self) -> tuple:
+        return (self.group_ptr, self.values, self.columns, self.row_ids, self.e)
+

@@ -8,8 +8,8 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, block_rows, tile_job, register, values32
-from .simd import LANES, accumulator, fold_rows, store_block, vfma, wide_vectors, zero_block
+from .base import SparseKernel, block_rows, register, values32
+from .simd import LANES, fold_rows, store_block, vfma, zero_block
 
 #: output rows handled by one parallel task
 ROWS_PER_TASK = 64
@@ -27,35 +27,35 @@ def nm_spmv(values, positions, m, x, y):  # pragma: no cover - compiled
         y[r] = s
 
 
+@nb.njit(inline="always")
+def nm_tasks(w: Any, rows: int) -> int:  # pragma: no cover - compiled
+    """Row tasks of ``ROWS_PER_TASK`` output rows."""
+    return (rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK
+
+
 @cache
-def nm_spmm(tile: int) -> Callable[..., None]:
+def nm_step(tile: int) -> Callable[..., None]:
     """Row r, batch tile t0: group g + i adds its N values times the x rows they name into
     partial-sum row i, h groups at a time (h independent FMA chains); folded at the end."""
     h = block_rows(tile)
-    size = h * tile
 
-    @nb.njit(parallel=True, fastmath=True, cache=True)
-    def spmm(values, positions, m, x, y, tb):  # pragma: no cover - compiled
-        rows = y.shape[0]
+    @nb.njit(inline="always")
+    def step(w, task, acc, x, xt, y, t0):  # pragma: no cover - compiled
+        values, positions, m = w
         groups, per = values.shape[1], values.shape[2]
-        tasks = (rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK
-        for job in nb.prange(x.shape[0] * tasks):  # batch tiles outermost
-            wide_vectors()
-            acc = accumulator(size)
-            task, t0, xt = tile_job(job, tasks, tb, tile, x)
-            for r in range(task * ROWS_PER_TASK, min(rows, (task + 1) * ROWS_PER_TASK)):
-                zero_block(acc)
-                for g in range(0, groups, h):
-                    for k in range(per):
-                        for i in range(h):
-                            if g + i < groups:
-                                xo = (xt + (g + i) * m + np.int64(positions[r, g + i, k])) * tile
-                                for t in range(0, tile, LANES):
-                                    vfma(acc, i * tile + t, values[r, g + i, k], x, xo + t)
-                fold_rows(acc, tile)
-                store_block(acc, y, r, 1, t0, tile)
+        for r in range(task * ROWS_PER_TASK, min(y.shape[0], (task + 1) * ROWS_PER_TASK)):
+            zero_block(acc)
+            for g in range(0, groups, h):
+                for k in range(per):
+                    for i in range(h):
+                        if g + i < groups:
+                            xo = (xt + (g + i) * m + np.int64(positions[r, g + i, k])) * tile
+                            for t in range(0, tile, LANES):
+                                vfma(acc, i * tile + t, values[r, g + i, k], x, xo + t)
+            fold_rows(acc, tile)
+            store_block(acc, y, r, 1, t0, tile)
 
-    return spmm
+    return step
 
 
 @register("nm")
@@ -64,6 +64,8 @@ class NMKernel(SparseKernel):
 
     summary = "N values + N in-group positions per M inputs; no pointers"
     auto_params = ({"n": 2, "m": 4}, {"n": 1, "m": 4}, {"n": 2, "m": 8})
+    spmm_step = staticmethod(nm_step)
+    spmm_tasks = staticmethod(nm_tasks)
 
     def __init__(self, shape: tuple[int, int], values: Any, positions: Any, m: int) -> None:
         super().__init__(shape)
@@ -97,5 +99,6 @@ class NMKernel(SparseKernel):
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         nm_spmv(self.values, self.positions, self.m, x, y)
 
-    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
-        nm_spmm(x.shape[2])(self.values, self.positions, self.m, x, y, t0)
+    def arrays(self) -> tuple:
+        return (self.values, self.positions, self.m)
+
