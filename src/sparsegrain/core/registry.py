@@ -7,7 +7,9 @@ way to add a member (:meth:`Registry.register`) and one error for a key it does 
 
 from __future__ import annotations
 
-from typing import Callable, Generic, TypeVar
+import importlib
+import pkgutil
+from typing import Callable, Generic, Iterable, TypeVar
 
 T = TypeVar("T")
 
@@ -52,3 +54,12 @@ class Registry(dict[str, T], Generic[T]):
 
     def __repr__(self) -> str:
         return f"Registry({self.what!r}: {self.valid()})"
+
+
+def import_members(package: str, path: Iterable[str]) -> None:
+    """Import every module of a stage package (alphabetically; subpackages excluded), so that a
+    new member registers itself by being a module there: ``import_members(__name__, __path__)``
+    in the stage's ``__init__``."""
+    for info in sorted(pkgutil.iter_modules(path), key=lambda m: m.name):
+        if not info.ispkg:
+            importlib.import_module(f"{package}.{info.name}")

@@ -5,11 +5,13 @@
 Arrays are numpy arrays (contiguous, fixed dtypes) laid out on the 2-D view W[outputs, inputs].
 """
 
-from . import bcsr, bitmap, codebook, coo, csp, csr, dense, eie, gs, nm, rcsc, rle  # noqa: F401  (modules register their formats)
+from ..core.registry import import_members
 from .base import (
     FORMATS, Encoded, StorageReport, encode, format_spec, parse_format, pattern_params, register,
 )
 from .serial import from_bytes
+
+import_members(__name__, __path__)  # every module registers its members
 
 __all__ = [
     "FORMATS", "Encoded", "StorageReport", "encode", "format_spec", "from_bytes", "parse_format",

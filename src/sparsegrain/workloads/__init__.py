@@ -1,9 +1,11 @@
 """Workloads: layer-shape catalogs, weight loading, and real models with their data."""
 
-from . import images, minilm, ocr  # noqa: F401  (modules register their models)
+from ..core.registry import import_members
 from .catalog import NETWORKS, LayerShape, get_layer, get_network
 from .models import MODELS, ModelSpec, PruneResult, get
 from .weights import load_weights
+
+import_members(__name__, __path__)  # every module registers its members
 
 __all__ = [
     "MODELS",
