@@ -7,7 +7,7 @@ import pytest
 import sparsegrain as sg
 from sparsegrain.formats import FORMATS
 
-from .cases import sample
+from .cases import CASES, sample
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "formats.md"
 BLOCKS = dict(re.findall(r"```bits (\w+)\n(.*?)```", DOC.read_text(), re.S))
@@ -28,7 +28,7 @@ def test_every_format_has_a_formula_block():
     assert sorted(BLOCKS) == sorted(FORMATS)
 
 
-@pytest.mark.parametrize("fmt", sorted(FORMATS))
+@pytest.mark.parametrize("fmt", sorted(CASES))  # every format: tests/conformance/test_formats.py
 @pytest.mark.parametrize("seed", [0, 1])
 def test_documented_formulas_equal_storage(fmt, seed):
     w, params = sample(fmt, (24, 40), 0.3, seed)
