@@ -21,7 +21,7 @@ from .base import Encoded, count_width, register
 
 @register("csp")
 @dataclass
-class CSP(Encoded):
+class CSPFormat(Encoded):
     """``lengths``: int32[inputs], L_i = kept chunks of input i; ``values``: [cells, C], one row
     per kept (chunk j, input i) cell, ordered by chunk then input (the last chunk padded with
     zeros to C when C does not divide the outputs). Cell offsets per chunk follow from
@@ -41,7 +41,7 @@ class CSP(Encoded):
     @classmethod
     def _encode(
         cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], c: int = 8
-    ) -> "CSP":
+    ) -> "CSPFormat":
         """Chunks of C = 8 outputs; the mask must keep whole chunk prefixes (``csp:C``)."""
         if not isinstance(c, (int, np.integer)) or c < 1:
             raise ValueError(f"csp chunk width c must be a positive integer, got {c!r}")

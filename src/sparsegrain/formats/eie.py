@@ -24,7 +24,7 @@ EIE_POINTER_BITS = 16
 
 @register("eie")
 @dataclass
-class EIE(Relative):
+class EIEFormat(Relative):
     """EIE's per-PE arrays, for PE k in 0..n_pe-1 (PE k owns rows i with i mod n_pe == k):
 
     - ``ptr[k]``: int64[cols + 1] column pointers; column j is entries ``ptr[k][j]:ptr[k][j+1]``;
@@ -52,7 +52,7 @@ class EIE(Relative):
         cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], n_pe: int = 64, index_bits:
         int = 4, pointer_bits: int = EIE_POINTER_BITS, code_bits: int = 4, codebook: object =
         None, bias_column: bool = False
-    ) -> "EIE":
+    ) -> "EIEFormat":
         """64 PEs, 4-bit codes and zeros_before, 16-bit pointers; ``codebook`` fixes the
         centroids (else k-means over the kept weights)."""
         check_relative(n_pe, index_bits)
@@ -99,7 +99,7 @@ def pointer_bits_for(keep: np.ndarray, n_pe: int) -> int:
 
 def read_reference(
     path: str | Path, rows: int | None = None, index_bits: int = 4, bias_column: bool = True
-) -> EIE:
+) -> EIEFormat:
     """Read EIE reference files (``arithm.dat``, ``ptr/ptrK.dat``, ``spm/spmK.dat``; uint32 and
     float32 little-endian) into an :class:`EIE`. ``rows`` defaults to the last used row + 1."""
     path = Path(path)
@@ -131,7 +131,7 @@ def read_reference(
     rows = last + 1 if rows is None else rows
     if rows <= last:
         raise ValueError(f"rows = {rows} but the data uses row {last}")
-    return EIE(
+    return EIEFormat(
         shape=(rows, cols),
         dtype="float32",
         value_bits=16,
@@ -149,12 +149,12 @@ def read_reference(
     )
 
 
-def write_reference(encoded: EIE, path: str | Path, overwrite: bool = False) -> None:
+def write_reference(encoded: EIEFormat, path: str | Path, overwrite: bool = False) -> None:
     """Write ``encoded`` as EIE reference files (``arithm.dat``, ``ptr/``, ``spm/``) under ``path``.
 
     Refuses to replace existing files unless ``overwrite``.
     """
-    if not isinstance(encoded, EIE):
+    if not isinstance(encoded, EIEFormat):
         raise ValueError(f"write_reference takes an EIE encoding, got {type(encoded).__name__}")
     path = Path(path)
     targets = [path / "arithm.dat"] + [

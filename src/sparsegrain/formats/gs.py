@@ -111,7 +111,7 @@ def _pack(indptr, indices, n_groups, r, e, b, pack_ptr, out):  # pragma: no cove
 
 @register("gs")
 @dataclass
-class GS(Encoded):
+class GSFormat(Encoded):
     """GS packs, for kernels that take one vector load per pack:
 
     - ``values``: [n_packs, B] and ``col_idx``: uint16 [n_packs, B]; lane l of a pack of group g
@@ -148,7 +148,7 @@ class GS(Encoded):
         cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], b: int = 8, e: int = 1,
         scatter: bool = False, row_order: object = None, index_bits: int = 16, pointer_bits: int =
         32, row_bits: int = 16
-    ) -> "GS":
+    ) -> "GSFormat":
         """B = 8 banks, E = 1 (vertical); ``scatter`` permutes rows (``row_order``, default:
         by kept count, densest first) and stores 16-bit row ids; 16-bit columns, 32-bit group
         pointers. The mask must obey ``gs:B:E`` (after the permutation)."""

@@ -19,7 +19,7 @@ from .base import Encoded, index_width, register
 
 @register("nm")
 @dataclass
-class NM(Encoded):
+class NMFormat(Encoded):
     """``values``: [rows, cols / M * N], the N slots of every group in group order;
     ``indices``: uint8 of the same shape, each slot's position inside its group (0..M-1): kept
     positions ascending, then padding slots (value 0) on unkept positions ascending."""
@@ -39,7 +39,7 @@ class NM(Encoded):
 
     @classmethod
     def _encode(cls, mat: np.ndarray, keep: np.ndarray, base: dict[str, Any], n: int = 2,
-                m: int = 4) -> "NM":
+                m: int = 4) -> "NMFormat":
         """2:4 by default; the mask must obey ``nm:N:M`` (at most N kept per group)."""
         spec = pattern(f"nm:{n}:{m}")
         rows, cols = mat.shape

@@ -24,7 +24,7 @@ import torch
 
 from ..core.arrays import as_float32
 from ..formats import encode
-from ..formats.eie import EIE as EIEFormat
+from ..formats.eie import EIEFormat
 from ..formats.eie import pointer_bits_for
 from .actions import INT16_ADD, INT16_MUL, INT8_ADD, RF_READ, RF_WRITE, SRAM_READ
 from .base import Accelerator, SimResult, register

@@ -32,7 +32,7 @@ import torch
 from numba import njit
 
 from ..formats import Encoded, encode
-from ..formats.gs import GS as GSFormat
+from ..formats.gs import GSFormat
 from ..patterns import pattern
 from ..patterns.base import Geometry
 from .actions import DRAM_READ, DRAM_WRITE, FP16_ADD, FP16_MUL, SRAM_READ, SRAM_WRITE

@@ -13,14 +13,13 @@ def check_density(name: str, d: float) -> float:
     return float(d)
 
 
-def random_activations(n: int, density: float, seed: int = 0, columns: int = 0) -> np.ndarray:
-    """Seeded ReLU-like activations: exactly round(density * n) positive entries per column.
-
-    ``columns = 0`` gives a vector of ``n``, else an (n, columns) matrix.
-    """
+def random_activations(shape: int | tuple[int, ...], density: float, seed: int = 0) -> np.ndarray:
+    """Seeded ReLU-like activations of ``shape`` (an int: a vector): exactly
+    round(density * size) positive entries (exponential values, mean 1), placed at random."""
     density = check_density("act_density", density)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    n = int(np.prod(shape))
     rng = np.random.default_rng(seed)
-    shape = (n, max(columns, 1))
-    keep = np.argsort(rng.random(shape), axis=0) < round(density * n)
-    a = np.where(keep, rng.exponential(1.0, shape), 0.0).astype(np.float32)
-    return a[:, 0] if columns == 0 else a
+    keep = np.argsort(rng.random((n, 1)), axis=0) < round(density * n)
+    a = np.where(keep, rng.exponential(1.0, (n, 1)), 0.0).astype(np.float32)
+    return a.reshape(shape)

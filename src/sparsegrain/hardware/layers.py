@@ -21,16 +21,11 @@ from ..core.arrays import as_bool, as_float32
 from ..core.lowering import im2col
 from ..formats import Encoded
 from . import inputs
+from .inputs import random_activations
 
 #: default density of generated activations (choice: a typical post-ReLU density; SCNN,
 #: Parashar et al. 2017, Fig. 1, reports 30-70% across its networks' layers)
 DEFAULT_ACT_DENSITY = 0.5
-
-
-def random_activations(shape: tuple[int, ...], density: float, seed: int = 0) -> np.ndarray:
-    """Seeded activations of any shape with exactly round(density * size) nonzeros
-    (:func:`sparsegrain.hardware.inputs.random_activations` over the flattened tensor)."""
-    return inputs.random_activations(int(np.prod(shape)), density, seed).reshape(shape)
 
 
 KINDS: tuple[str, ...] = ("fc", "conv", "recurrent")

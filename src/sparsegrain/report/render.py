@@ -20,7 +20,7 @@ REPORT_MD, REPORT_HTML, PLOTS_DIR = "report.md", "report.html", "plots"
 
 
 @dataclass
-class Block:
+class ReportBlock:
     """One piece of the report: ``kind`` is h1, h2, p, ul, table or img."""
 
     kind: str
@@ -142,16 +142,16 @@ def to_json(summary: Summary) -> dict[str, Any]:
             "points": [entry(e, i) for i, e in enumerate(summary.entries)]}
 
 
-def blocks(summary: Summary, config: dict[str, Any] | None = None) -> list[Block]:
+def blocks(summary: Summary, config: dict[str, Any] | None = None) -> list[ReportBlock]:
     """The report's content, in order."""
     on_front = fronts(summary)
     d = summary.dense
-    out = [Block("h1", f"Trade-off sweep: {summary.model}")]
-    out.append(Block("p", f"**Dense baseline {summary.metric}: {d.accuracy:.4f}** "
+    out = [ReportBlock("h1", f"Trade-off sweep: {summary.model}")]
+    out.append(ReportBlock("p", f"**Dense baseline {summary.metric}: {d.accuracy:.4f}** "
                           f"(evaluation set of the model, {d.seeds} seed(s))."))
     cfg = config or {}
     pruning = cfg.get("pruning", {})
-    out.append(Block("ul", items=[
+    out.append(ReportBlock("ul", items=[
         f"patterns: {', '.join(summary.patterns)}",
         f"target sparsities: {', '.join(f'{s:g}' for s in summary.sparsities)}",
         f"formats: {', '.join(summary.formats) or 'none'}",
@@ -168,47 +168,47 @@ def blocks(summary: Summary, config: dict[str, Any] | None = None) -> list[Block
         f"hooks; speedup and energy gain are dense / pruned on the same accelerator",
     ]))
     head, body = main_table(summary, on_front)
-    out += [Block("h2", "Results"),
-            Block("p", "★ marks a point on a Pareto front of the metric against the named axis, "
+    out += [ReportBlock("h2", "Results"),
+            ReportBlock("p", "★ marks a point on a Pareto front of the metric against the named axis, "
                        "over all sparsities (size: compression ratio; speed and energy: an "
                        "accelerator's speedup and energy gain). `n/a`: the format or accelerator "
                        "rejects the mask (reasons below)."),
-            Block("table", head=head, body=body)]
+            ReportBlock("table", head=head, body=body)]
     fhead = ["sparsity", "front: compression", *(f"front: {a} speedup" for a in summary.accelerators)]
-    out += [Block("h2", "Pareto front at each sparsity"),
-            Block("p", "Patterns not dominated at equal target sparsity, on accuracy and the "
+    out += [ReportBlock("h2", "Pareto front at each sparsity"),
+            ReportBlock("p", "Patterns not dominated at equal target sparsity, on accuracy and the "
                        f"named axis; a pattern whose actual sparsity is more than {REACHED} from "
                        "the target (N:M fixes it) is left out at that target."),
-            Block("table", head=fhead, body=fronts_by_sparsity(summary))]
-    out.append(Block("h2", "Plots"))
+            ReportBlock("table", head=fhead, body=fronts_by_sparsity(summary))]
+    out.append(ReportBlock("h2", "Plots"))
     for stem, (title, png) in all_plots(summary).items():
-        out.append(Block("img", text=title, png=png, stem=stem))
+        out.append(ReportBlock("img", text=title, png=png, stem=stem))
     every = [summary.dense, *summary.entries]
     if summary.accelerators:
         atable = [[e.pattern, f"{e.sparsity:g}",
                    *(_time_energy(e.accel.get(a)) for a in summary.accelerators)] for e in every]
-        out += [Block("h2", "Time and energy per inference on each accelerator"),
-                Block("p", "Modelled time (µs) / energy (µJ) of the layers each accelerator ran, "
+        out += [ReportBlock("h2", "Time and energy per inference on each accelerator"),
+                ReportBlock("p", "Modelled time (µs) / energy (µJ) of the layers each accelerator ran, "
                            "for the captured evaluation sample(s): these compare accelerators "
                            "with each other (systolic and SIMD, where present, are dense "
                            "machines)."),
-                Block("table", head=["pattern", "sparsity", *summary.accelerators], body=atable)]
+                ReportBlock("table", head=["pattern", "sparsity", *summary.accelerators], body=atable)]
     ftable = [[e.pattern, f"{e.sparsity:g}",
                *(_num(e.compression.get(f), ".2f", "x" + ("q" if f in e.lossy else ""))
                  for f in summary.formats)] for e in every]
-    out += [Block("h2", "Compression ratio by format (pruned layers)"),
-            Block("p", "`q`: the format quantises the values (it does not decode back exactly; "
+    out += [ReportBlock("h2", "Compression ratio by format (pruned layers)"),
+            ReportBlock("p", "`q`: the format quantises the values (it does not decode back exactly; "
                        "the metric above is of the exact weights), so it is left out of the "
                        "best-format column."),
-            Block("table", head=["pattern", "sparsity", *summary.formats], body=ftable)]
+            ReportBlock("table", head=["pattern", "sparsity", *summary.formats], body=ftable)]
     if summary.not_applicable:
-        out += [Block("h2", "Not applicable"),
-                Block("p", "Each format or accelerator, the points where it rejected the mask, "
+        out += [ReportBlock("h2", "Not applicable"),
+                ReportBlock("p", "Each format or accelerator, the points where it rejected the mask, "
                            "and its first reason (every reason is in the store)."),
-                Block("ul", items=not_applicable(summary))]
+                ReportBlock("ul", items=not_applicable(summary))]
     left = {f"{e.label}: {n} ({why})" for e in summary.entries for n, why in e.left_dense.items()}
     if left:
-        out += [Block("h2", "Layers left dense"), Block("ul", items=sorted(left))]
+        out += [ReportBlock("h2", "Layers left dense"), ReportBlock("ul", items=sorted(left))]
     return out
 
 
@@ -222,7 +222,7 @@ def not_applicable(summary: Summary, width: int = 240) -> list[str]:
     return [f"{k} ({', '.join(v)}): {first[k]}" for k, v in points.items()]
 
 
-def to_markdown(blocks: list[Block]) -> str:
+def to_markdown(blocks: list[ReportBlock]) -> str:
     """Markdown with images linked from ``plots/``."""
     lines: list[str] = []
     for b in blocks:
@@ -257,7 +257,7 @@ CSS = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1
        "padding:2px 6px;text-align:right}th{background:#eee}img{max-width:100%}")
 
 
-def to_html(blocks: list[Block], title: str) -> str:
+def to_html(blocks: list[ReportBlock], title: str) -> str:
     """A self-contained HTML page: every image embedded as a base64 data URI."""
     body: list[str] = []
     for b in blocks:
