@@ -101,7 +101,7 @@ def read_reference(
     path: str | Path, rows: int | None = None, index_bits: int = 4, bias_column: bool = True
 ) -> EIEFormat:
     """Read EIE reference files (``arithm.dat``, ``ptr/ptrK.dat``, ``spm/spmK.dat``; uint32 and
-    float32 little-endian) into an :class:`EIE`. ``rows`` defaults to the last used row + 1."""
+    float32 little-endian) into an :class:`EIEFormat`. ``rows`` defaults to the last used row + 1."""
     path = Path(path)
     n_pe = 0
     while (path / "ptr" / f"ptr{n_pe}.dat").is_file():

@@ -278,7 +278,7 @@ def input_weights(layer: EIELayer) -> int:
 
 
 def layer_from_encoded(enc: Any) -> EIELayer:
-    """An EIE-format :class:`~sparsegrain.formats.eie.EIE` as plain per-PE arrays."""
+    """An EIE-format :class:`~sparsegrain.formats.eie.EIEFormat` as plain per-PE arrays."""
     rows, cols = enc.matrix_shape
     return EIELayer.from_pe_lists(
         enc.ptr, enc.codes, enc.zeros_before, enc.codebook, rows, cols - int(enc.bias_column),
