@@ -473,7 +473,9 @@ def bench_cmd(
 
 @app.command("tradeoff")
 def tradeoff_cmd(
-    model: str = typer.Option("digits-cnn", help="model to prune (an unknown name lists the valid ones)"),
+    model: str = typer.Option(
+        "digits-cnn", help="model to prune: a built-in name, FILE.py:NAME or package.module:NAME "
+                           "(NAME a sparsegrain.Workload or a function returning one)"),
     patterns: str = typer.Option(
         "unstructured,vector,kernel,filter,block:4x4,nm:2:4,gs:8:1,csp:8",
         help="comma-separated pattern strings (see `sparsegrain patterns`)"),

@@ -16,6 +16,7 @@ from .. import patterns as patterns_lib
 from ..formats import parse_format
 from ..hardware import ACCELERATORS
 from ..workloads import MODELS
+from ..workloads.workload import is_reference, plugin_names
 
 #: bump when the meaning of a stored row changes, so old rows are not mistaken for new ones
 STORE_VERSION = 1
@@ -69,9 +70,11 @@ class SweepConfig:
     pruning: Pruning = field(default_factory=Pruning)
     #: evaluation samples whose activations are captured and fed to the accelerator models
     sim_samples: int = 1
+    #: content hash of the dense model's weights (and version), set when the sweep runs
+    weights: str = ""
 
     def __post_init__(self) -> None:
-        MODELS.lookup(self.model)
+        check_model(self.model)
         object.__setattr__(self, "patterns", tuple(check_patterns(self.patterns)))
         object.__setattr__(self, "sparsities", tuple(check_sparsities(self.sparsities)))
         object.__setattr__(self, "accelerators", tuple(check_accelerators(self.accelerators)))
@@ -116,6 +119,7 @@ def point_config(cfg: SweepConfig, pattern: str, sparsity: float, seed: int) -> 
     return {
         "version": STORE_VERSION,
         "model": cfg.model,
+        "weights": cfg.weights,
         "pattern": pattern,
         "sparsity": sparsity,
         "seed": seed,
@@ -133,6 +137,18 @@ def config_key(point: dict[str, Any], kind: str, target: str = "",
 def split_list(text: str) -> list[str]:
     """Comma-separated items, blanks dropped."""
     return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def check_model(ref: Any) -> str:
+    """A built-in model name or a ``FILE.py:NAME`` / ``package.module:NAME`` reference (checked
+    by form only: the sweep imports it, a report never needs to)."""
+    if not isinstance(ref, str) or not (ref in MODELS or is_reference(ref)
+                                        or ref in plugin_names()):
+        raise ValueError(
+            f"unknown model {ref!r}; valid: {', '.join([*MODELS, *plugin_names()])}, or FILE.py:NAME / "
+            "package.module:NAME naming a sparsegrain.Workload"
+        )
+    return ref
 
 
 def check_patterns(specs: Any) -> list[str]:

@@ -152,6 +152,17 @@ def open_store(
             raise ValueError(f"{path} is not a readable sweep store; move it away or pass "
                              f"--force to replace it")
         if known is not None and fingerprint not in known and not (resume or force):
+            plain = json.loads(json.dumps(config))  # tuples as the stored lists
+            same = [c for c in known.values() if c.get("weights") != plain.get("weights")
+                    and {**c, "weights": None} == {**plain, "weights": None}]
+            if same:
+                raise ValueError(
+                    f"{out} holds this sweep on other weights of model {config.get('model')} "
+                    f"(weights {same[-1].get('weights') or 'unhashed'}, now "
+                    f"{config.get('weights')}): the model changed, so nothing stored applies; "
+                    "pass --resume to measure it beside the old results, --force to replace "
+                    "them, or choose another output folder"
+                )
             raise ValueError(
                 f"{out} holds the store of another sweep ({_describe(known)}); pass --resume "
                 f"to add this sweep to it, --force to replace that store, or choose another "

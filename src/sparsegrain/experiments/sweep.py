@@ -3,7 +3,7 @@ accuracy, its size in every storage format and its cost on every accelerator mod
 
 Each point (pattern, sparsity, seed) starts from the trained dense model, is pruned by the
 model's own fine-tuning loop with a gradual schedule, evaluated, and measured layer by layer on
-the pruned layers (``spec.prunable``; the layers a model keeps dense are the same in every point,
+the pruned layers (the workload's ``prunable``; the layers a model keeps dense are the same in every point,
 dense baseline included). Accelerators get each layer's real weights and the real input
 activations captured with forward hooks from the evaluation data. A format that cannot hold a
 mask (``ValueError``) or an accelerator that declines a layer (it says why before it runs) is
@@ -31,7 +31,7 @@ from ..formats import FORMATS, encode, format_spec, parse_format
 from ..hardware import ACCELERATORS, EnergyTable, Layer, build
 from ..patterns import Geometry
 from ..prune import Gradual, PruneConfig
-from ..workloads import get as get_model
+from ..workloads.workload import Workload, load_workload
 from .config import DENSE, SweepConfig, config_key, point_config
 from .store import ERROR, NOT_APPLICABLE, OK, Row, open_store
 
@@ -40,18 +40,24 @@ ACCURACY, FORMAT, ACCELERATOR = "accuracy", "format", "accelerator"
 TABLE = EnergyTable.load()
 
 
-def resolve(cfg: SweepConfig, spec: Any) -> SweepConfig:
-    """``cfg`` with the model's default fine-tuning steps, and every format (all registered ones
-    if none were named) given the parameters of the sweep's pattern it stores (bcsr -> bcsr:4:4
-    for block:4x4)."""
-    steps = spec.finetune_steps if cfg.pruning.steps is None else cfg.pruning.steps
+def resolve(cfg: SweepConfig, workload: Workload | None) -> SweepConfig:
+    """``cfg`` with the workload's weights hash and default fine-tuning steps (0, one-shot, for a
+    workload without ``finetune``), and every format (all registered ones if none were named)
+    given the parameters of the sweep's pattern it stores (bcsr -> bcsr:4:4 for block:4x4)."""
+    steps = cfg.pruning.steps
+    weights = cfg.weights
+    if workload is not None:
+        weights = workload.weights_hash()
+        if steps is None:
+            steps = workload.finetune_steps if workload.finetune is not None else 0
     patterns = [pattern_lib.pattern(p) for p in cfg.patterns]
     formats = []
     for fmt in cfg.formats or tuple(FORMATS):
         kind, given = parse_format(fmt)
         params = given or first_fit(FORMATS[kind].for_pattern, patterns)
         formats.append(format_spec(kind, params))
-    return replace(cfg, pruning=replace(cfg.pruning, steps=steps), formats=tuple(formats))
+    return replace(cfg, pruning=replace(cfg.pruning, steps=steps), formats=tuple(formats),
+                   weights=weights)
 
 
 def first_fit(for_pattern: Callable[[Geometry], dict[str, Any] | None],
@@ -100,11 +106,13 @@ def run_sweep(
     resume: bool = False,
     force: bool = False,
     console: Console | None = None,
+    workload: Workload | None = None,
 ) -> SweepRun:
     """Run every point of ``cfg`` not yet in the store of folder ``out``; see :mod:`.store` for
-    the folder rules that ``resume`` and ``force`` relax. Shows a progress bar on ``console``."""
+    the folder rules that ``resume`` and ``force`` relax. Shows a progress bar on ``console``.
+    ``workload`` is the model to prune (default: the one ``cfg.model`` names)."""
     start = time.perf_counter()
-    spec = get_model(cfg.model)
+    spec = workload if workload is not None else load_workload(cfg.model)
     cfg = resolve(cfg, spec)
     console = console or Console(stderr=True)
     threads = torch.get_num_threads()
@@ -139,7 +147,7 @@ def _run(spec: Any, cfg: SweepConfig, out: Path, resume: bool, force: bool, cons
 
 
 def measure_point(
-    spec: Any, cfg: SweepConfig, pattern: str, sparsity: float, seed: int,
+    spec: Workload, cfg: SweepConfig, pattern: str, sparsity: float, seed: int,
     say: Callable[[str], None] = lambda stage: None,
 ) -> list[Row]:
     """Prune, evaluate and measure one point; returns its rows (not yet stored)."""
@@ -149,24 +157,24 @@ def measure_point(
 
     def row(kind: str, target: str, status: str, result: dict[str, Any]) -> Row:
         params = accel_params[target] if kind == ACCELERATOR else {}
-        return Row(keys[kind, target], cfg.model, pattern, sparsity, kind, target, seed, status,
+        return Row(keys[kind, target], spec.label, pattern, sparsity, kind, target, seed, status,
                    {**point, "kind": kind, "target": target, "params": params}, result)
 
     torch.manual_seed(seed)
-    model = spec.load()
+    model = spec.fresh_model()
     say("pruning")
     t0 = time.perf_counter()
     masks, left_dense = prune(spec, model, cfg, pattern, sparsity)
     prune_s = time.perf_counter() - t0
     say("evaluating")
-    metrics = {k: float(v) for k, v in spec.evaluate(model).items()}
-    layers = pruned_layers(model, spec.prunable(model), masks)
+    metric, metrics = spec.measure(model)
+    layers = pruned_layers(model, spec.layers(model), masks)
     zeros = sum(int((~lay.mask).sum()) for lay in layers.values())
     total = sum(lay.mask.numel() for lay in layers.values())
     rows = [row(ACCURACY, "", OK, {
-        "metric": spec.metric,
+        "metric": metric,
         "higher_is_better": spec.higher_is_better,
-        "value": metrics[spec.metric],
+        "value": metrics[metric],
         "metrics": metrics,
         "sparsity_actual": zeros / max(total, 1),
         "layer_sparsity": {n: float((~lay.mask).float().mean()) for n, lay in layers.items()},
@@ -179,7 +187,7 @@ def measure_point(
         rows.append(row(FORMAT, fmt, status, result))
     if cfg.accelerators:
         say("capturing activations")
-        acts = capture_inputs(model, list(layers), spec.sample_inputs(), cfg.sim_samples)
+        acts = capture_inputs(model, list(layers), spec.inputs(), cfg.sim_samples)
         for accel, params in accel_params.items():
             say(f"simulating {accel}")
             status, result = measure_accelerator(accel, layers, acts, params)
@@ -188,7 +196,7 @@ def measure_point(
 
 
 def prune(
-    spec: Any, model: nn.Module, cfg: SweepConfig, pattern: str, sparsity: float
+    spec: Workload, model: nn.Module, cfg: SweepConfig, pattern: str, sparsity: float
 ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Prune ``model`` in place; returns the final masks by weight name and the layers the
     pattern could not tile (left dense, with the reason)."""
@@ -202,7 +210,7 @@ def prune(
         warnings.simplefilter("ignore")  # layers left dense are reported below instead
         masks = spec.prune(model, config, steps=steps).masks
     left_dense = {}
-    for name in spec.prunable(model):
+    for name in spec.layers(model):
         if f"{name}.weight" not in masks:
             try:
                 pattern_lib.pattern(pattern).check_shape(model.get_submodule(name).weight.shape)

@@ -2,7 +2,8 @@
 
 from ..core.registry import import_members
 from .catalog import NETWORKS, LayerShape, get_layer, get_network
-from .models import MODELS, ModelSpec, PruneResult, get
+from .models import MODELS, ModelSpec, get
+from .workload import PruneResult, Workload, load_workload
 from .weights import load_weights
 
 import_members(__name__, __path__)  # every module registers its members
@@ -13,8 +14,10 @@ __all__ = [
     "LayerShape",
     "ModelSpec",
     "PruneResult",
+    "Workload",
     "get",
     "get_layer",
     "get_network",
     "load_weights",
+    "load_workload",
 ]

@@ -26,7 +26,6 @@ from __future__ import annotations
 import importlib.util
 import os
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,7 +33,8 @@ import torch
 from torch import nn
 
 from ..core.registry import Registry
-from ..prune import Gradual, Pruner, PruneConfig, load_config
+from ..prune import Gradual, PruneConfig
+from .workload import PruneResult, Workload, prune_model
 
 MODELS: Registry[type["ModelSpec"]] = Registry("model", attr="name")
 _LOADED: dict[str, "ModelSpec"] = {}
@@ -76,16 +76,6 @@ def save_atomic(obj: Any, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
-
-
-@dataclass
-class PruneResult:
-    """What :meth:`ModelSpec.prune` did: the config, final masks and sparsity per weight."""
-
-    config: PruneConfig
-    masks: dict[str, torch.Tensor]
-    sparsity: dict[str, float]
-    overall_sparsity: float
 
 
 class ModelSpec(ABC):
@@ -137,31 +127,24 @@ class ModelSpec(ABC):
 
     def prune(
         self, model: nn.Module, config: PruneConfig | dict[str, Any] | str | Path, steps: int | None = None
-    ) -> "PruneResult":
+    ) -> PruneResult:
         """Prune ``model`` in place per ``config`` while fine-tuning ``steps`` steps, then squash.
 
         ``steps=None`` uses :attr:`finetune_steps`; ``steps=0`` prunes once to the final sparsity
         without training. Layers default to :meth:`prunable` when the config names none.
         """
-        cfg = load_config(config)
-        if cfg.layers is None:
-            cfg = PruneConfig.from_dict({**cfg.to_dict(), "layers": self.prunable(model)})
         steps = self.finetune_steps if steps is None else steps
-        pruner = Pruner()
-        pruner.prepare(model, cfg)
-        if steps <= 0:
-            pruner.update_masks(cfg.schedule.last_step)
-        else:
-            if cfg.schedule.last_step >= steps:
-                raise ValueError(
-                    f"the schedule's last mask update (step {cfg.schedule.last_step}) is not within "
-                    f"the {steps} fine-tuning steps"
-                )
-            self.finetune(model, steps, callback=lambda _: pruner.step())
-        result = PruneResult(cfg, pruner.masks(), pruner.sparsity(), pruner.overall_sparsity())
-        pruner.squash()
-        model.eval()
-        return result
+        return prune_model(model, config, self.prunable(model), self.finetune, steps)
+
+    def workload(self) -> Workload:
+        """This model as a :class:`Workload` (the trained dense model loaded once)."""
+        model = self.load()
+        return Workload(
+            model=model, evaluate=self.evaluate, sample_inputs=self.sample_inputs,
+            finetune=self.finetune, prunable=self.prunable(model), metric=self.metric,
+            higher_is_better=self.higher_is_better, name=self.name,
+            version=getattr(self, "version", None), finetune_steps=self.finetune_steps,
+        )
 
 
 def get(name: str) -> ModelSpec:

@@ -1,0 +1,252 @@
+"""A user's model as the sweep takes it: a plain :class:`Workload` object, no subclassing.
+
+``Workload(model, evaluate, sample_inputs, finetune=None, prunable=None, ...)`` holds the trained
+dense model and how to judge it. :func:`load_workload` finds one from what a user types: a
+built-in name (``digits-cnn``), ``path/to/file.py:NAME``, ``package.module:NAME`` (NAME a
+Workload or a function returning one) or a name another package registers under the entry-point
+group ``sparsegrain.workloads``.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import hashlib
+import importlib
+import importlib.util
+import math
+import sys
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from ..prune import Pruner, PruneConfig, load_config
+
+#: the entry-point group through which installed packages add workloads
+ENTRY_POINT_GROUP = "sparsegrain.workloads"
+#: module types a sweep measures (their ``weight`` is what formats and machines take)
+MEASURED = (nn.Linear, nn.Conv1d, nn.Conv2d)
+
+Finetune = Callable[[nn.Module, int, Callable[[int], None] | None], None]
+
+
+@dataclass
+class Workload:
+    """A trained dense model, how to evaluate it and on what inputs to measure it.
+
+    - ``evaluate(model)`` returns a number, or a dict whose first entry is the headline metric;
+    - ``sample_inputs``: real inputs (a tensor, a tuple of them, or a function returning either),
+      ``model(*inputs)`` runs them; their activations feed the machine models;
+    - ``finetune(model, steps, callback)``: optional; ``steps`` optimizer steps calling
+      ``callback(step)`` after each (where the pruner updates its masks). Without it, every
+      point is pruned one-shot;
+    - ``prunable``: module names or globs (``"encoder.*.dense"``); default every Linear / Conv
+      layer but the first and the last;
+    - ``metric`` names a plain-number result; ``version`` marks a model change that the weights
+      alone would not show (data, evaluation).
+    """
+
+    model: nn.Module
+    evaluate: Callable[[nn.Module], Any]
+    sample_inputs: Any
+    finetune: Finetune | None = None
+    prunable: list[str] | None = None
+    metric: str = "accuracy"
+    higher_is_better: bool = True
+    name: str | None = None
+    version: str | int | None = None
+    #: fine-tuning steps per point when the sweep names none (with ``finetune`` only)
+    finetune_steps: int = 300
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, nn.Module):
+            raise ValueError(f"Workload model must be a torch.nn.Module, got {type(self.model).__name__}")
+        for field, value in (("evaluate", self.evaluate), ("finetune", self.finetune)):
+            if value is not None and not callable(value):
+                raise ValueError(f"Workload {field} must be a function, got {type(value).__name__}")
+        if self.prunable is not None and (isinstance(self.prunable, str) or not all(
+                isinstance(p, str) for p in self.prunable)):
+            raise ValueError("Workload prunable must be a list of module names or globs")
+        if not isinstance(self.finetune_steps, int) or self.finetune_steps < 0:
+            raise ValueError(f"finetune_steps must be an integer >= 0, got {self.finetune_steps!r}")
+
+    @property
+    def label(self) -> str:
+        """The name reports show."""
+        return self.name or type(self.model).__name__
+
+    def fresh_model(self) -> nn.Module:
+        """A copy of the dense model, in eval mode, that a point may prune."""
+        return copy.deepcopy(self.model).eval()
+
+    def inputs(self) -> tuple:
+        """The sample inputs as the tuple ``model(*inputs)`` takes."""
+        x = self.sample_inputs() if callable(self.sample_inputs) else self.sample_inputs
+        return x if isinstance(x, tuple) else (x,)
+
+    def measure(self, model: nn.Module) -> tuple[str, dict[str, float]]:
+        """(headline metric name, every metric) of ``model``, or a ValueError saying what
+        ``evaluate`` returned instead of a number or a dict of numbers."""
+        with torch.no_grad():
+            got = self.evaluate(model)
+        metrics = got if isinstance(got, dict) else {self.metric: got}
+        out = {}
+        for key, value in metrics.items():
+            try:
+                out[str(key)] = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"evaluate returned {key}={value!r}; return a number or a dict of numbers "
+                    "whose first entry is the headline metric"
+                ) from None
+        if not out or not math.isfinite(next(iter(out.values()))):
+            raise ValueError(f"evaluate returned {got!r}: no finite headline metric")
+        return next(iter(out)), out
+
+    def layers(self, model: nn.Module) -> list[str]:
+        """The measured layers: ``prunable`` resolved against the model's Linear/Conv layers,
+        or all of them but the first and the last; an entry matching none is an error."""
+        names = [n for n, m in model.named_modules() if isinstance(m, MEASURED) and n]
+        if self.prunable is None:
+            return names[1:-1] if len(names) > 2 else names
+        chosen: list[str] = []
+        for entry in self.prunable:
+            hits = [n for n in names if fnmatch.fnmatchcase(n, entry)]
+            if not hits:
+                raise ValueError(
+                    f"prunable entry {entry!r} matches no Linear/Conv layer; layers: "
+                    f"{', '.join(names) or 'none'}"
+                )
+            chosen += [n for n in hits if n not in chosen]
+        return chosen
+
+    def weights_hash(self) -> str:
+        """sha256 (16 hex digits) of the dense weights and ``version``: a changed model gets
+        new keys, so it is measured again rather than served from the store."""
+        h = hashlib.sha256(str(self.version).encode())
+        for key, t in sorted(self.model.state_dict().items()):
+            t = t.detach().cpu().contiguous()
+            h.update(f"{key}:{t.dtype}:{tuple(t.shape)}".encode())
+            h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        return h.hexdigest()[:16]
+
+    def prune(self, model: nn.Module, config: PruneConfig | dict[str, Any] | str | Path,
+              steps: int | None = None) -> PruneResult:
+        """Prune ``model`` in place per ``config`` over ``steps`` fine-tuning steps (0 or no
+        ``finetune``: one-shot), then squash."""
+        return prune_model(model, config, self.layers(model), self.finetune,
+                           self.finetune_steps if steps is None else steps)
+
+
+@dataclass
+class PruneResult:
+    """What a pruning run did: the config, final masks and sparsity per weight."""
+
+    config: PruneConfig
+    masks: dict[str, torch.Tensor]
+    sparsity: dict[str, float]
+    overall_sparsity: float
+
+
+def prune_model(model: nn.Module, config: PruneConfig | dict[str, Any] | str | Path,
+                layers: list[str], finetune: Finetune | None, steps: int) -> PruneResult:
+    """The one pruning run of a model: masks prepared on ``layers`` (unless the config names
+    its own), updated by the schedule during ``finetune`` (one-shot without it or with 0 steps),
+    then squashed into the weights."""
+    cfg = load_config(config)
+    if cfg.layers is None:
+        cfg = PruneConfig.from_dict({**cfg.to_dict(), "layers": layers})
+    pruner = Pruner()
+    pruner.prepare(model, cfg)
+    if steps <= 0 or finetune is None:
+        pruner.update_masks(cfg.schedule.last_step)
+    else:
+        if cfg.schedule.last_step >= steps:
+            raise ValueError(
+                f"the schedule's last mask update (step {cfg.schedule.last_step}) is not within "
+                f"the {steps} fine-tuning steps"
+            )
+        finetune(model, steps, lambda _: pruner.step())
+    result = PruneResult(cfg, pruner.masks(), pruner.sparsity(), pruner.overall_sparsity())
+    pruner.squash()
+    model.eval()
+    return result
+
+
+def plugin_names() -> list[str]:
+    """Workloads installed packages add through the entry-point group."""
+    return [e.name for e in entry_points(group=ENTRY_POINT_GROUP)]
+
+
+def is_reference(text: str) -> bool:
+    """Does ``text`` name a workload by ``FILE.py:NAME`` or ``module:NAME``?"""
+    head, sep, name = text.rpartition(":")
+    return bool(sep and head and name.isidentifier())
+
+
+def load_workload(ref: str | Workload) -> Workload:
+    """The Workload that ``ref`` names (see the module docstring), or a one-line ValueError."""
+    if isinstance(ref, Workload):
+        return ref
+    from .models import MODELS, get
+
+    if not isinstance(ref, str) or not ref.strip():
+        raise ValueError(f"a model is a name or FILE.py:NAME / package.module:NAME, got {ref!r}")
+    if ref in MODELS:
+        return get(ref).workload()
+    plugins = {e.name: e for e in entry_points(group=ENTRY_POINT_GROUP)}
+    if ref in plugins:
+        return _as_workload(plugins[ref].load(), f"entry point {ref!r}")
+    if not is_reference(ref):
+        valid = ", ".join([*MODELS, *plugins])
+        raise ValueError(
+            f"unknown model {ref!r}; valid: {valid}, or FILE.py:NAME / package.module:NAME"
+        )
+    where, _, name = ref.rpartition(":")
+    module = _import_file(where) if where.endswith(".py") else _import_module(where)
+    if not hasattr(module, name):
+        raise ValueError(f"{where} defines no {name!r}; it should be a Workload or a function "
+                         "returning one")
+    return _as_workload(getattr(module, name), ref)
+
+
+def _import_file(path: str) -> Any:
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"workload file {path} does not exist")
+    name = f"sparsegrain_workload_{hashlib.sha256(str(p.resolve()).encode()).hexdigest()[:12]}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, p)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:
+        del sys.modules[name]
+        raise ValueError(f"importing {path} failed: {type(e).__name__}: {e}") from None
+    return module
+
+
+def _import_module(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        raise ValueError(f"cannot import module {name!r}: {e}") from None
+
+
+def _as_workload(obj: Any, where: str) -> Workload:
+    """``obj`` itself if a Workload, else what calling it returns, which must be one."""
+    if not isinstance(obj, Workload) and callable(obj) and not isinstance(obj, type):
+        try:
+            obj = obj()
+        except Exception as e:  # noqa: BLE001 - the user's function: one line, not a traceback
+            raise ValueError(f"calling {where}() failed: {type(e).__name__}: {e}") from None
+    if not isinstance(obj, Workload):
+        raise ValueError(f"{where} is a {type(obj).__name__}, not a sparsegrain.Workload "
+                         "(or a function returning one)")
+    return obj
