@@ -492,19 +492,23 @@ def tradeoff_cmd(
     force: bool = typer.Option(False, "--force",
                                help="replace another sweep's store (deletes only that file)"),
     as_json: bool = typer.Option(False, "--json", help="print the result table as JSON"),
+    budget: str = typer.Option("0.5,1,2", help="accuracy budgets of the equal-accuracy answer, "
+                                              "in points of the metric below dense"),
 ) -> None:
     """Prune a real model with every pattern at every sparsity and report accuracy, size and
     modelled accelerator cost; results go to an SQLite store in OUT, the report beside it."""
     from .experiments import SweepConfig, run_sweep
     from .experiments.config import Pruning
     from .report import report_sweep
+    from .report.budget import check_budgets
 
     try:
         cfg = SweepConfig(
             model=model, patterns=patterns, sparsities=sparsity, accelerators=accelerators,
             formats=formats, seeds=tuple(_int_list(seeds, "seed")), pruning=Pruning(steps=steps))
+        budgets = check_budgets(budget)
         run = run_sweep(cfg, out, resume=resume, force=force)
-        summary, paths = report_sweep(out, run.config)
+        summary, paths = report_sweep(out, run.config, budgets)
     except ValueError as e:
         raise fail(str(e))
     if not as_json:
@@ -517,12 +521,14 @@ def tradeoff_cmd(
 def report_cmd(
     out: Path = typer.Argument(Path("results"), help="a folder written by `sparsegrain tradeoff`"),
     as_json: bool = typer.Option(False, "--json", help="print the result table as JSON"),
+    budget: str = typer.Option("0.5,1,2", help="accuracy budgets of the equal-accuracy answer, "
+                                              "in points of the metric below dense"),
 ) -> None:
     """Rewrite report.md, report.html and the plots of the last sweep stored in OUT."""
     from .report import report_sweep
 
     try:
-        summary, paths = report_sweep(out)
+        summary, paths = report_sweep(out, budgets=budget)
     except ValueError as e:
         raise fail(str(e))
     _print_report(summary, paths, as_json)

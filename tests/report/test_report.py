@@ -89,8 +89,11 @@ def test_report_files_with_embedded_plots(tmp_path: Path) -> None:
     assert "Dense baseline accuracy: 0.9800" in "\n".join(md.splitlines()[:4])
     pngs = sorted((tmp_path / "plots").glob("*.png"))
     stems = {p.stem for p in pngs}
-    assert stems == {"accuracy_vs_sparsity", "accuracy_vs_compression", "accuracy_vs_sim",
-                     "accuracy_vs_picky"}
+    assert stems == {"equal_accuracy", "accuracy_vs_sparsity", "accuracy_vs_compression",
+                     "accuracy_vs_sim", "accuracy_vs_picky"}
+    # the report opens with the answer at equal accuracy, one table per budget
+    assert md.index("## The answer at equal accuracy") < md.index("## Results")
+    assert md.count("**Within ") == 3
     for p in pngs:
         assert p.read_bytes().startswith(PNG) and p.stat().st_size > 5000
         assert f"(plots/{p.name})" in md

@@ -104,9 +104,49 @@ def accuracy_vs_accelerator(summary: Summary, accel: str) -> bytes:
     return _png(fig)
 
 
+def equal_accuracy(summary: Summary) -> bytes:
+    """Per machine (storage, then each accelerator's speedup), the best figure each pattern
+    reaches within each accuracy budget; hollow markers where it is interpolated."""
+    from .budget import answer, machines
+
+    cols = [c for c in machines(summary) if c[0] != "energy_gain"]
+    answers = {b: answer(summary, b) for b in summary.budgets}
+    style = _style(summary)
+    fig, axes = plt.subplots(1, len(cols), figsize=(3.6 * len(cols), 3.6), squeeze=False)
+    for ax, (kind, machine) in zip(axes[0], cols):
+        for p in summary.patterns:
+            pts = []
+            for b, per in answers.items():
+                a = per[p]
+                r = a.compression if kind == "compression" else getattr(a, kind).get(machine)
+                if r is not None:
+                    pts.append((b, r.value, r.interpolated))
+            if not pts:
+                continue
+            colour, marker = style[p]
+            ax.plot([x for x, _, _ in pts], [y for _, y, _ in pts], color=colour, label=p)
+            for x, y, interp in pts:
+                ax.scatter([x], [y], color=colour, marker=marker, s=28, zorder=3,
+                           facecolors="none" if interp else colour)
+        ax.set_yscale("log")
+        ax.set_xscale("log")
+        ax.set_xticks(list(summary.budgets), [f"{b:g}" for b in summary.budgets])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}x"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:.2g}x"))
+        ax.set_xlabel(f"budget ({summary.metric} points below dense)")
+        ax.set_title("compression" if kind == "compression" else f"{machine} speedup")
+        ax.grid(alpha=0.3, which="both")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(f"{summary.model}: best reached within each accuracy budget")
+    return _png(fig)
+
+
 def all_plots(summary: Summary) -> dict[str, tuple[str, bytes]]:
     """File stem -> (title, PNG bytes) of every plot of the report."""
     plots = {
+        "equal_accuracy": ("Best compression and speedup within each accuracy budget",
+                           equal_accuracy(summary)),
         "accuracy_vs_sparsity": ("Accuracy vs sparsity per pattern", accuracy_vs_sparsity(summary)),
         "accuracy_vs_compression": ("Accuracy vs compression ratio",
                                     accuracy_vs_compression(summary)),

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.tables import markdown_table
+from . import budget
 from .pareto import pareto_front
 from .plots import all_plots
 from .summary import Entry, Summary
@@ -138,17 +139,65 @@ def to_json(summary: Summary) -> dict[str, Any]:
                 "pareto": [n for n, idx in on_front.items() if i is not None and i in idx]}
 
     return {"model": summary.model, "metric": summary.metric,
+            "equal_accuracy": budget.to_json(summary, summary.budgets),
             "dense": entry(summary.dense, None),
             "points": [entry(e, i) for i, e in enumerate(summary.entries)]}
 
 
+def _reach_cell(r: budget.Reach | None, kind: str) -> str:
+    if r is None:
+        return "–"
+    text = f"{r.value:.1%}" if kind == "sparsity" else f"{r.value:.2f}x"
+    return text + ("~" if r.interpolated else "")
+
+
+def _label(kind: str, machine: str) -> str:
+    return {"compression": "compression", "speedup": f"{machine} speedup",
+            "energy_gain": f"{machine} energy"}[kind]
+
+
+def equal_accuracy(summary: Summary) -> list[ReportBlock]:
+    """The answer at equal accuracy: per budget, each pattern's best on every machine, and
+    its ratio to unstructured and to block at the same budget."""
+    cols = budget.machines(summary)
+    refs = budget.references(summary)
+    rcols = [c for c in cols if c[0] != "energy_gain"]
+    sign = "below" if summary.higher_is_better else "above"
+    out = [ReportBlock("h2", "The answer at equal accuracy"),
+           ReportBlock("p", f"Within each budget (points of {summary.metric} {sign} dense, "
+                       f"{summary.dense.accuracy:.4f}), the highest sparsity each pattern keeps and "
+                       "the best compression (exact formats), speedup and energy gain it reaches "
+                       "on each machine without leaving the budget. `~`: interpolated linearly "
+                       "along sparsity between the last point inside the budget and the first "
+                       "outside (the dense model is the curve's sparsity-0 end, 1x everywhere); "
+                       "`–`: the machine has no figure for the pattern.")]
+    for b in summary.budgets:
+        answers = budget.answer(summary, b)
+        head = ["pattern", "sparsity", *(_label(k, m) for k, m in cols)]
+        body = [[p, _reach_cell(a.sparsity, "sparsity"),
+                 *(_reach_cell(budget._reach(a, k, m), k) for k, m in cols)]
+                for p, a in answers.items()]
+        out += [ReportBlock("p", f"**Within {b:g} point(s) of dense**"),
+                ReportBlock("table", head=head, body=body)]
+        if refs:
+            rhead = ["pattern", *(f"{_label(k, m)} vs {name}" for k, m in rcols for name in refs)]
+            rbody = [[p, *(_num(budget.ratio(answers, p, ref, k, m), ".2f", "x")
+                           for k, m in rcols for ref in refs.values())] for p in answers]
+            out += [ReportBlock("p", f"Ratios at equal accuracy (within {b:g} point(s)): a "
+                               "pattern's best over that of "
+                               + " and of ".join(f"{name} ({ref})" for name, ref in refs.items())),
+                    ReportBlock("table", head=rhead, body=rbody)]
+    return out
+
+
 def blocks(summary: Summary, config: dict[str, Any] | None = None) -> list[ReportBlock]:
-    """The report's content, in order."""
+    """The report's content, in order: the answer at equal accuracy first."""
     on_front = fronts(summary)
     d = summary.dense
     out = [ReportBlock("h1", f"Trade-off sweep: {summary.model}")]
     out.append(ReportBlock("p", f"**Dense baseline {summary.metric}: {d.accuracy:.4f}** "
                           f"(evaluation set of the model, {d.seeds} seed(s))."))
+    out += equal_accuracy(summary)
     cfg = config or {}
     pruning = cfg.get("pruning", {})
     out.append(ReportBlock("ul", items=[

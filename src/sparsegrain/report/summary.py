@@ -65,6 +65,8 @@ class Summary:
     layers: list[str]
     #: (kind, target, pattern, sparsity) -> reason, for every measurement not applicable
     not_applicable: dict[tuple[str, str, str, float], str]
+    #: accuracy budgets (points of the metric) of the equal-accuracy answer
+    budgets: tuple[float, ...] = (0.5, 1.0, 2.0)
 
     def score(self, e: Entry) -> float:
         """Accuracy oriented so that higher is better (for Pareto fronts)."""

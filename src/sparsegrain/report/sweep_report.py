@@ -7,15 +7,19 @@ from pathlib import Path
 from ..experiments.config import SweepConfig
 from ..experiments.store import STORE_NAME, ResultStore
 from ..experiments.sweep import accelerator_params, sweep_keys
+from .budget import DEFAULT_BUDGETS, check_budgets
 from .render import write_report
 from .summary import Summary, summarize
 
 
 def report_sweep(
-    out: str | Path, config: SweepConfig | None = None
+    out: str | Path, config: SweepConfig | None = None,
+    budgets: tuple[float, ...] = DEFAULT_BUDGETS,
 ) -> tuple[Summary, dict[str, Path]]:
     """Write the report of sweep ``config`` (default: the last sweep recorded in the store of
-    folder ``out``) into ``out``; returns its summary and the written paths."""
+    folder ``out``) into ``out``, its equal-accuracy answer at ``budgets`` (points of the
+    metric); returns its summary and the written paths."""
+    budgets = check_budgets(budgets)
     path = Path(out) / STORE_NAME
     if not path.is_file():
         raise ValueError(f"{out} holds no sweep store ({STORE_NAME}); run `sparsegrain tradeoff "
@@ -30,5 +34,6 @@ def report_sweep(
     if not rows:
         raise ValueError(f"the store {path} holds no rows of this sweep yet")
     summary = summarize(rows)
+    summary.budgets = budgets
     settings = {**config.to_dict(), "accelerator_params": accelerator_params(config)}
     return summary, write_report(summary, out, settings)
