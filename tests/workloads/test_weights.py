@@ -40,3 +40,35 @@ def test_bad_sources_raise_clear_errors(tmp_path):
         load_weights(tmp_path / "x.txt")
     with pytest.raises(ValueError, match="no 2-D"):
         load_weights("minilm", "no-such-layer")
+
+
+def test_checkpoints_torchscript_and_model_folders_give_their_weights(tmp_path):
+    import torch
+    from torch import nn
+
+    from sparsegrain.workloads import load_weights
+
+    m = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+    want = {"0.weight": m[0].weight, "2.weight": m[2].weight}
+    torch.save({"epoch": 3, "model_state_dict": m.state_dict(), "lr": 0.1}, tmp_path / "ck.pt")
+    torch.jit.script(m).save(str(tmp_path / "ts.pt"))
+    (tmp_path / "hf").mkdir()
+    torch.save(m.state_dict(), tmp_path / "hf" / "pytorch_model.bin")
+    for source in ("ck.pt", "ts.pt", "hf"):
+        got = load_weights(tmp_path / source)
+        assert set(got) == set(want) and all(torch.equal(got[k], want[k]) for k in want), source
+
+
+def test_a_whole_pickled_model_is_refused_with_how_to_save_its_weights(tmp_path):
+    import pytest
+    import torch
+    from torch import nn
+
+    from sparsegrain.workloads import load_weights
+
+    torch.save(nn.Linear(4, 4), tmp_path / "whole.pt")
+    with pytest.raises(ValueError, match=r"torch\.save\(model\.state_dict\(\), path\)"):
+        load_weights(tmp_path / "whole.pt")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="folder without model.safetensors or pytorch_model.bin"):
+        load_weights(tmp_path / "empty")

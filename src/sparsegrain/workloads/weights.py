@@ -1,4 +1,8 @@
-"""Load weight tensors by name: files (.pt, .npy, .npz, .safetensors), bundled models, catalogs.
+"""Load weight tensors by name: files (.pt, .npy, .npz, .safetensors), model folders, bundled
+models, catalogs. Torch files load with ``weights_only`` (no code runs); training checkpoints that
+nest the state dict (``state_dict``, ``model_state_dict``, ``model``), TorchScript archives (their
+weights) and HuggingFace model folders (``model.safetensors`` or ``pytorch_model.bin``, offline)
+are read too.
 
 ``load_weights`` returns ``{layer name: weight}`` holding only the tensors a pattern applies to
 (2-D and wider: Linear, Conv, LSTM/GRU gate matrices); biases, norms and embeddings are left out.
@@ -6,6 +10,8 @@
 
 from __future__ import annotations
 
+import pickle
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -37,15 +43,55 @@ def _prunable(named: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     }
 
 
+#: keys under which training checkpoints nest the model's state dict
+CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model")
+#: weight files a HuggingFace model folder holds, in the order they are tried
+HF_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def _tensors(obj: object, path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a loaded object: a tensor, a state dict, or a checkpoint dict nesting one."""
+    if isinstance(obj, torch.Tensor):
+        return {path.stem: obj}
+    if isinstance(obj, dict):
+        for key in CHECKPOINT_KEYS:
+            if isinstance(obj.get(key), dict):
+                return _tensors(obj[key], path)
+        return {str(k): v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    raise ValueError(f"{path}: expected a tensor or a state dict, found {type(obj).__name__}")
+
+
+def _is_torchscript(path: Path) -> bool:
+    """A TorchScript archive: a zip whose members include the scripted code."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any("/code/" in n or n.endswith("constants.pkl") for n in z.namelist())
+    except zipfile.BadZipFile:
+        return False
+
+
+def _read_torch(path: Path) -> dict[str, torch.Tensor]:
+    """A .pt/.pth/.bin file, always with ``weights_only``; TorchScript archives by their
+    weights; a whole pickled module refused with how to save a state dict instead."""
+    if _is_torchscript(path):
+        return dict(torch.jit.load(str(path), map_location="cpu").state_dict())
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "Unsupported global" not in str(e):  # a corrupt file, not a refused Python object
+            raise
+        raise ValueError(
+            f"{path} holds pickled Python objects besides tensors (a whole nn.Module?), which are "
+            "not loaded because unpickling runs code; save the weights instead: "
+            "torch.save(model.state_dict(), path)"
+        ) from None
+    return _tensors(obj, path)
+
+
 def _read_file(path: Path) -> dict[str, torch.Tensor]:
     suffix = path.suffix.lower()
-    if suffix in (".pt", ".pth"):
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-        if isinstance(obj, torch.Tensor):
-            return {path.stem: obj}
-        if isinstance(obj, dict):
-            return {str(k): v for k, v in obj.items() if isinstance(v, torch.Tensor)}
-        raise ValueError(f"{path}: expected a tensor or a state dict, found {type(obj).__name__}")
+    if suffix in (".pt", ".pth", ".bin"):
+        return _read_torch(path)
     if suffix == ".npy":
         return {path.stem: torch.from_numpy(np.load(path, allow_pickle=False))}
     if suffix == ".npz":
@@ -56,7 +102,8 @@ def _read_file(path: Path) -> dict[str, torch.Tensor]:
 
         return load_file(str(path))
     raise ValueError(
-        f"{path}: unknown weight file type {suffix!r}; valid: .pt, .pth, .npy, .npz, .safetensors"
+        f"{path}: unknown weight file type {suffix!r}; valid: .pt, .pth, .bin, .npy, .npz, "
+        ".safetensors, or a HuggingFace model folder"
     )
 
 
@@ -75,7 +122,11 @@ def load_weights(source: str | Path, layer_filter: str | None = None, seed: int 
         path = Path(text)
     if path.exists():
         if path.is_dir():
-            raise ValueError(f"{path} is a folder; give a weight file (.pt, .npy, .npz, .safetensors)")
+            found = next((path / f for f in HF_FILES if (path / f).is_file()), None)
+            if found is None:
+                raise ValueError(f"{path} is a folder without {' or '.join(HF_FILES)}; give a "
+                                 "weight file (.pt, .npy, .npz, .safetensors) or a model folder")
+            path = found
         try:
             named = _read_file(path)
         except ValueError:
