@@ -11,4 +11,12 @@ from .workloads import Workload
 
 __version__ = "0.1.0"
 
-__all__ = ["Pattern", "Workload", "__version__", "encode", "pattern", "simulate"]
+__all__ = ["Pattern", "Workload", "__version__", "encode", "pattern", "simulate", "tradeoff"]
+
+
+def tradeoff(*args, **kwargs):  # noqa: ANN002, ANN003 - the signature is api.tradeoff's
+    """``sparsegrain.api.tradeoff``: sweep a Workload, store and report it; returns the table
+    and the report paths (imported on first use, so ``import sparsegrain`` stays light)."""
+    from .api import tradeoff as run
+
+    return run(*args, **kwargs)

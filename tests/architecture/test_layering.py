@@ -25,7 +25,7 @@ BELOW = {
     "prune": {"patterns"},
 }
 #: applications: they sit above every stage
-APPLICATIONS = ("workloads", "experiments", "studies", "report", "cli", "__main__")
+APPLICATIONS = ("workloads", "experiments", "studies", "report", "api", "cli", "__main__")
 
 
 def imported(path: Path) -> set[str]:

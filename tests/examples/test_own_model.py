@@ -76,3 +76,17 @@ def test_changed_weights_are_measured_again_never_served_stale(tmp_path):
     with ResultStore(tmp_path / STORE_NAME) as store:
         hashes = {json.dumps(r.config["weights"]) for r in store.rows() if r.kind == "accuracy"}
     assert len(hashes) == 2
+
+
+def test_the_python_api_returns_the_table_and_the_report(tmp_path):
+    import sparsegrain as sg
+
+    res = sg.tradeoff(REF, patterns="unstructured,gs:8:1", sparsities=(0.8,), accelerators="gs",
+                      formats="csr", steps=0, out=tmp_path)
+    t = res.table
+    assert set(t["kind"]) == {"accuracy", "format", "accelerator"}
+    assert len(t) == 3 * 3  # dense + two points, each: accuracy, csr, gs
+    acc = t[t["kind"] == "accuracy"].set_index("pattern")
+    assert acc.loc["dense", "value"] > 0.9 and acc.loc["dense", "metric"] == "accuracy"
+    assert (t[t["kind"] == "accelerator"]["cycles"] > 0).all()
+    assert res.report["md"].is_file()
