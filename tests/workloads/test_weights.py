@@ -42,6 +42,7 @@ def test_bad_sources_raise_clear_errors(tmp_path):
         load_weights("minilm", "no-such-layer")
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 def test_checkpoints_torchscript_and_model_folders_give_their_weights(tmp_path):
     import torch
     from torch import nn

@@ -11,6 +11,7 @@ are read too.
 from __future__ import annotations
 
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -74,7 +75,9 @@ def _read_torch(path: Path) -> dict[str, torch.Tensor]:
     """A .pt/.pth/.bin file, always with ``weights_only``; TorchScript archives by their
     weights; a whole pickled module refused with how to save a state dict instead."""
     if _is_torchscript(path):
-        return dict(torch.jit.load(str(path), map_location="cpu").state_dict())
+        with warnings.catch_warnings():  # torch deprecates TorchScript; its archives still exist
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return dict(torch.jit.load(str(path), map_location="cpu").state_dict())
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
