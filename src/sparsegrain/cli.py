@@ -183,7 +183,7 @@ def encode_cmd(
     as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
 ) -> None:
     """Bits by field (values, indices, pointers, padding, ...) and compression ratio per format."""
-    from .formats.report import encode_layers, totals
+    from .formats.report import SKIPPED, encode_layers, totals
 
     try:
         if pattern is not None and sparsity is None:
@@ -198,11 +198,15 @@ def encode_cmd(
         rows = encode_layers(named, specs, sparsity, formats or None)
     except ValueError as e:
         raise fail(str(e))
+    skipped = [r for r in rows if r.format == SKIPPED]
+    rows = [r for r in rows if r.format != SKIPPED]
     summary = totals(rows) if len(named) > 1 else rows
     if not fmt:  # default: only the formats that hold the mask
         summary = [r for r in summary if r.report is not None]
     if as_json:
-        out = {"layers": [r.to_dict() for r in rows], "total": [r.to_dict() for r in totals(rows)]}
+        out = {"layers": [r.to_dict() for r in rows], "total": [r.to_dict() for r in totals(rows)],
+               "skipped": [{"layer": r.layer, "pattern": r.pattern, "reason": r.error}
+                           for r in skipped]}
         print(json.dumps(out, indent=1))
         return
     if per_layer and len(named) > 1:
@@ -210,6 +214,8 @@ def encode_cmd(
             _print_encoded([r for r in rows if r.layer == name], name)
     title = f"{weights}: {len(named)} layer{'s' if len(named) > 1 else ''}"
     _print_encoded(summary, title + (f", {len(named)} layers summed" if len(named) > 1 else ""))
+    for r in skipped:
+        console.print(f"[dim]skipped {r.layer} for {r.pattern}: {r.error}[/]", highlight=False)
 
 
 def _print_encoded(rows: list, title: str) -> None:
@@ -264,7 +270,9 @@ def _model_params(params: list[str]) -> dict:
 def simulate_cmd(
     accel: str = typer.Argument(..., help="accelerator model: eie, systolic, simd, ..."),
     workload: str = typer.Option(None, "--workload", help="catalog layer, e.g. eie:Alex-8"),
-    weights: str = typer.Option(None, "--weights", help="weight file (first prunable tensor)"),
+    weights: str = typer.Option(None, "--weights", help="weight file (its first prunable tensor "
+                                                        "unless --layer names one)"),
+    layer: str = typer.Option(None, "--layer", help="with --weights: the layer to run"),
     pattern: str = typer.Option(None, "--pattern", help="prune with this pattern first"),
     sparsity: float = typer.Option(None, "--sparsity", help="target sparsity in [0, 1]"),
     activations: str = typer.Option(None, "--activations", help="activation vector file"),
@@ -279,8 +287,10 @@ def simulate_cmd(
     from .workloads.operands import layer_inputs
 
     try:
+        if layer is not None and weights is None:
+            raise ValueError("--layer picks a layer of --weights; give --weights FILE too")
         name, w, a = layer_inputs(
-            workload, weights, pattern, sparsity, activations, act_density, seed
+            workload, weights, pattern, sparsity, activations, act_density, seed, layer
         )
         result = simulate(accel, w, a, energy_table=energy_table, **_model_params(param))
     except ValueError as e:

@@ -59,3 +59,22 @@ def test_table_lists_formats_that_cannot_hold_the_mask():
 def test_bad_input_is_one_red_line(args, msg):
     r = runner.invoke(app, ["encode", "minilm:layer.0.attention.self.query", *args])
     assert r.exit_code == 2 and msg in r.output and "Traceback" not in r.output
+
+
+def test_a_layer_the_pattern_cannot_tile_is_skipped_with_its_reason(tmp_path):
+    import json
+
+    import torch
+    from typer.testing import CliRunner
+
+    from sparsegrain.cli import app
+
+    torch.save({"a.weight": torch.randn(64, 64), "b.weight": torch.randn(10, 7)}, tmp_path / "w.pt")
+    res = CliRunner().invoke(app, ["encode", str(tmp_path / "w.pt"), "-p", "gs:8:1", "-s", "0.9",
+                                   "-f", "csr,gs", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert [s["layer"] for s in out["skipped"]] == ["b.weight"]
+    assert "cannot tile a layer of shape (10, 7)" in out["skipped"][0]["reason"]
+    total = {r["format"]: r for r in out["total"]}
+    assert total["gs"]["nnz"] == total["csr"]["nnz"] > 0  # summed over the tileable layer only

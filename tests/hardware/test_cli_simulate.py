@@ -33,3 +33,23 @@ def test_simulate_errors_are_one_line():
         out = runner.invoke(app, args)
         assert out.exit_code == 2, out.output
         assert text in out.output and "Traceback" not in out.output
+
+
+def test_simulate_picks_a_layer_of_a_weight_file(tmp_path):
+    import json
+
+    import torch
+    from typer.testing import CliRunner
+
+    from sparsegrain.cli import app
+
+    torch.save({"a.weight": torch.randn(16, 32), "b.weight": torch.randn(8, 24)}, tmp_path / "w.pt")
+    runner = CliRunner()
+    res = runner.invoke(app, ["simulate", "systolic", "--weights", str(tmp_path / "w.pt"),
+                              "--layer", "b", "--json"])
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.output)
+    assert got["layer"] == "b.weight" and got["extras"]["gemm_nkm"][:2] == [8, 24]
+    bad = runner.invoke(app, ["simulate", "systolic", "--weights", str(tmp_path / "w.pt"),
+                              "--layer", "zz"])
+    assert bad.exit_code == 2 and "has no layer 'zz'; layers: a.weight, b.weight" in bad.output

@@ -17,6 +17,10 @@ from ..patterns import pattern
 from .base import FORMATS, StorageReport, encode, parse_format, pattern_params
 
 
+#: the format column of a layer the pattern cannot tile (no format is tried on it)
+SKIPPED = "(skipped)"
+
+
 @dataclass
 class LayerEncoding:
     """One layer encoded in one format (``report`` is None when the format cannot hold it)."""
@@ -44,7 +48,12 @@ def encode_layers(
     for name, w in named.items():
         for text in patterns:
             spec = pattern(text) if text else None
-            mask = w != 0 if spec is None else spec.mask(w, sparsity if sparsity is not None else 0.0)
+            try:
+                mask = w != 0 if spec is None else spec.mask(
+                    w, sparsity if sparsity is not None else 0.0)
+            except ValueError as e:  # the pattern cannot tile this layer: skipped with why
+                rows.append(LayerEncoding(name, spec.spec, SKIPPED, None, str(e)))
+                continue
             for f in formats or list(FORMATS):
                 kind, params = parse_format(f)
                 params = {**pattern_params(kind, spec), **params}
@@ -58,9 +67,12 @@ def encode_layers(
 
 
 def totals(rows: list[LayerEncoding]) -> list[LayerEncoding]:
-    """Per (pattern, format) the bits summed over the layers every format could hold."""
+    """Per (pattern, format) the bits summed over the layers every format could hold; layers the
+    pattern cannot tile (``SKIPPED`` rows) are left out of every format alike."""
     out: dict[tuple[str, str], LayerEncoding] = {}
     for r in rows:
+        if r.format == SKIPPED:
+            continue
         key = (r.pattern, r.format)
         if key not in out:
             out[key] = LayerEncoding("all layers", r.pattern, r.format, None, None)

@@ -24,13 +24,15 @@ def layer_inputs(
     activations: str | None = None,
     act_density: float | None = None,
     seed: int = 0,
+    layer: str | None = None,
 ) -> tuple[str, torch.Tensor, np.ndarray]:
     """(name, 2-D weight, activation vector) of one layer for ``sparsegrain simulate``.
 
     ``workload`` is a catalog layer (``eie:Alex-8``): seeded random weights pruned
     (unstructured) to its published weight density unless ``pattern``/``sparsity`` say otherwise,
     activations at its published density. ``weights`` is a weight file or source of
-    :func:`~sparsegrain.workloads.load_weights` (its first prunable tensor).
+    :func:`~sparsegrain.workloads.load_weights`: its tensor ``layer`` (the name, with or
+    without ``.weight``), by default its first prunable one.
     """
     if (workload is None) == (weights is None):
         raise ValueError("give exactly one of workload (e.g. eie:Alex-8) or weights (a file)")
@@ -49,7 +51,12 @@ def layer_inputs(
         named = load_weights(weights)
         if not named:
             raise ValueError(f"{weights} holds no prunable weight tensor")
-        name, w = next(iter(named.items()))
+        if layer is not None and layer not in named and f"{layer}.weight" in named:
+            layer = f"{layer}.weight"
+        if layer is not None and layer not in named:
+            raise ValueError(f"{weights} has no layer {layer!r}; layers: {', '.join(named)}")
+        name = layer if layer is not None else next(iter(named))
+        w = named[name]
     if sparsity is not None:
         w = torch.where(make_pattern(pattern or "unstructured").mask(w, sparsity), w, 0.0)
     elif pattern is not None:
