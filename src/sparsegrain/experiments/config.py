@@ -119,7 +119,7 @@ def point_config(cfg: SweepConfig, pattern: str, sparsity: float, seed: int) -> 
     return {
         "version": STORE_VERSION,
         "model": cfg.model,
-        **({"weights": cfg.weights} if cfg.weights else {}),  # stores from before hashing lack it
+        **({"weights": cfg.weights} if cfg.weights else {}),  # a store without hashes keeps its keys
         "pattern": pattern,
         "sparsity": sparsity,
         "seed": seed,
