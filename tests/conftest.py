@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 import torch
@@ -16,6 +19,47 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SPARSEGRAIN_SHARED", ROOT.parent / "shared"))
 FC8 = SHARED / "data" / "eie_alexnet_fc8"
+#: the bit formula of every format, as docs/formats.md writes it (```bits fmt blocks)
+FORMULAS = dict(re.findall(r"```bits (\w+)\n(.*?)```", (ROOT / "docs" / "formats.md").read_text(),
+                           re.S))
+
+
+class _Names(dict):
+    """Formula names: the given ones, else the encoded weight's attribute of that name."""
+
+    def __init__(self, enc: Any) -> None:
+        super().__init__()
+        self.enc = enc
+
+    def __missing__(self, key: str) -> Any:
+        return getattr(self.enc, key)
+
+
+def documented(enc: Any) -> dict[str, float]:
+    """Bits by field of ``enc`` as its format's documented formulas give them (as evaluated, so
+    a formula that is not a whole number shows as such)."""
+    rep = enc.storage()
+    rows, cols = enc.matrix_shape
+    names = _Names(enc)
+    names.update(rows=rows, cols=cols, nnz=rep.nnz, padding=rep.padding_entries,
+                 ceil=math.ceil, log2=math.log2)
+    out = {}
+    for line in FORMULAS[enc.fmt].strip().splitlines():
+        field, expr = (s.strip() for s in line.split("=", 1))
+        out[field] = eval(expr, {"__builtins__": {}}, names)  # noqa: S307 - our own docs
+    return out
+
+
+@pytest.fixture
+def documented_bits() -> Callable[[Any], dict[str, float]]:
+    """:func:`documented`: the bits docs/formats.md promises for an encoded weight."""
+    return documented
+
+
+@pytest.fixture
+def documented_formats() -> list[str]:
+    """The formats docs/formats.md gives a bit formula for."""
+    return sorted(FORMULAS)
 
 
 @pytest.fixture
