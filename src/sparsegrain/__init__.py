@@ -14,9 +14,11 @@ __version__ = "0.1.0"
 __all__ = ["Pattern", "Workload", "__version__", "encode", "pattern", "simulate", "tradeoff"]
 
 
-def tradeoff(*args, **kwargs):  # noqa: ANN002, ANN003 - the signature is api.tradeoff's
-    """``sparsegrain.api.tradeoff``: sweep a Workload, store and report it; returns the table
-    and the report paths (imported on first use, so ``import sparsegrain`` stays light)."""
-    from .api import tradeoff as run
+def __getattr__(name: str) -> object:
+    """``sparsegrain.tradeoff`` is :func:`sparsegrain.api.tradeoff`, imported on first use so that
+    ``import sparsegrain`` does not load pandas and the report."""
+    if name == "tradeoff":
+        from .api import tradeoff
 
-    return run(*args, **kwargs)
+        return tradeoff
+    raise AttributeError(f"module 'sparsegrain' has no attribute {name!r}")

@@ -142,10 +142,12 @@ def split_list(text: str) -> list[str]:
 def check_model(ref: Any) -> str:
     """A built-in model name or a ``FILE.py:NAME`` / ``package.module:NAME`` reference (checked
     by form only: the sweep imports it, a report never needs to)."""
-    if not isinstance(ref, str) or not (ref in MODELS or is_reference(ref)
-                                        or ref in plugin_names()):
+    if isinstance(ref, str) and (ref in MODELS or is_reference(ref)):
+        return ref
+    plugins = plugin_names()
+    if not isinstance(ref, str) or ref not in plugins:
         raise ValueError(
-            f"unknown model {ref!r}; valid: {', '.join([*MODELS, *plugin_names()])}, or FILE.py:NAME / "
+            f"unknown model {ref!r}; valid: {', '.join([*MODELS, *plugins])}, or FILE.py:NAME / "
             "package.module:NAME naming a sparsegrain.Workload"
         )
     return ref

@@ -13,7 +13,7 @@ import os
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -163,14 +163,28 @@ def eie_table(runs: list[EIELayerResult]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_depth(runs: list[EIELayerResult], out: Path) -> Path:
-    """Load-balance efficiency against queue depth, one line per layer."""
+def _figure() -> tuple[Any, Any, Any]:
+    """pyplot (Agg, imported on first use), a figure and its axes, the study's size."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    return plt, fig, ax
+
+
+def _save(plt: Any, fig: Any, path: Path) -> Path:
+    """Write ``fig`` as a PNG at ``path`` and release it."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_depth(runs: list[EIELayerResult], out: Path) -> Path:
+    """Load-balance efficiency against queue depth, one line per layer."""
+    plt, fig, ax = _figure()
     for r in runs:
         d = sorted(r.efficiency_by_depth)
         ax.plot(d, [r.efficiency_by_depth[k] for k in d], marker="o", label=r.layer)
@@ -182,21 +196,12 @@ def plot_depth(runs: list[EIELayerResult], out: Path) -> Path:
     ax.set(xlabel="activation queue depth (fifo_depth)", ylim=(0, 1),
            ylabel="load-balance efficiency", title="EIE model: efficiency vs queue depth (64 PEs)")
     ax.legend(fontsize=7, ncol=3)
-    path = out / "eie_efficiency_vs_depth.png"
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, out / "eie_efficiency_vs_depth.png")
 
 
 def plot_pes(runs: list[EIELayerResult], out: Path) -> Path:
     """Speedup over one PE against PE count, with the linear ideal."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    plt, fig, ax = _figure()
     top = 1
     for r in runs:
         if not r.cycles_by_pes:
@@ -214,8 +219,4 @@ def plot_pes(runs: list[EIELayerResult], out: Path) -> Path:
     ax.set(xlabel="PEs", ylabel="speedup over 1 PE",
            title="EIE model: speedup vs PE count (queue depth 8)")
     ax.legend(fontsize=7, ncol=2)
-    path = out / "eie_speedup_vs_pes.png"
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, out / "eie_speedup_vs_pes.png")
