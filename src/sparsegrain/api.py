@@ -20,6 +20,7 @@ FIELDS = {
     "accuracy": ("value", "sparsity_actual"),
     "format": ("total_bits", "dense_bits", "compression_ratio", "exact"),
     "accelerator": ("cycles", "time_s", "energy_pj"),
+    "cpu": ("dense_ms", "sparse_ms", "speedup"),
 }
 
 
@@ -42,6 +43,8 @@ def tradeoff(
     budgets: tuple[float, ...] = DEFAULT_BUDGETS,
     resume: bool = False,
     force: bool = False,
+    allocation: str = "uniform",
+    cpu_batch: int = 1,
 ) -> Tradeoff:
     """Sweep ``workload`` (a :class:`Workload` or what ``--model`` takes) over every pattern and
     sparsity, store the rows in ``out`` and write the report there, as ``sparsegrain tradeoff``
@@ -50,7 +53,7 @@ def tradeoff(
     model = workload if isinstance(workload, str) else (wl.name or "workload")
     cfg = SweepConfig(model=model, patterns=patterns, sparsities=sparsities,
                       accelerators=accelerators, formats=formats, seeds=tuple(seeds),
-                      pruning=Pruning(steps=steps))
+                      pruning=Pruning(steps=steps), allocation=allocation, cpu_batch=cpu_batch)
     run = run_sweep(cfg, out, resume=resume, force=force, workload=wl)
     _, paths = report_sweep(out, run.config, budgets)
     with ResultStore(Path(out) / STORE_NAME) as store:

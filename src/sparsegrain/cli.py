@@ -8,6 +8,7 @@ from rich.table import Table
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import patterns as patterns_lib
@@ -504,6 +505,12 @@ def tradeoff_cmd(
     as_json: bool = typer.Option(False, "--json", help="print the result table as JSON"),
     budget: str = typer.Option("0.5,1,2", help="accuracy budgets of the equal-accuracy answer, "
                                               "in points of the metric below dense"),
+    allocation: str = typer.Option(
+        "uniform", help="how each target is shared among the layers: uniform (every layer at the "
+                        "target), global (groups ranked across layers) or sensitivity (along a "
+                        "one-shot per-layer scan)"),
+    cpu_batch: int = typer.Option(1, help="batch of the latency measured on this CPU with the "
+                                          "project's kernels; 0 = not measured"),
 ) -> None:
     """Prune a real model with every pattern at every sparsity and report accuracy, size and
     modelled accelerator cost; results go to an SQLite store in OUT, the report beside it."""
@@ -515,7 +522,8 @@ def tradeoff_cmd(
     try:
         cfg = SweepConfig(
             model=model, patterns=patterns, sparsities=sparsity, accelerators=accelerators,
-            formats=formats, seeds=tuple(_int_list(seeds, "seed")), pruning=Pruning(steps=steps))
+            formats=formats, seeds=tuple(_int_list(seeds, "seed")), pruning=Pruning(steps=steps),
+            allocation=allocation, cpu_batch=cpu_batch)
         budgets = check_budgets(budget)
         run = run_sweep(cfg, out, resume=resume, force=force)
         summary, paths = report_sweep(out, run.config, budgets)
@@ -525,6 +533,47 @@ def tradeoff_cmd(
         console.print(f"{run.measured} point(s) measured, {run.skipped} already in the store, "
                       f"in {run.seconds:.1f} s")
     _print_report(summary, paths, as_json)
+
+
+@app.command("sensitivity")
+def sensitivity_cmd(
+    model: str = typer.Option("digits-cnn", help="a built-in name, FILE.py:NAME or "
+                                                 "package.module:NAME"),
+    pattern: str = typer.Option("unstructured", "--pattern", "-p", help="pattern string"),
+    sparsity: str = typer.Option("0.3,0.5,0.7,0.8,0.9,0.95", help="comma-separated sparsities"),
+    layers: str = typer.Option("", help="comma-separated layers to scan (default: every "
+                                        "prunable layer)"),
+    out: Path = typer.Option(Path("results"), help="folder for sensitivity.md/.json/.png"),
+    as_json: bool = typer.Option(False, "--json", help="print the scan as JSON"),
+) -> None:
+    """Prune each layer alone, one-shot, at each sparsity and evaluate: which layers tolerate
+    which sparsity under a pattern (a table and a plot in OUT)."""
+    from dataclasses import asdict
+
+    from .experiments.config import split_list
+    from .experiments.sensitivity import scan
+    from .report.sensitivity import table, write
+
+    try:
+        with _progress("sensitivity scan") as tick:
+            result = scan(model, pattern, sparsity, split_list(layers) or None, progress=tick)
+        paths = write(result, out)
+    except ValueError as e:
+        raise fail(str(e))
+    if as_json:
+        print(json.dumps({**asdict(result), "files": {k: str(v) for k, v in paths.items()}},
+                         indent=1))
+        return
+    head, body = table(result)
+    t = Table(title=f"{result.model}: {result.metric} with one layer pruned to {result.pattern} "
+                    f"(dense {result.dense:.4f})")
+    for h in head:
+        t.add_column(h, justify="left" if h == "layer" else "right")
+    for row in body:
+        t.add_row(*row)
+    console.print(t)
+    console.print(f"scan of {sum(len(p) for p in result.points.values())} evaluations in "
+                  f"{result.seconds:.1f} s; written: {paths['md']}, {paths['png']}")
 
 
 @app.command("report")
@@ -555,17 +604,32 @@ def _print_report(summary, paths: dict[str, Path], as_json: bool) -> None:
     on_front = set().union(*fronts(summary).values())
     table = Table(title=f"{summary.model}: dense {summary.metric} {summary.dense.accuracy:.4f}; "
                         "speedup over dense per accelerator; ★ on a Pareto front")
-    for h in ("pattern", "sparsity", summary.metric, "best format", *summary.accelerators, "★"):
+    for h in ("pattern", "sparsity", summary.metric, "best format", *summary.machines, "★"):
         table.add_column(h, justify="left" if h in ("pattern", "best format") else "right")
     for i, e in enumerate(summary.entries):
         best = e.best_format
         table.add_row(e.pattern, f"{e.sparsity:g}", f"{e.accuracy:.4f}",
                       f"{best[0]} {best[1]:.2f}x" if best else "n/a",
                       *(f"{e.speedup[a]:.2f}x" if a in e.speedup else "n/a"
-                        for a in summary.accelerators),
+                        for a in summary.machines),
                       "★" if i in on_front else "")
     console.print(table)
     console.print(f"report: {paths['md']} and {paths['html']}")
+
+
+@contextmanager
+def _progress(what: str):
+    """A progress bar on stderr with a time estimate; yields ``tick(done, total, seconds)``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(what, total=None)
+
+        def tick(done: int, total: int, seconds: float) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield tick
 
 
 def _int_list(text: str, what: str) -> list[int]:

@@ -84,9 +84,12 @@ def test_the_python_api_returns_the_table_and_the_report(tmp_path):
     res = sg.tradeoff(REF, patterns="unstructured,gs:8:1", sparsities=(0.8,), accelerators="gs",
                       formats="csr", steps=0, out=tmp_path)
     t = res.table
-    assert set(t["kind"]) == {"accuracy", "format", "accelerator"}
-    assert len(t) == 3 * 3  # dense + two points, each: accuracy, csr, gs
+    assert set(t["kind"]) == {"accuracy", "format", "accelerator", "cpu"}
+    assert len(t) == 3 * 4  # dense + two points, each: accuracy, csr, gs, the measured CPU
     acc = t[t["kind"] == "accuracy"].set_index("pattern")
     assert acc.loc["dense", "value"] > 0.9 and acc.loc["dense", "metric"] == "accuracy"
     assert (t[t["kind"] == "accelerator"]["cycles"] > 0).all()
+    cpu = t[t["kind"] == "cpu"]
+    assert (cpu["dense_ms"] > 0).all() and (cpu["sparse_ms"] > 0).all()
+    assert (cpu["speedup"] == cpu["dense_ms"] / cpu["sparse_ms"]).all()
     assert res.report["md"].is_file()

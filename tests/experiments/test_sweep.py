@@ -37,7 +37,7 @@ def test_every_measurement_has_a_row(tiny) -> None:
         assert {(pattern, "format", f) for f in run.config.formats} <= kinds
         assert {(pattern, "accelerator", a) for a in TINY.accelerators} <= kinds
     assert len(run.config.formats) == len(FORMATS)
-    assert len(rows) == 3 * (1 + len(FORMATS) + len(TINY.accelerators))
+    assert len(rows) == 3 * (1 + len(FORMATS) + len(TINY.accelerators) + 1)  # + measured CPU
     acc = {r.pattern: r.result for r in rows if r.kind == "accuracy"}
     spec = workloads.get("digits-cnn")
     assert acc[DENSE]["value"] == pytest.approx(spec.evaluate(spec.load())["accuracy"])

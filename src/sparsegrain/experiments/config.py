@@ -15,6 +15,7 @@ from typing import Any
 from .. import patterns as patterns_lib
 from ..formats import parse_format
 from ..hardware import ACCELERATORS
+from ..prune.allocation import check_allocation
 from ..workloads import MODELS
 from ..workloads.workload import is_reference, plugin_names
 
@@ -72,6 +73,11 @@ class SweepConfig:
     sim_samples: int = 1
     #: content hash of the dense model's weights (and version), set when the sweep runs
     weights: str = ""
+    #: how each point's target is shared among the layers: uniform, global or sensitivity
+    allocation: str = "uniform"
+    #: batch of the measured-CPU latency (the pruned model run with the project's kernels on
+    #: this machine against the same model dense); 0 = not measured
+    cpu_batch: int = 1
 
     def __post_init__(self) -> None:
         check_model(self.model)
@@ -84,6 +90,10 @@ class SweepConfig:
             raise ValueError("at least one seed is needed")
         if self.sim_samples < 1:
             raise ValueError(f"sim_samples must be >= 1, got {self.sim_samples}")
+        check_allocation(self.allocation)
+        if not isinstance(self.cpu_batch, int) or self.cpu_batch < 0:
+            raise ValueError(f"cpu_batch must be an integer >= 0 (0: no CPU timing), got "
+                             f"{self.cpu_batch!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as plain JSON-ready data."""
@@ -122,6 +132,9 @@ def point_config(cfg: SweepConfig, pattern: str, sparsity: float, seed: int) -> 
         **({"weights": cfg.weights} if cfg.weights else {}),  # a store without hashes keeps its keys
         "pattern": pattern,
         "sparsity": sparsity,
+        # uniform allocation is left out so the stores written before allocations keep their keys
+        **({"allocation": cfg.allocation} if cfg.allocation != "uniform" and pattern != DENSE
+           else {}),
         "seed": seed,
         "pruning": asdict(cfg.pruning) if pattern != DENSE else None,
         "sim_samples": cfg.sim_samples,

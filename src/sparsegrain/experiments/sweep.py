@@ -13,6 +13,7 @@ point are committed together, so an interrupted sweep resumes at the point it wa
 
 from __future__ import annotations
 
+import copy
 import math
 import statistics
 import time
@@ -30,12 +31,18 @@ from .. import patterns as pattern_lib
 from ..formats import FORMATS, encode, format_spec, parse_format
 from ..hardware import ACCELERATORS, EnergyTable, Layer, build
 from ..patterns import Geometry
+from ..core.hooks import module_inputs
+from ..core.timing import interleaved_ms
+from ..kernels import sparsify
 from ..prune import Gradual, PruneConfig
 from ..workloads.workload import Workload, load_workload
 from .config import DENSE, SweepConfig, config_key, point_config
+from .sensitivity import DEFAULT_SCAN, Sensitivity, scan
 from .store import ERROR, NOT_APPLICABLE, OK, Row, open_store
 
-ACCURACY, FORMAT, ACCELERATOR = "accuracy", "format", "accelerator"
+ACCURACY, FORMAT, ACCELERATOR, CPU = "accuracy", "format", "accelerator", "cpu"
+#: torch's thread count before a sweep sets one thread for training: the measured CPU's
+MACHINE_THREADS = torch.get_num_threads()
 #: the energy table every accelerator row is priced with (the package default)
 TABLE = EnergyTable.load()
 
@@ -81,6 +88,8 @@ def point_keys(cfg: SweepConfig, pattern: str, sparsity: float, seed: int) -> di
     keys |= {(FORMAT, f): config_key(point, FORMAT, f) for f in cfg.formats}
     keys |= {(ACCELERATOR, a): config_key(point, ACCELERATOR, a, params)
              for a, params in accelerator_params(cfg).items()}
+    if cfg.cpu_batch:
+        keys[CPU, CPU] = config_key(point, CPU, CPU, {"batch": cfg.cpu_batch})
     return keys
 
 
@@ -133,24 +142,38 @@ def _run(spec: Any, cfg: SweepConfig, out: Path, resume: bool, force: bool, cons
                    TimeElapsedColumn())
         with Progress(*columns, console=console, transient=False) as bar:
             task = bar.add_task("sweep", total=len(todo))
+            scans: dict[str, Sensitivity] = {}
             for pattern, sparsity, seed in todo:
                 label = f"{pattern} @ {sparsity:g} (seed {seed})"
 
                 def say(stage: str, label: str = label) -> None:
                     bar.update(task, description=f"{label}: {stage}")
 
-                store.commit_point(measure_point(spec, cfg, pattern, sparsity, seed, say))
+                targets = None
+                if cfg.allocation == "sensitivity" and pattern != DENSE:
+                    if pattern not in scans:
+                        say("sensitivity scan")
+                        scans[pattern] = scan(spec, pattern, scan_sparsities(cfg))
+                    targets = scans[pattern].allocate(sparsity)
+                store.commit_point(measure_point(spec, cfg, pattern, sparsity, seed, say, targets))
                 bar.advance(task)
             bar.update(task, description="sweep done")
         return SweepRun(cfg, store.path, len(todo), len(points) - len(todo),
                         time.perf_counter() - start)
 
 
+def scan_sparsities(cfg: SweepConfig) -> list[float]:
+    """The sparsities a sensitivity scan for ``cfg`` visits: the default scan and the targets."""
+    return sorted({*DEFAULT_SCAN, *cfg.sparsities})
+
+
 def measure_point(
     spec: Workload, cfg: SweepConfig, pattern: str, sparsity: float, seed: int,
     say: Callable[[str], None] = lambda stage: None,
+    targets: dict[str, float] | None = None,
 ) -> list[Row]:
-    """Prune, evaluate and measure one point; returns its rows (not yet stored)."""
+    """Prune, evaluate and measure one point; returns its rows (not yet stored). ``targets``
+    (layer -> sparsity) replaces the allocation of ``cfg`` (the sensitivity allocation's)."""
     keys = point_keys(cfg, pattern, sparsity, seed)
     point = point_config(cfg, pattern, sparsity, seed)
     accel_params = accelerator_params(cfg)
@@ -164,7 +187,7 @@ def measure_point(
     model = spec.fresh_model()
     say("pruning")
     t0 = time.perf_counter()
-    masks, left_dense = prune(spec, model, cfg, pattern, sparsity)
+    masks, left_dense = prune(spec, model, cfg, pattern, sparsity, targets)
     prune_s = time.perf_counter() - t0
     say("evaluating")
     metric, metrics = spec.measure(model)
@@ -179,6 +202,8 @@ def measure_point(
         "sparsity_actual": zeros / max(total, 1),
         "layer_sparsity": {n: float((~lay.mask).float().mean()) for n, lay in layers.items()},
         "left_dense": left_dense,
+        "allocation": cfg.allocation,
+        **({"layer_targets": targets} if targets else {}),
         "prune_s": prune_s,
     })]
     for fmt in cfg.formats:
@@ -192,20 +217,29 @@ def measure_point(
             say(f"simulating {accel}")
             status, result = measure_accelerator(accel, layers, acts, params)
             rows.append(row(ACCELERATOR, accel, status, result))
+    if cfg.cpu_batch:
+        say("timing on this CPU")
+        status, result = measure_cpu(model, pattern, spec.inputs(), cfg.cpu_batch)
+        rows.append(row(CPU, CPU, status, result))
     return rows
 
 
 def prune(
-    spec: Workload, model: nn.Module, cfg: SweepConfig, pattern: str, sparsity: float
+    spec: Workload, model: nn.Module, cfg: SweepConfig, pattern: str, sparsity: float,
+    targets: dict[str, float] | None = None,
 ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Prune ``model`` in place; returns the final masks by weight name and the layers the
+    """Prune ``model`` in place, each layer to its ``targets`` sparsity if given, else as the
+    sweep's allocation says; returns the final masks by weight name and the layers the
     pattern could not tile (left dense, with the reason)."""
     if pattern == DENSE:
         return {}, {}
     steps = cfg.pruning.steps
     schedule = Gradual(start=0, end=cfg.pruning.ramp_end, every=cfg.pruning.every)
+    layers = ({n: {"sparsity": s} for n, s in targets.items()} if targets
+              else spec.layers(model))
     config = PruneConfig(pattern=pattern, sparsity=sparsity, schedule=schedule,
-                         on_untileable="skip")
+                         on_untileable="skip", layers=layers,
+                         allocation="global" if cfg.allocation == "global" else "uniform")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # layers left dense are reported below instead
         masks = spec.prune(model, config, steps=steps).masks
@@ -259,19 +293,12 @@ def capture_inputs(
     model: nn.Module, names: list[str], inputs: tuple, n: int
 ) -> dict[str, torch.Tensor]:
     """The input activations of each named module on the first ``n`` evaluation samples."""
-    seen: dict[str, torch.Tensor] = {}
-    hooks = [
-        model.get_submodule(name).register_forward_pre_hook(
-            lambda mod, args, name=name: seen.setdefault(name, args[0].detach()[:n].clone()))
-        for name in names
-    ]
-    try:
-        with torch.no_grad():
-            model(*(x[:n] if isinstance(x, torch.Tensor) else x for x in inputs))
-    finally:
-        for h in hooks:
-            h.remove()
-    return seen
+    return module_inputs(model, names, first(inputs, n))
+
+
+def first(inputs: tuple, n: int) -> tuple:
+    """The first ``n`` samples of every tensor among ``inputs``."""
+    return tuple(x[:n] if isinstance(x, torch.Tensor) else x for x in inputs)
 
 
 def measure_format(fmt: str, layers: dict[str, PrunedLayer]) -> tuple[str, dict[str, Any]]:
@@ -358,3 +385,31 @@ def measure_accelerator(
         "params": params or {},
         "seconds": time.perf_counter() - t0,
     }
+
+
+def measure_cpu(model: nn.Module, pattern: str, inputs: tuple, batch: int, rounds: int = 15
+                ) -> tuple[str, dict[str, Any]]:
+    """Latency on this CPU of the pruned ``model`` with its pruned layers on the project's
+    kernels (:func:`sparsegrain.kernels.sparsify`, deciding per layer on the layer's real
+    input, dense where its kernel is slower), against the same model run dense by torch:
+    medians over ``rounds`` interleaved rounds on the first ``batch`` sample inputs, at the
+    thread count torch had before the sweep (:data:`MACHINE_THREADS`)."""
+    x = first(inputs, batch)
+    training_threads = torch.get_num_threads()
+    torch.set_num_threads(MACHINE_THREADS)
+    try:
+        fast = copy.deepcopy(model)
+        choices: dict[str, str] = {}
+        if pattern != DENSE:
+            try:
+                sparsify(fast, pattern=pattern, inputs=x)
+                choices = {c.name: c.chosen for c in fast.sparsify_report}
+            except ValueError as e:
+                return NOT_APPLICABLE, {"reason": str(e)}
+        with torch.no_grad():
+            ms = interleaved_ms({"dense": lambda: model(*x), "sparse": lambda: fast(*x)}, rounds)
+    finally:
+        torch.set_num_threads(training_threads)
+    return OK, {"dense_ms": ms["dense"], "sparse_ms": ms["sparse"],
+                "speedup": ms["dense"] / ms["sparse"], "batch": batch,
+                "threads": MACHINE_THREADS, "rounds": rounds, "layers": choices}

@@ -10,8 +10,10 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
-from ..core.timing import median_ms
+from ..core.hooks import module_inputs
+from ..core.timing import interleaved_ms
 from ..formats import encode, format_spec, pattern_params
 from ..patterns import Pattern
 from ..patterns import pattern as make_pattern
@@ -137,12 +139,16 @@ def sparsify(
     batch: int = 64,
     keep_dense_if_slower: bool = True,
     pattern: str | Pattern | None = None,
+    inputs: tuple | torch.Tensor | None = None,
 ) -> nn.Module:
     """Replace, in place, each pruned Linear/Conv2d of ``model`` by a sparse-kernel layer.
 
     ``format="auto"`` detects which formats hold each layer's mask and times them against the
-    dense layer on ``batch`` random input rows, keeping the fastest (dense if it wins and
-    ``keep_dense_if_slower``). Returns the model; its attribute ``sparsify_report`` lists a
+    dense layer (interleaved medians), keeping the fastest (dense if it wins and
+    ``keep_dense_if_slower``). With ``inputs`` (what ``model(*inputs)`` takes, at the
+    deployment batch) each layer is timed as a whole layer on the activations it really
+    receives, against torch's own dense Linear/Conv2d; without, its matrix is timed on
+    ``batch`` random rows. Returns the model; its attribute ``sparsify_report`` lists a
     :class:`LayerChoice` per pruned layer. ``pattern``, the pattern the model was pruned with,
     gives each format the parameters it derives from that pattern (the encoding ``encode`` and
     the sweep use) instead of trying every kernel's ``auto_params``.
@@ -170,27 +176,46 @@ def sparsify(
             "the model has no pruned Linear/Conv2d layer (no mask parametrization, no "
             "torch.nn.utils.prune mask and no zero weights)"
         )
+    seen = {} if inputs is None else module_inputs(model, [n for n, _ in layers], inputs)
     report = []
     gen = torch.Generator().manual_seed(0)
     for name, module in layers:
         weight, mask = pruned_weight(module)
         kernels = candidates(weight, mask, format, spec)
-        cols = int(np.prod(weight.shape[1:]))
-        x = torch.randn(batch, cols, generator=gen)
-        dense_w = weight.reshape(weight.shape[0], -1).float()
-        times = {"dense": median_ms(lambda: x @ dense_w.T)}
-        for label, k in kernels.items():
-            times[label] = median_ms(lambda k=k: k.linear(x))
+        wrapped = {label: sparse_layer(k, module) for label, k in kernels.items()}
+        if name in seen:
+            x = seen[name]
+            fns = {"dense": dense_layer(module, weight, x),
+                   **{label: (lambda m=m: m(x)) for label, m in wrapped.items()}}
+        else:
+            x = torch.randn(batch, int(np.prod(weight.shape[1:])), generator=gen)
+            dense_w = weight.reshape(weight.shape[0], -1).float()
+            fns = {"dense": lambda: x @ dense_w.T,
+                   **{label: (lambda k=k: k.linear(x)) for label, k in kernels.items()}}
+        with torch.no_grad():
+            times = interleaved_ms(fns, rounds=7, warmup=1)
         sparse = min((t, label) for label, t in times.items() if label != "dense")[1]
         chosen = "dense" if keep_dense_if_slower and times["dense"] < times[sparse] else sparse
         if chosen != "dense":
-            kernel = kernels[chosen]
-            new = SparseLinear(kernel, module.bias) if isinstance(module, nn.Linear) else SparseConv2d(kernel, module)
-            set_module(model, name, new)
+            set_module(model, name, wrapped[chosen])
         sparsity = 1.0 - float(mask.float().mean())
         report.append(LayerChoice(name, tuple(weight.shape), sparsity, chosen, times))
     model.sparsify_report = report
     return model
+
+
+def sparse_layer(kernel: SparseKernel, module: nn.Module) -> nn.Module:
+    """The kernel-backed replacement of a Linear or Conv2d."""
+    return SparseLinear(kernel, module.bias) if isinstance(module, nn.Linear) \
+        else SparseConv2d(kernel, module)
+
+
+def dense_layer(module: nn.Module, weight: torch.Tensor, x: torch.Tensor):
+    """torch's dense Linear/Conv2d with the (masked) ``weight`` on ``x``, as a call to time."""
+    w = weight.float()
+    if isinstance(module, nn.Linear):
+        return lambda: F.linear(x, w, module.bias)
+    return lambda: F.conv2d(x, w, module.bias, module.stride, module.padding, module.dilation)
 
 
 def set_module(model: nn.Module, name: str, new: nn.Module) -> None:

@@ -11,6 +11,10 @@ A recipe (every key optional)::
       "fc*": {pattern: nm:2:4} #   glob on module names, with overrides
     dense: [fc3]               # names or globs left dense
     on_untileable: error       # or skip: leave a layer the pattern cannot tile dense, with a warning
+    allocation: uniform        # or global: rank the pattern's groups of all layers together
+
+With ``allocation: global`` the layers without their own ``sparsity`` share the target: at every
+mask update the weights are ranked across those layers (see :mod:`.allocation`).
 
 Names are module names as ``model.named_modules()`` gives them; for LSTM/GRU a name may also pick
 one weight (``rnn.weight_hh_l0``).
@@ -29,6 +33,8 @@ from .criteria import CRITERIA
 from .schedules import OneShot, Schedule, schedule
 
 ON_UNTILEABLE = ("error", "skip")
+#: allocations the pruner applies itself (``sensitivity`` needs an evaluation: the sweep's)
+PRUNER_ALLOCATIONS = ("uniform", "global")
 LAYER_KEYS = ("pattern", "sparsity")
 
 
@@ -51,6 +57,7 @@ class PruneConfig:
     criterion: str = "magnitude"
     schedule: Schedule | dict[str, Any] | str = field(default_factory=OneShot)
     on_untileable: str = "error"
+    allocation: str = "uniform"
 
     def __post_init__(self) -> None:
         self.pattern = pattern(self.pattern).spec
@@ -61,6 +68,11 @@ class PruneConfig:
         if self.on_untileable not in ON_UNTILEABLE:
             raise ValueError(
                 f"on_untileable must be one of {', '.join(ON_UNTILEABLE)}, got {self.on_untileable!r}"
+            )
+        if self.allocation not in PRUNER_ALLOCATIONS:
+            raise ValueError(
+                f"allocation must be one of {', '.join(PRUNER_ALLOCATIONS)}, got "
+                f"{self.allocation!r} (sensitivity allocation is the sweep's: it needs an evaluation)"
             )
         if isinstance(self.dense, str):
             self.dense = [self.dense]
@@ -83,6 +95,7 @@ class PruneConfig:
             "criterion": self.criterion,
             "schedule": self.schedule.to_dict(),
             "on_untileable": self.on_untileable,
+            "allocation": self.allocation,
         }
 
     @classmethod

@@ -29,6 +29,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from ..patterns import Pattern, pattern
+from .allocation import allocate_global, cost_curve
 from .config import PruneConfig, load_config
 from .criteria import CRITERIA, score
 
@@ -68,6 +69,8 @@ class Target:
     name: str
     pattern: Pattern
     sparsity: float
+    #: its sparsity is allocated globally with the other pooled weights, not fixed
+    pooled: bool = False
     taylor_sum: torch.Tensor | None = None
     taylor_count: int = 0
     hook: Any = field(default=None, repr=False)
@@ -129,7 +132,8 @@ class Pruner:
             parametrize.register_parametrization(
                 module, w_name, Mask(torch.ones_like(weight, dtype=torch.bool))
             )
-            t = Target(fqn, module, w_name, pat, rule.sparsity)
+            pooled = cfg.allocation == "global" and "sparsity" not in overrides
+            t = Target(fqn, module, w_name, pat, rule.sparsity, pooled)
             if CRITERIA[cfg.criterion]:
                 t.hook = t.original.register_hook(self._taylor_hook(t))
             self.targets.append(t)
@@ -182,19 +186,38 @@ class Pruner:
 
     @torch.no_grad()
     def update_masks(self, step: int) -> None:
-        """Project every pruned weight onto its pattern at the schedule's sparsity for ``step``."""
+        """Project every pruned weight onto its pattern at the schedule's sparsity for ``step``
+        (with ``allocation: global``, the pooled weights' sparsities allocated together)."""
         self._check_prepared()
+        shared = self.allocation(step)
         for t in self.targets:
-            s = self.config.schedule.sparsity(step, t.sparsity)
+            s = shared.get(t.fqn, self.config.schedule.sparsity(step, t.sparsity))
             current = t.mask_module.mask
-            if s <= 0.0:
+            if s <= 0.0 and t.fqn not in shared:  # an allocated 0 may still mean N:M's 1 - N/M
                 current.fill_(True)
-                continue
-            w = t.original.detach() * current
-            taylor = None if t.taylor_sum is None else t.taylor_sum / t.taylor_count
-            sc = score(self.config.criterion, w, taylor) * current
-            current.copy_(t.pattern.mask(w, s, sc))
+            else:
+                w, sc = self._scored(t)
+                current.copy_(t.pattern.mask(w, s, sc))
             t.taylor_sum, t.taylor_count = None, 0
+
+    def allocation(self, step: int) -> dict[str, float]:
+        """Sparsity of each pooled weight at ``step``: the schedule's overall target shared
+        out by ranking the pattern groups of all pooled weights together (see
+        :mod:`.allocation`); empty under uniform allocation."""
+        pooled = [t for t in self.targets if t.pooled]
+        overall = self.config.schedule.sparsity(step, self.config.sparsity)
+        if not pooled or overall <= 0.0:
+            return {}
+        curves = {t.fqn: cost_curve(t.pattern, *self._scored(t)) for t in pooled}
+        sizes = {t.fqn: t.mask_module.mask.numel() for t in pooled}
+        return allocate_global(curves, sizes, overall)
+
+    def _scored(self, t: Target) -> tuple[torch.Tensor, torch.Tensor]:
+        """The masked weight of ``t`` and its criterion scores (zero where already pruned)."""
+        current = t.mask_module.mask
+        w = t.original.detach() * current
+        taylor = None if t.taylor_sum is None else t.taylor_sum / t.taylor_count
+        return w, score(self.config.criterion, w, taylor) * current
 
     def squash(self) -> None:
         """Write the zeros into the weights and remove the parametrizations and hooks."""

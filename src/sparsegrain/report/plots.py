@@ -19,7 +19,8 @@ from .summary import Summary  # noqa: E402
 MARKERS = "osD^v<>phX*"
 
 
-def _png(fig: Figure) -> bytes:
+def to_png(fig: Figure) -> bytes:
+    """The figure as PNG bytes (110 dpi); the figure is closed."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -52,7 +53,7 @@ def accuracy_vs_sparsity(summary: Summary) -> bytes:
     ax.set_xlabel("sparsity of the pruned layers")
     ax.set_title(f"{summary.model}: {summary.metric} vs sparsity")
     ax.legend(fontsize=8, ncol=2)
-    return _png(fig)
+    return to_png(fig)
 
 
 def _tradeoff(ax, summary: Summary, values: dict[int, float], xlabel: str, log: bool) -> None:
@@ -89,7 +90,7 @@ def accuracy_vs_compression(summary: Summary) -> bytes:
     _tradeoff(ax, summary, values, "compression ratio (best format, pruned layers)", log=True)
     ax.set_title(f"{summary.model}: {summary.metric} vs compression ratio")
     ax.legend(fontsize=8, ncol=2)
-    return _png(fig)
+    return to_png(fig)
 
 
 def accuracy_vs_accelerator(summary: Summary, accel: str) -> bytes:
@@ -101,7 +102,7 @@ def accuracy_vs_accelerator(summary: Summary, accel: str) -> bytes:
         _tradeoff(ax, summary, values, label, log=True)
         ax.set_title(f"{accel}: {summary.metric} vs {label}")
     axes[1].legend(fontsize=8, ncol=2)
-    return _png(fig)
+    return to_png(fig)
 
 
 def equal_accuracy(summary: Summary) -> bytes:
@@ -139,7 +140,7 @@ def equal_accuracy(summary: Summary) -> bytes:
         ax.grid(alpha=0.3, which="both")
     axes[0][0].legend(fontsize=7)
     fig.suptitle(f"{summary.model}: best reached within each accuracy budget")
-    return _png(fig)
+    return to_png(fig)
 
 
 def all_plots(summary: Summary) -> dict[str, tuple[str, bytes]]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.tables import markdown_table
+from ..prune.allocation import ALLOCATIONS
 from . import budget
 from .pareto import pareto_front
 from .plots import all_plots
@@ -51,8 +52,9 @@ def fronts(summary: Summary) -> dict[str, set[int]]:
     axes: dict[str, dict[int, float]] = {
         "compression": {i: (e.best_format or ("", math.nan))[1]
                         for i, e in enumerate(summary.entries)}}
-    for a in summary.accelerators:
+    for a in summary.machines:
         axes[f"{a} speedup"] = {i: e.speedup.get(a, math.nan) for i, e in enumerate(summary.entries)}
+    for a in summary.accelerators:
         axes[f"{a} energy"] = {i: e.energy_gain.get(a, math.nan)
                                for i, e in enumerate(summary.entries)}
     return {name: _front(summary, list(range(len(summary.entries))), values)
@@ -79,7 +81,7 @@ def fronts_by_sparsity(summary: Summary) -> list[list[str]]:
                if e.sparsity == s and abs(e.sparsity_actual - s) <= REACHED]
         comp = {i: (summary.entries[i].best_format or ("", math.nan))[1] for i in idx}
         cells = [f"{s:g}", _names(summary, _front(summary, idx, comp))]
-        for a in summary.accelerators:
+        for a in summary.machines:
             speed = {i: summary.entries[i].speedup.get(a, math.nan) for i in idx}
             cells.append(_names(summary, _front(summary, idx, speed)))
         rows.append(cells)
@@ -108,6 +110,7 @@ def main_table(summary: Summary, on_front: dict[str, set[int]]) -> tuple[list[st
             "compression"]
     for a in summary.accelerators:
         head += [f"{a} speedup", f"{a} energy"]
+    head += [f"{m} speedup (measured)" for m in summary.measured]
     head.append("Pareto")
 
     def row(e: Entry, i: int | None) -> list[str]:
@@ -117,6 +120,7 @@ def main_table(summary: Summary, on_front: dict[str, set[int]]) -> tuple[list[st
                  _num(best[1] if best else None, ".2f", "x")]
         for a in summary.accelerators:
             cells += [_num(e.speedup.get(a), ".2f", "x"), _num(e.energy_gain.get(a), ".2f", "x")]
+        cells += [_num(e.speedup.get(m), ".2f", "x") for m in summary.measured]
         cells.append(_front_marks([n for n, idx in on_front.items() if i is not None and i in idx]))
         return cells
 
@@ -135,7 +139,7 @@ def to_json(summary: Summary) -> dict[str, Any]:
                 summary.metric: e.accuracy, "seeds": e.seeds, "compression": e.compression,
                 "quantising_formats": sorted(e.lossy),
                 "speedup": e.speedup, "energy_gain": e.energy_gain, "accelerators": e.accel,
-                "left_dense": e.left_dense,
+                "cpu_ms": e.cpu, "left_dense": e.left_dense,
                 "pareto": [n for n, idx in on_front.items() if i is not None and i in idx]}
 
     return {"model": summary.model, "metric": summary.metric,
@@ -212,6 +216,8 @@ def blocks(summary: Summary, config: dict[str, Any] | None = None) -> list[Repor
         f"pruning: gradual cubic schedule over {pruning.get('steps', '?')} fine-tuning steps "
         f"(ramp {pruning.get('ramp', '?')}, masks updated every {pruning.get('every', '?')} "
         f"steps), magnitude criterion" if pruning else "pruning: as stored",
+        f"allocation of each target among the layers: {cfg.get('allocation', 'uniform')} "
+        f"({ALLOCATIONS[cfg.get('allocation', 'uniform')]})",
         f"accelerators run each measured layer with its real pruned weights and the input "
         f"activations of {cfg.get('sim_samples', 1)} evaluation sample(s), captured with forward "
         f"hooks; speedup and energy gain are dense / pruned on the same accelerator",
@@ -223,7 +229,7 @@ def blocks(summary: Summary, config: dict[str, Any] | None = None) -> list[Repor
                        "accelerator's speedup and energy gain). `n/a`: the format or accelerator "
                        "rejects the mask (reasons below)."),
             ReportBlock("table", head=head, body=body)]
-    fhead = ["sparsity", "front: compression", *(f"front: {a} speedup" for a in summary.accelerators)]
+    fhead = ["sparsity", "front: compression", *(f"front: {a} speedup" for a in summary.machines)]
     out += [ReportBlock("h2", "Pareto front at each sparsity"),
             ReportBlock("p", "Patterns not dominated at equal target sparsity, on accuracy and the "
                        f"named axis; a pattern whose actual sparsity is more than {REACHED} from "
@@ -242,6 +248,19 @@ def blocks(summary: Summary, config: dict[str, Any] | None = None) -> list[Repor
                            "with each other (systolic and SIMD, where present, are dense "
                            "machines)."),
                 ReportBlock("table", head=["pattern", "sparsity", *summary.accelerators], body=atable)]
+    if summary.measured:
+        ctable = [[e.pattern, f"{e.sparsity:g}", _num(e.cpu.get("dense_ms"), ".3g"),
+                   _num(e.cpu.get("sparse_ms"), ".3g"), _num(e.speedup.get("cpu"), ".2f", "x")]
+                  for e in every]
+        out += [ReportBlock("h2", "Measured latency on this CPU"),
+                ReportBlock("p", f"The pruned model run whole on batch {cfg.get('cpu_batch', '?')} "
+                           "of the sample inputs, its pruned layers on the project's kernels "
+                           "(`sparsify`, which keeps a layer dense where its kernel is slower), "
+                           "against the same weights run dense by torch: medians (ms) of 15 "
+                           "interleaved rounds in the same run, at the sweep's thread count. The "
+                           "dense row is dense against itself: the timing noise."),
+                ReportBlock("table", head=["pattern", "sparsity", "dense ms", "sparse ms",
+                                           "speedup"], body=ctable)]
     ftable = [[e.pattern, f"{e.sparsity:g}",
                *(_num(e.compression.get(f), ".2f", "x" + ("q" if f in e.lossy else ""))
                  for f in summary.formats)] for e in every]

@@ -1,6 +1,6 @@
 """From stored rows to the figures a report shows: one entry per (pattern, sparsity), averaged
-over seeds, with the best compression ratio and each accelerator's speedup and energy gain over
-the dense baseline on the same accelerator."""
+over seeds, with the best compression ratio, each accelerator's speedup and energy gain over
+the dense baseline on the same accelerator, and the speedup measured on the sweep's CPU."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any, Iterable
 from ..experiments.config import DENSE
 from ..experiments.store import OK, Row
 
-ACCURACY, FORMAT, ACCELERATOR = "accuracy", "format", "accelerator"
+ACCURACY, FORMAT, ACCELERATOR, CPU = "accuracy", "format", "accelerator", "cpu"
 
 
 @dataclass
@@ -28,13 +28,15 @@ class Entry:
     compression: dict[str, float] = field(default_factory=dict)
     #: formats that did not decode back exactly (quantising ones, e.g. a codebook)
     lossy: set[str] = field(default_factory=set)
-    #: dense cycles / cycles, by accelerator
+    #: dense cycles / cycles, by accelerator; dense / sparse latency measured for ``cpu``
     speedup: dict[str, float] = field(default_factory=dict)
     #: dense energy / energy, by accelerator
     energy_gain: dict[str, float] = field(default_factory=dict)
     #: raw accelerator figures (cycles, time_s, energy_pj), by accelerator
     accel: dict[str, dict[str, float]] = field(default_factory=dict)
     left_dense: dict[str, str] = field(default_factory=dict)
+    #: measured latency on the sweep's CPU: dense_ms and sparse_ms (medians, same run)
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -67,10 +69,17 @@ class Summary:
     not_applicable: dict[tuple[str, str, str, float], str]
     #: accuracy budgets (points of the metric) of the equal-accuracy answer
     budgets: tuple[float, ...] = (0.5, 1.0, 2.0)
+    #: machines timed for real rather than modelled (``cpu``), speedup only
+    measured: list[str] = field(default_factory=list)
 
     def score(self, e: Entry) -> float:
         """Accuracy oriented so that higher is better (for Pareto fronts)."""
         return e.accuracy if self.higher_is_better else -e.accuracy
+
+    @property
+    def machines(self) -> list[str]:
+        """Every machine with a speedup: the modelled accelerators, then the measured CPU."""
+        return [*self.accelerators, *self.measured]
 
     @property
     def patterns(self) -> list[str]:
@@ -114,6 +123,7 @@ def summarize(rows: Iterable[Row]) -> Summary:
         accelerators=list(dict.fromkeys(r.target for r in rows if r.kind == ACCELERATOR)),
         layers=list(acc.result["layer_sparsity"]),
         not_applicable=not_applicable,
+        measured=[CPU] if any(r.kind == CPU for r in rows) else [],
     )
 
 
@@ -158,6 +168,10 @@ def _entry(pattern: str, sparsity: float, rows: list[Row], base: dict) -> Entry:
             e.speedup[target] = _mean([b["cycles"] / max(r["cycles"], 1e-30) for b, r in pairs])
             e.energy_gain[target] = _mean(
                 [b["energy_pj"] / max(r["energy_pj"], 1e-30) for b, r in pairs])
+    timed = [r.result for r in ok if r.kind == CPU]
+    if timed:
+        e.speedup[CPU] = _mean([r["speedup"] for r in timed])
+        e.cpu = {k: _mean([r[k] for r in timed]) for k in ("dense_ms", "sparse_ms")}
     return e
 
 
