@@ -4,21 +4,30 @@ Pipeline: model -> pattern (mask) -> pruning -> format (encode) -> kernel / hard
 results store -> report.
 """
 
-from .formats import encode
-from .hardware import simulate
-from .patterns import Pattern, pattern
-from .workloads import Workload
+import importlib
 
 __version__ = "0.1.0"
 
 __all__ = ["Pattern", "Workload", "__version__", "encode", "pattern", "simulate", "tradeoff"]
 
+#: public names and the subpackage each comes from, imported on first use so that
+#: ``import sparsegrain`` (and ``sparsegrain --help``) does not load torch
+_FROM = {"encode": "formats", "simulate": "hardware", "Pattern": "patterns", "pattern": "patterns",
+         "Workload": "workloads", "tradeoff": "api"}
+
 
 def __getattr__(name: str) -> object:
-    """``sparsegrain.tradeoff`` is :func:`sparsegrain.api.tradeoff`, imported on first use so that
-    ``import sparsegrain`` does not load pandas and the report."""
-    if name == "tradeoff":
-        from .api import tradeoff
+    """A public name (:data:`_FROM`) or a subpackage (``sparsegrain.patterns``), imported on
+    first use."""
+    if name in _FROM:
+        return getattr(importlib.import_module(f".{_FROM[name]}", __name__), name)
+    try:
+        return importlib.import_module(f".{name}", __name__)
+    except ModuleNotFoundError as e:
+        if e.name != f"{__name__}.{name}":
+            raise
+        raise AttributeError(f"module 'sparsegrain' has no attribute {name!r}") from None
 
-        return tradeoff
-    raise AttributeError(f"module 'sparsegrain' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

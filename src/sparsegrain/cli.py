@@ -11,15 +11,16 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import patterns as patterns_lib
 
 app = typer.Typer(
     help="Hardware-aware sparsity: patterns, formats, kernels, accelerator models, trade-offs.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: rich would render "gs:B:E" with an emoji for ":B:"
 )
 # Piped output (files, CI logs) gets a wide console so tables are not folded at 80 columns.
-console = Console() if sys.stdout.isatty() else Console(width=160)
+# emoji=False: pattern strings such as gs:B:E hold ":B:", which rich would turn into an emoji.
+console = Console(emoji=False) if sys.stdout.isatty() else Console(width=160, emoji=False)
 
 
 @app.callback()
@@ -39,6 +40,7 @@ def fail(message: str) -> typer.Exit:
 @app.command("patterns")
 def patterns_cmd() -> None:
     """List the sparsity patterns with a one-line description each."""
+    from . import patterns as patterns_lib
     table = Table(title="sparsity patterns")
     table.add_column("pattern")
     table.add_column("forms")
@@ -50,9 +52,14 @@ def patterns_cmd() -> None:
 
 def _pattern_list(text: str) -> list[str]:
     """Comma-separated pattern strings; ``all`` means one typical string per pattern."""
+    from . import patterns as patterns_lib
     if text.strip().lower() == "all":
         return patterns_lib.examples()
-    return [p.strip() for p in text.split(",") if p.strip()]
+    specs = [p.strip() for p in text.split(",") if p.strip()]
+    if not specs:
+        raise ValueError(f"no pattern given in {text!r}; valid forms: {patterns_lib.valid_forms()}, "
+                         "or all")
+    return specs
 
 
 @app.command("inspect")
@@ -67,6 +74,7 @@ def inspect_cmd(
     as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
 ) -> None:
     """Per layer and pattern: shape, target vs achieved sparsity, kept groups, L1 kept."""
+    from . import patterns as patterns_lib
     from .patterns.inspect import inspect_layer
     from .workloads.weights import load_weights
 
@@ -75,6 +83,8 @@ def inspect_cmd(
         specs = [patterns_lib.pattern(s).spec for s in _pattern_list(pattern)]
         named = load_weights(weights, layers)
         reports = [inspect_layer(n, w, s, sparsity) for n, w in named.items() for s in specs]
+        if all(r.error for r in reports):
+            raise ValueError(f"no pattern tiles any layer: {reports[0].layer}: {reports[0].error}")
     except ValueError as e:
         raise fail(str(e))
     if as_json:
@@ -124,7 +134,7 @@ def workloads_cmd(
     from .workloads.catalog import NETWORKS, get_network
 
     try:
-        names = [network] if network else list(NETWORKS)
+        names = [network] if network is not None else list(NETWORKS)
         nets = {n: get_network(n) for n in names}
     except ValueError as e:
         raise fail(str(e))
@@ -184,6 +194,7 @@ def encode_cmd(
     as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
 ) -> None:
     """Bits by field (values, indices, pointers, padding, ...) and compression ratio per format."""
+    from . import patterns as patterns_lib
     from .formats.report import SKIPPED, encode_layers, totals
 
     try:
@@ -197,6 +208,10 @@ def encode_cmd(
         formats = [f.strip() for item in (fmt or []) for f in item.split(",") if f.strip()]
         named = _load_for_encode(weights, layers)
         rows = encode_layers(named, specs, sparsity, formats or None)
+        failed = next((r for r in rows if r.error), None)
+        if failed is not None and all(r.report is None for r in rows):
+            raise ValueError(f"nothing could be encoded: {failed.layer} ({failed.pattern}, "
+                             f"{failed.format}): {failed.error}")
     except ValueError as e:
         raise fail(str(e))
     skipped = [r for r in rows if r.format == SKIPPED]
@@ -284,7 +299,8 @@ def simulate_cmd(
     as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
 ) -> None:
     """Run one layer on an accelerator model: cycles, actions, traffic and energy."""
-    from .hardware import simulate
+    from . import patterns as patterns_lib
+    from .hardware import ACCELERATORS, simulate
     from .workloads.operands import layer_inputs
 
     try:
@@ -293,7 +309,10 @@ def simulate_cmd(
         name, w, a = layer_inputs(
             workload, weights, pattern, sparsity, activations, act_density, seed, layer
         )
-        result = simulate(accel, w, a, energy_table=energy_table, **_model_params(param))
+        derived = {} if pattern is None else (ACCELERATORS.lookup(accel).for_pattern(
+            patterns_lib.pattern(pattern).geometry) or {})
+        result = simulate(accel, w, a, energy_table=energy_table,
+                          **{**derived, **_model_params(param)})
     except ValueError as e:
         raise fail(str(e))
     if as_json:
@@ -529,6 +548,8 @@ def tradeoff_cmd(
         summary, paths = report_sweep(out, run.config, budgets)
     except ValueError as e:
         raise fail(str(e))
+    except KeyboardInterrupt:
+        raise _interrupted(out)
     if not as_json:
         console.print(f"{run.measured} point(s) measured, {run.skipped} already in the store, "
                       f"in {run.seconds:.1f} s")
@@ -623,13 +644,33 @@ def _progress(what: str):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
+                  console=Console(stderr=True, emoji=False), transient=True) as bar:
         task = bar.add_task(what, total=None)
 
         def tick(done: int, total: int, seconds: float) -> None:
             bar.update(task, completed=done, total=total)
 
         yield tick
+
+
+def _interrupted(out: Path) -> typer.Exit:
+    """After Ctrl-C in a sweep: one line saying what the store keeps and how to go on."""
+    import shlex
+
+    from .experiments.store import STORE_NAME, ResultStore
+
+    kept = 0
+    try:
+        if not (out / STORE_NAME).is_file():
+            raise ValueError("no store yet")
+        with ResultStore(out / STORE_NAME) as store:
+            kept = len({(r.pattern, r.sparsity, r.seed) for r in store.rows() if r.kind == "accuracy"})
+    except (ValueError, OSError):
+        pass
+    again = shlex.join(["sparsegrain", *sys.argv[1:]])
+    console.print(f"interrupted: {kept} point(s) kept in {out / STORE_NAME}; run the same command "
+                  f"again to go on from there: {again}", highlight=False)
+    return typer.Exit(code=130)
 
 
 def _int_list(text: str, what: str) -> list[int]:

@@ -82,14 +82,18 @@ def test_global_follows_a_gradual_schedule_through_training():
 
 def test_the_cost_curve_grows_with_sparsity():
     w = torch.randn(32, 64)
-    counts, costs = cost_curve(pattern("block:4x4"), w, w.abs())
-    assert counts[0] == 0 and costs[0] == 0.0
+    sparsities, counts, costs = cost_curve(pattern("block:4x4"), w, w.abs())
+    assert sparsities == list(GRID) and counts[0] == 0 and costs[0] == 0.0
     assert counts == sorted(counts) and costs == sorted(costs)
+    half = pattern("block:4x4").mask(w, 0.5)
+    later = cost_curve(pattern("block:4x4"), w * half, w.abs() * half, start=0.5)
+    assert later[0][0] == 0.5 and later[0][1] > 0.5 and later[2][0] == 0.0
 
 
 def test_allocate_global_takes_the_cheapest_weights_first():
     counts = [round(g * 100) for g in GRID]  # 100 weights a layer, pruned 2 by 2
-    curves = {"cheap": (counts, [1.0 * c for c in counts]), "dear": (counts, [10.0 * c for c in counts])}
+    curves = {"cheap": (list(GRID), counts, [1.0 * c for c in counts]),
+              "dear": (list(GRID), counts, [10.0 * c for c in counts])}
     assert allocate_global(curves, {"cheap": 100, "dear": 100}, 0.5) == {"cheap": 0.98, "dear": 0.02}
     assert allocate_global(curves, {"cheap": 100, "dear": 100}, 0.2) == {"cheap": 0.4, "dear": 0.0}
 

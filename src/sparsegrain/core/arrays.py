@@ -11,7 +11,7 @@ import torch
 
 def as_float32(t: Any, what: str, integers: bool = True) -> np.ndarray:
     """A float32 numpy view or copy of a CPU tensor or numeric numpy array (``what`` names it;
-    ``integers=False`` accepts floating-point data only)."""
+    ``integers=False`` accepts floating-point data only); NaN or inf values are refused."""
     kinds = "a floating-point or integer" if integers else "a floating-point"
     if isinstance(t, torch.Tensor):
         if t.is_cuda:
@@ -23,7 +23,11 @@ def as_float32(t: Any, what: str, integers: bool = True) -> np.ndarray:
         raise ValueError(f"{what} must be a torch.Tensor or numpy array, got {type(t).__name__}")
     if t.dtype.kind not in ("fiu" if integers else "f"):
         raise ValueError(f"{what} dtype {t.dtype} not supported: use {kinds} array")
-    return t.astype(np.float32, copy=False)
+    out = t.astype(np.float32, copy=False)
+    if out.size and not np.isfinite(out).all():
+        bad = int((~np.isfinite(out)).sum())
+        raise ValueError(f"{what} holds {bad} NaN or inf value(s) of {out.size}; give finite numbers")
+    return out
 
 
 def as_bool(t: Any, what: str) -> np.ndarray:

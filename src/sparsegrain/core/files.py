@@ -1,4 +1,5 @@
-"""Writing results into an output folder safely: atomically, and never through a link.
+"""Writing results into an output folder safely: atomically, never through a link, one writer
+at a time.
 
 A report is written next to the user's files, so a write must neither leave a half-written
 file behind when the process is killed (it goes to a temporary file in the same folder, then
@@ -8,8 +9,12 @@ at a folder on the way to it out of the output folder.
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import tempfile
+import time
+import warnings
 from pathlib import Path
 
 
@@ -65,3 +70,79 @@ def write_atomic(out: str | Path, relative: str | Path, data: bytes | str) -> Pa
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+LOCK_NAME = ".sparsegrain.lock"
+
+
+class FolderLock:
+    """One writer per output folder: a lock file holding the owner's pid, host and task.
+
+    A second writer is refused with a line naming the owner. A lock left by a process that
+    no longer runs on this host is taken over with a warning; one from another host is
+    respected (it may be a live sweep on a shared disk) until removed by hand.
+    """
+
+    def __init__(self, out: str | Path, task: str) -> None:
+        self.path = output_folder(out) / LOCK_NAME
+        self.task = task
+        self.held = False
+
+    def __enter__(self) -> "FolderLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def acquire(self) -> None:
+        """Take the lock, or raise a ValueError naming who holds it."""
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "task": self.task,
+              "since": time.time()}
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o644)
+            except FileExistsError:
+                owner = self._owner()
+                if owner is not None and not self._stale(owner):
+                    raise ValueError(
+                        f"{self.path.parent} is in use by {owner.get('task', 'another run')} "
+                        f"(pid {owner.get('pid')} on {owner.get('host')}); wait for it to end, or "
+                        f"choose another output folder") from None
+                warnings.warn(f"taking over {self.path}: its owner "
+                              f"(pid {(owner or {}).get('pid')}) no longer runs", stacklevel=3)
+                self.path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            self.held = True
+            return
+        raise ValueError(f"could not take {self.path}: another run took it at the same moment")
+
+    def release(self) -> None:
+        """Remove the lock file if this object holds it."""
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+    def _owner(self) -> dict | None:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None  # unreadable or half-written: treated as stale
+
+    @staticmethod
+    def _stale(owner: dict) -> bool:
+        """Is the owner a process of this host that no longer runs?"""
+        if owner.get("host") != socket.gethostname():
+            return False
+        pid = owner.get("pid")
+        if not isinstance(pid, int) or pid <= 0:
+            return True
+        try:
+            os.kill(pid, 0)  # signal 0: only asks whether the process exists
+        except ProcessLookupError:
+            return True
+        except (PermissionError, OverflowError):
+            return False
+        return False

@@ -20,9 +20,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
+
+from ..core.files import LOCK_NAME
 
 STORE_NAME = "sweep.sqlite"
 
@@ -75,8 +78,18 @@ class ResultStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.db = sqlite3.connect(self.path)
-        self.db.executescript(SCHEMA)
-        self.db.commit()
+        with self._readable():
+            self.db.executescript(SCHEMA)
+            self.db.commit()
+
+    @contextmanager
+    def _readable(self):
+        """SQLite's errors on a damaged or foreign file as one line naming the file."""
+        try:
+            yield
+        except sqlite3.DatabaseError as e:
+            raise ValueError(f"{self.path} is not a readable sweep store ({e}); move it away, or "
+                             "rerun the sweep into another folder") from None
 
     def close(self) -> None:
         self.db.close()
@@ -89,8 +102,9 @@ class ResultStore:
 
     def sweeps(self) -> dict[str, dict[str, Any]]:
         """Fingerprint -> configuration of every sweep recorded in this store."""
-        rows = self.db.execute("SELECT fingerprint, config FROM sweeps ORDER BY created")
-        return {f: json.loads(c) for f, c in rows}
+        with self._readable():
+            rows = self.db.execute("SELECT fingerprint, config FROM sweeps ORDER BY created")
+            return {f: json.loads(c) for f, c in rows}
 
     def add_sweep(self, fingerprint: str, config: dict[str, Any]) -> None:
         self.db.execute(
@@ -122,16 +136,16 @@ class ResultStore:
     def rows(self, keys: Iterable[str] | None = None) -> list[Row]:
         """Stored rows, all or those with the given keys, in insertion order."""
         cols = "key, model, pattern, sparsity, kind, target, seed, status, config, result"
-        if keys is None:
-            cur = self.db.execute(f"SELECT {cols} FROM results ORDER BY rowid")
-        else:
-            keys = list(keys)
-            marks = ",".join("?" * len(keys))
-            cur = self.db.execute(
-                f"SELECT {cols} FROM results WHERE key IN ({marks}) ORDER BY rowid", keys)
-        return [
-            Row(*r[:8], config=json.loads(r[8]), result=json.loads(r[9])) for r in cur.fetchall()
-        ]
+        with self._readable():
+            if keys is None:
+                cur = self.db.execute(f"SELECT {cols} FROM results ORDER BY rowid")
+            else:
+                keys = list(keys)
+                marks = ",".join("?" * len(keys))
+                cur = self.db.execute(
+                    f"SELECT {cols} FROM results WHERE key IN ({marks}) ORDER BY rowid", keys)
+            return [Row(*r[:8], config=json.loads(r[8]), result=json.loads(r[9]))
+                    for r in cur.fetchall()]
 
 
 def open_store(
@@ -171,7 +185,7 @@ def open_store(
         if force and (known is None or fingerprint not in known):
             for suffix in ("", "-journal", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
-    elif out.exists() and any(out.iterdir()) and not force:
+    elif out.exists() and any(p.name != LOCK_NAME for p in out.iterdir()) and not force:
         raise ValueError(
             f"{out} is not empty and holds no sweep store; choose an empty or new folder, or pass "
             f"--force to write the store and report there (files named like the report's are "

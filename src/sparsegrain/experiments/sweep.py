@@ -31,6 +31,7 @@ from .. import patterns as pattern_lib
 from ..formats import FORMATS, encode, format_spec, parse_format
 from ..hardware import ACCELERATORS, EnergyTable, Layer, build
 from ..patterns import Geometry
+from ..core.files import FolderLock
 from ..core.hooks import module_inputs
 from ..core.timing import interleaved_ms
 from ..kernels import sparsify
@@ -123,12 +124,13 @@ def run_sweep(
     start = time.perf_counter()
     spec = workload if workload is not None else load_workload(cfg.model)
     cfg = resolve(cfg, spec)
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, emoji=False)
     threads = torch.get_num_threads()
     # Small models train several times faster on one thread than on two contended ones.
     torch.set_num_threads(1)
     try:
-        return _run(spec, cfg, Path(out), resume, force, console, start)
+        with FolderLock(out, "sparsegrain tradeoff"):
+            return _run(spec, cfg, Path(out), resume, force, console, start)
     finally:
         torch.set_num_threads(threads)
 
@@ -163,8 +165,11 @@ def _run(spec: Any, cfg: SweepConfig, out: Path, resume: bool, force: bool, cons
 
 
 def scan_sparsities(cfg: SweepConfig) -> list[float]:
-    """The sparsities a sensitivity scan for ``cfg`` visits: the default scan and the targets."""
-    return sorted({*DEFAULT_SCAN, *cfg.sparsities})
+    """The sparsities a sensitivity scan for ``cfg`` visits: the default scan, the targets, and
+    one halfway from the highest target to 1 (a pattern may fall just short of a target, and
+    the layers must reach beyond it together)."""
+    top = max(cfg.sparsities)
+    return sorted({*DEFAULT_SCAN, *cfg.sparsities, round((1 + top) / 2, 4)})
 
 
 def measure_point(

@@ -302,6 +302,11 @@ def encode(
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
     params = {**given, **params}
+    original = weight.dtype if isinstance(weight, torch.Tensor) else None
+    if original is not None and not original.is_floating_point and original != torch.bool:
+        if weight.numel() and int(weight.abs().max()) > 2**24:
+            raise ValueError("integer weights beyond 2^24 in magnitude do not survive the "
+                             "float32 values every format stores; convert them first")
     weight = check_weight(weight)
     if mask is None:
         keep = weight != 0
@@ -313,6 +318,9 @@ def encode(
                 f"mask shape {shape_str(mask.shape)} differs from weight shape "
                 f"{shape_str(weight.shape)}"
             )
+        if mask.dtype != torch.bool and not bool(((mask == 0) | (mask == 1)).all()):
+            raise ValueError(f"mask must be boolean (True = kept) or 0/1, got {mask.dtype} "
+                             "values other than 0 and 1")
         keep = mask.bool()
         weight = torch.where(keep, weight, torch.zeros((), dtype=weight.dtype))
     encoder = FORMATS[fmt].encode
@@ -324,4 +332,7 @@ def encode(
         )
     m = numpy_values(to_matrix(weight))
     k = to_matrix(keep).contiguous().numpy()
-    return encoder(np.ascontiguousarray(m), np.ascontiguousarray(k), weight=weight, **params)
+    out = encoder(np.ascontiguousarray(m), np.ascontiguousarray(k), weight=weight, **params)
+    if original is not None and original != weight.dtype:
+        out.dtype = str(original).removeprefix("torch.")  # an integer weight decodes as itself
+    return out

@@ -57,10 +57,81 @@ def dumps(obj: Encoded) -> bytes:
     return body + struct.pack("<I", zlib.crc32(body))
 
 
-def _build(desc: dict[str, Any], arrays: list[np.ndarray]) -> Encoded:
+#: dtypes a decoded weight may have (the header names one; anything else is refused)
+WEIGHT_DTYPES = {"float32", "float16", "bfloat16", "float64", "int8", "int16", "int32", "int64",
+                 "uint8"}
+#: most dense elements a buffer may decode to: 2^24, or 1024 per payload byte (a weight
+#: 99.9 % sparse stores about 8 bytes per 1,000 elements), so a forged shape cannot make
+#: ``decode`` allocate far beyond what the buffer could describe
+MIN_ELEMENTS, ELEMENTS_PER_BYTE = 2**24, 1024
+
+
+def _check_fields(desc: dict[str, Any], payload: int) -> None:
+    """Refuse header fields ``encode`` could not have written, before anything is built: an
+    unknown format or field, a shape that is not 2-4 positive sizes or would decode to more
+    elements than the payload can describe, a dtype outside :data:`WEIGHT_DTYPES`, a width
+    (``*_bits``) outside 0..64, a negative or oversized count."""
     fmt = desc["format"]
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r} in buffer; known: {', '.join(FORMATS)}")
+    fields = desc["fields"]
+    allowed = {f.name for f in dataclasses.fields(FORMATS[fmt])}
+    required = {f.name for f in dataclasses.fields(FORMATS[fmt])
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    if not required <= set(fields) <= allowed:
+        raise ValueError(f"{fmt} fields {sorted(fields)} are not those of the format "
+                         f"({sorted(allowed)})")
+    shape = fields["shape"].get("tuple")
+    if (not isinstance(shape, list) or not 2 <= len(shape) <= 4
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in shape)):
+        raise ValueError(f"shape {shape!r} is not 2 to 4 positive sizes")
+    elements = int(np.prod(shape, dtype=object))
+    if elements > max(MIN_ELEMENTS, ELEMENTS_PER_BYTE * payload):
+        raise ValueError(f"shape {shape} would decode to {elements:,} elements from a "
+                         f"{payload:,}-byte payload")
+    for name, d in fields.items():
+        if "encoded" in d:
+            _check_fields(d["encoded"], payload)
+            continue
+        if "value" not in d:
+            continue
+        v = d["value"]
+        if name == "dtype":
+            if v not in WEIGHT_DTYPES:
+                raise ValueError(f"dtype {v!r} is not a weight dtype; valid: "
+                                 f"{', '.join(sorted(WEIGHT_DTYPES))}")
+        elif isinstance(v, bool) or v is None:
+            continue
+        elif not isinstance(v, int):
+            raise ValueError(f"field {name} = {v!r} is not an integer")
+        elif name.endswith("_bits") and not 0 <= v <= 64:
+            raise ValueError(f"field {name} = {v} is outside 0..64")
+        elif not 0 <= v <= elements:
+            raise ValueError(f"field {name} = {v} is outside 0..{elements} (the weight's size)")
+
+
+def _check_arrays(desc: dict[str, Any], arrays: list[np.ndarray]) -> None:
+    """Refuse integer arrays ``encode`` could not have written: every index, count and pointer
+    of every format lies in 0..(elements of the weight), and a pointer array (``*ptr*``)
+    starts at 0 and never decreases. This bounds what ``decode`` allocates by the dense size."""
+    shape = desc["fields"]["shape"]["tuple"]
+    elements = int(np.prod(shape, dtype=object))
+    for name, d in desc["fields"].items():
+        if "encoded" in d:
+            _check_arrays(d["encoded"], arrays)
+            continue
+        picked = [d["array"]] if "array" in d else d.get("arrays", [])
+        for i in picked:
+            a = arrays[i]
+            if a.dtype.kind not in "iu" or not a.size:
+                continue
+            if int(a.min()) < 0 or int(a.max()) > elements:
+                raise ValueError(f"{name} holds values outside 0..{elements}")
+            if "ptr" in name and (int(a.flat[0]) != 0 or bool((np.diff(a.ravel()) < 0).any())):
+                raise ValueError(f"pointer array {name} does not start at 0 and rise")
+
+
+def _build(desc: dict[str, Any], arrays: list[np.ndarray]) -> Encoded:
     kw: dict[str, Any] = {}
     for name, d in desc["fields"].items():
         if "array" in d:
@@ -73,11 +144,17 @@ def _build(desc: dict[str, Any], arrays: list[np.ndarray]) -> Encoded:
             kw[name] = tuple(d["tuple"])
         else:
             kw[name] = d["value"]
-    return FORMATS[fmt](**kw)
+    return FORMATS[desc["format"]](**kw)
 
 
 def from_bytes(b: bytes) -> Encoded:
-    """Rebuild an Encoded from :meth:`Encoded.to_bytes`; raise ``ValueError`` on a bad buffer."""
+    """Rebuild an Encoded from :meth:`Encoded.to_bytes`; raise ``ValueError`` on a bad buffer.
+
+    Beyond the CRC (accidents), every header field is checked before anything is built
+    (:func:`_check_fields`), every array must lie inside the payload, and the object is decoded
+    once so that an index or pointer pointing outside the weight is refused here rather than
+    failing later: a forged buffer gives a ValueError, never a crash or a huge allocation.
+    """
     b = bytes(b)
     if len(b) < _HEAD.size + 4 or b[:5] != MAGIC:
         raise ValueError("not a sparsegrain format buffer (bad magic or too short)")
@@ -90,16 +167,32 @@ def from_bytes(b: bytes) -> Encoded:
     try:
         head = json.loads(b[_HEAD.size : _HEAD.size + n_header])
         start = _HEAD.size + n_header
-        if start + head["payload"] != len(b) - 4:
+        payload = len(b) - 4 - start
+        if head["payload"] != payload:
             raise ValueError("payload length differs from the header")
-        arrays = []
-        for a in head["arrays"]:
-            if a["dtype"] not in _DTYPES:
-                raise ValueError(f"dtype {a['dtype']!r} not allowed")
-            dt = np.dtype(a["dtype"]).newbyteorder("<")
-            n = int(np.prod(a["shape"], dtype=np.int64))
-            raw = np.frombuffer(b, dtype=dt, count=n, offset=start + a["offset"])
-            arrays.append(raw.reshape(a["shape"]).copy())
-        return _build(head["object"], arrays)
-    except (KeyError, TypeError, IndexError, json.JSONDecodeError, ValueError) as e:
+        _check_fields(head["object"], payload)
+        arrays = [_array(b, a, start, payload) for a in head["arrays"]]
+        _check_arrays(head["object"], arrays)
+        obj = _build(head["object"], arrays)
+    except (KeyError, TypeError, IndexError, AttributeError, json.JSONDecodeError,
+            UnicodeDecodeError, ValueError) as e:
         raise ValueError(f"format buffer is malformed: {e}") from None
+    try:
+        obj.decode()
+    except Exception as e:  # noqa: BLE001 - any failure here is the buffer's inconsistency
+        raise ValueError(f"format buffer is inconsistent: {type(e).__name__}: {e}") from None
+    return obj
+
+
+def _array(b: bytes, a: dict[str, Any], start: int, payload: int) -> np.ndarray:
+    """One array of the table, checked to lie inside the payload before it is read."""
+    if a["dtype"] not in _DTYPES:
+        raise ValueError(f"dtype {a['dtype']!r} not allowed")
+    shape, offset = a["shape"], a["offset"]
+    if not isinstance(shape, list) or not all(isinstance(v, int) and v >= 0 for v in shape):
+        raise ValueError(f"array shape {shape!r} is not a list of sizes")
+    dt = np.dtype(a["dtype"]).newbyteorder("<")
+    n = int(np.prod(shape, dtype=object))
+    if not isinstance(offset, int) or offset < 0 or offset + n * dt.itemsize > payload:
+        raise ValueError(f"array of {n:,} {a['dtype']} at offset {offset} leaves the payload")
+    return np.frombuffer(b, dtype=dt, count=n, offset=start + offset).reshape(shape).copy()

@@ -8,6 +8,7 @@ bytes written per second, the STREAM convention).
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -84,6 +85,25 @@ def format_for(spec: str) -> tuple[str, dict[str, Any]]:
     return native[0]
 
 
+def _half_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+#: the most memory a benchmark may take: half of the machine's physical memory
+MEMORY_LIMIT = _half_memory()
+
+
+def memory_needed(shape: tuple[int, int], batch: int) -> int:
+    """Bytes a benchmark holds at once, roughly: the weight three times (dense, mask, the
+    pattern's scores), CSR at 8 bytes per weight (worst case, nothing pruned), the encoded
+    copy about as large, and X and Y in fp32."""
+    rows, cols = int(shape[0]), int(shape[1])
+    return 4 * rows * cols * 3 + 8 * rows * cols * 2 + 4 * batch * (rows + cols)
+
+
 def masked_weight(shape: tuple[int, int], spec: str, sparsity: float, seed: int = 0) -> torch.Tensor:
     """A random normal weight pruned to ``sparsity`` with pattern ``spec``."""
     w = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
@@ -104,6 +124,12 @@ def bench(
         raise ValueError(f"shape must be two positive sizes ROWSxCOLS, got {shape}")
     if not batches or min(batches) < 1:
         raise ValueError(f"batches must be positive integers, got {batches}")
+    need = memory_needed(shape, max(batches))
+    if need > MEMORY_LIMIT:
+        raise ValueError(
+            f"a {shape[0]}x{shape[1]} benchmark at batch {max(batches)} needs about "
+            f"{need / 2**30:.1f} GiB (dense, CSR, encoded copies and X in fp32); the limit is "
+            f"{MEMORY_LIMIT / 2**30:.1f} GiB (half of this machine's memory)")
     fmt, params = format_for(spec)
     w = masked_weight(shape, spec, sparsity)
     kernel = kernel or kernel_for(w, fmt, **params)

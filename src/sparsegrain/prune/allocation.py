@@ -42,29 +42,36 @@ def check_allocation(name: str) -> str:
     return name
 
 
-def cost_curve(pattern: Pattern, weight: torch.Tensor, score: torch.Tensor
-               ) -> tuple[list[int], list[float]]:
-    """(weights pruned, score pruned) of ``pattern``'s mask at every :data:`GRID` sparsity."""
+Curve = tuple[list[float], list[int], list[float]]
+
+
+def cost_curve(pattern: Pattern, weight: torch.Tensor, score: torch.Tensor, start: float = 0.0
+               ) -> Curve:
+    """(sparsities, weights pruned, score pruned) of ``pattern``'s masks at ``start`` and every
+    :data:`GRID` sparsity above it. Below ``start`` (the weight's current sparsity, its pruned
+    weights scored 0) a mask prunes only weights already pruned, so ``start`` is the curve's
+    free first point and the masks under it need not be computed."""
+    sparsities = [start, *(g for g in GRID if g > start + 1e-9)]
     counts, costs = [], []
-    for s in GRID:
+    for s in sparsities:
         kept = pattern.mask(weight, s, score)
         counts.append(int((~kept).sum()))
         costs.append(float(score[~kept].sum()))
-    return counts, costs
+    return sparsities, counts, costs
 
 
-def allocate_global(curves: dict[str, tuple[list[int], list[float]]], sizes: dict[str, int],
-                    sparsity: float) -> dict[str, float]:
-    """Per-layer sparsities (grid values) reaching ``sparsity`` over all ``sizes`` weights with
-    the least total score pruned, from each layer's :func:`cost_curve`."""
+def allocate_global(curves: dict[str, Curve], sizes: dict[str, int], sparsity: float
+                    ) -> dict[str, float]:
+    """Per-layer sparsities (points of each layer's :func:`cost_curve`) reaching ``sparsity``
+    over all ``sizes`` weights with the least total score pruned."""
     sparsity = check_sparsity(sparsity)
     target = round(sparsity * sum(sizes.values()))
     at = {name: 0 for name in curves}
-    pruned = sum(curves[n][0][0] for n in curves)
+    pruned = sum(curves[n][1][0] for n in curves)
 
     def step_cost(name: str) -> tuple[float, int, str] | None:
-        """Cost per pruned weight of the layer's next grid step that prunes anything more."""
-        counts, costs = curves[name]
+        """Cost per pruned weight of the layer's next step that prunes anything more."""
+        _, counts, costs = curves[name]
         k = at[name]
         nxt = next((j for j in range(k + 1, len(counts)) if counts[j] > counts[k]), None)
         if nxt is None:
@@ -75,7 +82,7 @@ def allocate_global(curves: dict[str, tuple[list[int], list[float]]], sizes: dic
     heapq.heapify(heap)
     while heap and pruned < target:
         _, nxt, name = heapq.heappop(heap)
-        counts = curves[name][0]
+        counts = curves[name][1]
         gain = counts[nxt] - counts[at[name]]
         if pruned + gain - target > target - pruned:
             break  # this step would overshoot by more than stopping short
@@ -84,7 +91,7 @@ def allocate_global(curves: dict[str, tuple[list[int], list[float]]], sizes: dic
         c = step_cost(name)
         if c is not None:
             heapq.heappush(heap, c)
-    return {name: GRID[k] for name, k in at.items()}
+    return {name: curves[name][0][k] for name, k in at.items()}
 
 
 def allocate_sensitivity(curves: dict[str, Sequence[tuple[float, float]]], sizes: dict[str, int],

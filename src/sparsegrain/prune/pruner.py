@@ -208,7 +208,9 @@ class Pruner:
         overall = self.config.schedule.sparsity(step, self.config.sparsity)
         if not pooled or overall <= 0.0:
             return {}
-        curves = {t.fqn: cost_curve(t.pattern, *self._scored(t)) for t in pooled}
+        curves = {t.fqn: cost_curve(t.pattern, *self._scored(t),
+                                    start=1.0 - t.mask_module.mask.float().mean().item())
+                  for t in pooled}
         sizes = {t.fqn: t.mask_module.mask.numel() for t in pooled}
         return allocate_global(curves, sizes, overall)
 

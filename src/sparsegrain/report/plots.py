@@ -1,10 +1,11 @@
-"""The trade-off plots as PNG bytes (matplotlib, Agg backend): accuracy against sparsity, against
+"""The trade-off plots as PNG and PDF bytes (matplotlib, Agg backend): accuracy against sparsity, against
 compression ratio, and against each accelerator's speedup and energy gain, Pareto fronts marked."""
 
 from __future__ import annotations
 
 import io
 import math
+from pathlib import Path
 
 import matplotlib
 
@@ -13,18 +14,34 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
+from ..core.files import write_atomic  # noqa: E402
 from .pareto import pareto_front  # noqa: E402
 from .summary import Summary  # noqa: E402
 
 MARKERS = "osD^v<>phX*"
 
 
-def to_png(fig: Figure) -> bytes:
-    """The figure as PNG bytes (110 dpi); the figure is closed."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+#: what every plot is written as: PNG for screens and the HTML report, PDF (vector) for papers
+IMAGE_TYPES = ("png", "pdf")
+
+
+def to_images(fig: Figure) -> dict[str, bytes]:
+    """The figure as PNG (110 dpi) and PDF bytes, by type; the figure is closed. The PDF
+    carries no creation date, so the same figures give the same bytes."""
+    out = {}
+    for kind in IMAGE_TYPES:
+        buf = io.BytesIO()
+        fig.savefig(buf, format=kind, dpi=110, bbox_inches="tight",
+                    metadata={"CreationDate": None} if kind == "pdf" else None)
+        out[kind] = buf.getvalue()
     plt.close(fig)
-    return buf.getvalue()
+    return out
+
+
+def write_images(images: dict[str, bytes], out: str | Path, stem: str) -> dict[str, Path]:
+    """``STEM.png`` and ``STEM.pdf`` under folder ``out`` (``stem`` may hold a subfolder),
+    each written atomically and never through a link; the paths by type."""
+    return {kind: write_atomic(out, f"{stem}.{kind}", data) for kind, data in images.items()}
 
 
 def _style(summary: Summary) -> dict[str, tuple[str, str]]:
@@ -40,7 +57,7 @@ def _baseline(ax, summary: Summary) -> None:
     ax.grid(alpha=0.3)
 
 
-def accuracy_vs_sparsity(summary: Summary) -> bytes:
+def accuracy_vs_sparsity(summary: Summary) -> dict[str, bytes]:
     """One line per pattern: the metric at each sparsity reached (N:M stays at 1 - N/M whatever
     the target)."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -53,7 +70,7 @@ def accuracy_vs_sparsity(summary: Summary) -> bytes:
     ax.set_xlabel("sparsity of the pruned layers")
     ax.set_title(f"{summary.model}: {summary.metric} vs sparsity")
     ax.legend(fontsize=8, ncol=2)
-    return to_png(fig)
+    return to_images(fig)
 
 
 def _tradeoff(ax, summary: Summary, values: dict[int, float], xlabel: str, log: bool) -> None:
@@ -83,17 +100,17 @@ def _tradeoff(ax, summary: Summary, values: dict[int, float], xlabel: str, log: 
         ax.xaxis.set_minor_formatter(NullFormatter())
 
 
-def accuracy_vs_compression(summary: Summary) -> bytes:
+def accuracy_vs_compression(summary: Summary) -> dict[str, bytes]:
     """Metric against the best format's compression ratio of the pruned layers."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     values = {i: (e.best_format or ("", math.nan))[1] for i, e in enumerate(summary.entries)}
     _tradeoff(ax, summary, values, "compression ratio (best format, pruned layers)", log=True)
     ax.set_title(f"{summary.model}: {summary.metric} vs compression ratio")
     ax.legend(fontsize=8, ncol=2)
-    return to_png(fig)
+    return to_images(fig)
 
 
-def accuracy_vs_accelerator(summary: Summary, accel: str) -> bytes:
+def accuracy_vs_accelerator(summary: Summary, accel: str) -> dict[str, bytes]:
     """Metric against modelled speedup and energy gain over dense, on one accelerator."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     for ax, what, label in ((axes[0], "speedup", "speedup over dense (cycles)"),
@@ -102,10 +119,10 @@ def accuracy_vs_accelerator(summary: Summary, accel: str) -> bytes:
         _tradeoff(ax, summary, values, label, log=True)
         ax.set_title(f"{accel}: {summary.metric} vs {label}")
     axes[1].legend(fontsize=8, ncol=2)
-    return to_png(fig)
+    return to_images(fig)
 
 
-def equal_accuracy(summary: Summary) -> bytes:
+def equal_accuracy(summary: Summary) -> dict[str, bytes]:
     """Per machine (storage, then each accelerator's speedup), the best figure each pattern
     reaches within each accuracy budget; hollow markers where it is interpolated."""
     from .budget import answer, machines
@@ -140,11 +157,11 @@ def equal_accuracy(summary: Summary) -> bytes:
         ax.grid(alpha=0.3, which="both")
     axes[0][0].legend(fontsize=7)
     fig.suptitle(f"{summary.model}: best reached within each accuracy budget")
-    return to_png(fig)
+    return to_images(fig)
 
 
-def all_plots(summary: Summary) -> dict[str, tuple[str, bytes]]:
-    """File stem -> (title, PNG bytes) of every plot of the report."""
+def all_plots(summary: Summary) -> dict[str, tuple[str, dict[str, bytes]]]:
+    """File stem -> (title, image bytes by type) of every plot of the report."""
     plots = {
         "equal_accuracy": ("Best compression and speedup within each accuracy budget",
                            equal_accuracy(summary)),

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..core.files import write_atomic
 from ..core.tables import markdown_table
 from ..prune.allocation import ALLOCATIONS
 from . import budget
 from .pareto import pareto_front
-from .plots import all_plots
+from .plots import all_plots, write_images
 from .summary import Entry, Summary
 
 REPORT_MD, REPORT_HTML, PLOTS_DIR = "report.md", "report.html", "plots"
@@ -30,7 +31,8 @@ class ReportBlock:
     items: list[str] | None = None
     head: list[str] | None = None
     body: list[list[str]] | None = None
-    png: bytes = b""
+    #: a plot's bytes by image type (png, pdf)
+    images: dict[str, bytes] | None = None
     stem: str = ""
 
 
@@ -236,8 +238,8 @@ def blocks(summary: Summary, config: dict[str, Any] | None = None) -> list[Repor
                        "the target (N:M fixes it) is left out at that target."),
             ReportBlock("table", head=fhead, body=fronts_by_sparsity(summary))]
     out.append(ReportBlock("h2", "Plots"))
-    for stem, (title, png) in all_plots(summary).items():
-        out.append(ReportBlock("img", text=title, png=png, stem=stem))
+    for stem, (title, images) in all_plots(summary).items():
+        out.append(ReportBlock("img", text=title, images=images, stem=stem))
     every = [summary.dense, *summary.entries]
     if summary.accelerators:
         atable = [[e.pattern, f"{e.sparsity:g}",
@@ -339,7 +341,7 @@ def to_html(blocks: list[ReportBlock], title: str) -> str:
                            for r in b.body)
             body.append(f"<table><tr>{head}</tr>{rows}</table>")
         elif b.kind == "img":
-            data = base64.b64encode(b.png).decode()
+            data = base64.b64encode(b.images["png"]).decode()
             body.append(f"<figure><img alt=\"{html.escape(b.text)}\" "
                         f"src=\"data:image/png;base64,{data}\"><figcaption>"
                         f"{html.escape(b.text)}</figcaption></figure>")
@@ -349,18 +351,15 @@ def to_html(blocks: list[ReportBlock], title: str) -> str:
 
 def write_report(summary: Summary, out: str | Path, config: dict[str, Any] | None = None
                  ) -> dict[str, Path]:
-    """Write ``report.md``, ``report.html`` and ``plots/*.png`` into ``out``; returns the paths."""
-    out = Path(out)
+    """Write ``report.md``, ``report.html`` and ``plots/*.png`` / ``*.pdf`` into ``out``, each
+    file atomically and never through a link (:mod:`sparsegrain.core.files`): a killed run
+    leaves the previous report whole. Returns the paths (plots by stem, as their PNG)."""
     content = blocks(summary, config)
-    plots = out / PLOTS_DIR
-    plots.mkdir(parents=True, exist_ok=True)
     paths = {}
     for b in content:
         if b.kind == "img":
-            paths[b.stem] = plots / f"{b.stem}.png"
-            paths[b.stem].write_bytes(b.png)
-    paths["md"] = out / REPORT_MD
-    paths["md"].write_text(to_markdown(content))
-    paths["html"] = out / REPORT_HTML
-    paths["html"].write_text(to_html(content, f"sparsegrain trade-off: {summary.model}"))
+            paths[b.stem] = write_images(b.images, out, f"{PLOTS_DIR}/{b.stem}")["png"]
+    paths["md"] = write_atomic(out, REPORT_MD, to_markdown(content))
+    paths["html"] = write_atomic(out, REPORT_HTML,
+                                 to_html(content, f"sparsegrain trade-off: {summary.model}"))
     return paths

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..core.files import write_atomic
 from ..core.tables import markdown_table
 from ..experiments.sensitivity import Sensitivity
-from .plots import MARKERS, to_png, plt
+from .plots import MARKERS, plt, to_images, write_images
 
 
 def table(result: Sensitivity) -> tuple[list[str], list[list[str]]]:
@@ -37,7 +37,7 @@ def markdown(result: Sensitivity) -> str:
     return text
 
 
-def plot(result: Sensitivity) -> bytes:
+def plot(result: Sensitivity) -> dict[str, bytes]:
     """Metric against sparsity, one line per layer, the dense metric dashed."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     cmap = plt.get_cmap("tab10")
@@ -51,13 +51,14 @@ def plot(result: Sensitivity) -> bytes:
     ax.set_title(f"{result.model}: sensitivity of each layer to {result.pattern} (one-shot)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return to_png(fig)
+    return to_images(fig)
 
 
 def write(result: Sensitivity, out: str | Path, stem: str = "sensitivity") -> dict[str, Path]:
-    """``STEM.md``, ``STEM.json`` and ``STEM.png`` in folder ``out``, each written atomically."""
+    """``STEM.md``, ``STEM.json`` and the plot ``STEM.png`` / ``.pdf`` in folder ``out``, each
+    written atomically."""
     return {
         "md": write_atomic(out, f"{stem}.md", markdown(result)),
         "json": write_atomic(out, f"{stem}.json", json.dumps(asdict(result), indent=1)),
-        "png": write_atomic(out, f"{stem}.png", plot(result)),
+        **write_images(plot(result), out, stem),
     }

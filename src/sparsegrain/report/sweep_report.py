@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..core.files import FolderLock
 from ..experiments.config import SweepConfig
 from ..experiments.store import STORE_NAME, ResultStore
 from ..experiments.sweep import accelerator_params, sweep_keys
@@ -24,16 +25,17 @@ def report_sweep(
     if not path.is_file():
         raise ValueError(f"{out} holds no sweep store ({STORE_NAME}); run `sparsegrain tradeoff "
                          f"--out {out}` first")
-    with ResultStore(path) as store:
-        if config is None:
-            recorded = list(store.sweeps().values())
-            if not recorded:
-                raise ValueError(f"the store {path} records no sweep")
-            config = SweepConfig.from_dict(recorded[-1])
-        rows = store.rows(sweep_keys(config))
-    if not rows:
-        raise ValueError(f"the store {path} holds no rows of this sweep yet")
-    summary = summarize(rows)
-    summary.budgets = budgets
-    settings = {**config.to_dict(), "accelerator_params": accelerator_params(config)}
-    return summary, write_report(summary, out, settings)
+    with FolderLock(out, "sparsegrain report"):
+        with ResultStore(path) as store:
+            if config is None:
+                recorded = list(store.sweeps().values())
+                if not recorded:
+                    raise ValueError(f"the store {path} records no sweep")
+                config = SweepConfig.from_dict(recorded[-1])
+            rows = store.rows(sweep_keys(config))
+        if not rows:
+            raise ValueError(f"the store {path} holds no rows of this sweep yet")
+        summary = summarize(rows)
+        summary.budgets = budgets
+        settings = {**config.to_dict(), "accelerator_params": accelerator_params(config)}
+        return summary, write_report(summary, out, settings)

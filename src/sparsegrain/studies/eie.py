@@ -18,6 +18,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ..core.files import write_atomic
 from ..core.tables import markdown_table
 from ..core.timing import call_times
 from ..workloads import LayerShape, get_network
@@ -127,7 +128,8 @@ REPORT_FILES = ("results.json", "table.md", "eie_efficiency_vs_depth.png", "eie_
 
 def check_writable(out: Path, overwrite: bool) -> None:
     """Raise if ``out`` already holds report files and ``overwrite`` is off."""
-    there = [name for name in REPORT_FILES if (Path(out) / name).exists()]
+    there = [name for name in REPORT_FILES if (Path(out) / name).exists()
+             or (Path(out) / name).is_symlink()]
     if there and not overwrite:
         raise ValueError(f"{out} already holds {', '.join(there)}; pass --overwrite to replace them")
 
@@ -135,10 +137,9 @@ def check_writable(out: Path, overwrite: bool) -> None:
 def write_eie_report(runs: list[EIELayerResult], out: Path, overwrite: bool = True) -> list[Path]:
     """results.json, table.md and the two plots in ``out``; returns the files written."""
     check_writable(out, overwrite)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps([asdict(r) for r in runs], indent=1))
-    (out / "table.md").write_text(eie_table(runs))
-    return [out / "results.json", out / "table.md", plot_depth(runs, out), plot_pes(runs, out)]
+    return [write_atomic(out, "results.json", json.dumps([asdict(r) for r in runs], indent=1)),
+            write_atomic(out, "table.md", eie_table(runs)), plot_depth(runs, out),
+            plot_pes(runs, out)]
 
 
 def eie_table(runs: list[EIELayerResult]) -> str:
@@ -163,28 +164,25 @@ def eie_table(runs: list[EIELayerResult]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _figure() -> tuple[Any, Any, Any]:
-    """pyplot (Agg, imported on first use), a figure and its axes, the study's size."""
-    import matplotlib
+def _figure() -> tuple[Any, Any]:
+    """A figure and its axes at the study's size (matplotlib imported on first use)."""
+    from ..report.plots import plt
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    return plt, fig, ax
+    return plt.subplots(figsize=(7, 4.5))
 
 
-def _save(plt: Any, fig: Any, path: Path) -> Path:
-    """Write ``fig`` as a PNG at ``path`` and release it."""
+def _save(fig: Any, out: Path, stem: str) -> Path:
+    """Write ``fig`` as ``STEM.png`` and ``STEM.pdf`` in ``out`` (atomically) and release it;
+    returns the PNG's path."""
+    from ..report.plots import to_images, write_images
+
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return write_images(to_images(fig), out, stem)["png"]
 
 
 def plot_depth(runs: list[EIELayerResult], out: Path) -> Path:
     """Load-balance efficiency against queue depth, one line per layer."""
-    plt, fig, ax = _figure()
+    fig, ax = _figure()
     for r in runs:
         d = sorted(r.efficiency_by_depth)
         ax.plot(d, [r.efficiency_by_depth[k] for k in d], marker="o", label=r.layer)
@@ -196,12 +194,12 @@ def plot_depth(runs: list[EIELayerResult], out: Path) -> Path:
     ax.set(xlabel="activation queue depth (fifo_depth)", ylim=(0, 1),
            ylabel="load-balance efficiency", title="EIE model: efficiency vs queue depth (64 PEs)")
     ax.legend(fontsize=7, ncol=3)
-    return _save(plt, fig, out / "eie_efficiency_vs_depth.png")
+    return _save(fig, out, "eie_efficiency_vs_depth")
 
 
 def plot_pes(runs: list[EIELayerResult], out: Path) -> Path:
     """Speedup over one PE against PE count, with the linear ideal."""
-    plt, fig, ax = _figure()
+    fig, ax = _figure()
     top = 1
     for r in runs:
         if not r.cycles_by_pes:
@@ -219,4 +217,4 @@ def plot_pes(runs: list[EIELayerResult], out: Path) -> Path:
     ax.set(xlabel="PEs", ylabel="speedup over 1 PE",
            title="EIE model: speedup vs PE count (queue depth 8)")
     ax.legend(fontsize=7, ncol=2)
-    return _save(plt, fig, out / "eie_speedup_vs_pes.png")
+    return _save(fig, out, "eie_speedup_vs_pes")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +18,13 @@ import torch  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.progress import track  # noqa: E402
 
+from ..core.files import output_folder, write_atomic  # noqa: E402
 from ..core.registry import Registry  # noqa: E402
 from ..core.tables import markdown_table  # noqa: E402
 from ..workloads.catalog import LayerShape  # noqa: E402
 from ..hardware.base import simulate  # noqa: E402
 from ..hardware.layers import random_activations  # noqa: E402
+from ..report.plots import to_images, write_images  # noqa: E402
 
 
 @dataclass
@@ -42,7 +45,7 @@ class Study:
 
 def progress(cases: list, description: str) -> Any:
     """Iterate ``cases`` with a progress bar on stderr, so stdout stays clean for ``--json``."""
-    return track(cases, description=description, console=Console(stderr=True), transient=True)
+    return track(cases, description=description, console=Console(stderr=True, emoji=False), transient=True)
 
 
 def cell(v: Any) -> str:
@@ -64,30 +67,29 @@ def markdown(study: Study) -> str:
 
 
 def write_study(study: Study, out_dir: str | Path, overwrite: bool = False) -> list[Path]:
-    """Write ``<name>.md``, ``<name>.csv`` and the PNG plots into ``out_dir``; returns the paths.
+    """Write ``<name>.md``, ``<name>.csv`` and each plot as PNG and PDF into ``out_dir``, each
+    file atomically and never through a link; returns the paths (plots as their PNG).
 
     Existing files are kept (a ValueError names them) unless ``overwrite``.
     """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"output folder {out} is a file")
-    paths = [out / f"{study.name}.md", out / f"{study.name}.csv", *[out / p for p, _ in study.plots]]
-    taken = [str(p) for p in paths if p.exists()]
+    out = output_folder(out_dir)
+    stems = [name.removesuffix(".png") for name, _ in study.plots]
+    paths = [out / f"{study.name}.md", out / f"{study.name}.csv", *[out / f"{s}.png" for s in stems]]
+    taken = [str(p) for p in paths if p.exists() or p.is_symlink()]
     if taken and not overwrite:
         raise ValueError(f"would overwrite {', '.join(taken)}; choose another folder or overwrite")
-    out.mkdir(parents=True, exist_ok=True)
-    paths[0].write_text(markdown(study))
+    write_atomic(out, paths[0].name, markdown(study))
     keys = list(dict.fromkeys(k for r in study.rows for k in r))
-    with paths[1].open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(study.rows)
-    for (name, draw), path in zip(study.plots, paths[2:]):
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows(study.rows)
+    write_atomic(out, paths[1].name, text.getvalue())
+    for (_, draw), stem in zip(study.plots, stems):
         fig = plt.figure(figsize=(8, 4.5))
         draw(fig)
         fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        write_images(to_images(fig), out, stem)
     return paths
 
 

@@ -18,6 +18,13 @@ from . import models
 from .models import ModelSpec, register, save_atomic, train_steps
 
 
+def same_layout(state: dict, like: dict) -> dict:
+    """``state`` if it has the names and shapes of ``like``, else a ValueError."""
+    if {k: tuple(v.shape) for k, v in state.items()} != {k: tuple(v.shape) for k, v in like.items()}:
+        raise ValueError("its tensors are not this model's")
+    return state
+
+
 class SmallCNN(nn.Module):
     """conv1 -> pool -> conv2 -> pool -> conv3 -> 2x2 average -> fc1 -> fc2 (10 classes)."""
 
@@ -69,8 +76,9 @@ class ImageClassifier(ModelSpec):
         with torch.random.fork_rng():
             torch.manual_seed(0)
             model = SmallCNN()
-        if path.is_file():
-            model.load_state_dict(torch.load(path, map_location="cpu"))
+        state = models.load_cached(path, lambda d: same_layout(d, model.state_dict()))
+        if state is not None:
+            model.load_state_dict(state)
         else:
             steps = self.epochs * -(-len(self.x_train) // self.batch)
             self._train(model, steps, self.lr, None)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import warnings
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Callable
@@ -76,6 +77,21 @@ def save_atomic(obj: Any, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+def load_cached(path: Path, check: Callable[[Any], Any] = lambda obj: obj) -> Any | None:
+    """What the cache file ``path`` holds, read with ``weights_only`` (a cache file never runs
+    code) and passed through ``check``; None, with a warning naming the file, if it is missing,
+    damaged, or not what ``check`` accepts, so that the caller rebuilds it."""
+    if not path.is_file():
+        return None
+    try:
+        return check(torch.load(path, map_location="cpu", weights_only=True))
+    except Exception as e:  # noqa: BLE001 - any damage means: rebuild
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        warnings.warn(f"model cache file {path} is unreadable ({first[:160]}); rebuilding it",
+                      stacklevel=2)
+        return None
 
 
 class ModelSpec(ABC):

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .models import ModelSpec, cache_dir, register, save_atomic, train_steps
+from .models import ModelSpec, cache_dir, load_cached, register, save_atomic, train_steps
 
 #: english_g2's character set; class 0 is the CTC blank (easyocr's config for english_g2)
 CHARSET = "0123456789!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~ €ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -87,6 +87,11 @@ class FeatureExtractor(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.ConvNet(x)
+
+
+def _word_sets(data: dict) -> dict:
+    """A cached dataset as saved: the eval and train word sets (a KeyError otherwise)."""
+    return {"eval": data["eval"], "train": data["train"]}
 
 
 class CRNN(nn.Module):
@@ -193,9 +198,8 @@ class OcrCRNN(ModelSpec):
 
         self.weights = Path(easyocr_en_models.model_dir()) / "english_g2.pth"
         path = cache_dir() / f"ocr-words-v{self.version}-{self.n_eval}-{self.n_train}-{self.blur}-{self.noise}.pt"
-        if path.is_file():
-            data = torch.load(path)
-        else:
+        data = load_cached(path, _word_sets)
+        if data is None:
             data = {
                 "eval": word_set(self.n_eval, 0, self.blur, self.noise),
                 "train": word_set(self.n_train, 1, self.blur, self.noise),

@@ -70,19 +70,30 @@ def layer_inputs(
 
 
 def _read_array(path: str) -> np.ndarray:
-    """A vector from a .npy, .pt or .txt file."""
+    """A vector from a .npy, .pt or .txt file; a file that does not parse as its type (a
+    pickle where a tensor should be, say) is a one-line ValueError."""
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"activations file {path} does not exist")
-    if p.suffix == ".npy":
-        return np.load(p, allow_pickle=False)
-    if p.suffix in (".pt", ".pth"):
-        return torch.load(p, map_location="cpu", weights_only=True).numpy()
-    if p.suffix in (".txt", ".csv"):
-        return np.loadtxt(p, delimiter="," if p.suffix == ".csv" else None)
-    if p.suffix == ".dat":
-        return np.fromfile(p, dtype="<f4")
-    raise ValueError(
-        f"activations file {path}: unknown type {p.suffix!r}; "
-        "valid: .npy, .pt, .txt, .csv, .dat (float32)"
-    )
+    readers = {
+        ".npy": lambda: np.load(p, allow_pickle=False),
+        ".pt": lambda: torch.load(p, map_location="cpu", weights_only=True),
+        ".pth": lambda: torch.load(p, map_location="cpu", weights_only=True),
+        ".txt": lambda: np.loadtxt(p),
+        ".csv": lambda: np.loadtxt(p, delimiter=","),
+        ".dat": lambda: np.fromfile(p, dtype="<f4"),
+    }
+    if p.suffix not in readers:
+        raise ValueError(f"activations file {path}: unknown type {p.suffix!r}; "
+                         f"valid: {', '.join(readers)} (.dat: raw float32)")
+    try:
+        data = readers[p.suffix]()
+    except Exception as e:  # noqa: BLE001 - numpy, torch and pickle each raise their own
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"activations file {path} is not a readable {p.suffix} array: "
+                         f"{first}") from None
+    if isinstance(data, torch.Tensor):
+        data = data.detach().numpy()
+    if not isinstance(data, np.ndarray):
+        raise ValueError(f"activations file {path} holds a {type(data).__name__}, not one tensor")
+    return data
