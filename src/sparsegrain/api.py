@@ -12,7 +12,7 @@ from .experiments.config import DEFAULT_ACCELERATORS, DEFAULT_PATTERNS, DEFAULT_
 from .experiments.store import STORE_NAME, ResultStore, Row
 from .experiments.sweep import sweep_keys
 from .report import report_sweep
-from .report.budget import DEFAULT_BUDGETS
+from .report.budget import DEFAULT_BUDGETS, check_budgets
 from .workloads.workload import Workload, load_workload
 
 #: result fields copied into the table, by kind of row
@@ -49,6 +49,7 @@ def tradeoff(
     """Sweep ``workload`` (a :class:`Workload` or what ``--model`` takes) over every pattern and
     sparsity, store the rows in ``out`` and write the report there, as ``sparsegrain tradeoff``
     does; returns the table of this sweep's rows and the report paths."""
+    budgets = check_budgets(budgets)
     wl = load_workload(workload)
     model = workload if isinstance(workload, str) else (wl.name or "workload")
     cfg = SweepConfig(model=model, patterns=patterns, sparsities=sparsities,
@@ -56,7 +57,7 @@ def tradeoff(
                       pruning=Pruning(steps=steps), allocation=allocation, cpu_batch=cpu_batch)
     run = run_sweep(cfg, out, resume=resume, force=force, workload=wl)
     _, paths = report_sweep(out, run.config, budgets)
-    with ResultStore(Path(out) / STORE_NAME) as store:
+    with ResultStore(Path(out) / STORE_NAME, readonly=True) as store:
         rows = store.rows(sweep_keys(run.config))
     return Tradeoff(table(rows), paths)
 

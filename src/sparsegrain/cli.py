@@ -495,6 +495,9 @@ def bench_cmd(
                       f"{r.kernel_ms:.3f}", f"{r.speedup_vs_dense:.2f}", f"{r.speedup_vs_torch_csr:.2f}",
                       f"{r.gflops:.1f}", f"{r.bandwidth_fraction:.0%}")
     console.print(table)
+    warning = kbench.load_warning(rows)
+    if warning:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
 
@@ -622,18 +625,21 @@ def _print_report(summary, paths: dict[str, Path], as_json: bool) -> None:
         print(json.dumps({**to_json(summary), "files": {k: str(v) for k, v in paths.items()}},
                          indent=1))
         return
-    on_front = set().union(*fronts(summary).values())
+    per_front = fronts(summary)
     table = Table(title=f"{summary.model}: dense {summary.metric} {summary.dense.accuracy:.4f}; "
-                        "speedup over dense per accelerator; ★ on a Pareto front")
-    for h in ("pattern", "sparsity", summary.metric, "best format", *summary.machines, "★"):
+                        f"speedup over dense per machine (cpu: measured); ★n: on n of the "
+                        f"{len(per_front)} Pareto fronts (metric vs compression, vs each "
+                        "machine's speedup and energy gain; report.md names them)")
+    for h in ("pattern", "sparsity", "actual", summary.metric, "best format", *summary.machines, "★"):
         table.add_column(h, justify="left" if h in ("pattern", "best format") else "right")
     for i, e in enumerate(summary.entries):
         best = e.best_format
-        table.add_row(e.pattern, f"{e.sparsity:g}", f"{e.accuracy:.4f}",
+        table.add_row(e.pattern, f"{e.sparsity:g}", f"{e.sparsity_actual:.3f}", f"{e.accuracy:.4f}",
                       f"{best[0]} {best[1]:.2f}x" if best else "n/a",
                       *(f"{e.speedup[a]:.2f}x" if a in e.speedup else "n/a"
                         for a in summary.machines),
-                      "★" if i in on_front else "")
+                      f"★{sum(i in idx for idx in per_front.values())}"
+                      if any(i in idx for idx in per_front.values()) else "")
     console.print(table)
     console.print(f"report: {paths['md']} and {paths['html']}")
 
@@ -663,7 +669,7 @@ def _interrupted(out: Path) -> typer.Exit:
     try:
         if not (out / STORE_NAME).is_file():
             raise ValueError("no store yet")
-        with ResultStore(out / STORE_NAME) as store:
+        with ResultStore(out / STORE_NAME, readonly=True) as store:
             kept = len({(r.pattern, r.sparsity, r.seed) for r in store.rows() if r.kind == "accuracy"})
     except (ValueError, OSError):
         pass

@@ -1,5 +1,11 @@
+import struct
+import tracemalloc
+import zlib
+
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sparsegrain as sg
 from sparsegrain.formats import from_bytes
@@ -31,3 +37,55 @@ def test_corrupt_or_truncated_buffers_are_rejected(fmt):
             from_bytes(bytes(flipped))
     with pytest.raises(ValueError, match="bad magic"):
         from_bytes(b"XXXXX" + b[5:])
+
+
+def recrc(b: bytes) -> bytes:
+    """``b`` with its CRC recomputed: what a buggy writer or a forger produces."""
+    return b[:-4] + struct.pack("<I", zlib.crc32(b[:-4]))
+
+
+def _buffer(fmt: str) -> bytes:
+    w, params = sample(fmt, (16, 24), 0.3, 3)
+    return sg.encode(w, fmt, **params).to_bytes()
+
+
+BUFFERS = {fmt: _buffer(fmt) for fmt in sorted(CASES)}
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(fmt=st.sampled_from(sorted(BUFFERS)), where=st.floats(0, 1, exclude_max=True),
+       value=st.integers(0, 255), count=st.integers(1, 3))
+def test_a_forged_buffer_is_refused_or_decodes_in_bounded_memory(fmt, where, value, count):
+    b = bytearray(BUFFERS[fmt])
+    for k in range(count):
+        b[(int(where * (len(b) - 4)) + 17 * k) % (len(b) - 4)] = value
+    tracemalloc.start()
+    try:
+        from_bytes(recrc(bytes(b))).decode()
+    except ValueError:
+        pass
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert peak < 32 * 2**20  # the weight is 16 x 24: nothing may allocate far beyond it
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("value_bits", -5, "value_bits"), ("dtype", "os.system", "not a weight dtype"),
+    ("shape", [1000000, 1000000], "would decode to"), ("shape", [0, 4], "positive sizes"),
+    ("shape", "big", "positive sizes"),
+])
+def test_header_fields_encode_would_refuse_are_refused(field, value, message):
+    import json
+
+    from sparsegrain.formats.serial import _HEAD
+
+    b = sg.encode(torch.randn(8, 8), "csr").to_bytes()
+    _, _, n = _HEAD.unpack_from(b)
+    head = json.loads(b[_HEAD.size:_HEAD.size + n])
+    key = "tuple" if field == "shape" else "value"
+    head["object"]["fields"][field] = {key: value}
+    text = json.dumps(head).encode()
+    body = _HEAD.pack(b"SGFMT", 1, len(text)) + text + b[_HEAD.size + n:-4]
+    with pytest.raises(ValueError, match=message):
+        from_bytes(recrc(body + bytes(4)))

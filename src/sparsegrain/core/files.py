@@ -58,7 +58,9 @@ def write_atomic(out: str | Path, relative: str | Path, data: bytes | str) -> Pa
     """Write ``data`` to ``out / relative`` atomically (see the module docstring); returns the path."""
     target = safe_target(output_folder(out), relative)
     raw = data.encode() if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    _remove_leftovers(target)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.",
+                               suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
@@ -70,6 +72,28 @@ def write_atomic(out: str | Path, relative: str | Path, data: bytes | str) -> Pa
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Delete temporary files of ``target`` left by writers that were killed (their pid, in
+    the name, no longer runs)."""
+    for tmp in target.parent.glob(f".{target.name}.*.tmp"):
+        pid = tmp.name[len(target.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    """Does process ``pid`` exist on this host?"""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 LOCK_NAME = ".sparsegrain.lock"
@@ -137,12 +161,4 @@ class FolderLock:
         if owner.get("host") != socket.gethostname():
             return False
         pid = owner.get("pid")
-        if not isinstance(pid, int) or pid <= 0:
-            return True
-        try:
-            os.kill(pid, 0)  # signal 0: only asks whether the process exists
-        except ProcessLookupError:
-            return True
-        except (PermissionError, OverflowError):
-            return False
-        return False
+        return not isinstance(pid, int) or not _running(pid)

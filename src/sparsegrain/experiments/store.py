@@ -75,8 +75,13 @@ class Row:
 class ResultStore:
     """An open results store (use :func:`open_store` to apply the folder rules)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, readonly: bool = False) -> None:
+        """Open (creating its tables) the store at ``path``; ``readonly`` opens an existing
+        file without writing anything to it (a report only reads)."""
         self.path = Path(path)
+        if readonly:
+            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            return
         self.db = sqlite3.connect(self.path)
         with self._readable():
             self.db.executescript(SCHEMA)
@@ -103,8 +108,14 @@ class ResultStore:
     def sweeps(self) -> dict[str, dict[str, Any]]:
         """Fingerprint -> configuration of every sweep recorded in this store."""
         with self._readable():
+            if not self._has_table("sweeps"):
+                return {}
             rows = self.db.execute("SELECT fingerprint, config FROM sweeps ORDER BY created")
             return {f: json.loads(c) for f, c in rows}
+
+    def _has_table(self, name: str) -> bool:
+        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                               (name,)).fetchone() is not None
 
     def add_sweep(self, fingerprint: str, config: dict[str, Any]) -> None:
         self.db.execute(

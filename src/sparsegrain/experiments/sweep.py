@@ -24,7 +24,8 @@ from typing import Any, Callable
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 from torch import nn
 
 from .. import patterns as pattern_lib
@@ -122,6 +123,9 @@ def run_sweep(
     the folder rules that ``resume`` and ``force`` relax. Shows a progress bar on ``console``.
     ``workload`` is the model to prune (default: the one ``cfg.model`` names)."""
     start = time.perf_counter()
+    if resume and force:
+        raise ValueError("--resume and --force exclude each other: resume keeps the store, "
+                         "force replaces it")
     spec = workload if workload is not None else load_workload(cfg.model)
     cfg = resolve(cfg, spec)
     console = console or Console(stderr=True, emoji=False)
@@ -141,7 +145,7 @@ def _run(spec: Any, cfg: SweepConfig, out: Path, resume: bool, force: bool, cons
         points = cfg.points()
         todo = [p for p in points if not store.has(point_keys(cfg, *p).values())]
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn())
+                   TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
         with Progress(*columns, console=console, transient=False) as bar:
             task = bar.add_task("sweep", total=len(todo))
             scans: dict[str, Sensitivity] = {}

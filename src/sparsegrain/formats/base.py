@@ -244,6 +244,15 @@ def parse_format(text: str) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {n: int(v) for n, v in zip(names, values)}
     for k, v in options.items():
         params[k] = v == "true" if v in ("true", "false") else int(v)
+    known = FORMATS[kind].parameters()
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ValueError(f"format {kind} takes no parameter {', '.join(unknown)}; it takes: "
+                         f"{', '.join(known)}")
+    zero = [k for k, v in params.items() if not isinstance(v, bool) and v < 1]
+    if zero:
+        raise ValueError(f"format {text!r}: {zero[0]} must be a positive integer, got "
+                         f"{params[zero[0]]}")
     return kind, params
 
 

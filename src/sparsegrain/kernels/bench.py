@@ -161,6 +161,22 @@ def bench(
     return rows
 
 
+def load_warning(rows: list[BenchRow]) -> str | None:
+    """Why these timings may not hold, if they may not: the machine was busy (1-minute load
+    average above half its cores) or a kernel read faster than the copy probe (> 100 % of the
+    copy bandwidth: the probe itself ran slowed, or the data sat in cache)."""
+    reasons = []
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if load > cores / 2:
+        reasons.append(f"load average {load:.1f} on {cores} cores")
+    over = [r for r in rows if r.bandwidth_fraction > 1.0]
+    if over:
+        reasons.append(f"{len(over)} row(s) above the measured copy bandwidth (up to "
+                       f"{max(r.bandwidth_fraction for r in over):.0%})")
+    return None if not reasons else ("timings may not hold: " + "; ".join(reasons)
+                                     + "; rerun on an idle machine")
+
+
 def crossover(sparsities: list[float], speedups: list[float]) -> float | None:
     """Lowest sparsity of the sweep from which the kernel beats dense (speedup > 1) onwards."""
     for i, s in enumerate(sparsities):

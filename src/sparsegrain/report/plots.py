@@ -83,6 +83,9 @@ def _tradeoff(ax, summary: Summary, values: dict[int, float], xlabel: str, log: 
         if pts:
             colour, marker = style[p]
             ax.scatter(*zip(*pts), color=colour, marker=marker, label=p, s=30, zorder=3)
+    for i in idx:  # each point says its target sparsity
+        ax.annotate(f"{entries[i].sparsity:g}", (values[i], entries[i].accuracy), fontsize=6,
+                    xytext=(3, 3), textcoords="offset points", color="dimgray")
     front = [idx[k] for k in pareto_front([values[i] for i in idx],
                                           [summary.score(entries[i]) for i in idx])]
     if front:
@@ -95,7 +98,7 @@ def _tradeoff(ax, summary: Summary, values: dict[int, float], xlabel: str, log: 
     ax.set_xlabel(xlabel)
     if log:
         ax.set_xscale("log")
-        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0)))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
         ax.xaxis.set_minor_formatter(NullFormatter())
 
@@ -127,7 +130,8 @@ def equal_accuracy(summary: Summary) -> dict[str, bytes]:
     reaches within each accuracy budget; hollow markers where it is interpolated."""
     from .budget import answer, machines
 
-    cols = [c for c in machines(summary) if c[0] != "energy_gain"]
+    cols = [(k, m) for k, m in machines(summary)
+            if k == "compression" or (k == "speedup" and not dense_machine(summary, m))]
     answers = {b: answer(summary, b) for b in summary.budgets}
     style = _style(summary)
     fig, axes = plt.subplots(1, len(cols), figsize=(3.6 * len(cols), 3.6), squeeze=False)
@@ -160,6 +164,14 @@ def equal_accuracy(summary: Summary) -> dict[str, bytes]:
     return to_images(fig)
 
 
+def dense_machine(summary: Summary, accel: str) -> bool:
+    """Does ``accel`` gain nothing from any point (no speedup, or every one within 1 % of 1x)?
+    A dense baseline's speedup plot would be a column of points at 1x: left out, its time and
+    energy stay in the report's table."""
+    gains = [e.speedup[accel] for e in summary.entries if accel in e.speedup]
+    return all(abs(g - 1.0) <= 0.01 for g in gains)
+
+
 def all_plots(summary: Summary) -> dict[str, tuple[str, dict[str, bytes]]]:
     """File stem -> (title, image bytes by type) of every plot of the report."""
     plots = {
@@ -170,7 +182,7 @@ def all_plots(summary: Summary) -> dict[str, tuple[str, dict[str, bytes]]]:
                                     accuracy_vs_compression(summary)),
     }
     for accel in summary.accelerators:
-        if any(accel in e.speedup for e in summary.entries):
+        if not dense_machine(summary, accel):
             plots[f"accuracy_vs_{accel}"] = (f"Accuracy vs modelled speedup and energy on {accel}",
                                              accuracy_vs_accelerator(summary, accel))
     return plots

@@ -50,7 +50,7 @@ def _time_energy(figures: dict[str, float] | None) -> str:
 
 def fronts(summary: Summary) -> dict[str, set[int]]:
     """Indices of entries on each Pareto front: accuracy vs compression, and vs each
-    accelerator's speedup and energy gain (over all sparsities)."""
+    machine's speedup and each accelerator's energy gain (over all sparsities)."""
     axes: dict[str, dict[int, float]] = {
         "compression": {i: (e.best_format or ("", math.nan))[1]
                         for i, e in enumerate(summary.entries)}}
@@ -244,12 +244,13 @@ def blocks(summary: Summary, config: dict[str, Any] | None = None) -> list[Repor
     if summary.accelerators:
         atable = [[e.pattern, f"{e.sparsity:g}",
                    *(_time_energy(e.accel.get(a)) for a in summary.accelerators)] for e in every]
+        heads = [f"{a} ({', '.join(summary.ran.get(a, [])) or 'none'})" for a in summary.accelerators]
         out += [ReportBlock("h2", "Time and energy per inference on each accelerator"),
-                ReportBlock("p", "Modelled time (µs) / energy (µJ) of the layers each accelerator ran, "
-                           "for the captured evaluation sample(s): these compare accelerators "
-                           "with each other (systolic and SIMD, where present, are dense "
-                           "machines)."),
-                ReportBlock("table", head=["pattern", "sparsity", *summary.accelerators], body=atable)]
+                ReportBlock("p", "Modelled time (µs) / energy (µJ) of the layers each accelerator ran "
+                           "(in brackets: a machine declines layers it cannot run, so compare "
+                           "machines only over the same layers), for the captured evaluation "
+                           "sample(s); systolic and SIMD, where present, are dense machines."),
+                ReportBlock("table", head=["pattern", "sparsity", *heads], body=atable)]
     if summary.measured:
         ctable = [[e.pattern, f"{e.sparsity:g}", _num(e.cpu.get("dense_ms"), ".3g"),
                    _num(e.cpu.get("sparse_ms"), ".3g"), _num(e.speedup.get("cpu"), ".2f", "x")]

@@ -71,6 +71,8 @@ class Summary:
     budgets: tuple[float, ...] = (0.5, 1.0, 2.0)
     #: machines timed for real rather than modelled (``cpu``), speedup only
     measured: list[str] = field(default_factory=list)
+    #: the layers each accelerator ran in the dense baseline (others it declined)
+    ran: dict[str, list[str]] = field(default_factory=dict)
 
     def score(self, e: Entry) -> float:
         """Accuracy oriented so that higher is better (for Pareto fronts)."""
@@ -124,6 +126,8 @@ def summarize(rows: Iterable[Row]) -> Summary:
         layers=list(acc.result["layer_sparsity"]),
         not_applicable=not_applicable,
         measured=[CPU] if any(r.kind == CPU for r in rows) else [],
+        ran={r.target: list(r.result.get("layers", {})) for r in dense_rows
+             if r.kind == ACCELERATOR and r.status == OK},
     )
 
 

@@ -26,7 +26,7 @@ def report_sweep(
         raise ValueError(f"{out} holds no sweep store ({STORE_NAME}); run `sparsegrain tradeoff "
                          f"--out {out}` first")
     with FolderLock(out, "sparsegrain report"):
-        with ResultStore(path) as store:
+        with ResultStore(path, readonly=True) as store:
             if config is None:
                 recorded = list(store.sweeps().values())
                 if not recorded:

@@ -49,6 +49,8 @@ def _row(name: str, spec: str, w: Any, mask: Any, acts: np.ndarray, layer: Any, 
 def granularity(quick: bool = False, density: float = 0.3, act_density: float = 0.5, seed: int = 0,
                 minilm: bool = True) -> Study:
     """SCNN references and storage of the four Dim-0..3 patterns at one per-layer density."""
+    if not 0.0 < density <= 1.0:
+        raise ValueError(f"density must be in (0, 1] (the fraction of weights kept), got {density}")
     cases: list[tuple[str, Any, Any]] = []
     for i, spec in enumerate(QUICK_LAYERS if quick else LAYERS):
         layer = get_layer(spec)
