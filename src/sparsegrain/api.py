@@ -20,7 +20,7 @@ FIELDS = {
     "accuracy": ("value", "sparsity_actual"),
     "format": ("total_bits", "dense_bits", "compression_ratio", "exact"),
     "accelerator": ("cycles", "time_s", "energy_pj"),
-    "cpu": ("dense_ms", "sparse_ms", "speedup"),
+    "cpu": ("dense_ms", "sparse_ms", "speedup", "identical"),
 }
 
 

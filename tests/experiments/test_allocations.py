@@ -100,6 +100,10 @@ def test_the_measured_cpu_is_a_row_per_point_and_a_machine_of_the_answer(tmp_pat
     for r in cpu:
         assert r.result["batch"] == 4 and r.result["dense_ms"] > 0 and r.result["sparse_ms"] > 0
         assert set(r.result["layers"]) == ({"2", "4"} if r.pattern != "dense" else set())
+        if r.result["identical"]:  # every layer dense: the same model, 1x by construction
+            assert r.result["speedup"] == 1.0
+        else:
+            assert r.result["speedup"] == r.result["dense_ms"] / r.result["sparse_ms"]
     summary = summarize(rows)
     assert summary.measured == ["cpu"] and summary.machines == ["cpu"]
     from sparsegrain.report import budget

@@ -26,17 +26,26 @@ def median_ms(fn: Callable[[], Any], reps: int = 5) -> float:
     return statistics.median(call_times(fn, reps)) * 1e3
 
 
-def interleaved_ms(fns: dict[str, Callable[[], Any]], rounds: int = 15, warmup: int = 2
-                   ) -> dict[str, float]:
-    """Median milliseconds of each function, timed in turn within every round so that a
-    change of machine load falls on all of them alike (after ``warmup`` untimed rounds)."""
+def interleaved_ms(fns: dict[str, Callable[[], Any]], rounds: int = 15, warmup: int = 2,
+                   min_sample_s: float = 1e-3) -> dict[str, float]:
+    """Median milliseconds per call of each function, timed in turn within every round (the
+    order reversed every other round) so that a change of machine load falls on all of them
+    alike. Each sample times as many calls as make it last ``min_sample_s`` (calibrated on
+    the slowest function), so sub-millisecond calls are not lost in the timer's noise."""
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds}")
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for r in range(warmup + rounds):
-        for name, fn in fns.items():
-            t = time.perf_counter()
+    names = list(fns)
+    for _ in range(warmup):
+        for fn in fns.values():
             fn()
-            if r >= warmup:
-                times[name].append(time.perf_counter() - t)
+    one = max(min(call_times(fn, 3, warmup=0)) for fn in fns.values())
+    number = max(1, int(min_sample_s / max(one, 1e-9)))
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else reversed(names):
+            fn = fns[name]
+            t = time.perf_counter()
+            for _ in range(number):
+                fn()
+            times[name].append((time.perf_counter() - t) / number)
     return {name: statistics.median(ts) * 1e3 for name, ts in times.items()}

@@ -260,8 +260,10 @@ def blocks(summary: Summary, config: dict[str, Any] | None = None) -> list[Repor
                            "of the sample inputs, its pruned layers on the project's kernels "
                            "(`sparsify`, which keeps a layer dense where its kernel is slower), "
                            "against the same weights run dense by torch: medians (ms) of 15 "
-                           "interleaved rounds in the same run, at the sweep's thread count. The "
-                           "dense row is dense against itself: the timing noise."),
+                           "interleaved rounds in the same run, at the sweep's thread count. "
+                           "Where every layer stays dense (and in the dense row) the deployed "
+                           "model is the dense one: its speedup is 1 and the two medians show "
+                           "the timing noise."),
                 ReportBlock("table", head=["pattern", "sparsity", "dense ms", "sparse ms",
                                            "speedup"], body=ctable)]
     ftable = [[e.pattern, f"{e.sparsity:g}",
