@@ -19,34 +19,65 @@ GS_SPECS = ["gs:8:1", "gs:8:2", "gs:8:8", "gs:4:1:scatter=true", "gs:4:2:scatter
 
 
 def reference_pack(score: np.ndarray, order: np.ndarray, b: int, e: int, packs: np.ndarray):
-    """The packing as the SPEC states it, one proposal at a time, in plain Python."""
+    """The packing in plain Python: the SPEC's greedy, one proposal at a time; a row the greedy
+    leaves without a free bank is given one along an alternating path (banks tried in order,
+    breadth first); a pack no assignment completes is dropped and the group ends there."""
     r = b // e
     mask = np.zeros(score.shape, dtype=bool)
     done = np.zeros(len(packs), dtype=int)
+
+    def unused(row: int, bank: int) -> list[int]:
+        return [c for c in range(bank, score.shape[1], b) if not mask[row, c]]
+
+    def augment(i: int, owner: dict[int, int]) -> bool:
+        via, reached_by, queue = {}, {}, [i]
+        for u in queue:
+            for bank in range(b):
+                if bank in via or owner.get(bank) == u or not unused(u, bank):
+                    continue
+                via[bank] = u
+                if bank not in owner:
+                    while True:
+                        u = via[bank]
+                        owner[bank], bank = u, reached_by.get(u)
+                        if u == i:
+                            return True
+                v = owner[bank]
+                if v not in reached_by and v != i:
+                    reached_by[v] = bank
+                    queue.append(v)
+        return False
+
     for g, n_packs in enumerate(packs):
-        rows = order[g * r:(g + 1) * r]
+        rows = list(order[g * r:(g + 1) * r])
         for _ in range(n_packs):
-            entries, free = [], set(range(b))
-            while len(entries) < b:
-                proposals = []
+            owner: dict[int, int] = {}
+            need = dict.fromkeys(rows, e)
+            complete = True
+            for _step in range(b):
+                proposals, stuck = [], None
                 for row in rows:
-                    if sum(1 for rr, _ in entries if rr == row) == e:
+                    if need[row] == 0:
                         continue
-                    unused = [c for c in range(score.shape[1])
-                              if not mask[row, c] and (row, c) not in entries and c % b in free]
-                    if not unused:
-                        proposals = []
+                    cands = [c for bank in range(b) if bank not in owner for c in unused(row, bank)]
+                    if not cands:
+                        stuck = row
                         break
-                    best = max(unused, key=lambda c: score[row, c])
+                    best = max(cands, key=lambda c: score[row, c])
                     proposals.append((score[row, best], row, best))
-                if not proposals:  # a row cannot be served: the pack is dropped, the group ends
-                    break
+                if stuck is not None:
+                    if not augment(stuck, owner):
+                        complete = False
+                        break
+                    need[stuck] -= 1
+                    continue
                 _, row, col = max(proposals)
-                entries.append((row, col))
-                free.discard(col % b)
-            if len(entries) < b:
+                owner[col % b] = row
+                need[row] -= 1
+            if not complete:
                 break
-            for row, col in entries:
+            for bank, row in owner.items():
+                col = max(unused(row, bank), key=lambda c: score[row, c])
                 mask[row, col] = True
             done[g] += 1
     return mask, done
@@ -73,7 +104,7 @@ def test_fast_packing_equals_reference():
         fast_mask, fast_done = fast_pack(score, order, b, e, packs)
         assert np.array_equal(fast_mask, mask) and np.array_equal(fast_done, done)
         failures += int((done < packs).sum())
-    assert failures > 0  # dense requests make the greedy fail: the dropping path is exercised
+    assert failures > 0  # requests beyond what the banks hold: the dropping path is exercised
 
 
 @pytest.mark.parametrize("spec", ["gs:8:1", "gs:8:2:scatter=true", "gs:4:4:block=2x3"])
@@ -218,3 +249,14 @@ def test_strings_round_trip(spec):
 def test_bad_strings(bad):
     with pytest.raises(ValueError, match="forms for gs"):
         sg.pattern(bad)
+
+
+@pytest.mark.parametrize("shape", [(16, 8), (16, 8, 1, 1)])
+def test_as_many_columns_as_banks_still_meets_the_target(shape):
+    # each row has one entry per bank, so every pack is a perfect matching of rows to banks:
+    # the greedy alone missed it for 26 of 200 seeds and kept 16 where 26 were asked
+    p = sg.pattern("gs:8:1")
+    for seed in range(200):
+        w = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+        m = p.mask(w, 0.8)
+        assert p.is_valid(m) and int(m.sum()) == 24, seed  # 3.25 packs asked: 3 is closest

@@ -15,9 +15,12 @@ still free in this pack, the best proposal overall is taken). Choices made here:
 - ``calibrate=true`` (default): t is found by bisection so that the packs stored hold the count
   closest to the target (the literal rule, ``calibrate=false``, takes t at the target sparsity
   and then keeps up to one pack per group more or less than asked).
-- A pack the greedy cannot complete (a row has no unused entry left in the free banks) is
-  dropped and its group ends there: the greedy is deterministic, so the next try would fail the
-  same way. With calibration the group is capped there and t is recalibrated.
+- Where the greedy leaves a row without an unused entry in the free banks, the row is given a
+  bank along an alternating path (bipartite matching: a row takes a bank whose owner moves to
+  another bank it still has entries in), so a pack fails only when no assignment of rows to
+  banks completes it; then it is dropped and its group ends there. With calibration the group
+  is capped there and t is recalibrated. (The greedy alone failed on layers with as many
+  columns as banks, where every pack must be a perfect matching.)
 - ``scatter=true``: rows are sorted by density (count >= the plain threshold), within tiles of
   ``tile`` rows (0 = the whole layer), before grouping. A mask carries no permutation, so a
   scatter mask is valid when :meth:`GS.row_order` (rows by tile, then kept count descending, then
@@ -110,49 +113,103 @@ def first_level(
 
 
 @numba.njit(cache=True)
+def _augment(i: int, owner: np.ndarray, avail: np.ndarray) -> bool:
+    """Give row ``i`` of the group one more bank of this pack by an alternating path: it
+    takes a bank whose owner moves to another bank it still has entries in, and so on until a
+    free bank is reached (the bipartite-matching step; a perfect assignment exists whenever
+    every row can still fill its share, which the greedy alone may miss). ``avail[row, bank]``:
+    the row has an unused entry in that bank."""
+    b, r = len(owner), avail.shape[0]
+    via = np.full(b, -1, dtype=np.int64)  # the row that reached each bank
+    reached_by = np.full(r, -1, dtype=np.int64)  # the bank through which each row was reached
+    seen_row = np.zeros(r, dtype=np.bool_)
+    queue = np.empty(r, dtype=np.int64)
+    queue[0], n, at, found = i, 1, 0, -1
+    seen_row[i] = True
+    while at < n and found < 0:
+        u = queue[at]
+        at += 1
+        for bank in range(b):
+            if via[bank] >= 0 or owner[bank] == u or not avail[u, bank]:
+                continue
+            via[bank] = u
+            if owner[bank] < 0:
+                found = bank
+                break
+            v = owner[bank]
+            if not seen_row[v]:
+                seen_row[v] = True
+                reached_by[v] = bank
+                queue[n] = v
+                n += 1
+    if found < 0:
+        return False
+    bank = found
+    while True:  # shift ownership back along the path
+        u = via[bank]
+        given_up = reached_by[u]
+        owner[bank] = u
+        if u == i:
+            return True
+        bank = given_up
+
+
+@numba.njit(cache=True)
 def pack(keys: np.ndarray, order: np.ndarray, e: int, packs: np.ndarray, c_in: int, k: int):
-    """Greedy bank-aware packing of every group; returns the mask, laid out (rows, C_in, K) as
-    the scores given to :func:`bank_keys`, and the packs completed per group."""
+    """Bank-aware packing of every group; returns the mask, laid out (rows, C_in, K) as the
+    scores given to :func:`bank_keys`, and the packs completed per group. Each pack is filled
+    greedily (the best proposal overall first); a row the greedy leaves without a free bank
+    gets one by :func:`_augment`, and the pack fails only when no assignment exists."""
     rows, b, length = keys.shape
     r = b // e
     mask = np.zeros((rows, c_in, k), dtype=np.bool_)
     done = np.zeros(len(packs), dtype=np.int64)
     head = np.zeros((r, b), dtype=np.int64)  # next unused entry of each (row, bank) list
     need = np.empty(r, dtype=np.int64)
-    free = np.empty(b, dtype=np.bool_)
-    taken = np.empty((b, 2), dtype=np.int64)  # (row in order, column) of this pack's entries
+    owner = np.empty(b, dtype=np.int64)  # the row (in its group) each bank of the pack serves
+    avail = np.empty((r, b), dtype=np.bool_)
     for g in range(len(packs)):
         head[:] = 0
         for _ in range(packs[g]):
             need[:] = e
-            free[:] = True
+            owner[:] = -1
             complete = True
             for step in range(b):
                 best, best_i, best_bank = EMPTY, -1, -1
+                stuck = -1
                 for i in range(r):
                     if need[i] == 0:
                         continue
                     row = order[g * r + i]
                     own, own_bank = EMPTY, -1
                     for bank in range(b):
-                        if free[bank] and head[i, bank] < length and keys[row, bank, head[i, bank]] < own:
+                        if owner[bank] < 0 and head[i, bank] < length and keys[row, bank, head[i, bank]] < own:
                             own, own_bank = keys[row, bank, head[i, bank]], bank
-                    if own_bank < 0:  # this row can no longer be served in this pack
-                        complete = False
+                    if own_bank < 0:  # no free bank left for this row: repair, or fail
+                        stuck = i
                         break
                     if own < best:
                         best, best_i, best_bank = own, i, own_bank
-                if not complete:
-                    break
-                head[best_i, best_bank] += 1
-                free[best_bank] = False
+                if stuck >= 0:
+                    for i in range(r):
+                        row = order[g * r + i]
+                        for bank in range(b):
+                            avail[i, bank] = head[i, bank] < length and keys[row, bank, head[i, bank]] != EMPTY
+                    if not _augment(stuck, owner, avail):
+                        complete = False
+                        break
+                    need[stuck] -= 1
+                    continue
+                owner[best_bank] = best_i
                 need[best_i] -= 1
-                taken[step, 0] = order[g * r + best_i]
-                taken[step, 1] = best & np.uint64(0xFFFFFFFF)
             if not complete:
                 break
-            for step in range(b):
-                mask[taken[step, 0], taken[step, 1] % c_in, taken[step, 1] // c_in] = True
+            for bank in range(b):
+                i = owner[bank]
+                row = order[g * r + i]
+                col = keys[row, bank, head[i, bank]] & np.uint64(0xFFFFFFFF)
+                head[i, bank] += 1
+                mask[row, col % c_in, col // c_in] = True
             done[g] += 1
     return mask, done
 
