@@ -50,10 +50,11 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, lr: fl
     pruner updates its masks there)."""
     g = torch.Generator().manual_seed(1)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    dev = next(model.parameters()).device  # `--device cuda` hands the model over on the GPU
     model.train()
     for step in range(steps):
         idx = torch.randint(0, len(x), (64,), generator=g)
-        loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+        loss = nn.functional.cross_entropy(model(x[idx].to(dev)), y[idx].to(dev))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -70,9 +71,11 @@ def workload() -> sg.Workload:
     train(model, x_tr, y_tr, steps=800, lr=3e-3)
 
     def evaluate(m: nn.Module) -> dict[str, float]:
-        logits = m(x_te)
-        return {"accuracy": (logits.argmax(1) == y_te).float().mean().item(),
-                "loss": nn.functional.cross_entropy(logits, y_te).item()}
+        dev = next(m.parameters()).device
+        logits = m(x_te.to(dev))
+        y = y_te.to(dev)
+        return {"accuracy": (logits.argmax(1) == y).float().mean().item(),
+                "loss": nn.functional.cross_entropy(logits, y).item()}
 
     return sg.Workload(
         model=model,

@@ -45,17 +45,21 @@ def tradeoff(
     force: bool = False,
     allocation: str = "uniform",
     cpu_batch: int = 1,
+    workers: int = 1,
+    ray: str | None = None,
+    device: str = "cpu",
 ) -> Tradeoff:
     """Sweep ``workload`` (a :class:`Workload` or what ``--model`` takes) over every pattern and
     sparsity, store the rows in ``out`` and write the report there, as ``sparsegrain tradeoff``
     does; returns the table of this sweep's rows and the report paths."""
     budgets = check_budgets(budgets)
-    wl = load_workload(workload)
-    model = workload if isinstance(workload, str) else (wl.name or "workload")
+    wl = None if isinstance(workload, str) else load_workload(workload)  # a name: the sweep's
+    model = workload if wl is None else (wl.name or "workload")
     cfg = SweepConfig(model=model, patterns=patterns, sparsities=sparsities,
                       accelerators=accelerators, formats=formats, seeds=tuple(seeds),
                       pruning=Pruning(steps=steps), allocation=allocation, cpu_batch=cpu_batch)
-    run = run_sweep(cfg, out, resume=resume, force=force, workload=wl)
+    run = run_sweep(cfg, out, resume=resume, force=force, workload=wl, workers=workers, ray=ray,
+                    device=device)
     _, paths = report_sweep(out, run.config, budgets)
     with ResultStore(Path(out) / STORE_NAME, readonly=True) as store:
         rows = store.rows(sweep_keys(run.config))

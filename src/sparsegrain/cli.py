@@ -533,6 +533,10 @@ def tradeoff_cmd(
                         "one-shot per-layer scan)"),
     cpu_batch: int = typer.Option(1, help="batch of the latency measured on this CPU with the "
                                           "project's kernels; 0 = not measured"),
+    workers: int = typer.Option(1, help="run points in this many local worker processes"),
+    ray: str = typer.Option(None, help="run points as tasks of a Ray cluster: its address "
+                                       "(ray://host:10001, auto) or 'local' to start one here"),
+    device: str = typer.Option("cpu", help="where fine-tuning and evaluation run: cpu, cuda, auto"),
 ) -> None:
     """Prune a real model with every pattern at every sparsity and report accuracy, size and
     modelled accelerator cost; results go to an SQLite store in OUT, the report beside it."""
@@ -547,7 +551,8 @@ def tradeoff_cmd(
             formats=formats, seeds=tuple(_int_list(seeds, "seed")), pruning=Pruning(steps=steps),
             allocation=allocation, cpu_batch=cpu_batch)
         budgets = check_budgets(budget)
-        run = run_sweep(cfg, out, resume=resume, force=force)
+        run = run_sweep(cfg, out, resume=resume, force=force, workers=workers, ray=ray,
+                        device=device)
         summary, paths = report_sweep(out, run.config, budgets)
     except ValueError as e:
         raise fail(str(e))

@@ -17,6 +17,7 @@ Folder rules (:func:`open_store`), so that nothing a user has is overwritten sil
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 import time
@@ -24,6 +25,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
+
+import torch
 
 from ..core.files import LOCK_NAME
 
@@ -48,11 +51,30 @@ CREATE TABLE IF NOT EXISTS results (
     result TEXT NOT NULL,
     created REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS pruned (
+    key TEXT PRIMARY KEY,
+    pattern TEXT NOT NULL,
+    sparsity REAL NOT NULL,
+    seed INTEGER NOT NULL,
+    state BLOB NOT NULL
+);
 """
 
 #: row statuses: measured; the format or accelerator cannot take the mask (with the reason);
 #: or a measurement failed (with the error)
 OK, NOT_APPLICABLE, ERROR = "ok", "not applicable", "error"
+
+
+@dataclass
+class Pending:
+    """A point pruned in a worker whose CPU latency the parent times once the workers are done:
+    the key its CPU row will have, the point, and the pruned model's state."""
+
+    key: str
+    pattern: str
+    sparsity: float
+    seed: int
+    state: dict[str, Any]
 
 
 @dataclass
@@ -131,18 +153,41 @@ class ResultStore:
         (n,) = self.db.execute(f"SELECT COUNT(*) FROM results WHERE key IN ({marks})", keys).fetchone()
         return n == len(set(keys))
 
-    def commit_point(self, rows: list[Row]) -> None:
-        """Write every row of one point in a single transaction (replacing same-key rows)."""
-        now = time.time()
+    def commit_point(self, rows: list[Row], pending: "Pending | None" = None) -> None:
+        """Write every row of one point in a single transaction (replacing same-key rows), with
+        the pruned model's state when its CPU latency is still to be timed (``pending``)."""
         with self.db:
-            self.db.executemany(
-                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (r.key, r.model, r.pattern, r.sparsity, r.kind, r.target, r.seed, r.status,
-                     json.dumps(r.config, sort_keys=True), json.dumps(r.result), now)
-                    for r in rows
-                ],
-            )
+            if pending is not None:
+                buf = io.BytesIO()
+                torch.save(pending.state, buf)
+                self.db.execute("INSERT OR REPLACE INTO pruned VALUES (?, ?, ?, ?, ?)",
+                                (pending.key, pending.pattern, pending.sparsity, pending.seed,
+                                 buf.getvalue()))
+            self._insert(rows)
+
+    def _insert(self, rows: list[Row]) -> None:
+        now = time.time()
+        self.db.executemany(
+            "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(r.key, r.model, r.pattern, r.sparsity, r.kind, r.target, r.seed, r.status,
+              json.dumps(r.config, sort_keys=True), json.dumps(r.result), now) for r in rows])
+
+    def pending(self, keys: Iterable[str]) -> list["Pending"]:
+        """The pruned models stored under ``keys`` whose CPU latency is still to be timed."""
+        keys = list(keys)
+        if not keys:
+            return []
+        marks = ",".join("?" * len(keys))
+        cur = self.db.execute(
+            f"SELECT key, pattern, sparsity, seed, state FROM pruned WHERE key IN ({marks})", keys)
+        return [Pending(k, p, s, seed, torch.load(io.BytesIO(blob), weights_only=True))
+                for k, p, s, seed, blob in cur.fetchall()]
+
+    def commit_timing(self, row: Row) -> None:
+        """Write a point's measured-CPU row and drop its stored pruned model, together."""
+        with self.db:
+            self.db.execute("DELETE FROM pruned WHERE key = ?", (row.key,))
+            self._insert([row])
 
     def rows(self, keys: Iterable[str] | None = None) -> list[Row]:
         """Stored rows, all or those with the given keys, in insertion order."""

@@ -118,14 +118,23 @@ def run_sweep(
     force: bool = False,
     console: Console | None = None,
     workload: Workload | None = None,
+    workers: int = 1,
+    ray: str | None = None,
+    device: str = "cpu",
 ) -> SweepRun:
     """Run every point of ``cfg`` not yet in the store of folder ``out``; see :mod:`.store` for
     the folder rules that ``resume`` and ``force`` relax. Shows a progress bar on ``console``.
-    ``workload`` is the model to prune (default: the one ``cfg.model`` names)."""
+    ``workload`` is the model to prune (default: the one ``cfg.model`` names). Points run in
+    this process, in ``workers`` local processes, or as tasks of the Ray cluster at ``ray``
+    (``"local"``: a local one); see :mod:`.parallel`. ``device`` (cpu, cuda, auto) is where
+    fine-tuning and evaluation run."""
+    from .parallel import check_device, make_runner
+
     start = time.perf_counter()
     if resume and force:
         raise ValueError("--resume and --force exclude each other: resume keeps the store, "
                          "force replaces it")
+    device = check_device(device)
     spec = workload if workload is not None else load_workload(cfg.model)
     cfg = resolve(cfg, spec)
     console = console or Console(stderr=True, emoji=False)
@@ -134,38 +143,58 @@ def run_sweep(
     torch.set_num_threads(1)
     try:
         with FolderLock(out, "sparsegrain tradeoff"):
-            return _run(spec, cfg, Path(out), resume, force, console, start)
+            runner = make_runner(spec, cfg, workers, ray, device, named=workload is None)
+            return _run(spec, cfg, Path(out), resume, force, console, start, runner)
     finally:
         torch.set_num_threads(threads)
 
 
 def _run(spec: Any, cfg: SweepConfig, out: Path, resume: bool, force: bool, console: Console,
-         start: float) -> SweepRun:
+         start: float, runner: Any) -> SweepRun:
     with open_store(out, cfg.fingerprint(), cfg.to_dict(), resume, force) as store:
         points = cfg.points()
-        todo = [p for p in points if not store.has(point_keys(cfg, *p).values())]
+        cpu_keys = {p: point_keys(cfg, *p).get((CPU, CPU)) for p in points}
+        waiting = {(w.pattern, w.sparsity, w.seed) for w in store.pending(
+            [k for k in cpu_keys.values() if k])}
+        todo = [p for p in points if not store.has(
+            k for kind, k in point_keys(cfg, *p).items() if not (kind[0] == CPU and p in waiting))]
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
         with Progress(*columns, console=console, transient=False) as bar:
             task = bar.add_task("sweep", total=len(todo))
+
+            def say(text: str) -> None:
+                bar.update(task, description=text)
+
             scans: dict[str, Sensitivity] = {}
+            jobs = []
             for pattern, sparsity, seed in todo:
-                label = f"{pattern} @ {sparsity:g} (seed {seed})"
-
-                def say(stage: str, label: str = label) -> None:
-                    bar.update(task, description=f"{label}: {stage}")
-
                 targets = None
                 if cfg.allocation == "sensitivity" and pattern != DENSE:
                     if pattern not in scans:
-                        say("sensitivity scan")
+                        say(f"{pattern}: sensitivity scan")
                         scans[pattern] = scan(spec, pattern, scan_sparsities(cfg))
                     targets = scans[pattern].allocate(sparsity)
-                store.commit_point(measure_point(spec, cfg, pattern, sparsity, seed, say, targets))
+                jobs.append((pattern, sparsity, seed, targets))
+            for rows, pending in runner.run(jobs, say):
+                store.commit_point(rows, pending)
                 bar.advance(task)
+            # points pruned by workers: timed here, one at a time, once no worker runs
+            for w in store.pending([k for k in cpu_keys.values() if k]):
+                say(f"{w.pattern} @ {w.sparsity:g} (seed {w.seed}): timing on this CPU")
+                store.commit_timing(time_stored(spec, cfg, w.pattern, w.sparsity, w.seed, w.state))
             bar.update(task, description="sweep done")
         return SweepRun(cfg, store.path, len(todo), len(points) - len(todo),
                         time.perf_counter() - start)
+
+
+def time_stored(spec: Workload, cfg: SweepConfig, pattern: str, sparsity: float, seed: int,
+                state: dict[str, torch.Tensor]) -> Row:
+    """The measured-CPU row of a point pruned elsewhere, from its stored pruned state."""
+    model = spec.fresh_model()
+    model.load_state_dict(state)
+    status, result = measure_cpu(model.eval(), pattern, spec.inputs(), cfg.cpu_batch)
+    return make_row(spec, cfg, pattern, sparsity, seed, CPU, CPU, status, result)
 
 
 def scan_sparsities(cfg: SweepConfig) -> list[float]:
@@ -176,30 +205,42 @@ def scan_sparsities(cfg: SweepConfig) -> list[float]:
     return sorted({*DEFAULT_SCAN, *cfg.sparsities, round((1 + top) / 2, 4)})
 
 
+def make_row(spec: Workload, cfg: SweepConfig, pattern: str, sparsity: float, seed: int,
+             kind: str, target: str, status: str, result: dict[str, Any]) -> Row:
+    """One row of a point, keyed as :func:`point_keys` says."""
+    params = accelerator_params(cfg)[target] if kind == ACCELERATOR else {}
+    point = point_config(cfg, pattern, sparsity, seed)
+    return Row(point_keys(cfg, pattern, sparsity, seed)[kind, target], spec.label, pattern,
+               sparsity, kind, target, seed, status,
+               {**point, "kind": kind, "target": target, "params": params}, result)
+
+
 def measure_point(
     spec: Workload, cfg: SweepConfig, pattern: str, sparsity: float, seed: int,
     say: Callable[[str], None] = lambda stage: None,
     targets: dict[str, float] | None = None,
+    device: str = "cpu",
+    pruned: dict[str, Any] | None = None,
 ) -> list[Row]:
     """Prune, evaluate and measure one point; returns its rows (not yet stored). ``targets``
-    (layer -> sparsity) replaces the allocation of ``cfg`` (the sensitivity allocation's)."""
-    keys = point_keys(cfg, pattern, sparsity, seed)
-    point = point_config(cfg, pattern, sparsity, seed)
-    accel_params = accelerator_params(cfg)
+    (layer -> sparsity) replaces the allocation of ``cfg`` (the sensitivity allocation's).
+    Fine-tuning and evaluation run on ``device``; the measurements on the CPU. With
+    ``pruned`` (a dict) the CPU latency is not timed here but the pruned model's state is put
+    in it under ``"state"``, for :func:`measure_cpu` to time later on an idle machine."""
 
     def row(kind: str, target: str, status: str, result: dict[str, Any]) -> Row:
-        params = accel_params[target] if kind == ACCELERATOR else {}
-        return Row(keys[kind, target], spec.label, pattern, sparsity, kind, target, seed, status,
-                   {**point, "kind": kind, "target": target, "params": params}, result)
+        return make_row(spec, cfg, pattern, sparsity, seed, kind, target, status, result)
 
     torch.manual_seed(seed)
-    model = spec.fresh_model()
+    model = spec.fresh_model().to(device)
     say("pruning")
     t0 = time.perf_counter()
     masks, left_dense = prune(spec, model, cfg, pattern, sparsity, targets)
     prune_s = time.perf_counter() - t0
     say("evaluating")
     metric, metrics = spec.measure(model)
+    model = model.cpu()
+    masks = {k: m.cpu() for k, m in masks.items()}
     layers = pruned_layers(model, spec.layers(model), masks)
     zeros = sum(int((~lay.mask).sum()) for lay in layers.values())
     total = sum(lay.mask.numel() for lay in layers.values())
@@ -222,11 +263,13 @@ def measure_point(
     if cfg.accelerators:
         say("capturing activations")
         acts = capture_inputs(model, list(layers), spec.inputs(), cfg.sim_samples)
-        for accel, params in accel_params.items():
+        for accel, params in accelerator_params(cfg).items():
             say(f"simulating {accel}")
             status, result = measure_accelerator(accel, layers, acts, params)
             rows.append(row(ACCELERATOR, accel, status, result))
-    if cfg.cpu_batch:
+    if cfg.cpu_batch and pruned is not None:
+        pruned["state"] = model.state_dict()
+    elif cfg.cpu_batch:
         say("timing on this CPU")
         status, result = measure_cpu(model, pattern, spec.inputs(), cfg.cpu_batch)
         rows.append(row(CPU, CPU, status, result))

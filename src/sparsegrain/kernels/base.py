@@ -165,7 +165,9 @@ def spmm_driver(step: Any, tasks: Any, tile: int) -> Callable[..., None]:
     functions, ``step`` built for this ``tile``, so the compiled loop is the format's own."""
     size = block_rows(tile) * tile
 
-    @nb.njit(parallel=True, fastmath=True, cache=True)
+    # not cached on disk: numba cannot find a closure over other compiled functions in its
+    # cache again, so cache=True only added a new file per process and compiled anyway
+    @nb.njit(parallel=True, fastmath=True)
     def spmm(w, x, y, tb):  # pragma: no cover - compiled
         n = tasks(w, y.shape[0])
         for job in nb.prange(x.shape[0] * n):  # batch tiles outermost

@@ -195,9 +195,9 @@ class Pruner:
             current = t.mask_module.mask
             if s <= 0.0 and t.fqn not in shared:  # an allocated 0 may still mean N:M's 1 - N/M
                 current.fill_(True)
-            else:
+            else:  # patterns compute masks on the CPU (numpy, numba); the model may be elsewhere
                 w, sc = self._scored(t)
-                current.copy_(t.pattern.mask(w, s, sc))
+                current.copy_(t.pattern.mask(w.cpu(), s, sc.cpu()).to(current.device))
             t.taylor_sum, t.taylor_count = None, 0
 
     def allocation(self, step: int) -> dict[str, float]:
@@ -208,7 +208,7 @@ class Pruner:
         overall = self.config.schedule.sparsity(step, self.config.sparsity)
         if not pooled or overall <= 0.0:
             return {}
-        curves = {t.fqn: cost_curve(t.pattern, *self._scored(t),
+        curves = {t.fqn: cost_curve(t.pattern, *(x.cpu() for x in self._scored(t)),
                                     start=1.0 - t.mask_module.mask.float().mean().item())
                   for t in pooled}
         sizes = {t.fqn: t.mask_module.mask.numel() for t in pooled}

@@ -100,9 +100,12 @@ def summarize(rows: Iterable[Row]) -> Summary:
     models = sorted({r.model for r in rows})
     if len(models) != 1:
         raise ValueError(f"a report covers one model; the rows hold {models or 'none'}")
+    failed = {(r.pattern, r.sparsity, r.seed) for r in rows
+              if r.kind == ACCURACY and r.status != OK}
     by_point: dict[tuple[str, float], list[Row]] = defaultdict(list)
     for r in rows:
-        by_point[r.pattern, r.sparsity].append(r)
+        if (r.pattern, r.sparsity, r.seed) not in failed:  # a failed point has no figures
+            by_point[r.pattern, r.sparsity].append(r)
     dense_rows = by_point.pop((DENSE, 0.0), None)
     if not dense_rows:
         raise ValueError("the rows hold no dense baseline")

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from . import models
-from .models import ModelSpec, register, save_atomic, train_steps
+from .models import ModelSpec, device_of, register, save_atomic, train_steps
 
 
 def same_layout(state: dict, like: dict) -> dict:
@@ -92,9 +92,12 @@ class ImageClassifier(ModelSpec):
         g = torch.Generator().manual_seed(1)
         batches = self._batches(g)
 
+        dev = device_of(model)
+
         def loss_at(step: int) -> torch.Tensor:
             idx = next(batches)
-            return nn.functional.cross_entropy(model(self.x_train[idx]), self.y_train[idx])
+            return nn.functional.cross_entropy(model(self.x_train[idx].to(dev)),
+                                               self.y_train[idx].to(dev))
 
         train_steps(model, torch.optim.Adam(model.parameters(), lr=lr), steps, loss_at, callback)
 
@@ -115,10 +118,12 @@ class ImageClassifier(ModelSpec):
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         model.eval()
-        logits = model(self.x_test)
+        dev = device_of(model)
+        logits = model(self.x_test.to(dev))
+        y = self.y_test.to(dev)
         return {
-            "accuracy": (logits.argmax(1) == self.y_test).float().mean().item(),
-            "loss": nn.functional.cross_entropy(logits, self.y_test).item(),
+            "accuracy": (logits.argmax(1) == y).float().mean().item(),
+            "loss": nn.functional.cross_entropy(logits, y).item(),
         }
 
     def sample_inputs(self) -> tuple:

@@ -65,6 +65,12 @@ def train_steps(
     model.eval()
 
 
+def device_of(model: nn.Module) -> torch.device:
+    """Where ``model``'s parameters live: a workload puts its batches there (the sweep moves
+    the model to ``--device`` before fine-tuning and evaluating it)."""
+    return next(model.parameters(), torch.empty(0)).device
+
+
 def cache_dir(path: str | Path | None = None) -> Path:
     """Where trained models are cached: ``path``, ``$SPARSEGRAIN_CACHE`` or ``~/.cache/sparsegrain``."""
     p = Path(path or os.environ.get("SPARSEGRAIN_CACHE", "~/.cache/sparsegrain")).expanduser()

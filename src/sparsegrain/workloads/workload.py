@@ -28,6 +28,8 @@ from ..prune import Pruner, PruneConfig, load_config
 
 #: the entry-point group through which installed packages add workloads
 ENTRY_POINT_GROUP = "sparsegrain.workloads"
+#: the module name a workload file imported by path gets (plus a hash of its path)
+FILE_MODULE_PREFIX = "sparsegrain_workload_"
 #: module types a sweep measures (their ``weight`` is what formats and machines take)
 MEASURED = (nn.Linear, nn.Conv1d, nn.Conv2d)
 
@@ -218,7 +220,7 @@ def _import_file(path: str) -> Any:
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"workload file {path} does not exist")
-    name = f"sparsegrain_workload_{hashlib.sha256(str(p.resolve()).encode()).hexdigest()[:12]}"
+    name = f"{FILE_MODULE_PREFIX}{hashlib.sha256(str(p.resolve()).encode()).hexdigest()[:12]}"
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, p)

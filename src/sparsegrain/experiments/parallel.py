@@ -1,0 +1,276 @@
+"""Where a sweep's points run: in this process, in local worker processes, or as Ray tasks.
+
+Every runner takes the same jobs (pattern, sparsity, seed, per-layer targets) and yields each
+finished point's rows for the parent to commit in one transaction, so the numbers do not depend
+on where a point ran (every point seeds torch itself and trains on one thread).
+
+- **serial**: :func:`~.sweep.measure_point` in this process, the CPU latency timed at once.
+- **processes** (``--workers N``): N worker processes (forked from a fork server that has
+  imported torch and sparsegrain), each with one torch thread (the sweep's setting), so N
+  workers use N cores.
+- **ray** (``--ray [ADDRESS]``): one task per point on a Ray cluster, each asking for one CPU
+  (and one GPU with ``--device cuda``).
+
+In both parallel runners a worker does not time the CPU latency (the other workers would slow
+it): it returns the pruned model's state, the parent stores it with the point's rows and times
+every such point once the workers are done (``ResultStore.pending``), so an interrupted sweep
+loses nothing but the points in flight. A point whose task fails, or whose worker is lost, is
+tried once more; a second failure is an error row naming the point.
+
+The workload reaches the workers by name when it has one that every worker can load (a
+built-in model, an installed plugin, ``FILE.py:NAME`` or ``module:NAME``: the file or module
+must then exist on every machine), and otherwise pickled by value with cloudpickle. A worker
+checks that it got the weights the parent hashed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing as mp
+import os
+import sys
+import time
+from typing import Any, Callable, Iterator
+
+import torch
+
+from ..workloads import MODELS
+from ..workloads.workload import (FILE_MODULE_PREFIX, Workload, is_reference, load_workload,
+                                  plugin_names)
+from .config import SweepConfig
+from .store import ERROR, Pending, Row
+
+Job = tuple[str, float, int, "dict[str, float] | None"]
+Done = tuple[list[Row], "Pending | None"]
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def check_device(device: str) -> str:
+    """``cpu`` or ``cuda`` (``auto``: cuda where there is one), or a one-line ValueError."""
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; valid: {', '.join(DEVICES)}")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: torch sees no CUDA device here; use --device cpu or auto")
+    return device
+
+
+def make_runner(spec: Workload, cfg: SweepConfig, workers: int, ray: str | None, device: str,
+                named: bool = True):
+    """The runner for these options (see the module docstring); ``named``: the workload was
+    loaded from ``cfg.model`` (not handed over as an object)."""
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    if ray is not None and workers > 1:
+        raise ValueError("--workers and --ray exclude each other: Ray places the tasks itself")
+    if ray is not None:
+        return RayRunner(spec, cfg, device, ray, named)
+    if workers > 1:
+        return ProcessRunner(spec, cfg, device, workers, named)
+    return SerialRunner(spec, cfg, device)
+
+
+def by_name(cfg: SweepConfig) -> bool:
+    """Can a worker load the workload from its name alone?"""
+    return cfg.model in MODELS or is_reference(cfg.model) or cfg.model in plugin_names()
+
+
+def ship(spec: Workload, cfg: SweepConfig, named: bool) -> tuple[str, Any]:
+    """What a worker needs to get the workload: ("name", model) when the sweep loaded it from
+    its name (``named``) and workers can too, else ("pickle", bytes) by value."""
+    if named and by_name(cfg):
+        return "name", cfg.model
+    import cloudpickle
+
+    for name, module in list(sys.modules.items()):  # workload files imported by path
+        if name.startswith(FILE_MODULE_PREFIX):
+            cloudpickle.register_pickle_by_value(module)
+    return "pickle", cloudpickle.dumps(spec)
+
+
+_LOADED: dict[str, Workload] = {}
+
+
+def unship(how: str, what: Any, weights: str) -> Workload:
+    """The workload in a worker (loaded once per process), checked against the parent's hash."""
+    key = f"{how}:{what if how == 'name' else hash(what)}"
+    if key not in _LOADED:
+        if how == "name":
+            wl = load_workload(what)
+        else:
+            import cloudpickle
+
+            wl = cloudpickle.loads(what)
+        if wl.weights_hash() != weights:
+            raise ValueError(f"the workload {wl.label} loaded in a worker has other weights than "
+                             "in the sweep's process (weights not deterministic?); make its "
+                             "training seeded, or load it from a saved state")
+        _LOADED[key] = wl
+    return _LOADED[key]
+
+
+def work(how: str, what: Any, cfg_dict: dict[str, Any], job: Job, device: str,
+         status: Any = None) -> tuple[list[Row], dict[str, Any] | None]:
+    """One point in a worker: its rows and, when the CPU latency is to be timed, the pruned
+    model's state. ``status`` (a queue) hears ``(pid, text)`` as the point moves on."""
+    from .sweep import measure_point
+
+    torch.set_num_threads(1)
+    cfg = SweepConfig.from_dict(cfg_dict)
+    spec = unship(how, what, cfg.weights)
+    pattern, sparsity, seed, targets = job
+    label = f"{pattern} @ {sparsity:g} (seed {seed})"
+
+    def say(stage: str) -> None:
+        if status is not None:
+            status.put((os.getpid(), f"{label}: {stage}"))
+
+    pruned: dict[str, Any] = {}
+    rows = measure_point(spec, cfg, pattern, sparsity, seed, say, targets, device, pruned)
+    if status is not None:
+        status.put((os.getpid(), "idle"))
+    return rows, pruned.get("state")
+
+
+def failed_row(spec: Workload, cfg: SweepConfig, job: Job, error: BaseException) -> Row:
+    """The error row of a point that failed twice: its accuracy row, naming the point."""
+    from .sweep import ACCURACY, make_row
+
+    pattern, sparsity, seed, _ = job
+    reason = (f"point {pattern} @ {sparsity:g} (seed {seed}) failed twice: "
+              f"{type(error).__name__}: {error}")
+    return make_row(spec, cfg, pattern, sparsity, seed, ACCURACY, "", ERROR, {"reason": reason})
+
+
+def pending(cfg: SweepConfig, job: Job, state: dict[str, Any] | None) -> Pending | None:
+    """What the parent stores to time this point's CPU latency later."""
+    from .sweep import CPU, point_keys
+
+    if state is None or not cfg.cpu_batch:
+        return None
+    pattern, sparsity, seed, _ = job
+    return Pending(point_keys(cfg, pattern, sparsity, seed)[CPU, CPU], pattern, sparsity, seed,
+                   state)
+
+
+class SerialRunner:
+    """Every point in this process, in order."""
+
+    def __init__(self, spec: Workload, cfg: SweepConfig, device: str) -> None:
+        self.spec, self.cfg, self.device = spec, cfg, device
+
+    def run(self, jobs: list[Job], say: Callable[[str], None]) -> Iterator[Done]:
+        from . import sweep
+
+        for pattern, sparsity, seed, targets in jobs:
+            label = f"{pattern} @ {sparsity:g} (seed {seed})"
+            yield sweep.measure_point(self.spec, self.cfg, pattern, sparsity, seed,
+                                      lambda stage, label=label: say(f"{label}: {stage}"),
+                                      targets, self.device), None
+
+
+def worker_context() -> mp.context.BaseContext:
+    """Processes forked from a fork server that imported torch and sparsegrain once (a worker
+    starts in a fraction of a second, and never inherits the threads of this process, which a
+    plain fork would); spawned ones where there is no fork server (not POSIX)."""
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["torch", "sparsegrain.experiments.sweep"])
+    return ctx
+
+
+class ProcessRunner:
+    """Points in N spawned worker processes; a broken pool is replaced and its points retried."""
+
+    def __init__(self, spec: Workload, cfg: SweepConfig, device: str, workers: int,
+                 named: bool) -> None:
+        self.spec, self.cfg, self.device, self.workers = spec, cfg, device, workers
+        self.how, self.what = ship(spec, cfg, named)
+
+    def run(self, jobs: list[Job], say: Callable[[str], None]) -> Iterator[Done]:
+        ctx = worker_context()
+        manager = ctx.Manager()
+        status = manager.Queue()
+        doing: dict[int, str] = {}
+        tries = dict.fromkeys(range(len(jobs)), 0)
+        pool = cf.ProcessPoolExecutor(self.workers, mp_context=ctx)
+        try:
+            futures = {self._submit(pool, job, status): i for i, job in enumerate(jobs)}
+            while futures:
+                done, _ = cf.wait(futures, timeout=0.5, return_when=cf.FIRST_COMPLETED)
+                while not status.empty():
+                    pid, text = status.get()
+                    doing[pid] = text
+                busy = [t for t in doing.values() if t != "idle"]
+                say(f"{len(busy)} of {self.workers} workers: " + " | ".join(busy[:4]))
+                broken, again = False, []
+                for f in done:
+                    i = futures.pop(f)
+                    try:
+                        rows, state = f.result()
+                    except Exception as e:  # noqa: BLE001 - retried once, then an error row
+                        broken = broken or isinstance(e, cf.process.BrokenProcessPool)
+                        tries[i] += 1
+                        if tries[i] < 2:
+                            again.append(i)
+                        else:
+                            yield [failed_row(self.spec, self.cfg, jobs[i], e)], None
+                        continue
+                    yield rows, pending(self.cfg, jobs[i], state)
+                if broken:  # a worker died: the pool is gone, every point in flight runs again
+                    pool.shutdown(cancel_futures=True)
+                    pool = cf.ProcessPoolExecutor(self.workers, mp_context=ctx)
+                    again += list(futures.values())
+                    futures = {}
+                futures |= {self._submit(pool, jobs[i], status): i for i in again}
+        finally:
+            pool.shutdown(cancel_futures=True)
+            manager.shutdown()
+
+    def _submit(self, pool: cf.ProcessPoolExecutor, job: Job, status: Any) -> cf.Future:
+        return pool.submit(work, self.how, self.what, self.cfg.to_dict(), job, self.device, status)
+
+
+class RayRunner:
+    """One Ray task per point on the cluster at ``address`` (``local``: start one here)."""
+
+    def __init__(self, spec: Workload, cfg: SweepConfig, device: str, address: str,
+                 named: bool) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise ValueError("--ray needs Ray: pip install 'sparsegrain[distributed]'") from None
+        self.ray, self.spec, self.cfg, self.device = ray, spec, cfg, device
+        if not ray.is_initialized():
+            kwargs = {"address": None if address == "local" else address,
+                      "include_dashboard": False, "log_to_driver": False,
+                      "configure_logging": False}
+            try:
+                ray.init(**kwargs)
+            except (ConnectionError, RuntimeError, ValueError) as e:
+                raise ValueError(f"cannot reach the Ray cluster at {address}: {e}") from None
+        how, what = ship(spec, cfg, named)
+        self.shipped = (how, ray.put(what) if how == "pickle" else what)
+
+    def run(self, jobs: list[Job], say: Callable[[str], None]) -> Iterator[Done]:
+        ray = self.ray
+        task = ray.remote(work).options(
+            num_cpus=1, num_gpus=1 if self.device == "cuda" else 0, max_retries=1,
+            retry_exceptions=True)
+        how, what = self.shipped
+        refs = {task.remote(how, what, self.cfg.to_dict(), job, self.device): i
+                for i, job in enumerate(jobs)}
+        start = time.perf_counter()
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=1, timeout=0.5)
+            say(f"Ray: {len(refs)} task(s) in flight, {time.perf_counter() - start:.0f} s")
+            for ref in ready:
+                i = refs.pop(ref)
+                try:
+                    rows, state = ray.get(ref)
+                except Exception as e:  # noqa: BLE001 - Ray retried it once already
+                    yield [failed_row(self.spec, self.cfg, jobs[i], e)], None
+                    continue
+                yield rows, pending(self.cfg, jobs[i], state)

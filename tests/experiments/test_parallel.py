@@ -1,0 +1,128 @@
+"""Points in worker processes and on a local Ray cluster give the serial run's numbers; a failing
+point is tried twice, then an error row; the CPU latency of a worker's point is timed by the
+parent, even after an interruption."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import sparsegrain as sg
+from sparsegrain.experiments import Pruning, SweepConfig, run_sweep, sweep
+from sparsegrain.experiments.parallel import check_device
+from sparsegrain.experiments.store import STORE_NAME, ResultStore
+
+pytestmark = pytest.mark.slow
+
+TINY = SweepConfig(patterns=("unstructured", "gs:8:1"), sparsities=(0.8,), accelerators=("gs",),
+                   formats=("csr", "gs"), pruning=Pruning(steps=8, every=2))
+#: result fields that are timings (or decided by timings), left out of the comparison
+TIMED = {"seconds", "prune_s", "dense_ms", "sparse_ms", "speedup", "identical", "layers"}
+
+
+def stored(out: Path) -> dict[tuple[str, str, str], dict]:
+    """Every row's non-timing figures by (key, kind, status)."""
+    db = sqlite3.connect(out / STORE_NAME)
+    rows = db.execute("SELECT key, kind, status, result FROM results").fetchall()
+    db.close()
+    return {(k, kind, st): {f: v for f, v in json.loads(res).items()
+                            if not (kind == "cpu" and f in TIMED) and f not in ("seconds", "prune_s")}
+            for k, kind, st, res in rows}
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("serial") / "out"
+    run_sweep(TINY, out)
+    return out
+
+
+def test_worker_processes_store_the_serial_numbers(serial, tmp_path):
+    run = run_sweep(TINY, tmp_path / "w", workers=2)
+    assert run.measured == 3
+    assert stored(tmp_path / "w") == stored(serial)
+    with ResultStore(tmp_path / "w" / STORE_NAME) as store:
+        cpu = [r for r in store.rows() if r.kind == "cpu"]
+        assert len(cpu) == 3 and all(r.status == "ok" for r in cpu)
+        assert store.db.execute("SELECT COUNT(*) FROM pruned").fetchone() == (0,)
+
+
+def test_a_local_ray_cluster_stores_the_serial_numbers(serial, tmp_path):
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        run_sweep(TINY, tmp_path / "r", ray="local")
+    finally:
+        ray.shutdown()
+    assert stored(tmp_path / "r") == stored(serial)
+
+
+def test_timing_left_by_an_interruption_is_done_on_resume(serial, tmp_path, monkeypatch):
+    real = sweep.time_stored
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "time_stored", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(TINY, tmp_path / "k", workers=2)
+    with ResultStore(tmp_path / "k" / STORE_NAME) as store:
+        assert store.db.execute("SELECT COUNT(*) FROM pruned").fetchone() == (3,)
+    monkeypatch.setattr(sweep, "time_stored", real)
+    again = run_sweep(TINY, tmp_path / "k", workers=2)
+    assert again.measured == 0  # nothing pruned again: only timed
+    assert stored(tmp_path / "k") == stored(serial)
+
+
+def flaky() -> sg.Workload:
+    """A workload whose evaluation fails on every pruned model."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
+                          nn.Linear(32, 4))
+    x = torch.randn(8, 16, generator=torch.Generator().manual_seed(0))
+
+    def evaluate(m: nn.Module) -> float:
+        if bool((m[2].weight == 0).any()):
+            raise RuntimeError("evaluation server went away")
+        return 1.0
+
+    return sg.Workload(model, evaluate, x, name="flaky")
+
+
+def test_a_point_that_fails_twice_is_an_error_row_naming_it(tmp_path):
+    cfg = SweepConfig(model="flaky:flaky", patterns=("unstructured",), sparsities=(0.5,),
+                      accelerators=(), formats=("csr",), pruning=Pruning(steps=0), cpu_batch=0)
+    run_sweep(cfg, tmp_path, workload=flaky(), workers=2)
+    with ResultStore(tmp_path / STORE_NAME) as store:
+        rows = store.rows()
+    bad = [r for r in rows if r.status == "error"]
+    assert len(bad) == 1 and bad[0].pattern == "unstructured"
+    assert bad[0].result["reason"].startswith("point unstructured @ 0.5 (seed 0) failed twice: "
+                                              "RuntimeError: evaluation server went away")
+    assert {r.pattern for r in rows if r.kind == "accuracy" and r.status == "ok"} == {"dense"}
+
+
+def test_devices():
+    assert check_device("cpu") == "cpu"
+    assert check_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="unknown device 'tpu'; valid: cpu, cuda, auto"):
+        check_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            check_device("cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_fine_tuning_on_the_gpu_stores_a_valid_point(tmp_path):
+    cfg = SweepConfig(patterns=("unstructured",), sparsities=(0.8,), accelerators=(),
+                      formats=("csr",), pruning=Pruning(steps=8, every=2))
+    run_sweep(cfg, tmp_path, device="cuda")
+    with ResultStore(tmp_path / STORE_NAME) as store:
+        acc = [r for r in store.rows() if r.kind == "accuracy" and r.pattern == "unstructured"]
+    assert acc[0].status == "ok" and acc[0].result["sparsity_actual"] == pytest.approx(0.8, abs=0.01)
