@@ -126,3 +126,15 @@ def test_fine_tuning_on_the_gpu_stores_a_valid_point(tmp_path):
     with ResultStore(tmp_path / STORE_NAME) as store:
         acc = [r for r in store.rows() if r.kind == "accuracy" and r.pattern == "unstructured"]
     assert acc[0].status == "ok" and acc[0].result["sparsity_actual"] == pytest.approx(0.8, abs=0.01)
+
+
+def test_a_workload_that_cannot_travel_is_a_clear_error(tmp_path):
+    import threading
+
+    wl = flaky()
+    wl.version = threading.Lock()  # a lock cannot be pickled
+    cfg = SweepConfig(model="flaky:flaky", patterns=("unstructured",), sparsities=(0.5,),
+                      accelerators=(), formats=("csr",), pruning=Pruning(steps=0), cpu_batch=0)
+    with pytest.raises(ValueError, match="cannot be sent to worker processes"):
+        run_sweep(cfg, tmp_path / "out", workload=wl, workers=2)
+    assert not (tmp_path / "out").exists()

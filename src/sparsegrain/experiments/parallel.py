@@ -56,14 +56,19 @@ def check_device(device: str) -> str:
     return device
 
 
-def make_runner(spec: Workload, cfg: SweepConfig, workers: int, ray: str | None, device: str,
-                named: bool = True):
-    """The runner for these options (see the module docstring); ``named``: the workload was
-    loaded from ``cfg.model`` (not handed over as an object)."""
+def check_options(workers: Any, ray: str | None) -> None:
+    """A one-line ValueError for a worker count below 1 or ``--workers`` with ``--ray``."""
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     if ray is not None and workers > 1:
         raise ValueError("--workers and --ray exclude each other: Ray places the tasks itself")
+
+
+def make_runner(spec: Workload, cfg: SweepConfig, workers: int, ray: str | None, device: str,
+                named: bool = True):
+    """The runner for these options (see the module docstring); ``named``: the workload was
+    loaded from ``cfg.model`` (not handed over as an object)."""
+    check_options(workers, ray)
     if ray is not None:
         return RayRunner(spec, cfg, device, ray, named)
     if workers > 1:
@@ -86,7 +91,12 @@ def ship(spec: Workload, cfg: SweepConfig, named: bool) -> tuple[str, Any]:
     for name, module in list(sys.modules.items()):  # workload files imported by path
         if name.startswith(FILE_MODULE_PREFIX):
             cloudpickle.register_pickle_by_value(module)
-    return "pickle", cloudpickle.dumps(spec)
+    try:
+        return "pickle", cloudpickle.dumps(spec)
+    except Exception as e:  # noqa: BLE001 - whatever the workload holds that cannot travel
+        raise ValueError(f"the workload cannot be sent to worker processes ({type(e).__name__}: "
+                         f"{e}); give it by name (FILE.py:NAME or package.module:NAME) so that "
+                         "each worker imports it") from None
 
 
 _LOADED: dict[str, Workload] = {}

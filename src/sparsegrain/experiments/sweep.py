@@ -128,13 +128,14 @@ def run_sweep(
     this process, in ``workers`` local processes, or as tasks of the Ray cluster at ``ray``
     (``"local"``: a local one); see :mod:`.parallel`. ``device`` (cpu, cuda, auto) is where
     fine-tuning and evaluation run."""
-    from .parallel import check_device, make_runner
+    from .parallel import check_device, check_options, make_runner
 
     start = time.perf_counter()
     if resume and force:
         raise ValueError("--resume and --force exclude each other: resume keeps the store, "
                          "force replaces it")
     device = check_device(device)
+    check_options(workers, ray)
     spec = workload if workload is not None else load_workload(cfg.model)
     cfg = resolve(cfg, spec)
     console = console or Console(stderr=True, emoji=False)
@@ -142,8 +143,8 @@ def run_sweep(
     # Small models train several times faster on one thread than on two contended ones.
     torch.set_num_threads(1)
     try:
+        runner = make_runner(spec, cfg, workers, ray, device, named=workload is None)
         with FolderLock(out, "sparsegrain tradeoff"):
-            runner = make_runner(spec, cfg, workers, ray, device, named=workload is None)
             return _run(spec, cfg, Path(out), resume, force, console, start, runner)
     finally:
         torch.set_num_threads(threads)
