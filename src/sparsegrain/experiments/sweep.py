@@ -128,7 +128,7 @@ def run_sweep(
     this process, in ``workers`` local processes, or as tasks of the Ray cluster at ``ray``
     (``"local"``: a local one); see :mod:`.parallel`. ``device`` (cpu, cuda, auto) is where
     fine-tuning and evaluation run."""
-    from .parallel import check_device, check_options, make_runner
+    from .parallel import check_device, check_options, make_runner, start_fork_server
 
     start = time.perf_counter()
     if resume and force:
@@ -136,6 +136,8 @@ def run_sweep(
                          "force replaces it")
     device = check_device(device)
     check_options(workers, ray)
+    if workers > 1:
+        start_fork_server()
     spec = workload if workload is not None else load_workload(cfg.model)
     cfg = resolve(cfg, spec)
     console = console or Console(stderr=True, emoji=False)
