@@ -29,7 +29,6 @@ import concurrent.futures as cf
 import multiprocessing as mp
 import os
 import sys
-import time
 from typing import Any, Callable, Iterator
 
 import torch
@@ -164,6 +163,15 @@ def pending(cfg: SweepConfig, job: Job, state: dict[str, Any] | None) -> Pending
                    state)
 
 
+def progress(status: Any, doing: dict[int, str], what: str) -> str:
+    """The progress line: ``doing`` (pid -> text) updated from the ``status`` queue."""
+    while not status.empty():
+        pid, text = status.get()
+        doing[pid] = text
+    busy = [t for t in doing.values() if t != "idle"]
+    return f"{len(busy)} {what}: " + " | ".join(busy[:4])
+
+
 class SerialRunner:
     """Every point in this process, in order."""
 
@@ -221,11 +229,7 @@ class ProcessRunner:
             futures = {self._submit(pool, job, status): i for i, job in enumerate(jobs)}
             while futures:
                 done, _ = cf.wait(futures, timeout=0.5, return_when=cf.FIRST_COMPLETED)
-                while not status.empty():
-                    pid, text = status.get()
-                    doing[pid] = text
-                busy = [t for t in doing.values() if t != "idle"]
-                say(f"{len(busy)} of {self.workers} workers: " + " | ".join(busy[:4]))
+                say(progress(status, doing, f"of {self.workers} workers"))
                 broken, again = False, []
                 for f in done:
                     i = futures.pop(f)
@@ -280,18 +284,25 @@ class RayRunner:
         task = ray.remote(work).options(
             num_cpus=1, num_gpus=1 if self.device == "cuda" else 0, max_retries=1,
             retry_exceptions=True)
+        from ray.util.queue import Queue
+
         how, what = self.shipped
-        refs = {task.remote(how, what, self.cfg.to_dict(), job, self.device): i
+        status, doing = Queue(), {}
+        refs = {task.remote(how, what, self.cfg.to_dict(), job, self.device, status): i
                 for i, job in enumerate(jobs)}
-        start = time.perf_counter()
-        while refs:
-            ready, _ = ray.wait(list(refs), num_returns=1, timeout=0.5)
-            say(f"Ray: {len(refs)} task(s) in flight, {time.perf_counter() - start:.0f} s")
-            for ref in ready:
-                i = refs.pop(ref)
-                try:
-                    rows, state = ray.get(ref)
-                except Exception as e:  # noqa: BLE001 - Ray retried it once already
-                    yield [failed_row(self.spec, self.cfg, jobs[i], e)], None
-                    continue
-                yield rows, pending(self.cfg, jobs[i], state)
+        try:
+            while refs:
+                ready, _ = ray.wait(list(refs), num_returns=1, timeout=0.5)
+                say(progress(status, doing, f"busy Ray worker(s), {len(refs)} task(s) left"))
+                for ref in ready:
+                    i = refs.pop(ref)
+                    try:
+                        rows, state = ray.get(ref)
+                    except Exception as e:  # noqa: BLE001 - Ray retried it once already
+                        yield [failed_row(self.spec, self.cfg, jobs[i], e)], None
+                        continue
+                    yield rows, pending(self.cfg, jobs[i], state)
+        finally:
+            for ref in refs:  # interrupted: the points in flight are dropped
+                ray.cancel(ref, force=True)
+            status.shutdown()
