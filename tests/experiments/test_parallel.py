@@ -138,3 +138,25 @@ def test_a_workload_that_cannot_travel_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="cannot be sent to worker processes"):
         run_sweep(cfg, tmp_path / "out", workload=wl, workers=2)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_lost_worker_is_replaced_and_its_points_run_again(tmp_path):
+    marker = tmp_path / "died once"
+    wl = flaky()
+
+    def evaluate(m: nn.Module) -> float:
+        import os
+
+        if bool((m[2].weight == 0).any()) and not marker.exists():
+            marker.touch()
+            os._exit(1)  # the worker process dies mid-point
+        return 1.0
+
+    wl.evaluate = evaluate
+    cfg = SweepConfig(model="flaky:flaky", patterns=("unstructured",), sparsities=(0.5, 0.8),
+                      accelerators=(), formats=("csr",), pruning=Pruning(steps=0), cpu_batch=0)
+    run = run_sweep(cfg, tmp_path / "out", workload=wl, workers=2)
+    assert marker.exists() and run.measured == 3
+    with ResultStore(tmp_path / "out" / STORE_NAME) as store:
+        acc = [r for r in store.rows() if r.kind == "accuracy"]
+    assert len(acc) == 3 and all(r.status == "ok" for r in acc)

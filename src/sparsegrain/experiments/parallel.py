@@ -211,7 +211,7 @@ def start_fork_server() -> None:
 
 
 class ProcessRunner:
-    """Points in N spawned worker processes; a broken pool is replaced and its points retried."""
+    """Points in N worker processes; a broken pool is replaced and its points retried."""
 
     def __init__(self, spec: Workload, cfg: SweepConfig, device: str, workers: int,
                  named: bool) -> None:
@@ -249,6 +249,7 @@ class ProcessRunner:
                     pool = cf.ProcessPoolExecutor(self.workers, mp_context=ctx)
                     again += list(futures.values())
                     futures = {}
+                    doing.clear()
                 futures |= {self._submit(pool, jobs[i], status): i for i in again}
         finally:
             pool.shutdown(cancel_futures=True)
