@@ -639,12 +639,12 @@ def _print_report(summary, paths: dict[str, Path], as_json: bool) -> None:
         table.add_column(h, justify="left" if h in ("pattern", "best format") else "right")
     for i, e in enumerate(summary.entries):
         best = e.best_format
+        n_fronts = sum(i in idx for idx in per_front.values())
         table.add_row(e.pattern, f"{e.sparsity:g}", f"{e.sparsity_actual:.3f}", f"{e.accuracy:.4f}",
                       f"{best[0]} {best[1]:.2f}x" if best else "n/a",
                       *(f"{e.speedup[a]:.2f}x" if a in e.speedup else "n/a"
                         for a in summary.machines),
-                      f"★{sum(i in idx for idx in per_front.values())}"
-                      if any(i in idx for idx in per_front.values()) else "")
+                      f"★{n_fronts}" if n_fronts else "")
     console.print(table)
     console.print(f"report: {paths['md']} and {paths['html']}")
 
@@ -671,13 +671,13 @@ def _interrupted(out: Path) -> typer.Exit:
     from .experiments.store import STORE_NAME, ResultStore
 
     kept = 0
-    try:
-        if not (out / STORE_NAME).is_file():
-            raise ValueError("no store yet")
-        with ResultStore(out / STORE_NAME, readonly=True) as store:
-            kept = len({(r.pattern, r.sparsity, r.seed) for r in store.rows() if r.kind == "accuracy"})
-    except (ValueError, OSError):
-        pass
+    if (out / STORE_NAME).is_file():
+        try:
+            with ResultStore(out / STORE_NAME, readonly=True) as store:
+                kept = len({(r.pattern, r.sparsity, r.seed) for r in store.rows()
+                            if r.kind == "accuracy"})
+        except (ValueError, OSError):
+            pass  # a store that cannot be read keeps nothing worth counting
     again = shlex.join(["sparsegrain", *sys.argv[1:]])
     console.print(f"interrupted: {kept} point(s) kept in {out / STORE_NAME}; run the same command "
                   f"again to go on from there: {again}", highlight=False)

@@ -144,12 +144,12 @@ def work(how: str, what: Any, cfg_dict: dict[str, Any], job: Job, device: str,
 
 def failed_row(spec: Workload, cfg: SweepConfig, job: Job, error: BaseException) -> Row:
     """The error row of a point that failed twice: its accuracy row, naming the point."""
-    from .sweep import ACCURACY, make_row
+    from .sweep import ACCURACY, point_rows
 
     pattern, sparsity, seed, _ = job
     reason = (f"point {pattern} @ {sparsity:g} (seed {seed}) failed twice: "
               f"{type(error).__name__}: {error}")
-    return make_row(spec, cfg, pattern, sparsity, seed, ACCURACY, "", ERROR, {"reason": reason})
+    return point_rows(spec, cfg, pattern, sparsity, seed)(ACCURACY, "", ERROR, {"reason": reason})
 
 
 def pending(cfg: SweepConfig, job: Job, state: dict[str, Any] | None) -> Pending | None:

@@ -172,6 +172,13 @@ class ResultStore:
             [(r.key, r.model, r.pattern, r.sparsity, r.kind, r.target, r.seed, r.status,
               json.dumps(r.config, sort_keys=True), json.dumps(r.result), now) for r in rows])
 
+    def waiting(self, keys: Iterable[str]) -> set[str]:
+        """Those of ``keys`` under which a pruned model waits for its CPU timing."""
+        keys = list(keys)
+        marks = ",".join("?" * len(keys))
+        return {k for (k,) in self.db.execute(
+            f"SELECT key FROM pruned WHERE key IN ({marks})", keys)} if keys else set()
+
     def pending(self, keys: Iterable[str]) -> list["Pending"]:
         """The pruned models stored under ``keys`` whose CPU latency is still to be timed."""
         keys = list(keys)

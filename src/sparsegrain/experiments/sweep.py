@@ -156,11 +156,10 @@ def _run(spec: Any, cfg: SweepConfig, out: Path, resume: bool, force: bool, cons
          start: float, runner: Any) -> SweepRun:
     with open_store(out, cfg.fingerprint(), cfg.to_dict(), resume, force) as store:
         points = cfg.points()
-        cpu_keys = {p: point_keys(cfg, *p).get((CPU, CPU)) for p in points}
-        waiting = {(w.pattern, w.sparsity, w.seed) for w in store.pending(
-            [k for k in cpu_keys.values() if k])}
-        todo = [p for p in points if not store.has(
-            k for kind, k in point_keys(cfg, *p).items() if not (kind[0] == CPU and p in waiting))]
+        keys = {p: point_keys(cfg, *p) for p in points}
+        cpu_keys = [k[CPU, CPU] for k in keys.values() if (CPU, CPU) in k]
+        waiting = store.waiting(cpu_keys)  # pruned by a worker, only the timing left
+        todo = [p for p in points if not store.has(k for k in keys[p].values() if k not in waiting)]
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
         with Progress(*columns, console=console, transient=False) as bar:
@@ -183,7 +182,7 @@ def _run(spec: Any, cfg: SweepConfig, out: Path, resume: bool, force: bool, cons
                 store.commit_point(rows, pending)
                 bar.advance(task)
             # points pruned by workers: timed here, one at a time, once no worker runs
-            for w in store.pending([k for k in cpu_keys.values() if k]):
+            for w in store.pending(cpu_keys):
                 say(f"{w.pattern} @ {w.sparsity:g} (seed {w.seed}): timing on this CPU")
                 store.commit_timing(time_stored(spec, cfg, w.pattern, w.sparsity, w.seed, w.state))
             bar.update(task, description="sweep done")
@@ -197,7 +196,7 @@ def time_stored(spec: Workload, cfg: SweepConfig, pattern: str, sparsity: float,
     model = spec.fresh_model()
     model.load_state_dict(state)
     status, result = measure_cpu(model.eval(), pattern, spec.inputs(), cfg.cpu_batch)
-    return make_row(spec, cfg, pattern, sparsity, seed, CPU, CPU, status, result)
+    return point_rows(spec, cfg, pattern, sparsity, seed)(CPU, CPU, status, result)
 
 
 def scan_sparsities(cfg: SweepConfig) -> list[float]:
@@ -208,14 +207,20 @@ def scan_sparsities(cfg: SweepConfig) -> list[float]:
     return sorted({*DEFAULT_SCAN, *cfg.sparsities, round((1 + top) / 2, 4)})
 
 
-def make_row(spec: Workload, cfg: SweepConfig, pattern: str, sparsity: float, seed: int,
-             kind: str, target: str, status: str, result: dict[str, Any]) -> Row:
-    """One row of a point, keyed as :func:`point_keys` says."""
-    params = accelerator_params(cfg)[target] if kind == ACCELERATOR else {}
+def point_rows(spec: Workload, cfg: SweepConfig, pattern: str, sparsity: float, seed: int
+               ) -> Callable[[str, str, str, dict[str, Any]], Row]:
+    """``row(kind, target, status, result)`` making the rows of one point, keyed as
+    :func:`point_keys` says (the keys computed once for all of them)."""
+    keys = point_keys(cfg, pattern, sparsity, seed)
     point = point_config(cfg, pattern, sparsity, seed)
-    return Row(point_keys(cfg, pattern, sparsity, seed)[kind, target], spec.label, pattern,
-               sparsity, kind, target, seed, status,
-               {**point, "kind": kind, "target": target, "params": params}, result)
+    accel = accelerator_params(cfg)
+
+    def row(kind: str, target: str, status: str, result: dict[str, Any]) -> Row:
+        params = accel[target] if kind == ACCELERATOR else {}
+        return Row(keys[kind, target], spec.label, pattern, sparsity, kind, target, seed, status,
+                   {**point, "kind": kind, "target": target, "params": params}, result)
+
+    return row
 
 
 def measure_point(
@@ -230,10 +235,7 @@ def measure_point(
     Fine-tuning and evaluation run on ``device``; the measurements on the CPU. With
     ``pruned`` (a dict) the CPU latency is not timed here but the pruned model's state is put
     in it under ``"state"``, for :func:`measure_cpu` to time later on an idle machine."""
-
-    def row(kind: str, target: str, status: str, result: dict[str, Any]) -> Row:
-        return make_row(spec, cfg, pattern, sparsity, seed, kind, target, status, result)
-
+    row = point_rows(spec, cfg, pattern, sparsity, seed)
     torch.manual_seed(seed)
     model = spec.fresh_model().to(device)
     say("pruning")

@@ -110,7 +110,10 @@ def allocate_sensitivity(curves: dict[str, Sequence[tuple[float, float]]], sizes
             worst = max(worst, d)
             mono.append((s, worst))
         prepared[name] = mono
-    reach = sum(sizes[n] * prepared[n][-1][0] for n in prepared) / total
+    def share(alloc: dict[str, float]) -> float:  # the layers' sparsities over all weights
+        return sum(sizes[n] * s for n, s in alloc.items()) / total
+
+    reach = share({n: pts[-1][0] for n, pts in prepared.items()})
     if sparsity > reach + 1e-9:
         raise ValueError(f"target sparsity {sparsity:g} is beyond the scan (at most {reach:.3f} with "
                          "every layer at its highest scanned sparsity); scan higher sparsities")
@@ -118,20 +121,17 @@ def allocate_sensitivity(curves: dict[str, Sequence[tuple[float, float]]], sizes
     def at(tol: float) -> dict[str, float]:
         return {n: _sparsity_within(pts, tol) for n, pts in prepared.items()}
 
-    def overall(tol: float) -> float:
-        return sum(sizes[n] * s for n, s in at(tol).items()) / total
-
     lo, hi = 0.0, max(pts[-1][1] for pts in prepared.values())
     for _ in range(60):
         mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if overall(mid) < sparsity else (lo, mid)
+        lo, hi = (mid, hi) if share(at(mid)) < sparsity else (lo, mid)
     # Where the curves are flat the overall sparsity jumps across the target between two
     # tolerances: blend the allocations either side (below: none pruned if even a zero
     # tolerance overshoots) so the layers together land on the target.
-    below = at(lo) if overall(lo) < sparsity else dict.fromkeys(prepared, 0.0)
-    above = at(hi)
-    s_lo = sum(sizes[n] * s for n, s in below.items()) / total
-    s_hi = overall(hi)
+    below, above = at(lo), at(hi)
+    if share(below) >= sparsity:
+        below = dict.fromkeys(prepared, 0.0)
+    s_lo, s_hi = share(below), share(above)
     w = 1.0 if s_hi <= s_lo else (sparsity - s_lo) / (s_hi - s_lo)
     return {n: below[n] + w * (above[n] - below[n]) for n in prepared}
 
