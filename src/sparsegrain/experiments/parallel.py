@@ -28,6 +28,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing as mp
 import os
+import socket
 import sys
 from typing import Any, Callable, Iterator
 
@@ -259,6 +260,19 @@ class ProcessRunner:
         return pool.submit(work, self.how, self.what, self.cfg.to_dict(), job, self.device, status)
 
 
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """For a ``host:port`` or ``ray://host:port`` address, a one-line ValueError when nothing
+    answers there within ``timeout_s`` (Ray itself would keep retrying for minutes)."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "local", "auto": Ray starts or finds the cluster itself
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise ValueError(f"cannot reach the Ray cluster at {address}: {e.strerror or e}; start "
+                         "one (ray start --head) or use --ray local") from None
+
+
 class RayRunner:
     """One Ray task per point on the cluster at ``address`` (``local``: start one here)."""
 
@@ -270,6 +284,7 @@ class RayRunner:
             raise ValueError("--ray needs Ray: pip install 'sparsegrain[distributed]'") from None
         self.ray, self.spec, self.cfg, self.device = ray, spec, cfg, device
         if not ray.is_initialized():
+            check_reachable(address)
             kwargs = {"address": None if address == "local" else address,
                       "include_dashboard": False, "log_to_driver": False,
                       "configure_logging": False}
