@@ -11,7 +11,6 @@ constant, and keep a register block of output rows x tile columns in vector regi
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from functools import cache
 from typing import Any, Callable, ClassVar
 
 import numba as nb
@@ -35,6 +34,10 @@ def block_rows(tile: int) -> int:
     return max(1, ACC_VECTORS * LANES // tile)
 
 
+#: :func:`block_rows` inside compiled steps (a constant there: the tile width is one)
+block_height = nb.njit(inline="always")(block_rows)
+
+
 class SparseKernel(ABC):
     """An encoded weight W (rows x cols) that multiplies dense inputs on the CPU."""
 
@@ -42,10 +45,11 @@ class SparseKernel(ABC):
     summary: ClassVar[str] = ""
     #: format parameters ``sparsify(format="auto")`` tries on a mask of unknown pattern
     auto_params: ClassVar[tuple[dict[str, Any], ...]] = ({},)
-    #: ``spmm_step(tile)``: the format's inline numba step for one row task of a batch tile, and
-    #: ``spmm_tasks(arrays, rows)``: its number of row tasks (see :func:`spmm_driver`)
-    spmm_step: ClassVar[Callable[[int], Any]]
-    spmm_tasks: ClassVar[Any]
+    #: ``spmm(tile)``: the format's compiled SpMM for batch tiles of ``tile`` columns,
+    #: ``(arrays, x, y, t0) -> None`` as :meth:`_spmm` describes. Each format writes it as one
+    #: parallel loop over (batch tile, row task) jobs, batch tiles outermost, each set up by
+    #: :func:`tile_job`, in a closure over nothing but integers, so numba caches it on disk.
+    spmm: ClassVar[Callable[[int], Any]]
 
     def __init__(self, shape: tuple[int, int]) -> None:
         self.shape = (int(shape[0]), int(shape[1]))
@@ -75,10 +79,8 @@ class SparseKernel(ABC):
 
     def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
         """y[:, t0 + j*tile : t0 + (j+1)*tile] = W @ x[j] for every tile j of x (tiles, cols, tile),
-        tile one of TILES; y (rows, n) zero on entry: the shared skeleton around the format's
-        ``spmm_step(tile)`` over its ``spmm_tasks``."""
-        tile = x.shape[2]
-        spmm_driver(self.spmm_step(tile), self.spmm_tasks, tile)(self.arrays(), x, y, t0)
+        tile one of TILES; y (rows, n) zero on entry."""
+        self.spmm(x.shape[2])(self.arrays(), x, y, t0)
 
     def matmul(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         """``W @ x`` for a dense ``x`` of shape (cols,) or (cols, batch), as float32."""
@@ -153,40 +155,17 @@ def tile_major(x: np.ndarray, t0: int, t1: int, tile: int) -> np.ndarray:
     return out
 
 
-@cache
-def spmm_driver(step: Any, tasks: Any, tile: int) -> Callable[..., None]:
-    """The one SpMM skeleton, for batch tiles of ``tile`` columns: one parallel job per (batch
-    tile, row task), batch tiles outermost; each job holds a register block of
-    ``block_rows(tile)`` x ``tile`` floats and runs the format's step on its task.
-
-    ``tasks(w, rows)`` is the number of row tasks of a weight's arrays ``w`` (a tuple);
-    ``step(w, task, acc, x, xt, y, t0)`` multiplies task ``task``'s rows by the batch tile of x
-    that starts at flat row ``xt`` into y's columns ``t0 : t0 + tile``. Both are inline numba
-    functions, ``step`` built for this ``tile``, so the compiled loop is the format's own."""
-    size = block_rows(tile) * tile
-
-    # not cached on disk: numba cannot find a closure over other compiled functions in its
-    # cache again, so cache=True only added a new file per process and compiled anyway
-    @nb.njit(parallel=True, fastmath=True)
-    def spmm(w, x, y, tb):  # pragma: no cover - compiled
-        n = tasks(w, y.shape[0])
-        for job in nb.prange(x.shape[0] * n):  # batch tiles outermost
-            wide_vectors()
-            acc = accumulator(size)
-            task, t0, xt = tile_job(job, n, tb, tile, x)
-            step(w, task, acc, x, xt, y, t0)
-
-    return spmm
-
-
 @nb.njit(inline="always")
 def tile_job(
-    job: int, tasks: int, tb: int, tile: int, x: Any
-) -> tuple[int, int, int]:  # pragma: no cover - compiled
-    """Split SpMM job ``job`` (batch tiles outermost, ``tasks`` row tasks per tile) into its row
-    task, its first output column and the flat row offset of its tile in x (tiles, cols, tile)."""
+    job: int, tasks: int, tb: int, tile: int, size: int, x: Any
+) -> tuple[int, int, int, Any]:  # pragma: no cover - compiled
+    """Set up SpMM job ``job`` (batch tiles outermost, ``tasks`` row tasks per tile): its row
+    task, its first output column, the flat row offset of its tile in x (tiles, cols, tile) and
+    a register block of ``size`` floats (a constant); the function compiled may use 512-bit
+    vectors."""
+    wide_vectors()
     jt = job // tasks
-    return job % tasks, tb + jt * tile, jt * x.shape[1]
+    return job % tasks, tb + jt * tile, jt * x.shape[1], accumulator(size)
 
 
 @nb.njit(parallel=True, cache=True)

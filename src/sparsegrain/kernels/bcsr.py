@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, block_rows, index32, register, values32
+from .base import SparseKernel, block_height, block_rows, index32, register, tile_job, values32
 from .simd import LANES, store_block, vfma, zero_block
 
 
@@ -35,37 +35,41 @@ def bcsr_spmv(indptr, indices, data, x, y):  # pragma: no cover - compiled
 
 
 @nb.njit(inline="always")
-def bcsr_tasks(w: Any, rows: int) -> int:  # pragma: no cover - compiled
-    """One task per block row."""
-    return w[0].shape[0] - 1
+def bcsr_block(w, b, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
+    """Block row b, rows i0..i0+h of it, batch tile t0: every block column j loads one x row and
+    multiplies it by the h values of column j, so each x load feeds h vector FMAs."""
+    indptr, indices, data = w
+    h = block_height(tile)
+    rows = y.shape[0]
+    rb, cb = data.shape[1], data.shape[2]
+    for i0 in range(0, min(rb, rows - b * rb), h):
+        live = min(h, rb - i0, rows - b * rb - i0)
+        zero_block(acc)
+        for k in range(indptr[b], indptr[b + 1]):
+            c0 = indices[k] * cb
+            for j in range(min(cb, x.shape[1] - c0)):
+                xo = (xt + c0 + j) * tile
+                for i in range(h):
+                    if i < live:
+                        v = data[k, i0 + i, j]
+                        for t in range(0, tile, LANES):
+                            vfma(acc, i * tile + t, v, x, xo + t)
+        store_block(acc, y, b * rb + i0, live, t0, tile)
 
 
 @cache
-def bcsr_step(tile: int) -> Callable[..., None]:
-    """Block row b, rows i0..i0+h of it, batch tile t0: every block column j loads one x row and
-    multiplies it by the h values of column j, so each x load feeds h vector FMAs."""
-    h = block_rows(tile)
+def bcsr_spmm(tile: int) -> Callable[..., None]:
+    """SpMM over block rows, one task each (see :attr:`SparseKernel.spmm`)."""
+    size = block_rows(tile) * tile
 
-    @nb.njit(inline="always")
-    def step(w, b, acc, x, xt, y, t0):  # pragma: no cover - compiled
-        indptr, indices, data = w
-        rows = y.shape[0]
-        rb, cb = data.shape[1], data.shape[2]
-        for i0 in range(0, min(rb, rows - b * rb), h):
-            live = min(h, rb - i0, rows - b * rb - i0)
-            zero_block(acc)
-            for k in range(indptr[b], indptr[b + 1]):
-                c0 = indices[k] * cb
-                for j in range(min(cb, x.shape[1] - c0)):
-                    xo = (xt + c0 + j) * tile
-                    for i in range(h):
-                        if i < live:
-                            v = data[k, i0 + i, j]
-                            for t in range(0, tile, LANES):
-                                vfma(acc, i * tile + t, v, x, xo + t)
-            store_block(acc, y, b * rb + i0, live, t0, tile)
+    @nb.njit(parallel=True, fastmath=True, cache=True)
+    def spmm(w, x, y, tb):  # pragma: no cover - compiled
+        n = w[0].shape[0] - 1
+        for job in nb.prange(x.shape[0] * n):
+            task, t0, xt, acc = tile_job(job, n, tb, tile, size, x)
+            bcsr_block(w, task, acc, x, xt, y, t0, tile)
 
-    return step
+    return spmm
 
 
 @register("bcsr")
@@ -76,8 +80,7 @@ class BCSRKernel(SparseKernel):
     summary = "one column index per kept R x C block (scipy's bsr layout)"
     auto_params = ({"block_rows": 8, "block_cols": 1}, {"block_rows": 1, "block_cols": 8},
                    {"block_rows": 4, "block_cols": 4})
-    spmm_step = staticmethod(bcsr_step)
-    spmm_tasks = staticmethod(bcsr_tasks)
+    spmm = staticmethod(bcsr_spmm)
 
     def __init__(self, shape: tuple[int, int], indptr: Any, indices: Any, data: Any) -> None:
         super().__init__(shape)

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, block_rows, register, values32
+from .base import SparseKernel, block_height, block_rows, register, tile_job, values32
 from .simd import LANES, store_block, vfma, zero_block
 
 
@@ -34,34 +34,38 @@ def csp_spmv(values, chunk_ptr, cell_input, x, y):  # pragma: no cover - compile
 
 
 @nb.njit(inline="always")
-def csp_tasks(w: Any, rows: int) -> int:  # pragma: no cover - compiled
-    """One task per chunk of C outputs."""
-    return w[1].shape[0] - 1
+def csp_block(w, j, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
+    """Chunk j, outputs q0..q0+h of it, batch tile t0: every cell loads the x row of its input
+    once and multiplies it by the cell's h values, so each x load feeds h vector FMAs."""
+    values, chunk_ptr, cell_input = w
+    h = block_height(tile)
+    rows = y.shape[0]
+    c = values.shape[1]
+    for q0 in range(0, min(c, rows - j * c), h):
+        live = min(h, c - q0, rows - j * c - q0)
+        zero_block(acc)
+        for cell in range(chunk_ptr[j], chunk_ptr[j + 1]):
+            xo = (xt + np.int64(cell_input[cell])) * tile
+            for i in range(h):
+                if i < live:
+                    for t in range(0, tile, LANES):
+                        vfma(acc, i * tile + t, values[cell, q0 + i], x, xo + t)
+        store_block(acc, y, j * c + q0, live, t0, tile)
 
 
 @cache
-def csp_step(tile: int) -> Callable[..., None]:
-    """Chunk j, outputs q0..q0+h of it, batch tile t0: every cell loads the x row of its input
-    once and multiplies it by the cell's h values, so each x load feeds h vector FMAs."""
-    h = block_rows(tile)
+def csp_spmm(tile: int) -> Callable[..., None]:
+    """SpMM over chunks of C outputs, one task each (see :attr:`SparseKernel.spmm`)."""
+    size = block_rows(tile) * tile
 
-    @nb.njit(inline="always")
-    def step(w, j, acc, x, xt, y, t0):  # pragma: no cover - compiled
-        values, chunk_ptr, cell_input = w
-        rows = y.shape[0]
-        c = values.shape[1]
-        for q0 in range(0, min(c, rows - j * c), h):
-            live = min(h, c - q0, rows - j * c - q0)
-            zero_block(acc)
-            for cell in range(chunk_ptr[j], chunk_ptr[j + 1]):
-                xo = (xt + np.int64(cell_input[cell])) * tile
-                for i in range(h):
-                    if i < live:
-                        for t in range(0, tile, LANES):
-                            vfma(acc, i * tile + t, values[cell, q0 + i], x, xo + t)
-            store_block(acc, y, j * c + q0, live, t0, tile)
+    @nb.njit(parallel=True, fastmath=True, cache=True)
+    def spmm(w, x, y, tb):  # pragma: no cover - compiled
+        n = w[1].shape[0] - 1
+        for job in nb.prange(x.shape[0] * n):
+            task, t0, xt, acc = tile_job(job, n, tb, tile, size, x)
+            csp_block(w, task, acc, x, xt, y, t0, tile)
 
-    return step
+    return spmm
 
 
 @register("csp")
@@ -70,8 +74,7 @@ class CSPKernel(SparseKernel):
 
     summary = "a chunk-prefix length per input; values only, no column indices"
     auto_params = ({"c": 16}, {"c": 8})
-    spmm_step = staticmethod(csp_step)
-    spmm_tasks = staticmethod(csp_tasks)
+    spmm = staticmethod(csp_spmm)
 
     def __init__(self, shape: tuple[int, int], values: Any, lengths: Any) -> None:
         super().__init__(shape)

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, block_rows, index32, register, values32
+from .base import SparseKernel, block_height, block_rows, index32, register, tile_job, values32
 from .simd import LANES, fold_rows, store_block, vfma, zero_block
 
 #: output rows handled by one parallel task
@@ -26,33 +26,37 @@ def csr_spmv(indptr, indices, data, x, y):  # pragma: no cover - compiled
 
 
 @nb.njit(inline="always")
-def csr_tasks(w: Any, rows: int) -> int:  # pragma: no cover - compiled
-    """Row tasks of ``ROWS_PER_TASK`` output rows."""
-    return (rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK
+def csr_block(w, task, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
+    """Row r, batch tile t0: entry k adds data[k] * x[indices[k], tile] into partial-sum row
+    k mod h, so h independent FMA chains run per output row; the rows are folded at the end."""
+    indptr, indices, data = w
+    h = block_height(tile)
+    for r in range(task * ROWS_PER_TASK, min(y.shape[0], (task + 1) * ROWS_PER_TASK)):
+        end = indptr[r + 1]
+        zero_block(acc)
+        for k in range(indptr[r], end, h):
+            for i in range(h):
+                if k + i < end:
+                    xo = (xt + np.int64(indices[k + i])) * tile
+                    for t in range(0, tile, LANES):
+                        vfma(acc, i * tile + t, data[k + i], x, xo + t)
+        fold_rows(acc, tile)
+        store_block(acc, y, r, 1, t0, tile)
 
 
 @cache
-def csr_step(tile: int) -> Callable[..., None]:
-    """Row r, batch tile t0: entry k adds data[k] * x[indices[k], tile] into partial-sum row
-    k mod h, so h independent FMA chains run per output row; the rows are folded at the end."""
-    h = block_rows(tile)
+def csr_spmm(tile: int) -> Callable[..., None]:
+    """SpMM over tasks of ``ROWS_PER_TASK`` rows (see :attr:`SparseKernel.spmm`)."""
+    size = block_rows(tile) * tile
 
-    @nb.njit(inline="always")
-    def step(w, task, acc, x, xt, y, t0):  # pragma: no cover - compiled
-        indptr, indices, data = w
-        for r in range(task * ROWS_PER_TASK, min(y.shape[0], (task + 1) * ROWS_PER_TASK)):
-            end = indptr[r + 1]
-            zero_block(acc)
-            for k in range(indptr[r], end, h):
-                for i in range(h):
-                    if k + i < end:
-                        xo = (xt + np.int64(indices[k + i])) * tile
-                        for t in range(0, tile, LANES):
-                            vfma(acc, i * tile + t, data[k + i], x, xo + t)
-            fold_rows(acc, tile)
-            store_block(acc, y, r, 1, t0, tile)
+    @nb.njit(parallel=True, fastmath=True, cache=True)
+    def spmm(w, x, y, tb):  # pragma: no cover - compiled
+        n = (y.shape[0] + ROWS_PER_TASK - 1) // ROWS_PER_TASK
+        for job in nb.prange(x.shape[0] * n):
+            task, t0, xt, acc = tile_job(job, n, tb, tile, size, x)
+            csr_block(w, task, acc, x, xt, y, t0, tile)
 
-    return step
+    return spmm
 
 
 @register("csr")
@@ -60,8 +64,7 @@ class CSRKernel(SparseKernel):
     """Compressed sparse row: ``indptr`` (rows + 1), ``indices`` and ``data`` per kept weight."""
 
     summary = "row pointers + a column index per kept weight (scipy's layout)"
-    spmm_step = staticmethod(csr_step)
-    spmm_tasks = staticmethod(csr_tasks)
+    spmm = staticmethod(csr_spmm)
 
     def __init__(self, shape: tuple[int, int], indptr: Any, indices: Any, data: Any) -> None:
         super().__init__(shape)

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, block_rows, index32, register, values32
+from .base import SparseKernel, block_height, block_rows, index32, register, tile_job, values32
 from .simd import LANES, add_row, vfma, zero_block
 
 #: row groups handled by one parallel task
@@ -44,38 +44,42 @@ def gs_spmv(group_ptr, values, columns, row_ids, e, x, y):  # pragma: no cover -
 
 
 @nb.njit(inline="always")
-def gs_tasks(w: Any, rows: int) -> int:  # pragma: no cover - compiled
-    """Tasks of ``GROUPS_PER_TASK`` row groups."""
-    return (w[0].shape[0] - 1 + GROUPS_PER_TASK - 1) // GROUPS_PER_TASK
-
-
-@cache
-def gs_step(tile: int) -> Callable[..., None]:
+def gs_block(w, task, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
     """Group g, lanes l0..l0+h, batch tile t0: every pack multiplies each lane's value by the x
     row at its column into that lane's accumulator row (h independent FMA chains, no index
     shared); each lane's sums are then added to the output row of its slot."""
-    h = block_rows(tile)
+    group_ptr, values, columns, row_ids, e = w
+    h = block_height(tile)
+    rows = y.shape[0]
+    groups, b = group_ptr.shape[0] - 1, values.shape[1]
+    for g in range(task * GROUPS_PER_TASK, min(groups, (task + 1) * GROUPS_PER_TASK)):
+        for l0 in range(0, b, h):
+            zero_block(acc)
+            for p in range(group_ptr[g], group_ptr[g + 1]):
+                for i in range(h):
+                    if l0 + i < b:
+                        xo = (xt + np.int64(columns[p, l0 + i])) * tile
+                        for t in range(0, tile, LANES):
+                            vfma(acc, i * tile + t, values[p, l0 + i], x, xo + t)
+            for i in range(min(h, b - l0)):
+                r = row_ids[g * (b // e) + (l0 + i) // e]
+                if 0 <= r < rows:
+                    add_row(acc, i, y, r, t0, tile)
 
-    @nb.njit(inline="always")
-    def step(w, task, acc, x, xt, y, t0):  # pragma: no cover - compiled
-        group_ptr, values, columns, row_ids, e = w
-        rows = y.shape[0]
-        groups, b = group_ptr.shape[0] - 1, values.shape[1]
-        for g in range(task * GROUPS_PER_TASK, min(groups, (task + 1) * GROUPS_PER_TASK)):
-            for l0 in range(0, b, h):
-                zero_block(acc)
-                for p in range(group_ptr[g], group_ptr[g + 1]):
-                    for i in range(h):
-                        if l0 + i < b:
-                            xo = (xt + np.int64(columns[p, l0 + i])) * tile
-                            for t in range(0, tile, LANES):
-                                vfma(acc, i * tile + t, values[p, l0 + i], x, xo + t)
-                for i in range(min(h, b - l0)):
-                    r = row_ids[g * (b // e) + (l0 + i) // e]
-                    if 0 <= r < rows:
-                        add_row(acc, i, y, r, t0, tile)
 
-    return step
+@cache
+def gs_spmm(tile: int) -> Callable[..., None]:
+    """SpMM over tasks of ``GROUPS_PER_TASK`` row groups (see :attr:`SparseKernel.spmm`)."""
+    size = block_rows(tile) * tile
+
+    @nb.njit(parallel=True, fastmath=True, cache=True)
+    def spmm(w, x, y, tb):  # pragma: no cover - compiled
+        n = (w[0].shape[0] - 1 + GROUPS_PER_TASK - 1) // GROUPS_PER_TASK
+        for job in nb.prange(x.shape[0] * n):
+            task, t0, xt, acc = tile_job(job, n, tb, tile, size, x)
+            gs_block(w, task, acc, x, xt, y, t0, tile)
+
+    return spmm
 
 
 @register("gs")
@@ -84,8 +88,7 @@ class GSKernel(SparseKernel):
 
     summary = "packs of B values with B bank-distinct 16-bit columns; a pointer per row group"
     auto_params = ({"b": 8, "e": 1}, {"b": 8, "e": 8}, {"b": 16, "e": 1})
-    spmm_step = staticmethod(gs_step)
-    spmm_tasks = staticmethod(gs_tasks)
+    spmm = staticmethod(gs_spmm)
 
     def __init__(
         self,

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, block_rows, register, values32
+from .base import SparseKernel, block_height, block_rows, register, tile_job, values32
 from .simd import LANES, fold_rows, store_block, vfma, zero_block
 
 #: output rows handled by one parallel task
@@ -28,34 +28,38 @@ def nm_spmv(values, positions, m, x, y):  # pragma: no cover - compiled
 
 
 @nb.njit(inline="always")
-def nm_tasks(w: Any, rows: int) -> int:  # pragma: no cover - compiled
-    """Row tasks of ``ROWS_PER_TASK`` output rows."""
-    return (rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK
+def nm_block(w, task, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
+    """Row r, batch tile t0: group g + i adds its N values times the x rows they name into
+    partial-sum row i, h groups at a time (h independent FMA chains); folded at the end."""
+    values, positions, m = w
+    h = block_height(tile)
+    groups, per = values.shape[1], values.shape[2]
+    for r in range(task * ROWS_PER_TASK, min(y.shape[0], (task + 1) * ROWS_PER_TASK)):
+        zero_block(acc)
+        for g in range(0, groups, h):
+            for k in range(per):
+                for i in range(h):
+                    if g + i < groups:
+                        xo = (xt + (g + i) * m + np.int64(positions[r, g + i, k])) * tile
+                        for t in range(0, tile, LANES):
+                            vfma(acc, i * tile + t, values[r, g + i, k], x, xo + t)
+        fold_rows(acc, tile)
+        store_block(acc, y, r, 1, t0, tile)
 
 
 @cache
-def nm_step(tile: int) -> Callable[..., None]:
-    """Row r, batch tile t0: group g + i adds its N values times the x rows they name into
-    partial-sum row i, h groups at a time (h independent FMA chains); folded at the end."""
-    h = block_rows(tile)
+def nm_spmm(tile: int) -> Callable[..., None]:
+    """SpMM over tasks of ``ROWS_PER_TASK`` rows (see :attr:`SparseKernel.spmm`)."""
+    size = block_rows(tile) * tile
 
-    @nb.njit(inline="always")
-    def step(w, task, acc, x, xt, y, t0):  # pragma: no cover - compiled
-        values, positions, m = w
-        groups, per = values.shape[1], values.shape[2]
-        for r in range(task * ROWS_PER_TASK, min(y.shape[0], (task + 1) * ROWS_PER_TASK)):
-            zero_block(acc)
-            for g in range(0, groups, h):
-                for k in range(per):
-                    for i in range(h):
-                        if g + i < groups:
-                            xo = (xt + (g + i) * m + np.int64(positions[r, g + i, k])) * tile
-                            for t in range(0, tile, LANES):
-                                vfma(acc, i * tile + t, values[r, g + i, k], x, xo + t)
-            fold_rows(acc, tile)
-            store_block(acc, y, r, 1, t0, tile)
+    @nb.njit(parallel=True, fastmath=True, cache=True)
+    def spmm(w, x, y, tb):  # pragma: no cover - compiled
+        n = (y.shape[0] + ROWS_PER_TASK - 1) // ROWS_PER_TASK
+        for job in nb.prange(x.shape[0] * n):
+            task, t0, xt, acc = tile_job(job, n, tb, tile, size, x)
+            nm_block(w, task, acc, x, xt, y, t0, tile)
 
-    return step
+    return spmm
 
 
 @register("nm")
@@ -64,8 +68,7 @@ class NMKernel(SparseKernel):
 
     summary = "N values + N in-group positions per M inputs; no pointers"
     auto_params = ({"n": 2, "m": 4}, {"n": 1, "m": 4}, {"n": 2, "m": 8})
-    spmm_step = staticmethod(nm_step)
-    spmm_tasks = staticmethod(nm_tasks)
+    spmm = staticmethod(nm_spmm)
 
     def __init__(self, shape: tuple[int, int], values: Any, positions: Any, m: int) -> None:
         super().__init__(shape)
