@@ -66,3 +66,23 @@ def test_schedule_longer_than_finetuning_is_refused(cache: Path) -> None:
     spec = workloads.get("digits-cnn")
     with pytest.raises(ValueError, match="not within the 50 fine-tuning steps"):
         spec.prune(torch.nn.Sequential(torch.nn.Linear(4, 4)), PruneConfig(layers=["0"], schedule=Gradual(0, 100)), steps=50)
+
+
+def test_image_split_is_cached_and_a_damaged_cache_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPARSEGRAIN_CACHE", str(tmp_path))
+    spec = MODELS["digits-cnn"]()
+    path = tmp_path / "digits-cnn-split.pt"
+    fresh = spec._split()
+    assert path.is_file()
+    assert all(torch.equal(getattr(spec, k), fresh[k]) for k in fresh)
+    assert len(spec.x_test) == spec.test_size and spec.x_train.dtype == torch.float32
+    path.write_bytes(b"not a torch file")
+    with pytest.warns(UserWarning, match="digits-cnn-split.pt is unreadable"):
+        again = MODELS["digits-cnn"]()
+    assert torch.equal(again.x_test, fresh["x_test"]) and torch.equal(again.y_train, fresh["y_train"])
+    torch.save({"x_train": torch.zeros(3)}, path)  # readable, but not a split
+    with pytest.warns(UserWarning, match="not a train/test split"):
+        MODELS["digits-cnn"]()
+    assert torch.equal(MODELS["digits-cnn"]().x_test, fresh["x_test"])  # rebuilt, read back

@@ -18,6 +18,21 @@ from . import models
 from .models import ModelSpec, device_of, register, save_atomic, train_steps
 
 
+#: the tensors of a cached split, in train_test_split's order
+SPLIT = ("x_train", "x_test", "y_train", "y_test")
+
+
+def split_of(obj: dict) -> dict[str, torch.Tensor]:
+    """``obj`` if it is a cached split (float32 images, int64 labels, sizes that agree)."""
+    if not (isinstance(obj, dict) and set(obj) == set(SPLIT)
+            and all(isinstance(obj[k], torch.Tensor) for k in SPLIT)):
+        raise ValueError("not a train/test split")
+    if (obj["x_train"].dtype, obj["y_train"].dtype) != (torch.float32, torch.int64) or \
+            len(obj["x_train"]) != len(obj["y_train"]) or len(obj["x_test"]) != len(obj["y_test"]):
+        raise ValueError("its tensors do not make a split")
+    return obj
+
+
 def same_layout(state: dict, like: dict) -> dict:
     """``state`` if it has the names and shapes of ``like``, else a ValueError."""
     if {k: tuple(v.shape) for k, v in state.items()} != {k: tuple(v.shape) for k, v in like.items()}:
@@ -60,12 +75,23 @@ class ImageClassifier(ModelSpec):
     version: int = 1
 
     def __init__(self) -> None:
-        x, y = self._data()
+        # the split is cached beside the model: making it imports scikit-learn (1.5 s), which
+        # every sweep worker would pay again
+        path = models.cache_dir() / f"{self.name}-split.pt"
+        split = models.load_cached(path, split_of)
+        if split is None:
+            split = self._split()
+            save_atomic(split, path)
+        self.x_train, self.y_train = split["x_train"], split["y_train"]
+        self.x_test, self.y_test = split["x_test"], split["y_test"]
+
+    def _split(self) -> dict[str, torch.Tensor]:
+        """The images and labels, split into a stratified train and test set (seed 0)."""
         from sklearn.model_selection import train_test_split
 
-        xtr, xte, ytr, yte = train_test_split(x, y, test_size=self.test_size, stratify=y, random_state=0)
-        self.x_train, self.y_train = torch.from_numpy(xtr), torch.from_numpy(ytr)
-        self.x_test, self.y_test = torch.from_numpy(xte), torch.from_numpy(yte)
+        x, y = self._data()
+        parts = train_test_split(x, y, test_size=self.test_size, stratify=y, random_state=0)
+        return {k: torch.from_numpy(v) for k, v in zip(SPLIT, parts)}
 
     def _data(self) -> tuple[np.ndarray, np.ndarray]:
         """Images as float32 (N, 1, H, W) scaled to [0, 1], labels as int64."""
