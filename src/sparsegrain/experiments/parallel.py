@@ -288,6 +288,11 @@ class RayRunner:
             kwargs = {"address": None if address == "local" else address,
                       "include_dashboard": False, "log_to_driver": False,
                       "configure_logging": False}
+            if address == "local":
+                # one worker process more than cores: the progress queue's actor holds one,
+                # and at the default (one per core) Ray killed an idle point worker and
+                # started a new one, imports and all, for most points
+                kwargs["_system_config"] = {"num_workers_soft_limit": (os.cpu_count() or 1) + 1}
             try:
                 ray.init(**kwargs)
             except (ConnectionError, RuntimeError, ValueError) as e:
@@ -303,7 +308,8 @@ class RayRunner:
         from ray.util.queue import Queue
 
         how, what = self.shipped
-        status, doing = Queue(), {}
+        # the progress queue is an actor: it must not hold a CPU that a point could use
+        status, doing = Queue(actor_options={"num_cpus": 0}), {}
         refs = {task.remote(how, what, self.cfg.to_dict(), job, self.device, status): i
                 for i, job in enumerate(jobs)}
         try:
