@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from importlib import resources
@@ -23,6 +24,7 @@ from ..core.registry import Registry
 from ..patterns.base import Geometry
 from .actions import Action, energy_by_group
 from .layers import Layer
+from .storage import Storage, word_pj
 
 DEFAULT_TABLE = "horowitz_45nm"
 
@@ -103,9 +105,21 @@ class SimResult:
     outputs: Any = None
     energy_by_action: dict[str, float] = field(default_factory=dict)
     energy_table: str = ""
+    #: the buffers the run used, by name, with the words read and written at each: where a
+    #: kind's buffers are declared, their words add up to that kind's memory actions
+    storage: dict[str, Storage] = field(default_factory=dict)
+    #: how memory accesses were priced (see :mod:`.storage`)
+    memory_model: str = ""
 
     def __post_init__(self) -> None:
         self.actions = {Action.parse(k): v for k, v in self.actions.items()}
+        for kind in {s.kind for s in self.storage.values()}:
+            for op in ("read", "write"):
+                words = sum(getattr(s, f"{op}s") for s in self.storage.values() if s.kind == kind)
+                counted = self.actions.get(f"{kind}_{op}", 0.0)
+                if not math.isclose(words, counted, rel_tol=1e-9, abs_tol=1e-6):
+                    raise ValueError(f"{self.accel}: its {kind} buffers hold {words:g} words "
+                                     f"of {op}s, its {kind}_{op} action counts {counted:g}")
 
     @property
     def time_s(self) -> float:
@@ -119,11 +133,26 @@ class SimResult:
         """Energy (pJ) by group of the action vocabulary: dram, sram, rf, compute, control."""
         return energy_by_group(self.energy_by_action)
 
-    def priced(self, table: EnergyTable) -> "SimResult":
-        """This result with energies from ``table``."""
+    def priced(self, table: EnergyTable, memory: str = "sized") -> "SimResult":
+        """This result with energies from ``table``; memory accesses of declared buffers priced
+        by the buffers' sizes (``memory="sized"``) or by the table's entry per kind (``flat``)."""
         self.energy_by_action = price(self.actions, table)
-        self.energy_table = table.name
+        for key, pj in self.storage_energy(table, memory).items():
+            self.energy_by_action[Action.parse(key)] = pj
+        self.energy_table, self.memory_model = table.name, memory
         return self
+
+    def storage_energy(self, table: EnergyTable, memory: str = "sized",
+                       by: str = "action") -> dict[str, float]:
+        """Energy (pJ) of the declared buffers' accesses, summed by memory action
+        (``by="action"``: ``sram_read``, ...) or by buffer (``by="buffer"``)."""
+        out: dict[str, float] = {}
+        for name, store in self.storage.items():
+            for op in ("read", "write"):
+                key = f"{store.kind}_{op}" if by == "action" else name
+                out[key] = out.get(key, 0.0) + getattr(store, f"{op}s") * word_pj(
+                    store, op, table.pj, memory)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready figures (no outputs)."""
@@ -135,6 +164,8 @@ class SimResult:
             "utilization": self.utilization,
             "energy_pj": self.energy_pj,
             "energy_table": self.energy_table,
+            "memory_model": self.memory_model,
+            "storage": {k: v.to_dict() for k, v in self.storage.items()},
             "actions": dict(self.actions),
             "energy_by_action": dict(self.energy_by_action),
             "traffic_bytes": dict(self.traffic_bytes),
@@ -243,16 +274,18 @@ def simulate(
     weights_or_encoded: Any,
     activations: Any = None,
     energy_table: str | Path | EnergyTable | None = None,
+    memory: str = "sized",
     **params: Any,
 ) -> SimResult:
     """Run layer ``weights_or_encoded`` with ``activations`` on accelerator ``accel``, priced.
 
     ``params`` are the layer's (``stride``, ``padding``, ``input_size``, ``act_density``,
     ``seed``, ``mask``, ``kind``; see :class:`Layer`) and the machine's (e.g. ``n_pe=64,
-    fifo_depth=8`` for ``eie``).
+    fifo_depth=8`` for ``eie``). ``memory`` (sized, flat) says how buffer accesses are priced
+    (:mod:`.storage`).
     """
     layer_params = {k: params.pop(k) for k in LAYER_PARAMS if k in params}
     model = build(accel, **params)
     table = energy_table if isinstance(energy_table, EnergyTable) else EnergyTable.load(energy_table)
     layer = Layer(weights_or_encoded, activations, **layer_params)
-    return model.run(layer).priced(table)
+    return model.run(layer).priced(table, memory)

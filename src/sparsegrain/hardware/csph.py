@@ -12,6 +12,13 @@ into bin j. Choices (documented parameters): weight chunks are read once per til
 weight buffer and passed along the chain with the activations; a tile takes as long as its
 busiest PE plus ``n_pe - 1`` cycles of chain fill; C_out beyond ``acc_regs`` partial sums is run
 in several passes, re-streaming the activations.
+
+Buffers (priced by size, :mod:`.storage`): the global buffer (``gb_kib``; activations read once
+per tile and pass, outputs written); the weight buffer (the layer's kept values, one chunk of C
+values per access); each PE's accumulation bins (``acc_regs`` partial sums, read and written
+C at a time, once per MAC chunk: an SRAM of 8 KiB at the defaults); the PE chain's forwarding
+registers. Each activation loads a counter with L_i and each chunk use decrements and tests it:
+an 8-bit add apiece (the counter is at most ``l_bits`` wide).
 """
 
 from __future__ import annotations
@@ -26,10 +33,12 @@ from numba import njit
 from ..patterns import pattern
 from ..patterns.base import Geometry
 from .actions import (
-    DRAM_READ, DRAM_WRITE, INT16_MUL, INT32_ADD, RF_READ, RF_WRITE, SRAM_READ, SRAM_WRITE,
+    DRAM_READ, DRAM_WRITE, INT8_ADD, INT16_MUL, INT32_ADD, RF_READ, RF_WRITE, SRAM_READ,
+    SRAM_WRITE,
 )
 from .base import Accelerator, SimResult, register
 from .layers import Layer
+from .storage import Storage
 
 
 def chunk_prefix(mask_io: np.ndarray, c: int) -> np.ndarray:
@@ -118,14 +127,15 @@ class CSPH(Accelerator):
         return None if geometry.chunk is None else {"chunk": geometry.chunk}
 
     def __init__(self, n_pe: int = 32, chunk: int = 32, acc_regs: int = 2048, value_bits: int = 16,
-                 psum_bits: int = 32, clock_hz: float = 1e9) -> None:
+                 psum_bits: int = 32, clock_hz: float = 1e9, gb_kib: float = 512) -> None:
         """``n_pe`` PEs of ``chunk`` (= C) multipliers each (choice: 32 x 32 = 1,024, SparTen's
         default count), ``acc_regs`` partial sums per PE (choice: 2,048, ResNet-50's widest layer
-        in one pass), 16-bit values, 32-bit partial sums, 1 GHz."""
+        in one pass), 16-bit values, 32-bit partial sums, 1 GHz, a 512 KiB global buffer."""
         if min(n_pe, chunk, acc_regs) < 1:
             raise ValueError("CSP-H sizes (n_pe, chunk, acc_regs) must be >= 1")
         self.n_pe, self.chunk, self.acc_regs = n_pe, chunk, acc_regs
         self.value_bits, self.psum_bits, self.clock_hz = value_bits, psum_bits, clock_hz
+        self.gb_kib = gb_kib
 
     def declines(self, layer: Layer) -> str | None:
         """CSP-H runs cascading masks of its own chunk width only (csp:C with C = ``chunk``)."""
@@ -160,17 +170,27 @@ class CSPH(Accelerator):
         n_pos = cols.shape[0]
         nnz_x = int(np.count_nonzero(lay.x))
         l_bits = math.ceil(math.log2(n_chunks + 1))
+        kept = int(lay.mask.sum())
+        storage = {
+            "global_buffer": Storage("sram", self.gb_kib * 1024, 128, act_reads * vw,
+                                     n_pos * c_out * vw),
+            "weight_buffer": Storage("sram", max(kept * self.value_bits / 8, 1), self.chunk
+                                     * self.value_bits, w_elems * vw, 0.0),
+            "accumulation_bins": Storage("sram", self.acc_regs * self.psum_bits / 8,
+                                         self.chunk * self.psum_bits, macs * pw, macs * pw),
+            # forwarded activations and broadcast weight chunks through PE registers
+            "chain_registers": Storage("rf", (1 + self.chunk) * self.value_bits / 8, 32,
+                                       act_uses * vw + chunk_uses * self.chunk * vw, act_uses * vw),
+        }
         actions = {
-            SRAM_READ: act_reads * vw + w_elems * vw,
-            SRAM_WRITE: n_pos * c_out * vw,
-            # forwarded activations and broadcast weight chunks through PE registers, and a
-            # read-modify-write of a bin register per MAC
-            RF_READ: act_uses * vw + chunk_uses * self.chunk * vw + macs * pw,
-            RF_WRITE: act_uses * vw + macs * pw,
+            SRAM_READ: act_reads * vw + w_elems * vw + macs * pw,
+            SRAM_WRITE: n_pos * c_out * vw + macs * pw,
+            RF_READ: act_uses * vw + chunk_uses * self.chunk * vw,
+            RF_WRITE: act_uses * vw,
             INT16_MUL: macs,
-            INT32_ADD: macs + act_uses,  # accumulate; the L_i counter per activation
-            DRAM_READ: int(lay.mask.sum()) * vw + prefix.size * l_bits / 32
-            + nnz_x * vw + lay.x.size / 32,
+            INT32_ADD: macs,
+            INT8_ADD: act_uses + chunk_uses,  # the L_i counter: loaded, then stepped per chunk
+            DRAM_READ: kept * vw + prefix.size * l_bits / 32 + nnz_x * vw + lay.x.size / 32,
             DRAM_WRITE: n_pos * c_out * vw,
         }
         multipliers = self.n_pe * self.chunk
@@ -184,5 +204,5 @@ class CSPH(Accelerator):
                     "gb_activation_reads": int(act_reads), "activation_uses": int(act_uses),
                     "weight_chunk_reads": int(w_chunks), "multipliers": multipliers,
                     "accumulation_bins": n_chunks, "l_bits": l_bits},
-            outputs=lay.fold(out),
+            outputs=lay.fold(out), storage=storage,
         )

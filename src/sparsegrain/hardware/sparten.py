@@ -12,10 +12,22 @@ and buffering are approximated by synchronising per position, not per chunk). Wi
 ``balance="density"`` filters are sorted by nonzero count before being dealt, so each pass holds
 filters of similar density (SparTen's software greedy balancing, GB-S).
 
-Memory references counted (32-bit words): global-buffer (SRAM) reads of each input chunk per
-position and pass and of each filter chunk per pass and cluster; CU-local (register-file) reads of
-both masks per join and of both values per matched pair; partial-sum register updates per chunk;
-outputs written to the global buffer; DRAM traffic of compressed weights, inputs and outputs.
+Buffers (words counted per buffer, priced by size, :mod:`.storage`): the global buffer
+(``gb_kib``, read for each input chunk per position and pass and each filter chunk per pass and
+cluster; outputs written back); each CU's filter buffer (the filter's chunks, written when the
+filter arrives, masks read per join, values per matched pair); each cluster's input buffer (the
+position's chunks, written per position and pass, read alike); a partial-sum register per CU
+(read and written per join with a match); DRAM traffic of compressed weights, inputs, outputs.
+
+The inner join's logic is priced per use in gate equivalents (GE, a 2-input NAND) of an 8-bit
+adder, the smallest adder the energy table prices (int8_add; 8 full adders of about 7 GE each,
+56 GE; Weste & Harris, CMOS VLSI Design, 4th ed., a 28-transistor mirror full adder and 4
+transistors per GE): per join the AND of two chunk masks (one AND2, 1.5 GE, per bit); per matched
+pair a priority encoder that finds the lowest set bit (a prefix OR, 2 GE per bit, and the
+position's encoder, 1 GE per bit) and two prefix popcounts that give the pair's value offsets (a
+counter tree of about one full adder per bit, 7 GE per bit, each). SparTen's paper reports the
+join's power only for its whole CU, so this is an estimate from the circuit it describes.
+``join_logic=False`` leaves it out (as earlier versions counted: two adds per popcount word).
 """
 
 from __future__ import annotations
@@ -27,10 +39,17 @@ import numpy as np
 from numba import njit
 
 from .actions import (
-    DRAM_READ, DRAM_WRITE, INT16_MUL, INT32_ADD, RF_READ, RF_WRITE, SRAM_READ, SRAM_WRITE,
+    DRAM_READ, DRAM_WRITE, INT8_ADD, INT16_MUL, INT32_ADD, RF_READ, RF_WRITE, SRAM_READ,
+    SRAM_WRITE,
 )
 from .base import Accelerator, SimResult, register
 from .layers import Layer
+from .storage import Storage
+
+#: gate equivalents of an 8-bit adder (8 full adders x 7 GE), the unit the join is priced in
+GE_PER_INT8_ADD = 56
+#: GE per mask bit: the AND of a join; priority encoder and two popcounts of a matched pair
+JOIN_GE_PER_BIT, MATCH_GE_PER_BIT = 1.5, 2 + 1 + 2 * 7
 
 
 def bitmask_chunks(nonzero: np.ndarray, chunk: int) -> np.ndarray:
@@ -119,9 +138,10 @@ class SparTen(Accelerator):
 
     def __init__(self, clusters: int = 32, cus_per_cluster: int = 32, chunk: int = 128,
                  balance: str = "density", value_bits: int = 16, pointer_bits: int = 32,
-                 clock_hz: float = 1e9) -> None:
+                 clock_hz: float = 1e9, gb_kib: float = 512, join_logic: bool = True) -> None:
         """32 clusters x 32 CUs = 1,024 multipliers (choice: equal to ``csph``'s default array),
-        128-position chunks (SparTen), 16-bit values, 1 GHz (choice, same for every model)."""
+        128-position chunks (SparTen), 16-bit values, 1 GHz and a 512 KiB global buffer
+        (choices, the same as ``csph``'s); ``join_logic`` prices the inner join's logic."""
         if chunk % 64 or chunk < 64:
             raise ValueError(f"SparTen chunk must be a positive multiple of 64 positions, got {chunk}")
         if balance not in ("density", "none"):
@@ -130,6 +150,7 @@ class SparTen(Accelerator):
             raise ValueError("SparTen needs at least one cluster of one CU")
         self.clusters, self.cus, self.chunk, self.balance = clusters, cus_per_cluster, chunk, balance
         self.value_bits, self.pointer_bits, self.clock_hz = value_bits, pointer_bits, clock_hz
+        self.gb_kib, self.join_logic = gb_kib, join_logic
 
     def _run(self, layer: Layer) -> SimResult:
         lay = layer.prepare()
@@ -150,16 +171,29 @@ class SparTen(Accelerator):
         chunk_words_w = n_f * n_ch * (mask_w + self.pointer_bits / 32) + nnz_w * vw
         active_clusters = min(self.clusters, n_pos)
         n_joins = n_pos * n_f * n_ch
+        gb_in, gb_w = chunk_words_in * passes, chunk_words_w * active_clusters
+        chunk_bytes = (self.chunk + self.chunk * self.value_bits + self.pointer_bits) / 8
+        # the filter buffer and input buffer are read alike: a mask per join, a value per pair
+        local_reads = n_joins * mask_w + matches * vw
+        storage = {
+            "global_buffer": Storage("sram", self.gb_kib * 1024, 128, gb_in + gb_w,
+                                     n_pos * n_f * vw),
+            "cu_filter_buffers": Storage("sram", n_ch * chunk_bytes, 128, local_reads, gb_w),
+            "cluster_input_buffers": Storage("sram", n_ch * chunk_bytes, 128, local_reads, gb_in),
+            "partial_sums": Storage("rf", 4, 32, joins, joins),
+        }
+        if self.join_logic:
+            logic = (n_joins * JOIN_GE_PER_BIT + matches * MATCH_GE_PER_BIT) * self.chunk
+            join = {INT8_ADD: logic / GE_PER_INT8_ADD, INT32_ADD: matches}
+        else:
+            join = {INT32_ADD: matches + n_joins * 2 * (self.chunk // 64)}
         actions = {
-            # input chunks from the global buffer once per position and pass; filter chunks into
-            # every active cluster's CUs once per pass
-            SRAM_READ: chunk_words_in * passes + chunk_words_w * active_clusters,
-            SRAM_WRITE: n_pos * n_f * vw,
-            # both masks per join, both values per matched pair, partial-sum update per join
-            RF_READ: n_joins * 2 * mask_w + matches * 2 * vw + joins,
+            SRAM_READ: gb_in + gb_w + 2 * local_reads,
+            SRAM_WRITE: n_pos * n_f * vw + gb_w + gb_in,
+            RF_READ: joins,
             RF_WRITE: joins,
             INT16_MUL: matches,
-            INT32_ADD: matches + n_joins * 2 * (self.chunk // 64),  # accumulate; popcounts
+            **join,
             DRAM_READ: chunk_words_w + _unique_input_words(lay, self.chunk, vw, self.pointer_bits),
             DRAM_WRITE: n_pos * n_f * vw,
         }
@@ -177,7 +211,7 @@ class SparTen(Accelerator):
                     "cu_filter_buffer_bytes": buf_filter_bits / 8,
                     "cluster_input_buffer_bytes": n_ch * buf_filter_bits / 8,
                     "gb_input_reads_words": chunk_words_in * passes},
-            outputs=lay.fold(out),
+            outputs=lay.fold(out), storage=storage,
         )
 
 
