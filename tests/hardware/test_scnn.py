@@ -69,3 +69,42 @@ def test_merge_off_counts_every_valid_product():
 def test_bad_index_group():
     with pytest.raises(ValueError, match="index_group"):
         simulate("scnn", torch.randn(4, 4), None, index_group="row")
+
+
+def _distinct_outputs_per_kernel(w: torch.Tensor, x: torch.Tensor, grid: int, pad: int) -> int:
+    """Plain loops, stride 1: per PE tile, channel and kept kernel, the outputs it touches."""
+    n_k, n_c, kh, kw = w.shape
+    h, wd = x.shape[1:]
+    ho, wo = h + 2 * pad - kh + 1, wd + 2 * pad - kw + 1
+    t = -(-h // grid)
+    total = 0
+    for py in range(grid):
+        for px in range(grid):
+            for c in range(n_c):
+                acts = [(y, z) for y in range(py * t, min(h, (py + 1) * t))
+                        for z in range(px * t, min(wd, (px + 1) * t)) if x[c, y, z] != 0]
+                for k in range(n_k):
+                    outs = {(y + pad - r, z + pad - s) for y, z in acts for r in range(kh)
+                            for s in range(kw) if w[k, c, r, s] != 0}
+                    total += sum(0 <= oy < ho and 0 <= ox < wo for oy, ox in outs)
+    return total
+
+
+def test_reduced_groups_update_each_output_once_per_kernel():
+    w = torch.randn(6, 4, 3, 3)
+    w = w * pattern("kernel").mask(w, 0.5)
+    x = relu_input((4, 10, 10))
+    plain = simulate("scnn", w, x, padding=1, pe_rows=2, pe_cols=2)
+    reduced = simulate("scnn", w, x, padding=1, pe_rows=2, pe_cols=2, reduce_groups=True)
+    np.testing.assert_allclose(reduced.outputs, plain.outputs)
+    assert reduced.extras["refs_accumulator_rmw"] == _distinct_outputs_per_kernel(w, x, 2, 1)
+    assert reduced.extras["refs_accumulator_rmw"] < plain.extras["refs_accumulator_rmw"]
+    assert reduced.extras["refs_weight_values"] == plain.extras["refs_weight_values"]
+
+
+def test_reduction_leaves_unstructured_masks_as_they_are():
+    w = sparse_conv(8, 4, density=0.4)
+    x = relu_input((4, 9, 9))
+    a = simulate("scnn", w, x, padding=1)
+    b = simulate("scnn", w, x, padding=1, reduce_groups=True)
+    assert a.extras == b.extras and a.cycles == b.cycles

@@ -20,7 +20,13 @@ in a PE's buffers, counted by kind:
   filter masks; ``index_group="auto"`` detects the coarsest that the mask obeys);
 - ``activation_values`` and ``activation_indices``: each activation vector is re-read for every
   weight vector (input stationary, weights streaming);
-- ``accumulator_rmw``: one read-modify-write of a partial sum per distinct output per step;
+- ``accumulator_rmw``: one read-modify-write of a partial sum per distinct output per step; with
+  ``reduce_groups=True``, per distinct output of each weight group (a kernel row for vector
+  masks, a kernel for kernel and filter masks, the groups ``index_group`` finds) against the
+  PE's activations: the group's products are summed in the multiplier array's adder tree before
+  they reach the accumulators (Mao et al., arXiv 1705.08922: coarse groups let products be
+  reduced before the accumulator), so a kernel-level group updates each of its outputs once;
+  element-level (unstructured) masks have no group to reduce and keep the step's merging;
 - ``output_writes``: the drained accumulators, one per output element;
 - DRAM words (compressed weights, inputs and outputs once), reported apart.
 """
@@ -44,8 +50,10 @@ REFERENCE_KINDS = ("weight_values", "weight_indices", "activation_values", "acti
 
 @njit(cache=True)
 def _scnn(x, w_k, w_r, w_s, w_v, ptr, idx_count, k_groups, ho, wo, stride, pad,
-          grid_r, grid_c, f_vec, i_vec, banks, merge):  # pragma: no cover - numba
-    """Run the layer; returns outputs, cycles, per-kind reference counts, products."""
+          grid_r, grid_c, f_vec, i_vec, banks, merge, group_of, reduce):  # pragma: no cover - numba
+    """Run the layer; returns outputs, cycles, per-kind reference counts, products. With
+    ``reduce``, accumulator updates are the distinct outputs of each run of entries that share
+    ``group_of`` (contiguous: entries are sorted by channel, filter, row, column)."""
     n_img, n_c, h, wd = x.shape
     n_k = ptr.shape[1] - 1
     out = np.zeros((n_img, n_k, ho, wo))
@@ -64,6 +72,8 @@ def _scnn(x, w_k, w_r, w_s, w_v, ptr, idx_count, k_groups, ho, wo, stride, pad,
     bank_mask = banks - 1
     cycles = 0
     pe_cyc = np.zeros(n_pe, np.int64)
+    seen = np.zeros(n_k * ho * wo, np.int64)  # stamp of the last group that touched an output
+    stamp = 0
     for n in range(n_img):
         for g in range(k_groups.size - 1):
             k0, k1 = k_groups[g], k_groups[g + 1]
@@ -134,18 +144,43 @@ def _scnn(x, w_k, w_r, w_s, w_v, ptr, idx_count, k_groups, ho, wo, stride, pad,
                                     worst = bank_n[b]
                             for q in range(nk):
                                 bank_n[keys[q] & bank_mask if pow2 else keys[q] % banks] = 0
-                            refs[4] += nk
+                            if not reduce:
+                                refs[4] += nk
                             pe_cyc[pe] += worst
+                    if reduce:
+                        for e in range(e0, e1):
+                            if e == e0 or group_of[e] != group_of[e - 1]:
+                                stamp += 1
+                            for a in range(na):
+                                oy = ay[a] + pad - w_r[e]
+                                ox = ax[a] + pad - w_s[e]
+                                if oy < 0 or ox < 0 or (stride > 1 and (oy % stride or ox % stride)):
+                                    continue
+                                oy //= stride
+                                ox //= stride
+                                if oy >= ho or ox >= wo:
+                                    continue
+                                key = (w_k[e] * ho + oy) * wo + ox
+                                if seen[key] != stamp:
+                                    seen[key] = stamp
+                                    refs[4] += 1
             cycles += pe_cyc.max()
     return out, cycles, refs, products, valid
 
 
+def group_kind(mask: np.ndarray, kind: str) -> str:
+    """The weight grouping a mask obeys: ``kind``, or with ``auto`` the coarsest of kernel
+    (whole kernels kept or pruned), vector (whole kernel rows) and element."""
+    if kind != "auto":
+        return kind
+    full_row = mask.all(axis=3) == mask.any(axis=3)
+    full_kernel = mask.all(axis=(2, 3)) == mask.any(axis=(2, 3))
+    return "kernel" if full_kernel.all() else "vector" if full_row.all() else "element"
+
+
 def index_groups(mask: np.ndarray, kind: str) -> np.ndarray:
     """Weight indices per kernel (k, c): one per element, per kept kernel row, or per kept kernel."""
-    if kind == "auto":
-        full_row = mask.all(axis=3) == mask.any(axis=3)
-        full_kernel = mask.all(axis=(2, 3)) == mask.any(axis=(2, 3))
-        kind = "kernel" if full_kernel.all() else "vector" if full_row.all() else "element"
+    kind = group_kind(mask, kind)
     if kind == "kernel":
         return mask.any(axis=(2, 3)).astype(np.int64)
     if kind == "vector":
@@ -162,16 +197,18 @@ class SCNN(Accelerator):
     def __init__(self, pe_rows: int = 8, pe_cols: int = 8, f: int = 4, i: int = 4, banks: int = 32,
                  acc_entries: int = 2048, merge: bool = True, index_group: str = "auto",
                  value_bits: int = 16, index_bits: int = 4, psum_bits: int = 24,
-                 clock_hz: float = 1e9) -> None:
+                 clock_hz: float = 1e9, reduce_groups: bool = False) -> None:
         """Defaults from SCNN (ISCA 2017): 64 PEs, F = I = 4, A = 32 banks, 16-bit values with
         4-bit zero-run indices, 24-bit partial sums, 1 GHz; ``acc_entries`` (choice: 2,048
-        partial sums, 6 KB per PE) bounds the output-channel group Kc."""
+        partial sums, 6 KB per PE) bounds the output-channel group Kc; ``reduce_groups`` sums
+        a weight group's products before the accumulators (off: SCNN as published)."""
         if index_group not in INDEX_GROUPS:
             raise ValueError(f"unknown index_group {index_group!r}; valid: {', '.join(INDEX_GROUPS)}")
         if min(pe_rows, pe_cols, f, i, banks, acc_entries) < 1:
             raise ValueError("SCNN sizes (PE grid, F, I, banks, acc_entries) must be >= 1")
         self.grid, self.f, self.i, self.banks = (pe_rows, pe_cols), f, i, banks
         self.acc_entries, self.merge, self.index_group = acc_entries, merge, index_group
+        self.reduce_groups = reduce_groups
         self.bits = dict(value=value_bits, index=index_bits, psum=psum_bits)
         self.clock_hz = clock_hz
 
@@ -193,11 +230,15 @@ class SCNN(Accelerator):
         kc = max(1, min(n_k, self.acc_entries // tile))
         k_groups = np.r_[np.arange(0, n_k, kc), n_k].astype(np.int64)
         idx = index_groups(m, self.index_group)
+        kind = group_kind(m, self.index_group)
+        # a run label per entry: its kernel, its kernel row, or itself
+        group_of = {"kernel": cc * n_k + kk, "vector": (cc * n_k + kk) * w.shape[2] + rr,
+                    "element": np.arange(kk.size)}[kind].astype(np.int64)
         out, cycles, refs, products, valid = _scnn(
             x.astype(np.float64), kk.astype(np.int64), rr.astype(np.int64), ss.astype(np.int64),
             w[kk, cc, rr, ss].astype(np.float64), ptr, np.ascontiguousarray(idx), k_groups,
             ho, wo, lay.stride, lay.padding, self.grid[0], self.grid[1], self.f, self.i, self.banks,
-            self.merge)
+            self.merge, group_of, self.reduce_groups and kind != "element")
         return self._result(lay, int(cycles), refs, int(products), int(valid), kc, m, x, out)
 
     def _result(self, lay: Any, cycles: int, refs: np.ndarray, products: int, valid: int, kc: int,
