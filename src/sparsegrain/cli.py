@@ -441,6 +441,16 @@ def reproduce_gs(
                sparsity=sparsity, lanes=lanes)
 
 
+@reproduce_app.command("sparten")
+def reproduce_sparten(
+    out: Path = _OUT, quick: bool = _QUICK, overwrite: bool = _OVERWRITE, seed: int = _SEED,
+    as_json: bool = _JSON,
+    act_density: float = typer.Option(0.5, "--act-density", help="density of the random activations"),
+) -> None:
+    """SparTen vs a dense array, a one-sided sparse machine and SCNN on pruned AlexNet/VGG-16 layers (Gondimalla et al.)."""
+    _reproduce("sparten", out, overwrite, as_json, quick=quick, seed=seed, act_density=act_density)
+
+
 # --- kernels --------------------------------------------------------------------------------
 
 

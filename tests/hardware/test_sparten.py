@@ -45,3 +45,14 @@ def test_density_balance_never_slower_on_skewed_filters():
 def test_bad_chunk():
     with pytest.raises(ValueError, match="multiple of 64"):
         simulate("sparten", torch.randn(4, 4), None, chunk=100)
+
+
+def test_one_sided_multiplies_every_activation_with_every_kept_weight():
+    w = torch.randn(12, 70) * (torch.rand(12, 70) < 0.4)
+    x = torch.relu(torch.randn(70))
+    two = simulate("sparten", w, x)
+    one = simulate("sparten", w, x, skip_activations=False)
+    assert one.extras["matched_pairs"] == int((w != 0).sum())
+    assert two.extras["matched_pairs"] == int(((w != 0) & (x != 0)).sum())
+    np.testing.assert_allclose(one.outputs, two.outputs, atol=1e-9)
+    assert one.cycles >= two.cycles

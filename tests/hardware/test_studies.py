@@ -29,7 +29,7 @@ def test_write_study_files_and_no_overwrite(tmp_path):
 
 
 def test_unknown_study():
-    with pytest.raises(ValueError, match="valid: csp, granularity, gs"):
+    with pytest.raises(ValueError, match="valid: csp, granularity, gs, sparten"):
         run_study("eie-queues")
 
 
@@ -42,3 +42,25 @@ def test_csp_quick_rows_are_consistent():
         assert r["csph_cycles"] > 0 and r["sparten_cycles"] > 0
         assert r["csph_macs"] == r["sparten_macs"] or abs(r["csph_macs"] / r["sparten_macs"] - 1) < 0.2
     assert any("**Published:**" in p for p in s.summary)
+
+
+@pytest.mark.slow
+def test_csp_sensitivity_rows_rest_on_the_same_counts():
+    s = run_study("csp", quick=True, minilm=False)
+    table = next(p for p in s.summary if p.startswith("| pricing |"))
+    lines = [ln for ln in table.splitlines()[2:]]
+    assert len(lines) == 8
+    dram = {ln.split("|")[4].strip() for ln in lines}
+    assert len(dram) == 1  # pricing buffers never moves the DRAM ratio
+    r = s.rows[0]
+    assert r["efficiency_ratio"] != pytest.approx(r["flat_efficiency_ratio"])
+    assert r["onchip_efficiency_ratio"] > r["efficiency_ratio"] > r["dram_ratio"]
+
+
+@pytest.mark.slow
+def test_sparten_quick_study_compares_four_machines():
+    s = run_study("sparten", quick=True)
+    (r,) = s.rows
+    assert r["dense_cycles"] > r["one_sided_cycles"] > r["sparten_cycles"]
+    assert r["speedup_over_one_sided"] == pytest.approx(r["one_sided_cycles"] / r["sparten_cycles"])
+    assert "| dense | 4.7x |" in "\n".join(s.summary)

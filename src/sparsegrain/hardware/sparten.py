@@ -62,11 +62,13 @@ def bitmask_chunks(nonzero: np.ndarray, chunk: int) -> np.ndarray:
     return packed.view(np.uint64).reshape(rows, n_ch, chunk // 64)
 
 
-def compress(values: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray]:
-    """Nonzero values row by row in position order, and each (row, chunk)'s start offset."""
+def compress(values: np.ndarray, chunk: int, nz: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """The values at ``nz`` (default: the nonzero ones) row by row in position order, and each
+    (row, chunk)'s start offset."""
     rows, n = values.shape
     n_ch = -(-n // chunk)
-    nz = values != 0
+    nz = values != 0 if nz is None else nz
     padded = np.zeros((rows, n_ch * chunk), np.int64)
     padded[:, :n] = nz
     per_chunk = padded.reshape(rows, n_ch, chunk).sum(2).reshape(-1)
@@ -138,10 +140,13 @@ class SparTen(Accelerator):
 
     def __init__(self, clusters: int = 32, cus_per_cluster: int = 32, chunk: int = 128,
                  balance: str = "density", value_bits: int = 16, pointer_bits: int = 32,
-                 clock_hz: float = 1e9, gb_kib: float = 512, join_logic: bool = True) -> None:
+                 clock_hz: float = 1e9, gb_kib: float = 512, join_logic: bool = True,
+                 skip_activations: bool = True) -> None:
         """32 clusters x 32 CUs = 1,024 multipliers (choice: equal to ``csph``'s default array),
         128-position chunks (SparTen), 16-bit values, 1 GHz and a 512 KiB global buffer
-        (choices, the same as ``csph``'s); ``join_logic`` prices the inner join's logic."""
+        (choices, the same as ``csph``'s); ``join_logic`` prices the inner join's logic;
+        ``skip_activations=False`` stores every activation, zeros too (a one-sided machine that
+        skips only zero weights, SparTen's own comparison point)."""
         if chunk % 64 or chunk < 64:
             raise ValueError(f"SparTen chunk must be a positive multiple of 64 positions, got {chunk}")
         if balance not in ("density", "none"):
@@ -150,14 +155,15 @@ class SparTen(Accelerator):
             raise ValueError("SparTen needs at least one cluster of one CU")
         self.clusters, self.cus, self.chunk, self.balance = clusters, cus_per_cluster, chunk, balance
         self.value_bits, self.pointer_bits, self.clock_hz = value_bits, pointer_bits, clock_hz
-        self.gb_kib, self.join_logic = gb_kib, join_logic
+        self.gb_kib, self.join_logic, self.skip_activations = gb_kib, join_logic, skip_activations
 
     def _run(self, layer: Layer) -> SimResult:
         lay = layer.prepare()
         w, x = lay.matrix(), lay.columns()
         n_f, n_in = w.shape
-        a_bits, w_bits = bitmask_chunks(x != 0, self.chunk), bitmask_chunks(w != 0, self.chunk)
-        a_vals, a_ptr = compress(x, self.chunk)
+        x_kept = x != 0 if self.skip_activations else np.ones(x.shape, bool)
+        a_bits, w_bits = bitmask_chunks(x_kept, self.chunk), bitmask_chunks(w != 0, self.chunk)
+        a_vals, a_ptr = compress(x, self.chunk, x_kept)
         w_vals, w_ptr = compress(w, self.chunk)
         nnz_f = (w != 0).sum(1)
         order = np.argsort(-nnz_f, kind="stable") if self.balance == "density" else np.arange(n_f)
@@ -194,7 +200,8 @@ class SparTen(Accelerator):
             RF_WRITE: joins,
             INT16_MUL: matches,
             **join,
-            DRAM_READ: chunk_words_w + _unique_input_words(lay, self.chunk, vw, self.pointer_bits),
+            DRAM_READ: chunk_words_w + _unique_input_words(lay, self.chunk, vw, self.pointer_bits,
+                                                           self.skip_activations),
             DRAM_WRITE: n_pos * n_f * vw,
         }
         cycles = float(cluster_cycles.max())
@@ -215,8 +222,10 @@ class SparTen(Accelerator):
         )
 
 
-def _unique_input_words(lay: Any, chunk: int, vw: float, pointer_bits: int) -> float:
-    """DRAM words of the layer's (unlowered) input activations in bitmask-chunk form."""
+def _unique_input_words(lay: Any, chunk: int, vw: float, pointer_bits: int, skip: bool) -> float:
+    """DRAM words of the layer's (unlowered) input activations in bitmask-chunk form (every
+    value stored when zeros are not ``skip``ped)."""
     flat = lay.x.reshape(lay.x.shape[0], -1)
     n_ch = -(-flat.shape[1] // chunk)
-    return flat.shape[0] * n_ch * (chunk + pointer_bits) / 32 + np.count_nonzero(flat) * vw
+    stored = np.count_nonzero(flat) if skip else flat.size
+    return flat.shape[0] * n_ch * (chunk + pointer_bits) / 32 + stored * vw
