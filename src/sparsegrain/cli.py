@@ -357,12 +357,12 @@ def reproduce_eie_cmd(
         return
     table = Table(title="EIE model, 64 PEs, queue depth 8, 800 MHz")
     for col in ("layer", "cycles", "actual (us)", "theoretical (us)", "efficiency", "energy (uJ)",
-                "CPU dense (us)", "CPU sparse (us)"):
+                "CPU dense (us)", "CPU torch CSR (us)", "CPU kernel (us)"):
         table.add_column(col, justify="left" if col == "layer" else "right")
     for r in runs:
         table.add_row(r.layer, f"{r.cycles:,}", f"{r.actual_us:.2f}", f"{r.theoretical_us:.2f}",
-                      f"{r.efficiency:.1%}", f"{r.energy_uj:.2f}", f"{r.cpu_dense_us:,.0f}",
-                      f"{r.cpu_sparse_us:,.0f}")
+                      f"{r.efficiency:.1%}", f"{r.energy_uj:.2f}", f"{r.cpu_dense_us:,.1f}",
+                      f"{r.cpu_sparse_us:,.1f}", f"{r.cpu_kernel_us:,.1f}")
     console.print(table)
     console.print("wrote " + ", ".join(str(f) for f in files))
 
