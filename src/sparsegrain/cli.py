@@ -398,6 +398,8 @@ _OVERWRITE = typer.Option(False, "--overwrite", help="replace report files alrea
 _MINILM = typer.Option(True, "--minilm/--no-minilm", help="add MiniLM's real weights (if installed)")
 _SEED = typer.Option(0, "--seed", help="seed of the random weights and activations")
 _JSON = typer.Option(False, "--json", help="print the rows as JSON")
+_FROM = typer.Option(None, "--from", help="a `sparsegrain tradeoff` output folder: add the "
+                     "comparison at equal accuracy from its sweep")
 
 
 @reproduce_app.command("granularity")
@@ -406,10 +408,12 @@ def reproduce_granularity(
     seed: int = _SEED, as_json: bool = _JSON,
     density: float = typer.Option(0.3, "--density", help="weight density of every pattern"),
     act_density: float = typer.Option(0.5, "--act-density", help="density of the random activations"),
+    from_store: Path = _FROM,
 ) -> None:
     """Unstructured vs vector vs kernel vs filter at equal density: storage and SCNN references (Mao et al.)."""
     _reproduce("granularity", out, overwrite, as_json, quick=quick, minilm=minilm, seed=seed,
-               density=density, act_density=act_density)
+               density=density, act_density=act_density,
+               from_store=None if from_store is None else str(from_store))
 
 
 @reproduce_app.command("csp")
@@ -435,10 +439,12 @@ def reproduce_gs(
     seed: int = _SEED, as_json: bool = _JSON,
     sparsity: float = typer.Option(0.9, "--sparsity", help="weight sparsity of every pattern"),
     lanes: int = typer.Option(8, "--lanes", help="B: vector lanes = scratchpad banks"),
+    from_store: Path = _FROM,
 ) -> None:
     """GS vertical/horizontal vs unstructured vs block Bx1/1xB vs dense on the GS engine (Sun et al.)."""
     _reproduce("gs", out, overwrite, as_json, quick=quick, minilm=minilm, seed=seed,
-               sparsity=sparsity, lanes=lanes)
+               sparsity=sparsity, lanes=lanes,
+               from_store=None if from_store is None else str(from_store))
 
 
 @reproduce_app.command("sparten")

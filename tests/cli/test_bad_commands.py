@@ -148,11 +148,17 @@ def cases() -> list[tuple[list[str], str]]:
             ([*quick_sweep, "--out", "/proc/sparsegrain/out"], "cannot create"),
             (["sensitivity", "--layers", "nope", "--out", "o"], "not a prunable layer"),
             (["sensitivity", "--out", str(files / "a_file")], "a_file")]
-    for study in ("csp", "gs", "granularity"):
-        out += [(["reproduce", study, "--quick", "--no-minilm", "--out", str(files / "a_file")],
-                 "a_file"),
-                (["reproduce", study, "--quick", "--no-minilm", "--out", "/proc/sg/x"],
-                 "cannot create")]
+    for study in ("csp", "gs", "granularity", "sparten"):
+        flags = ["--quick"] if study == "sparten" else ["--quick", "--no-minilm"]
+        out += [(["reproduce", study, *flags, "--out", str(files / "a_file")], "a_file"),
+                (["reproduce", study, *flags, "--out", "/proc/sg/x"], "cannot create")]
+    for study in ("gs", "granularity"):
+        out += [(["reproduce", study, "--quick", "--no-minilm", "--from", str(files / "nowhere"),
+                  "--out", "o"], "holds no sweep store")]
+    out += [(["reproduce", "sparten", "--quick", "--act-density", "0", "--out", "o"],
+             "act_density"),
+            (["reproduce", "sparten", "--quick", "--act-density", "1.5", "--out", "o"],
+             "act_density")]
     out += [(["reproduce", "csp", "--quick", "--no-minilm", "--sparsities", "2", "--out", "o"],
              "sparsit"),
             (["reproduce", "csp", "--quick", "--no-minilm", "--chunk", "0", "--out", "o"], "chunk"),

@@ -64,3 +64,29 @@ def test_sparten_quick_study_compares_four_machines():
     assert r["dense_cycles"] > r["one_sided_cycles"] > r["sparten_cycles"]
     assert r["speedup_over_one_sided"] == pytest.approx(r["one_sided_cycles"] / r["sparten_cycles"])
     assert "| dense | 4.7x |" in "\n".join(s.summary)
+
+
+@pytest.fixture(scope="module")
+def gs_sweep(tmp_path_factory: pytest.TempPathFactory):
+    from sparsegrain.experiments import SweepConfig, run_sweep
+    from sparsegrain.experiments.config import Pruning
+
+    out = tmp_path_factory.mktemp("gs_sweep")
+    cfg = SweepConfig(patterns=("unstructured", "block:8x1", "gs:8:1"), sparsities=(0.5, 0.9),
+                      accelerators=("gs",), formats=("csr",), cpu_batch=0,
+                      pruning=Pruning(steps=8, every=2))
+    run_sweep(cfg, out)
+    return out
+
+
+@pytest.mark.slow
+def test_gs_study_adds_the_equal_accuracy_table_from_a_sweep(gs_sweep):
+    s = run_study("gs", quick=True, from_store=str(gs_sweep))
+    text = "\n".join(s.summary)
+    assert "**At equal accuracy**" in text
+    table = [ln for ln in text.splitlines() if ln.startswith("| 1 | gs:8:1 |")]
+    assert len(table) == 1 and table[0].count("|") == 10
+    with pytest.raises(ValueError, match="did not simulate scnn; it ran gs"):
+        run_study("granularity", quick=True, from_store=str(gs_sweep))
+    with pytest.raises(ValueError, match="holds no sweep store"):
+        run_study("gs", quick=True, from_store=str(gs_sweep / "nothing"))

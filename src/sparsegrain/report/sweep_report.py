@@ -13,6 +13,32 @@ from .render import write_report
 from .summary import Summary, summarize
 
 
+def store_path(out: str | Path) -> Path:
+    """The sweep store of folder ``out``, or a one-line ValueError saying how to make one."""
+    path = Path(out) / STORE_NAME
+    if not path.is_file():
+        raise ValueError(f"{out} holds no sweep store ({STORE_NAME}); run `sparsegrain tradeoff "
+                         f"--out {out}` first")
+    return path
+
+
+def load_summary(out: str | Path, config: SweepConfig | None = None
+                 ) -> tuple[Summary, SweepConfig]:
+    """The summary of sweep ``config`` (default: the last one recorded) in the store of folder
+    ``out``, read-only, and that config; a one-line ValueError when there is none."""
+    path = store_path(out)
+    with ResultStore(path, readonly=True) as store:
+        if config is None:
+            recorded = list(store.sweeps().values())
+            if not recorded:
+                raise ValueError(f"the store {path} records no sweep")
+            config = SweepConfig.from_dict(recorded[-1])
+        rows = store.rows(sweep_keys(config))
+    if not rows:
+        raise ValueError(f"the store {path} holds no rows of this sweep yet")
+    return summarize(rows), config
+
+
 def report_sweep(
     out: str | Path, config: SweepConfig | None = None,
     budgets: tuple[float, ...] = DEFAULT_BUDGETS,
@@ -21,21 +47,9 @@ def report_sweep(
     folder ``out``) into ``out``, its equal-accuracy answer at ``budgets`` (points of the
     metric); returns its summary and the written paths."""
     budgets = check_budgets(budgets)
-    path = Path(out) / STORE_NAME
-    if not path.is_file():
-        raise ValueError(f"{out} holds no sweep store ({STORE_NAME}); run `sparsegrain tradeoff "
-                         f"--out {out}` first")
+    store_path(out)  # no store: the error before the folder's lock is taken
     with FolderLock(out, "sparsegrain report"):
-        with ResultStore(path, readonly=True) as store:
-            if config is None:
-                recorded = list(store.sweeps().values())
-                if not recorded:
-                    raise ValueError(f"the store {path} records no sweep")
-                config = SweepConfig.from_dict(recorded[-1])
-            rows = store.rows(sweep_keys(config))
-        if not rows:
-            raise ValueError(f"the store {path} holds no rows of this sweep yet")
-        summary = summarize(rows)
+        summary, config = load_summary(out, config)
         summary.budgets = budgets
         settings = {**config.to_dict(), "accelerator_params": accelerator_params(config)}
         return summary, write_report(summary, out, settings)

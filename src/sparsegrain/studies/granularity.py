@@ -16,7 +16,8 @@ from ..patterns import pattern
 from ..workloads.catalog import get_layer
 from ..hardware.scnn import REFERENCE_KINDS
 from .report import (
-    Study, geomean, layer_activations, minilm_layer, minilm_layers, progress, run_layer, study,
+    Study, equal_accuracy, geomean, layer_activations, minilm_layer, minilm_layers, progress,
+    run_layer, study,
 )
 
 PATTERNS = ("unstructured", "vector", "kernel", "filter")
@@ -51,8 +52,10 @@ def _row(name: str, spec: str, w: Any, mask: Any, acts: np.ndarray, layer: Any, 
 
 @study("granularity")
 def granularity(quick: bool = False, density: float = 0.3, act_density: float = 0.5, seed: int = 0,
-                minilm: bool = True) -> Study:
-    """SCNN references and storage of the four Dim-0..3 patterns at one per-layer density."""
+                minilm: bool = True, from_store: str | None = None) -> Study:
+    """SCNN references and storage of the four Dim-0..3 patterns at one per-layer density; with
+    ``from_store`` (a sweep folder that ran ``scnn``) also at equal accuracy."""
+    extra = equal_accuracy(from_store, "scnn") if from_store else []
     if not 0.0 < density <= 1.0:
         raise ValueError(f"density must be in (0, 1] (the fraction of weights kept), got {density}")
     cases: list[tuple[str, Any, Any]] = []
@@ -71,7 +74,7 @@ def granularity(quick: bool = False, density: float = 0.3, act_density: float = 
                  rows, ["layer", "pattern", "density", "csr_bits_per_nnz", "scnn_bits_per_nnz",
                         "scnn_ratio", *REFERENCE_KINDS, "refs_total", "reduced_refs_total",
                         "cycles", "energy_uj"],
-                 _summary(rows, density, act_density), _plots(rows))
+                 _summary(rows, density, act_density) + extra, _plots(rows))
 
 
 def _totals(rows: list[dict[str, Any]], key: str, conv_only: bool = True) -> dict[str, float]:

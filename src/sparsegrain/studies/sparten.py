@@ -39,6 +39,9 @@ MACHINES = {
 @study("sparten")
 def sparten(quick: bool = False, act_density: float = 0.5, seed: int = 0) -> Study:
     """SparTen's speedup and energy against dense, one-sided sparse and SCNN, per layer."""
+    if not 0.0 < act_density <= 1.0:
+        raise ValueError(f"act_density must be in (0, 1] (the fraction of nonzero activations), "
+                         f"got {act_density}")
     names = QUICK_LAYERS if quick else tuple(LAYERS)
     rows = []
     for i, name in enumerate(progress(list(names), "sparten")):
