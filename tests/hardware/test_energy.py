@@ -22,15 +22,16 @@ def layer():
 
 @pytest.mark.parametrize("accel", ["eie", "systolic", "simd"])
 def test_doubling_one_entry_doubles_only_that_action(tmp_path, layer, accel):
+    # priced flat, every action is count x table entry (sized SRAM: tests/hardware/test_storage.py)
     w, act = layer
     base_table = EnergyTable.load()
-    base = sparsegrain.simulate(accel, w, act, energy_table=base_table)
+    base = sparsegrain.simulate(accel, w, act, energy_table=base_table, memory="flat")
     assert base.energy_pj == pytest.approx(sum(base.energy_by_action.values()))
     for action in base.actions:
         doubled = dict(base_table.pj, **{action: 2 * base_table.pj[action]})
         path = tmp_path / f"{action}.yaml"
         path.write_text(yaml.safe_dump({"name": "doubled", "actions": doubled}))
-        r = sparsegrain.simulate(accel, w, act, energy_table=str(path))
+        r = sparsegrain.simulate(accel, w, act, energy_table=str(path), memory="flat")
         assert r.cycles == base.cycles and r.actions == base.actions
         for a, e in r.energy_by_action.items():
             assert e == pytest.approx(2 * base.energy_by_action[a] if a == action

@@ -38,7 +38,7 @@ from .actions import (
 )
 from .base import Accelerator, SimResult, register
 from .layers import Layer
-from .storage import Storage
+from .storage import GLOBAL_BUFFER_KIB, Storage
 
 
 def chunk_prefix(mask_io: np.ndarray, c: int) -> np.ndarray:
@@ -127,7 +127,7 @@ class CSPH(Accelerator):
         return None if geometry.chunk is None else {"chunk": geometry.chunk}
 
     def __init__(self, n_pe: int = 32, chunk: int = 32, acc_regs: int = 2048, value_bits: int = 16,
-                 psum_bits: int = 32, clock_hz: float = 1e9, gb_kib: float = 512) -> None:
+                 psum_bits: int = 32, clock_hz: float = 1e9, gb_kib: float = GLOBAL_BUFFER_KIB) -> None:
         """``n_pe`` PEs of ``chunk`` (= C) multipliers each (choice: 32 x 32 = 1,024, SparTen's
         default count), ``acc_regs`` partial sums per PE (choice: 2,048, ResNet-50's widest layer
         in one pass), 16-bit values, 32-bit partial sums, 1 GHz, a 512 KiB global buffer."""

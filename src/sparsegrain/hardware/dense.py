@@ -11,6 +11,7 @@ import torch
 from .actions import Action, DRAM_READ, DRAM_WRITE, RF_READ, RF_WRITE, SRAM_READ, SRAM_WRITE
 from .base import SimResult
 from .layers import Layer, LayerRun
+from .storage import GLOBAL_BUFFER_KIB, Storage
 
 #: operand type and bits of each precision a dense baseline may compute at
 PRECISIONS: dict[str, tuple[str, int]] = {
@@ -76,7 +77,9 @@ def dense_result(
     """A dense model's result: every MAC done, operands priced at ``precision``.
 
     DRAM holds the layer (weights, inputs, outputs move once: compulsory traffic); SRAM and
-    register-file accesses are given in values and priced per 32-bit word.
+    register-file accesses are given in values and priced per 32-bit word, the SRAM ones at a
+    global buffer of :data:`~.storage.GLOBAL_BUFFER_KIB` (128-bit accesses), the register-file
+    ones at the PEs' operand registers.
     """
     bits = check_precision(precision)
     kind, word = PRECISIONS[precision][0], bits / 32
@@ -110,4 +113,8 @@ def dense_result(
         extras={"macs": g.macs, "gemm_nkm": [g.n, g.k, g.m], **extras,
                 **{f"sram_values_{k}": v for k, v in sram_values.items()}},
         outputs=g.outputs(),
+        storage={"global_buffer": Storage("sram", GLOBAL_BUFFER_KIB * 1024, 128,
+                                          sram_read * word, sram_write * word),
+                 "pe_registers": Storage("rf", 3 * bits / 8, bits, rf_read * word,
+                                         rf_write * word)},
     )

@@ -29,6 +29,13 @@ in a PE's buffers, counted by kind:
   element-level (unstructured) masks have no group to reduce and keep the step's merging;
 - ``output_writes``: the drained accumulators, one per output element;
 - DRAM words (compressed weights, inputs and outputs once), reported apart.
+
+Buffers, per PE (priced by size, :mod:`.storage`; capacities are choices derived from the layer
+and the machine, as SCNN sizes its RAMs for its benchmark layers): a weight buffer holding one
+output-channel group's compressed weights, read F values (and indices) at a time; an input
+activation RAM holding the PE's tile of every channel, read I at a time; the accumulator, split
+into A banks of ``acc_entries / A`` partial sums, one partial sum per access; an output RAM
+holding the tile's outputs of every output channel.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from numba import njit
 from .actions import DRAM_READ, DRAM_WRITE, INT16_MUL, INT32_ADD, SRAM_READ, SRAM_WRITE
 from .base import Accelerator, SimResult, register
 from .layers import Layer
+from .storage import Storage
 
 INDEX_GROUPS = ("auto", "element", "vector", "kernel")
 REFERENCE_KINDS = ("weight_values", "weight_indices", "activation_values", "activation_indices",
@@ -239,10 +247,10 @@ class SCNN(Accelerator):
             w[kk, cc, rr, ss].astype(np.float64), ptr, np.ascontiguousarray(idx), k_groups,
             ho, wo, lay.stride, lay.padding, self.grid[0], self.grid[1], self.f, self.i, self.banks,
             self.merge, group_of, self.reduce_groups and kind != "element")
-        return self._result(lay, int(cycles), refs, int(products), int(valid), kc, m, x, out)
+        return self._result(lay, int(cycles), refs, int(products), int(valid), kc, m, x, out, tile)
 
     def _result(self, lay: Any, cycles: int, refs: np.ndarray, products: int, valid: int, kc: int,
-                m: np.ndarray, x: np.ndarray, y: np.ndarray) -> SimResult:
+                m: np.ndarray, x: np.ndarray, y: np.ndarray, tile: int) -> SimResult:
         b = self.bits
         n_out = int(np.prod(lay.out_shape))
         by_kind = dict(zip(REFERENCE_KINDS, [int(r) for r in refs] + [n_out]))
@@ -261,6 +269,20 @@ class SCNN(Accelerator):
             DRAM_READ: dram_read,
             DRAM_WRITE: dram_write,
         }
+        n_k, n_c = m.shape[:2]
+        entry = b["value"] + b["index"]
+        w_words = words(by_kind["weight_values"], b["value"]) + words(by_kind["weight_indices"], b["index"])
+        a_words = words(by_kind["activation_values"], b["value"]) + words(by_kind["activation_indices"], b["index"])
+        acc_words = words(by_kind["accumulator_rmw"], b["psum"])
+        storage = {
+            "weight_buffer": Storage("sram", max(1.0, (nnz_w * b["value"] + n_idx * b["index"])
+                                                 * kc / n_k / 8), self.f * entry, w_words),
+            "activation_ram": Storage("sram", tile * n_c * entry / 8, self.i * entry, a_words),
+            "accumulator_banks": Storage("sram", self.acc_entries * b["psum"] / 8 / self.banks,
+                                         b["psum"], acc_words, acc_words),
+            "output_ram": Storage("sram", tile * n_k * entry / 8, self.i * entry, 0.0,
+                                  words(n_out, entry)),
+        }
         multipliers = self.grid[0] * self.grid[1] * self.f * self.i
         extras: dict[str, Any] = {f"refs_{k}": v for k, v in by_kind.items()}
         extras.update(refs_total=sum(by_kind.values()), refs_dram_words=dram_read + dram_write,
@@ -271,5 +293,5 @@ class SCNN(Accelerator):
             traffic_bytes={"dram": (dram_read + dram_write) * 4,
                            "sram": (actions[SRAM_READ] + actions[SRAM_WRITE]) * 4},
             utilization=valid / (cycles * multipliers) if cycles else 0.0,
-            extras=extras, outputs=y.reshape(lay.user_shape),
+            extras=extras, outputs=y.reshape(lay.user_shape), storage=storage,
         )

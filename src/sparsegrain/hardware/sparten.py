@@ -44,7 +44,7 @@ from .actions import (
 )
 from .base import Accelerator, SimResult, register
 from .layers import Layer
-from .storage import Storage
+from .storage import GLOBAL_BUFFER_KIB, Storage
 
 #: gate equivalents of an 8-bit adder (8 full adders x 7 GE), the unit the join is priced in
 GE_PER_INT8_ADD = 56
@@ -140,7 +140,7 @@ class SparTen(Accelerator):
 
     def __init__(self, clusters: int = 32, cus_per_cluster: int = 32, chunk: int = 128,
                  balance: str = "density", value_bits: int = 16, pointer_bits: int = 32,
-                 clock_hz: float = 1e9, gb_kib: float = 512, join_logic: bool = True,
+                 clock_hz: float = 1e9, gb_kib: float = GLOBAL_BUFFER_KIB, join_logic: bool = True,
                  skip_activations: bool = True) -> None:
         """32 clusters x 32 CUs = 1,024 multipliers (choice: equal to ``csph``'s default array),
         128-position chunks (SparTen), 16-bit values, 1 GHz and a 512 KiB global buffer

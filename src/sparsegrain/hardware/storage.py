@@ -23,6 +23,9 @@ import yaml
 
 #: how a storage access is priced: the table's entry per kind, or by capacity and width
 MEMORY_MODELS = ("flat", "sized")
+#: the global buffer of every model that has one (choice: one size for all, so that buffer
+#: pricing never favours one machine; 512 KiB holds ResNet-50's largest compressed layer)
+GLOBAL_BUFFER_KIB = 512
 KINDS = ("rf", "sram", "dram")
 
 

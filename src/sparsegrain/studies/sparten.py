@@ -97,9 +97,9 @@ def _summary(rows: list[dict[str, Any]], act_density: float) -> list[str]:
         "The one-sided machine here is SparTen with every activation stored, so it differs from "
         "SparTen only in the zero activations it multiplies; SCNN's planar tiling leaves PEs "
         "idle on small feature maps (13 x 13 and 14 x 14 over 8 x 8 PEs) and its crossbar "
-        "stalls on bank conflicts. Energy: SCNN and the dense array declare no buffers yet, so "
-        "their SRAM words cost the table's flat 5 pJ while SparTen's are priced by buffer size; "
-        "the energy ratios compare that unequal accounting and are not a finding.",
+        "stalls on bank conflicts. Energy: every machine's buffers are priced by size (the dense "
+        "array's and SparTen's 512 KiB global buffers, SCNN's per-PE RAMs and accumulator "
+        "banks); SparTen's paper reports no energy ratio to compare with.",
     ]
 
 
