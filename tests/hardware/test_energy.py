@@ -42,3 +42,16 @@ def test_unknown_table_is_a_clear_error(layer):
     w, act = layer
     with pytest.raises(ValueError, match="neither a YAML file nor a shipped table"):
         sparsegrain.simulate("simd", w, act, energy_table="nope")
+
+
+def test_every_number_of_the_shipped_table_names_its_source(tmp_path):
+    table = EnergyTable.load()
+    assert set(table.sources) == set(table.pj)
+    assert "Horowitz" in table.sources["sram_read"] and "derived" in table.sources["int16_mul"]
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump({"name": "t", "actions": {"sram_read": 5.0},
+                                    "sources": {"dram_read": "somewhere"}}))
+    with pytest.raises(ValueError, match="it names dram_read, which the table lacks"):
+        EnergyTable.load(str(path))
+    path.write_text(yaml.safe_dump({"name": "t", "actions": {"sram_read": 5.0}}))
+    assert EnergyTable.load(str(path)).sources == {"sram_read": "not stated"}

@@ -31,10 +31,12 @@ DEFAULT_TABLE = "horowitz_45nm"
 
 @dataclass(frozen=True)
 class EnergyTable:
-    """Picojoules per action; memory entries are per 32-bit word."""
+    """Picojoules per action; memory entries are per 32-bit word. ``sources`` says where each
+    number comes from (the table's ``source``, or an entry's own in ``sources``)."""
 
     name: str
     pj: dict[str, float]
+    sources: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, source: str | Path | None = None) -> "EnergyTable":
@@ -66,7 +68,15 @@ class EnergyTable:
         bad = [k for k, v in actions.items() if v < 0]
         if bad:
             raise ValueError(f"energy table {str(source)!r}: negative energy for {', '.join(bad)}")
-        return cls(name=str(data.get("name", path.stem)), pj=actions)
+        own = data.get("sources") or {}
+        if not isinstance(own, dict) or not set(map(str, own)) <= set(actions):
+            extra = sorted(set(map(str, own)) - set(actions)) if isinstance(own, dict) else []
+            raise ValueError(f"energy table {str(source)!r}: 'sources' must map the table's "
+                             f"actions to where their numbers come from"
+                             + (f"; it names {', '.join(extra)}, which the table lacks" if extra else ""))
+        default = str(data.get("source", "not stated"))
+        sources = {k: str(own.get(k, default)) for k in actions}
+        return cls(name=str(data.get("name", path.stem)), pj=actions, sources=sources)
 
 
 def shipped_tables() -> list[str]:
