@@ -13,14 +13,39 @@ from sparsegrain.formats import from_bytes
 from .cases import CASES, sample
 
 
+@pytest.mark.parametrize("packed", [False, True])
 @pytest.mark.parametrize("fmt", sorted(CASES))
-def test_bytes_round_trip(fmt):
+def test_bytes_round_trip(fmt, packed):
     w, params = sample(fmt, (16, 24), 0.3, 3)
     enc = sg.encode(w, fmt, **params)
-    back = from_bytes(enc.to_bytes())
+    back = from_bytes(enc.to_bytes(packed=packed))
     assert type(back) is type(enc)
     assert torch.equal(back.decode(), enc.decode())
     assert back.storage() == enc.storage()
+
+
+@pytest.mark.parametrize("fmt", ["bcsr", "csp", "csr", "gs", "nm"])  # what sparsegrain.save writes
+def test_packed_buffer_is_the_storage_report_plus_a_header(fmt):
+    w, params = sample(fmt, (64, 96), 0.2, 5)
+    enc = sg.encode(w, fmt, value_bits=32, **params)
+    plain, packed = enc.to_bytes(), enc.to_bytes(packed=True)
+    assert len(packed) <= len(plain)
+    assert len(packed) <= enc.storage().total_bits / 8 * 1.05 + 2048, fmt
+
+
+def test_packing_widths_and_a_forged_width_is_refused():
+    import numpy as np
+
+    from sparsegrain.formats.serial import pack, unpack, width
+
+    a = np.array([0, 5, 1023, 7], np.int64)
+    assert width(a) == 10 and width(a > 3) == 1 and width(np.array([-1])) is None
+    assert np.array_equal(unpack(pack(a, 10), 4, 10, np.dtype(np.int64)), a)
+    b = bytearray(sg.encode(torch.randn(8, 8) * (torch.rand(8, 8) < 0.5), "csr")
+                  .to_bytes(packed=True))
+    forged = bytes(b).replace(b'"bits": ', b'"bits": 9', 1)  # e.g. 4 -> 94 bits
+    with pytest.raises(ValueError):
+        from_bytes(recrc(forged))
 
 
 @pytest.mark.parametrize("fmt", sorted(CASES))

@@ -199,11 +199,12 @@ class Encoded(ABC):
             dense_bits=math.prod(self.shape) * self.dense_bits,
         )
 
-    def to_bytes(self) -> bytes:
-        """A self-describing serialised form (versioned header, arrays, checksum)."""
+    def to_bytes(self, packed: bool = False) -> bytes:
+        """A self-describing serialised form (versioned header, arrays, checksum); ``packed``
+        stores integer arrays in the bits their values need (see :mod:`.serial`)."""
         from .serial import dumps
 
-        return dumps(self)
+        return dumps(self, packed)
 
     def fields(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

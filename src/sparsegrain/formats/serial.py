@@ -2,8 +2,10 @@
 
 Layout (little-endian): ``b"SGFMT"``, uint16 version, uint32 header length, the UTF-8 JSON header
 (format, scalar fields, and per array its dtype, shape and byte offset), the arrays back to back,
-then the CRC-32 of everything before it. A buffer that is truncated, corrupted or of another
-version is rejected with a ``ValueError``.
+then the CRC-32 of everything before it. ``packed=True`` stores every non-negative integer or
+boolean array in as many bits per element as its largest value needs (an array entry then names
+its ``bits``; a file then comes within a header of the storage report's size). A buffer that is
+truncated, corrupted or of an unknown version is rejected with a ``ValueError``.
 """
 
 from __future__ import annotations
@@ -45,15 +47,43 @@ def _flatten(obj: Encoded, arrays: list[np.ndarray]) -> dict[str, Any]:
     return out
 
 
-def dumps(obj: Encoded) -> bytes:
+def width(a: np.ndarray) -> int | None:
+    """Bits per element that hold every value of integer or boolean array ``a`` (None for a
+    float array or one with negative values, which is stored as it is)."""
+    if a.dtype == bool:
+        return 1
+    if a.dtype.kind not in "iu" or (a.size and int(a.min()) < 0):
+        return None
+    return max(1, int(a.max()).bit_length()) if a.size else 1
+
+
+def pack(a: np.ndarray, bits: int) -> bytes:
+    """The elements of ``a`` in ``bits`` bits each, least significant bit first."""
+    v = a.ravel().astype(np.uint64)
+    planes = (v[:, None] >> np.arange(bits, dtype=np.uint64)) & np.uint64(1)
+    return np.packbits(planes.astype(np.uint8).ravel(), bitorder="little").tobytes()
+
+
+def unpack(b: bytes, n: int, bits: int, dtype: np.dtype) -> np.ndarray:
+    """``n`` elements of ``bits`` bits each from ``b`` (the inverse of :func:`pack`)."""
+    planes = np.unpackbits(np.frombuffer(b, np.uint8), count=n * bits, bitorder="little")
+    v = (planes.reshape(n, bits).astype(np.uint64) << np.arange(bits, dtype=np.uint64)).sum(1)
+    return v.astype(dtype)
+
+
+def dumps(obj: Encoded, packed: bool = False) -> bytes:
     arrays: list[np.ndarray] = []
     desc = _flatten(obj, arrays)
-    offset, table = 0, []
+    offset, table, blobs = 0, [], []
     for a in arrays:
-        table.append({"dtype": a.dtype.name, "shape": list(a.shape), "offset": offset})
-        offset += a.nbytes
+        bits = width(a) if packed else None
+        blob = a.tobytes() if bits is None else pack(a, bits)
+        table.append({"dtype": a.dtype.name, "shape": list(a.shape), "offset": offset,
+                      **({} if bits is None else {"bits": bits})})
+        blobs.append(blob)
+        offset += len(blob)
     header = json.dumps({"object": desc, "arrays": table, "payload": offset}).encode()
-    body = b"".join([_HEAD.pack(MAGIC, VERSION, len(header)), header, *(a.tobytes() for a in arrays)])
+    body = b"".join([_HEAD.pack(MAGIC, VERSION, len(header)), header, *blobs])
     return body + struct.pack("<I", zlib.crc32(body))
 
 
@@ -193,6 +223,13 @@ def _array(b: bytes, a: dict[str, Any], start: int, payload: int) -> np.ndarray:
         raise ValueError(f"array shape {shape!r} is not a list of sizes")
     dt = np.dtype(a["dtype"]).newbyteorder("<")
     n = int(np.prod(shape, dtype=object))
-    if not isinstance(offset, int) or offset < 0 or offset + n * dt.itemsize > payload:
+    bits = a.get("bits")
+    if bits is not None and (not isinstance(bits, int) or isinstance(bits, bool)
+                             or not 1 <= bits <= 8 * dt.itemsize or dt.kind not in "biu"):
+        raise ValueError(f"a {a['dtype']} array cannot be packed in {bits!r} bits")
+    size = n * dt.itemsize if bits is None else -(-n * bits // 8)
+    if not isinstance(offset, int) or offset < 0 or offset + size > payload:
         raise ValueError(f"array of {n:,} {a['dtype']} at offset {offset} leaves the payload")
+    if bits is not None:
+        return unpack(b[start + offset : start + offset + size], n, bits, dt).reshape(shape)
     return np.frombuffer(b, dtype=dt, count=n, offset=start + offset).reshape(shape).copy()
