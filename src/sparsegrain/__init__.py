@@ -8,12 +8,14 @@ import importlib
 
 __version__ = "0.1.0"
 
-__all__ = ["Pattern", "Workload", "__version__", "encode", "pattern", "simulate", "tradeoff"]
+__all__ = ["Pattern", "Workload", "__version__", "encode", "load", "pattern", "save", "simulate",
+           "tradeoff"]
 
 #: public names and the subpackage each comes from, imported on first use so that
 #: ``import sparsegrain`` (and ``sparsegrain --help``) does not load torch
 _FROM = {"encode": "formats", "simulate": "hardware", "Pattern": "patterns", "pattern": "patterns",
-         "Workload": "workloads", "tradeoff": "api"}
+         "Workload": "workloads", "tradeoff": "api", "save": "kernels.saving",
+         "load": "kernels.saving"}
 
 
 def __getattr__(name: str) -> object:

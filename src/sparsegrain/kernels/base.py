@@ -50,6 +50,8 @@ class SparseKernel(ABC):
     #: parallel loop over (batch tile, row task) jobs, batch tiles outermost, each set up by
     #: :func:`tile_job`, in a closure over nothing but integers, so numba caches it on disk.
     spmm: ClassVar[Callable[[int], Any]]
+    #: the Encoded the kernel was built from, where kept (:func:`sparsegrain.save` writes it)
+    encoded: Any = None
 
     def __init__(self, shape: tuple[int, int]) -> None:
         self.shape = (int(shape[0]), int(shape[1]))

@@ -17,51 +17,60 @@ from ..core.timing import interleaved_ms
 from ..formats import encode, format_spec, pattern_params
 from ..patterns import Pattern
 from ..patterns import pattern as make_pattern
+from . import ops
 from .base import KERNELS, SparseKernel, native_kernels
 from .conv import conv2d
 
 
 
-class SparseLinear(nn.Module):
-    """``y = x @ W.T + b`` with W held encoded and multiplied by a CPU sparse kernel."""
+class KernelLayer(nn.Module):
+    """A layer whose weight is a sparse kernel, reached through the ``sparsegrain::linear``
+    operator (:mod:`.ops`) by a number that copies and unpickled layers renew."""
 
     def __init__(self, kernel: SparseKernel, bias: torch.Tensor | None) -> None:
         super().__init__()
         self.kernel = kernel
+        self.number = ops.number(kernel)
         self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self.number = ops.number(self.kernel)
+
+    def product(self, x: torch.Tensor) -> torch.Tensor:
+        """x (rows, cols) @ W.T as float32."""
+        return torch.ops.sparsegrain.linear(x.float(), self.number)
+
+    def extra_repr(self) -> str:
+        return f"{self.kernel.fmt}, shape={self.kernel.shape}, stored_entries={self.kernel.stored_entries}"
+
+
+class SparseLinear(KernelLayer):
+    """``y = x @ W.T + b`` with W held encoded and multiplied by a CPU sparse kernel."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lead = x.shape[:-1]
         with torch.no_grad():
-            y = self.kernel.linear(x.reshape(-1, x.shape[-1]))
+            y = self.product(x.reshape(-1, x.shape[-1]))
             if self.bias is not None:
-                y += self.bias
+                y = y + self.bias
         return y.view(*lead, -1).to(x.dtype)
 
-    def extra_repr(self) -> str:
-        return f"{self.kernel.fmt}, shape={self.kernel.shape}, stored_entries={self.kernel.stored_entries}"
-
-
-class SparseConv2d(nn.Module):
+class SparseConv2d(KernelLayer):
     """A groups-1 Conv2d whose channel-last weight matrix is encoded (im2col + sparse kernel)."""
 
     def __init__(self, kernel: SparseKernel, conv: nn.Conv2d) -> None:
-        super().__init__()
-        self.kernel = kernel
+        super().__init__(kernel, conv.bias)
         self.kernel_size, self.stride = conv.kernel_size, conv.stride
         self.padding, self.dilation = conv.padding, conv.dilation
-        bias = conv.bias
-        self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            y = conv2d(self.kernel, x, self.kernel_size, self.stride, self.padding, self.dilation)
+            y = conv2d(self.kernel, x, self.kernel_size, self.stride, self.padding, self.dilation,
+                       self.product)
             if self.bias is not None:
                 y = y + self.bias.view(1, -1, 1, 1)
         return y.to(x.dtype)
-
-    def extra_repr(self) -> str:
-        return f"{self.kernel.fmt}, shape={self.kernel.shape}, stored_entries={self.kernel.stored_entries}"
 
 
 @dataclass
@@ -100,7 +109,15 @@ def pruned_weight(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | None
 
 def kernel_for(weight: torch.Tensor, fmt: str, **params: Any) -> SparseKernel:
     """Encode ``weight`` (its zeros pruned) in ``fmt`` with float32 values and wrap it in a kernel."""
-    return KERNELS.lookup(fmt).from_encoded(encode(weight.float(), fmt, value_bits=32, **params))
+    return from_encoded(encode(weight.float(), fmt, value_bits=32, **params))
+
+
+def from_encoded(enc: Any) -> SparseKernel:
+    """The kernel of an Encoded of a kernel format, keeping the Encoded (``kernel.encoded``)
+    for :func:`sparsegrain.save`."""
+    kernel = KERNELS.lookup(enc.fmt).from_encoded(enc)
+    kernel.encoded = enc
+    return kernel
 
 
 def tries(fmt: str, spec: Pattern | None) -> list[tuple[str, dict[str, Any]]]:
@@ -129,7 +146,7 @@ def candidates(weight: torch.Tensor, mask: torch.Tensor, fmt: str,
             continue
         if name == "bcsr" and enc.blocks.size > 1.25 * max(int(mask.sum()), 1):
             continue  # blocks mostly padding: not a block pattern
-        out[label] = KERNELS[name].from_encoded(enc)
+        out[label] = from_encoded(enc)
     return out
 
 

@@ -1,0 +1,47 @@
+"""The CPU kernels as a torch custom operator, so that sparse models run under ``torch.compile``
+and ``torch.export``.
+
+``sparsegrain::linear(x, kernel)`` multiplies a (batch, cols) float32 input by the weight of the
+live kernel numbered ``kernel`` (``x @ W.T``). A number rather than tensors names the weight
+because every format has its own arrays; compiled graphs hold it as a constant. The fake
+implementation gives the output's shape, so tracing never runs a kernel.
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+
+import torch
+
+from .base import SparseKernel
+
+_LIVE: "weakref.WeakValueDictionary[int, SparseKernel]" = weakref.WeakValueDictionary()
+_NUMBERS = itertools.count()
+
+
+def number(kernel: SparseKernel) -> int:
+    """A new number naming ``kernel`` for the operator, valid while the kernel lives."""
+    n = next(_NUMBERS)
+    _LIVE[n] = kernel
+    return n
+
+
+def live(n: int) -> SparseKernel:
+    """The kernel numbered ``n``, or a ValueError when it is gone."""
+    try:
+        return _LIVE[n]
+    except KeyError:
+        raise ValueError(f"no live sparse kernel numbered {n}: the layer that held it was "
+                         "deleted; run the model it belongs to") from None
+
+
+@torch.library.custom_op("sparsegrain::linear", mutates_args=())
+def linear(x: torch.Tensor, kernel: int) -> torch.Tensor:
+    """``x @ W.T`` (float32, contiguous) for the live kernel numbered ``kernel``."""
+    return live(kernel).linear(x).contiguous()
+
+
+@linear.register_fake
+def _linear_shape(x: torch.Tensor, kernel: int) -> torch.Tensor:
+    return x.new_empty((x.shape[0], live(kernel).shape[0]), dtype=torch.float32)

