@@ -114,3 +114,23 @@ def test_a_sparsified_minilm_round_trips(tmp_path: Path) -> None:
     back = sg.load(path, spec.load())
     with torch.no_grad():
         assert torch.equal(back(*inputs), want)
+
+
+def test_sparsify_reuses_cached_decisions_and_times_again_on_other_threads(tmp_path: Path) -> None:
+    first = sparsify(pruned("unstructured"), cache=tmp_path)
+    assert (tmp_path / "sparsify-decisions.json").is_file()
+    assert not any(c.cached for c in first.sparsify_report)
+    again = sparsify(pruned("unstructured"), cache=tmp_path)
+    assert all(c.cached for c in again.sparsify_report)
+    assert [c.times_ms for c in again.sparsify_report] == [c.times_ms for c in first.sparsify_report]
+    assert [c.chosen for c in again.sparsify_report] == [c.chosen for c in first.sparsify_report]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1 if threads > 1 else 2)
+    try:
+        other = sparsify(pruned("unstructured"), cache=tmp_path)
+    finally:
+        torch.set_num_threads(threads)
+    assert not any(c.cached for c in other.sparsify_report)
+    (tmp_path / "sparsify-decisions.json").write_text("{damaged")
+    assert not any(c.cached for c in sparsify(pruned("unstructured"), cache=tmp_path).sparsify_report)
+    assert not any(c.cached for c in sparsify(pruned("unstructured"), cache=False).sparsify_report)

@@ -18,6 +18,14 @@ import warnings
 from pathlib import Path
 
 
+def cache_dir(path: str | Path | None = None) -> Path:
+    """Where trained models and tuning decisions are cached: ``path``, ``$SPARSEGRAIN_CACHE``
+    or ``~/.cache/sparsegrain``."""
+    p = Path(path or os.environ.get("SPARSEGRAIN_CACHE", "~/.cache/sparsegrain")).expanduser()
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
 def output_folder(out: str | Path) -> Path:
     """``out`` created if missing, or a ValueError saying why it cannot hold results."""
     path = Path(out)

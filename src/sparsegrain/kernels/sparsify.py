@@ -5,6 +5,7 @@ ones (inference only), choosing per layer the fastest of dense and each format t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from ..formats import encode, format_spec, pattern_params
 from ..patterns import Pattern
 from ..patterns import pattern as make_pattern
 from . import ops
+from .autotune import DecisionCache, decision_key
 from .base import KERNELS, SparseKernel, native_kernels
 from .conv import conv2d
 
@@ -82,6 +84,8 @@ class LayerChoice:
     sparsity: float
     chosen: str
     times_ms: dict[str, float]
+    #: were the times read from the decision cache (measured by an earlier call)
+    cached: bool = False
 
 
 def pruned_weight(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -157,6 +161,7 @@ def sparsify(
     keep_dense_if_slower: bool = True,
     pattern: str | Pattern | None = None,
     inputs: tuple | torch.Tensor | None = None,
+    cache: bool | str | Path = True,
 ) -> nn.Module:
     """Replace, in place, each pruned Linear/Conv2d of ``model`` by a sparse-kernel layer.
 
@@ -168,7 +173,9 @@ def sparsify(
     ``batch`` random rows. Returns the model; its attribute ``sparsify_report`` lists a
     :class:`LayerChoice` per pruned layer. ``pattern``, the pattern the model was pruned with,
     gives each format the parameters it derives from that pattern (the encoding ``encode`` and
-    the sweep use) instead of trying every kernel's ``auto_params``.
+    the sweep use) instead of trying every kernel's ``auto_params``. ``cache`` (True: the
+    default cache folder, or a folder) reuses the timings of a layer timed before with the same
+    mask, candidates, input shape and thread counts (:mod:`.autotune`); False always times.
     """
     spec = None if pattern is None else make_pattern(pattern)
     if not isinstance(model, nn.Module):
@@ -194,6 +201,7 @@ def sparsify(
             "torch.nn.utils.prune mask and no zero weights)"
         )
     seen = {} if inputs is None else module_inputs(model, [n for n, _ in layers], inputs)
+    decisions = None if cache is False else DecisionCache(None if cache is True else cache)
     report = []
     gen = torch.Generator().manual_seed(0)
     for name, module in layers:
@@ -209,14 +217,22 @@ def sparsify(
             dense_w = weight.reshape(weight.shape[0], -1).float()
             fns = {"dense": lambda: x @ dense_w.T,
                    **{label: (lambda k=k: k.linear(x)) for label, k in kernels.items()}}
-        with torch.no_grad():
-            times = interleaved_ms(fns, rounds=7, warmup=1)
+        key = decision_key(mask, list(kernels), tuple(x.shape))
+        times = None if decisions is None else decisions.get(key)
+        cached = times is not None and set(times) == set(fns)
+        if not cached:
+            with torch.no_grad():
+                times = interleaved_ms(fns, rounds=7, warmup=1)
+            if decisions is not None:
+                decisions.put(key, times)
         sparse = min((t, label) for label, t in times.items() if label != "dense")[1]
         chosen = "dense" if keep_dense_if_slower and times["dense"] < times[sparse] else sparse
         if chosen != "dense":
             set_module(model, name, wrapped[chosen])
         sparsity = 1.0 - float(mask.float().mean())
-        report.append(LayerChoice(name, tuple(weight.shape), sparsity, chosen, times))
+        report.append(LayerChoice(name, tuple(weight.shape), sparsity, chosen, times, cached))
+    if decisions is not None:
+        decisions.save()
     model.sparsify_report = report
     return model
 

@@ -33,6 +33,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from ..core.files import cache_dir
 from ..core.registry import Registry
 from ..prune import Gradual, PruneConfig
 from .workload import PruneResult, Workload, prune_model
@@ -69,13 +70,6 @@ def device_of(model: nn.Module) -> torch.device:
     """Where ``model``'s parameters live: a workload puts its batches there (the sweep moves
     the model to ``--device`` before fine-tuning and evaluating it)."""
     return next(model.parameters(), torch.empty(0)).device
-
-
-def cache_dir(path: str | Path | None = None) -> Path:
-    """Where trained models are cached: ``path``, ``$SPARSEGRAIN_CACHE`` or ``~/.cache/sparsegrain``."""
-    p = Path(path or os.environ.get("SPARSEGRAIN_CACHE", "~/.cache/sparsegrain")).expanduser()
-    p.mkdir(parents=True, exist_ok=True)
-    return p
 
 
 def save_atomic(obj: Any, path: Path) -> None:
