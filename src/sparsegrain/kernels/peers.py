@@ -1,0 +1,154 @@
+"""The project's kernels against the strongest peer engines, on the same masked weight, in one run.
+
+Engines, each ``Y = W @ X`` in float32 on the same masked weight: dense torch, onnxruntime's dense
+MatMul (``pip install onnx onnxruntime``), torch's CSR and (for block masks) BSR, scipy's CSR,
+Intel MKL's sparse BLAS through ``sparse-dot-mkl`` (``pip install sparse-dot-mkl mkl``; the
+optional extra ``sparsegrain[peers]`` installs these), and the pattern's kernel. Engines that are
+not installed are left out and named. Times are interleaved medians (``core.timing``), every
+engine timed in turn within each round, after a check that all of them give the same product.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ..core.timing import interleaved_ms
+from ..patterns import pattern
+from .bench import format_for, masked_weight, memory_needed, MEMORY_LIMIT
+from .sparsify import kernel_for
+
+KERNEL = "sparsegrain"
+
+
+@dataclass
+class PeerRow:
+    """One (pattern, batch) cell: milliseconds by engine."""
+
+    pattern: str
+    format: str
+    sparsity: float
+    batch: int
+    shape: tuple[int, int]
+    ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def best_peer(self) -> str:
+        return min((t, e) for e, t in self.ms.items() if e != KERNEL)[1]
+
+    @property
+    def vs_best_peer(self) -> float:
+        """The best peer's time over the kernel's (above 1: the kernel is faster)."""
+        return self.ms[self.best_peer] / self.ms[KERNEL]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pattern": self.pattern, "format": self.format, "sparsity": self.sparsity,
+                "batch": self.batch, "shape": list(self.shape), "ms": dict(self.ms),
+                "best_peer": self.best_peer, "vs_best_peer": self.vs_best_peer}
+
+
+def _mkl() -> Any | None:
+    """sparse_dot_mkl, with MKL's runtime found in this environment, or None."""
+    found = sorted(glob.glob(os.path.join(sys.prefix, "lib", "libmkl_rt.so*")))
+    if found:
+        os.environ.setdefault("MKL_RT", found[-1])
+    os.environ.setdefault("MKL_THREADING_LAYER", "GNU")
+    try:
+        import sparse_dot_mkl
+    except (ImportError, OSError):
+        return None
+    return sparse_dot_mkl
+
+
+def _onnx_matmul(w: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
+    """onnxruntime's dense ``W @ X`` with W a constant of the graph, or None if not installed."""
+    try:
+        import onnx
+        import onnxruntime as ort
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError:
+        return None
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["W", "X"], ["Y"])], "matmul",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [w.shape[1], None])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [w.shape[0], None])],
+        [numpy_helper.from_array(w, "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = torch.get_num_threads()
+    session = ort.InferenceSession(model.SerializeToString(), opts,
+                                   providers=["CPUExecutionProvider"])
+    onnx.checker.check_model(model)
+    return lambda x: session.run(None, {"X": x})[0]
+
+
+def engines(w: torch.Tensor, spec: str) -> tuple[dict[str, Callable[[Any], Any]], list[str]]:
+    """Each engine's ``W @ X`` as a function of X (given as the engine takes it), and the
+    engines that are not installed."""
+    import scipy.sparse as sp
+
+    fmt, params = format_for(spec)
+    kernel = kernel_for(w, fmt, **params)
+    wn = w.numpy()
+    csr = sp.csr_matrix(wn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch: "sparse CSR support is in beta"
+        t_csr = w.to_sparse_csr()
+        geometry = pattern(spec).geometry
+        block = geometry.block if geometry.block and all(
+            w.shape[i] % geometry.block[i] == 0 for i in (0, 1)) else None
+        t_bsr = w.to_sparse_bsr(block) if block else None
+    out: dict[str, Callable[[Any], Any]] = {
+        "torch dense": lambda x: w @ x,
+        "torch CSR": lambda x: t_csr @ x,
+        "scipy CSR": lambda x: csr @ x.numpy(),
+        KERNEL: lambda x: kernel.matmul(x),
+    }
+    if t_bsr is not None:
+        out["torch BSR"] = lambda x: t_bsr @ x
+    missing = []
+    onnx_mm = _onnx_matmul(wn)
+    if onnx_mm is None:
+        missing.append("onnxruntime")
+    else:
+        out["onnxruntime dense"] = lambda x: onnx_mm(x.numpy())
+    mkl = _mkl()
+    if mkl is None:
+        missing.append("MKL sparse (sparse-dot-mkl)")
+    else:
+        out["MKL sparse"] = lambda x: mkl.dot_product_mkl(csr, x.numpy())
+    return out, missing
+
+
+def bench_peers(shape: tuple[int, int], specs: list[str], sparsity: float, batches: list[int],
+                rounds: int = 7, progress: Callable[[str], None] = lambda s: None
+                ) -> tuple[list[PeerRow], list[str]]:
+    """Every engine on every (pattern, batch); returns the rows and the engines missing."""
+    need = memory_needed(shape, max(batches)) * 2
+    if need > MEMORY_LIMIT:
+        raise ValueError(f"a {shape[0]}x{shape[1]} peer benchmark needs about "
+                         f"{need / 2**30:.1f} GiB; the limit is {MEMORY_LIMIT / 2**30:.1f} GiB")
+    rows, missing = [], []
+    gen = torch.Generator().manual_seed(1)
+    for spec in specs:
+        w = masked_weight(shape, spec, sparsity)
+        fns, missing = engines(w, spec)
+        for batch in batches:
+            progress(f"{spec}, batch {batch}")
+            x = torch.randn(shape[1], batch, generator=gen)
+            ref = (w.double() @ x.double()).numpy()
+            for name, fn in fns.items():
+                got = np.asarray(fn(x), dtype=np.float64).reshape(ref.shape)
+                if not np.allclose(got, ref, rtol=1e-3, atol=1e-3 * np.abs(ref).max()):
+                    raise RuntimeError(f"{name} gives another product on {spec}, batch {batch}")
+            ms = interleaved_ms({n: (lambda f=f: f(x)) for n, f in fns.items()}, rounds)
+            rows.append(PeerRow(pattern(spec).spec, format_for(spec)[0], sparsity, batch,
+                                (int(shape[0]), int(shape[1])), ms))
+    return rows, missing
