@@ -87,10 +87,10 @@ class SparseKernel(ABC):
     def matmul(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         """``W @ x`` for a dense ``x`` of shape (cols,) or (cols, batch), as float32."""
         x = check_input(x, self.shape[1], f"{self.fmt} weight of shape {self.shape}")
-        if x.ndim == 1:
+        if x.ndim == 1 or x.shape[1] == 1:  # one column: the vector product, not a padded tile
             y = np.zeros(self.shape[0], dtype=np.float32)
-            self._spmv(np.ascontiguousarray(x), y)
-            return torch.from_numpy(y)
+            self._spmv(np.ascontiguousarray(x.reshape(-1)), y)
+            return torch.from_numpy(y if x.ndim == 1 else y[:, None])
         return torch.from_numpy(self._product(x))
 
     def linear(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
