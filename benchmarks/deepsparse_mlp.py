@@ -1,0 +1,122 @@
+"""A pruned 4096-wide MLP on the project's kernels against DeepSparse, onnxruntime and dense torch.
+
+Three 4096 x 4096 Linear layers (ReLU between), each pruned to 90 % by magnitude (unstructured),
+batch 64, float32, every engine on the same weights: dense torch, ``sparsify`` (CSR kernels),
+onnxruntime on the exported ONNX graph, and DeepSparse 1.8.0 (the last release that installs;
+run in its own virtual environment, named by ``--deepsparse-python``). DeepSparse runs in a
+child process, so the engines alternate by round (``--rounds``) rather than by call; each
+round's figure is a median of 15 calls after 3 warm-up calls; the table gives the medians.
+
+    python -m venv /tmp/ds && /tmp/ds/bin/pip install deepsparse==1.8.0
+    PYTHONPATH=src python benchmarks/deepsparse_mlp.py --deepsparse-python /tmp/ds/bin/python
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+import sparsegrain as sg
+from sparsegrain.kernels import sparsify
+
+CHILD = """
+import sys, time
+import numpy as np
+from deepsparse import Engine
+engine = Engine(model=sys.argv[1], batch_size=int(sys.argv[2]), num_cores=int(sys.argv[3]))
+x = [np.load(sys.argv[4])]
+for _ in range(3):
+    engine(x)
+times = []
+for _ in range(15):
+    t = time.perf_counter(); engine(x); times.append(time.perf_counter() - t)
+np.save(sys.argv[5], engine(x)[0])
+print(sorted(times)[7] * 1e3)
+"""
+
+
+def model(width: int, sparsity: float) -> nn.Module:
+    torch.manual_seed(0)
+    mlp = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(),
+                        nn.Linear(width, width)).eval()
+    for layer in mlp:
+        if isinstance(layer, nn.Linear):
+            with torch.no_grad():
+                layer.weight *= sg.pattern("unstructured").mask(layer.weight, sparsity)
+    return mlp
+
+
+def median_call_ms(fn, calls: int = 15) -> float:
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(calls):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1e3
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--deepsparse-python", default=None, help="python of a deepsparse venv")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--width", type=int, default=4096)
+    ap.add_argument("--sparsity", type=float, default=0.9)
+    args = ap.parse_args()
+    dense = model(args.width, args.sparsity)
+    x = torch.randn(args.batch, args.width, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        want = dense(x).numpy()
+    fast = sparsify(model(args.width, args.sparsity), format="csr", keep_dense_if_slower=False)
+    engines = {"torch dense": lambda: dense(x), "sparsegrain": lambda: fast(x)}
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx_path, x_path, y_path = (str(Path(tmp) / n) for n in ("mlp.onnx", "x.npy", "y.npy"))
+        torch.onnx.export(dense, (x,), onnx_path, input_names=["x"], output_names=["y"],
+                          dynamo=False, opset_version=17)
+        np.save(x_path, x.numpy())
+        try:
+            import onnxruntime as ort
+
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = torch.get_num_threads()
+            session = ort.InferenceSession(onnx_path, opts, providers=["CPUExecutionProvider"])
+            engines["onnxruntime"] = lambda: session.run(None, {"x": x.numpy()})
+        except ImportError:
+            print("onnxruntime not installed: left out")
+        times: dict[str, list[float]] = {n: [] for n in engines}
+        if args.deepsparse_python:
+            times["deepsparse 1.8.0"] = []
+        with torch.no_grad():
+            assert np.allclose(fast(x).numpy(), want, rtol=1e-3, atol=1e-3)
+            for r in range(args.rounds):
+                print(f"round {r + 1}/{args.rounds} (about {20 * (args.rounds - r)} s left)",
+                      flush=True)
+                for name, fn in engines.items():
+                    times[name].append(median_call_ms(fn))
+                if args.deepsparse_python:
+                    out = subprocess.run(
+                        [args.deepsparse_python, "-c", CHILD, onnx_path, str(args.batch),
+                         str(torch.get_num_threads()), x_path, y_path],
+                        capture_output=True, text=True, check=True)
+                    times["deepsparse 1.8.0"].append(float(out.stdout.strip().splitlines()[-1]))
+                    assert np.allclose(np.load(y_path), want, rtol=1e-3, atol=1e-3)
+    med = {n: statistics.median(t) for n, t in times.items()}
+    print(f"\n{args.width}-wide 3-layer MLP, {args.sparsity:.0%} unstructured, batch "
+          f"{args.batch}, {torch.get_num_threads()} threads, medians of {args.rounds} rounds")
+    print(f"{'engine':18s} {'ms':>8s} {'sparsegrain is':>16s}")
+    for n, t in med.items():
+        print(f"{n:18s} {t:8.2f} {t / med['sparsegrain']:15.2f}x")
+
+
+if __name__ == "__main__":
+    main()
