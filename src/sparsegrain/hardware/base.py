@@ -148,7 +148,8 @@ class SimResult:
         by the buffers' sizes (``memory="sized"``) or by the table's entry per kind (``flat``)."""
         self.energy_by_action = price(self.actions, table)
         for key, pj in self.storage_energy(table, memory).items():
-            self.energy_by_action[Action.parse(key)] = pj
+            if key in self.actions:  # a buffer never written adds no write action
+                self.energy_by_action[Action.parse(key)] = pj
         self.energy_table, self.memory_model = table.name, memory
         return self
 

@@ -27,6 +27,7 @@ from ..formats import encode
 from ..formats.eie import EIEFormat
 from ..formats.eie import pointer_bits_for
 from .actions import INT16_ADD, INT16_MUL, INT8_ADD, RF_READ, RF_WRITE, SRAM_READ
+from .storage import Storage
 from .base import Accelerator, SimResult, register
 from .inputs import random_activations
 from .layers import Layer
@@ -468,6 +469,14 @@ class EIE(Accelerator):
             "queue": counts["broadcasts"] * p * words["queue_entry"],
             "accumulator": useful * words["accumulator"],
         }
+        # per-PE SRAMs as published (SPEC 4.1: weights 128 KB, pointers 32 KB in two banks,
+        # activations 2 KB); queue, codebook and accumulators are registers
+        storage = {
+            "weight_sram": Storage("sram", 128 * 1024, self.sram_width, sram_reads["weights"]),
+            "pointer_sram": Storage("sram", 16 * 1024, layer.pointer_bits, sram_reads["pointers"]),
+            "activation_sram": Storage("sram", 2 * 1024, 16, sram_reads["activations"]),
+            "registers": Storage("rf", 64, 32, sum(rf_reads.values()), sum(rf_writes.values())),
+        }
         actions = {
             INT16_MUL: float(useful),
             INT16_ADD: float(useful),
@@ -504,5 +513,6 @@ class EIE(Accelerator):
             utilization=useful / (cycles * p),
             extras=extras,
             outputs=y,
+            storage=storage,
         )
 
