@@ -140,6 +140,7 @@ def bench_peers(shape: tuple[int, int], specs: list[str], sparsity: float, batch
     for spec in specs:
         w = masked_weight(shape, spec, sparsity)
         fns, missing = engines(w, spec)
+        fmt = format_for(spec)[0]
         for batch in batches:
             progress(f"{spec}, batch {batch}")
             x = torch.randn(shape[1], batch, generator=gen)
@@ -149,6 +150,6 @@ def bench_peers(shape: tuple[int, int], specs: list[str], sparsity: float, batch
                 if not np.allclose(got, ref, rtol=1e-3, atol=1e-3 * np.abs(ref).max()):
                     raise RuntimeError(f"{name} gives another product on {spec}, batch {batch}")
             ms = interleaved_ms({n: (lambda f=f: f(x)) for n, f in fns.items()}, rounds)
-            rows.append(PeerRow(pattern(spec).spec, format_for(spec)[0], sparsity, batch,
+            rows.append(PeerRow(pattern(spec).spec, fmt, sparsity, batch,
                                 (int(shape[0]), int(shape[1])), ms))
     return rows, missing

@@ -217,13 +217,13 @@ def sparsify(
             dense_w = weight.reshape(weight.shape[0], -1).float()
             fns = {"dense": lambda: x @ dense_w.T,
                    **{label: (lambda k=k: k.linear(x)) for label, k in kernels.items()}}
-        key = decision_key(mask, list(kernels), tuple(x.shape))
-        times = None if decisions is None else decisions.get(key)
+        key = None if decisions is None else decision_key(mask, list(kernels), tuple(x.shape))
+        times = None if key is None else decisions.get(key)
         cached = times is not None and set(times) == set(fns)
         if not cached:
             with torch.no_grad():
                 times = interleaved_ms(fns, rounds=7, warmup=1)
-            if decisions is not None:
+            if key is not None:
                 decisions.put(key, times)
         sparse = min((t, label) for label, t in times.items() if label != "dense")[1]
         chosen = "dense" if keep_dense_if_slower and times["dense"] < times[sparse] else sparse

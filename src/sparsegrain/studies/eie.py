@@ -26,6 +26,7 @@ from ..hardware.base import EnergyTable, simulate
 from ..hardware.eie import EIE
 from ..hardware.inputs import random_activations
 from ..kernels.sparsify import kernel_for
+from .report import geomean
 
 #: the paper's queue depth (SPEC 4.1); it studies depths 1..256 and 1..256 PEs
 PAPER_DEPTH = 8
@@ -157,8 +158,8 @@ def eie_table(runs: list[EIELayerResult]) -> str:
         f"{r.energy_uj:.2f}", f"{r.cpu_dense_us:,.1f}", f"{r.cpu_sparse_us:,.1f}",
         f"{r.cpu_kernel_us:,.1f}", f"{r.cpu_dense_us / r.actual_us:,.0f}x",
         f"{best_cpu_us(r) / r.actual_us:,.0f}x"] for r in runs))
-    dense = geomean_of([r.cpu_dense_us / r.actual_us for r in runs])
-    best = geomean_of([best_cpu_us(r) / r.actual_us for r in runs])
+    dense = geomean([r.cpu_dense_us / r.actual_us for r in runs])
+    best = geomean([best_cpu_us(r) / r.actual_us for r in runs])
     lines.append("")
     lines.append(
         f"CPU times: float32 matrix-vector products, torch {torch.__version__} (dense and CSR) "
@@ -181,10 +182,6 @@ def eie_table(runs: list[EIELayerResult]) -> str:
 def best_cpu_us(r: EIELayerResult) -> float:
     """The fastest of the layer's CPU products."""
     return min(r.cpu_dense_us, r.cpu_sparse_us, r.cpu_kernel_us)
-
-
-def geomean_of(xs: list[float]) -> float:
-    return float(np.exp(np.mean(np.log(xs)))) if xs else float("nan")
 
 
 def _figure() -> tuple[Any, Any]:
