@@ -56,6 +56,20 @@ REFERENCE_KINDS = ("weight_values", "weight_indices", "activation_values", "acti
                    "accumulator_rmw", "output_writes")
 
 
+@njit(inline="always")
+def output_at(y, x, r, s, pad, stride, ho, wo):  # pragma: no cover - numba
+    """The output (row, column) that activation (y, x) times weight tap (r, s) lands on, or
+    (-1, -1) where it falls outside the output or between strided positions."""
+    oy, ox = y + pad - r, x + pad - s
+    if oy < 0 or ox < 0 or (stride > 1 and (oy % stride or ox % stride)):
+        return -1, -1
+    oy //= stride
+    ox //= stride
+    if oy >= ho or ox >= wo:
+        return -1, -1
+    return oy, ox
+
+
 @njit(cache=True)
 def _scnn(x, w_k, w_r, w_s, w_v, ptr, idx_count, k_groups, ho, wo, stride, pad,
           grid_r, grid_c, f_vec, i_vec, banks, merge, group_of, reduce):  # pragma: no cover - numba
@@ -121,16 +135,9 @@ def _scnn(x, w_k, w_r, w_s, w_v, ptr, idx_count, k_groups, ho, wo, stride, pad,
                             for e in range(wb, we):
                                 for a in range(ab, ae):
                                     products += 1
-                                    oy = ay[a] + pad - w_r[e]
-                                    ox = ax[a] + pad - w_s[e]
-                                    if oy < 0 or ox < 0:
-                                        continue
-                                    if stride > 1:
-                                        if oy % stride or ox % stride:
-                                            continue
-                                        oy //= stride
-                                        ox //= stride
-                                    if oy >= ho or ox >= wo:
+                                    oy, ox = output_at(ay[a], ax[a], w_r[e], w_s[e], pad,
+                                                       stride, ho, wo)
+                                    if oy < 0:
                                         continue
                                     valid += 1
                                     key = (w_k[e] * ho + oy) * wo + ox
@@ -160,13 +167,9 @@ def _scnn(x, w_k, w_r, w_s, w_v, ptr, idx_count, k_groups, ho, wo, stride, pad,
                             if e == e0 or group_of[e] != group_of[e - 1]:
                                 stamp += 1
                             for a in range(na):
-                                oy = ay[a] + pad - w_r[e]
-                                ox = ax[a] + pad - w_s[e]
-                                if oy < 0 or ox < 0 or (stride > 1 and (oy % stride or ox % stride)):
-                                    continue
-                                oy //= stride
-                                ox //= stride
-                                if oy >= ho or ox >= wo:
+                                oy, ox = output_at(ay[a], ax[a], w_r[e], w_s[e], pad,
+                                                   stride, ho, wo)
+                                if oy < 0:
                                     continue
                                 key = (w_k[e] * ho + oy) * wo + ox
                                 if seen[key] != stamp:
@@ -237,8 +240,8 @@ class SCNN(Accelerator):
         tile = math.ceil(h / self.grid[0]) * math.ceil(wd / self.grid[1])
         kc = max(1, min(n_k, self.acc_entries // tile))
         k_groups = np.r_[np.arange(0, n_k, kc), n_k].astype(np.int64)
-        idx = index_groups(m, self.index_group)
         kind = group_kind(m, self.index_group)
+        idx = index_groups(m, kind)
         # a run label per entry: its kernel, its kernel row, or itself
         group_of = {"kernel": cc * n_k + kk, "vector": (cc * n_k + kk) * w.shape[2] + rr,
                     "element": np.arange(kk.size)}[kind].astype(np.int64)
@@ -247,15 +250,15 @@ class SCNN(Accelerator):
             w[kk, cc, rr, ss].astype(np.float64), ptr, np.ascontiguousarray(idx), k_groups,
             ho, wo, lay.stride, lay.padding, self.grid[0], self.grid[1], self.f, self.i, self.banks,
             self.merge, group_of, self.reduce_groups and kind != "element")
-        return self._result(lay, int(cycles), refs, int(products), int(valid), kc, m, x, out, tile)
+        return self._result(lay, int(cycles), refs, int(products), int(valid), kc, m, x, out, tile,
+                            int(idx.sum()))
 
     def _result(self, lay: Any, cycles: int, refs: np.ndarray, products: int, valid: int, kc: int,
-                m: np.ndarray, x: np.ndarray, y: np.ndarray, tile: int) -> SimResult:
+                m: np.ndarray, x: np.ndarray, y: np.ndarray, tile: int, n_idx: int) -> SimResult:
         b = self.bits
         n_out = int(np.prod(lay.out_shape))
         by_kind = dict(zip(REFERENCE_KINDS, [int(r) for r in refs] + [n_out]))
         nnz_w, nnz_x = int(m.sum()), int(np.count_nonzero(x))
-        n_idx = int(index_groups(m, self.index_group).sum())
         words = lambda n, bits: n * bits / 32  # noqa: E731 - element counts to 32-bit words
         dram_read = words(nnz_w, b["value"]) + words(n_idx, b["index"]) + words(nnz_x, b["value"] + b["index"])
         dram_write = words(int(np.count_nonzero(y)), b["value"] + b["index"])
