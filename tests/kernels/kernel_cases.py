@@ -48,7 +48,7 @@ def bcsr_case(rng: np.random.Generator, rows: int, cols: int):
 
 
 def nm_case(rng: np.random.Generator, rows: int, cols: int):
-    n, m = [(1, 2), (2, 4), (1, 4), (4, 8), (2, 8)][rng.integers(5)]
+    n, m = [(1, 2), (2, 4), (1, 4), (4, 8), (2, 8), (3, 8)][rng.integers(6)]  # 3: no shift
     cols = -(-cols // m) * m
     groups = cols // m
     positions = np.stack(
@@ -64,8 +64,13 @@ def nm_case(rng: np.random.Generator, rows: int, cols: int):
     return NMKernel((rows, cols), values, positions, m), w
 
 
-def gs_case(rng: np.random.Generator, rows: int, cols: int, scatter: bool | None = None):
-    b = int(rng.choice([4, 8, 16]))
+#: pack widths the GS cases draw from (12: a gathered run of 48 lanes; 96: too wide for one)
+GS_WIDTHS = (4, 8, 12, 16, 32, 96)
+
+
+def gs_case(rng: np.random.Generator, rows: int, cols: int, scatter: bool | None = None,
+            widths: tuple[int, ...] = GS_WIDTHS):
+    b = int(rng.choice(widths))
     e = int(rng.choice([d for d in (1, 2, 4, 8, 16) if b % d == 0]))
     r_per = b // e
     cols = max(cols, b)

@@ -29,6 +29,8 @@ def test_bad_dtype_or_type(kernel, x):
 def test_arrays_must_describe_the_shape():
     with pytest.raises(ValueError, match="CSR arrays"):
         CSRKernel((3, 3), [0, 1, 2], [0, 1], [1.0, 2.0])
+    with pytest.raises(ValueError, match=r"column indices must lie in 0\.\.2"):
+        CSRKernel((1, 3), [0, 2], [0, 3], [1.0, 2.0])
     with pytest.raises(ValueError, match="cannot hold E = 3"):
         GSKernel((8, 8), [0, 1], np.zeros((1, 8)), np.zeros((1, 8)), e=3)
 

@@ -10,8 +10,10 @@ from sparsegrain.kernels.simd import (
     accumulator,
     add_row,
     fold_rows,
+    lane_sum,
     store_block,
     vfma,
+    vgather_fma,
     wide_vectors,
     zero_block,
 )
@@ -25,7 +27,7 @@ def _two_rows(v, x, y, row0, t0):
     acc = accumulator(TWO_ROWS)
     zero_block(acc)
     for i in range(2):
-        vfma(acc, i * LANES, v * (i + 1), x, 3 * LANES)
+        vfma(acc, i * LANES, v * (i + 1), x, 3 * LANES, LANES)
     store_block(acc, y, row0, 2, t0, LANES)
 
 
@@ -34,7 +36,7 @@ def _folded(x, y):
     acc = accumulator(THREE_ROWS)
     zero_block(acc)
     for i in range(3):
-        vfma(acc, i * LANES, 1.0, x, i * LANES)
+        vfma(acc, i * LANES, 1.0, x, i * LANES, LANES)
     fold_rows(acc, LANES)
     add_row(acc, 0, y, 0, 0, LANES)
 
@@ -59,7 +61,7 @@ def test_fold_adds_every_partial_row_into_the_output():
 def test_vector_steps_refuse_other_dtypes_and_layouts():
     @nb.njit
     def step(acc, x):
-        vfma(acc, 0, 1.0, x, 0)
+        vfma(acc, 0, 1.0, x, 0, LANES)
 
     acc = np.zeros(LANES, np.float32)
     with pytest.raises(TypingError, match="C-contiguous float32"):
@@ -75,3 +77,35 @@ def test_accumulator_size_must_be_a_constant():
 
     with pytest.raises(TypingError, match="compile-time constant"):
         sized(LANES)
+
+
+@nb.njit
+def _gathered(acc_at, values, indices, k, count, x, j0, shift, m):
+    wide_vectors()
+    acc = accumulator(TWO_ROWS)
+    zero_block(acc)
+    vgather_fma(acc, acc_at, values, indices, k, count, x, j0, shift, m)
+    return acc[0], lane_sum(acc, 0, TWO_ROWS), acc.copy()
+
+
+@pytest.mark.parametrize("count", [0, 5, LANES, LANES + 3])
+@pytest.mark.parametrize("j0, shift, m", [(0, 0, 0), (6, 1, 4), (3, 2, 8)])
+def test_gather_step_reads_only_live_lanes_and_forms_columns(count, j0, shift, m):
+    rng = np.random.default_rng(count + m)
+    k, n = 3, 40  # lanes past the arrays' end must not be read: count stops them
+    values = rng.standard_normal(k + min(count, LANES)).astype(np.float32)
+    indices = rng.integers(0, 4, size=len(values)).astype(np.uint8)
+    x = rng.standard_normal(n * 4).astype(np.float32)
+    _, total, acc = _gathered(LANES, values, indices, k, count, x, j0, shift, m)
+    want = np.zeros(TWO_ROWS, np.float32)
+    for lane in range(min(count, LANES)):
+        col = ((j0 + lane) >> shift) * m + indices[k + lane]
+        want[LANES + lane] = values[k + lane] * x[col]
+    np.testing.assert_allclose(acc, want, rtol=1e-6)
+    assert total == pytest.approx(want.sum(), rel=1e-5, abs=1e-6)
+
+
+def test_gather_step_refuses_signed_indices():
+    values, x = np.ones(LANES, np.float32), np.ones(LANES, np.float32)
+    with pytest.raises(TypingError, match="unsigned"):
+        _gathered(0, values, np.zeros(LANES, np.int32), 0, LANES, x, 0, 0, 0)

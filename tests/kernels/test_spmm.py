@@ -44,3 +44,31 @@ def test_linear_on_strided_rows_leaves_input_alone(fmt):
         got.double(), x.T.double() @ torch.from_numpy(w).double().T, rtol=1e-4, atol=1e-4
     )
     assert torch.equal(x, before)
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 7, 16), (0, 5)])
+@pytest.mark.parametrize("zero", [False, True])
+def test_buffers_start_on_a_cache_line(shape, zero):
+    """The vector steps' operands are cache-line aligned (numpy gives only 16 bytes), whatever the
+    allocator returns."""
+    from sparsegrain.kernels.base import ALIGN, aligned, tile_major
+
+    for _ in range(8):
+        a = aligned(shape, zero=zero)
+        assert a.shape == shape and a.dtype == np.float32 and a.flags.c_contiguous
+        assert a.size == 0 or a.ctypes.data % ALIGN == 0
+        if zero:
+            assert not a.any()
+    x = np.arange(35 * 3, dtype=np.float32).reshape(35, 3)
+    t = tile_major(x, 0, 8, 8)
+    assert t.ctypes.data % ALIGN == 0
+    np.testing.assert_array_equal(t[0, :, :3], x)
+    assert not t[0, :, 3:].any()
+
+
+def test_column_indices_are_narrow_and_unsigned():
+    kernel = CASES["csr"](np.random.default_rng(3), 9, 70)[0]
+    assert kernel.indices.dtype == np.uint16
+    from sparsegrain.kernels.base import column_index
+
+    assert column_index(np.array([0, 70000]), 70001).dtype == np.uint32

@@ -24,14 +24,16 @@ from ..patterns import Pattern
 from .simd import LANES, accumulator, wide_vectors
 
 #: batch tile widths, widest first; the batch is covered by the widest, the rest by the next
-TILES = (64, 16)
+#: (an 8-column tile steps with 256-bit vectors, so a batch of 8 is not padded to 16)
+TILES = (64, 16, 8)
 #: accumulator vectors one register block may hold (half of AVX-512's 32 registers)
 ACC_VECTORS = 16
 
 
 def block_rows(tile: int) -> int:
-    """Output rows one register block holds for a batch tile of ``tile`` columns."""
-    return max(1, ACC_VECTORS * LANES // tile)
+    """Output rows one register block holds for a batch tile of ``tile`` columns: a row takes
+    tile / 16 vectors, or one narrower vector when the tile is under 16 columns."""
+    return max(1, ACC_VECTORS * min(tile, LANES) // tile)
 
 
 #: :func:`block_rows` inside compiled steps (a constant there: the tile width is one)
@@ -114,7 +116,7 @@ class SparseKernel(ABC):
         """W @ x for x (cols, n), in batch tiles, the widest first, returned as (rows, n)."""
         n = x.shape[1]
         width = -(-n // TILES[-1]) * TILES[-1]
-        y = np.zeros((self.shape[0], width), dtype=np.float32)
+        y = aligned((self.shape[0], width), zero=True)
         t0 = 0
         for tile in TILES:
             t1 = t0 + (width - t0) // tile * tile
@@ -146,7 +148,7 @@ def tile_major(x: np.ndarray, t0: int, t1: int, tile: int) -> np.ndarray:
     rows are then adjacent (rows of a 256-column x lie 1 KiB apart, and their 64-column slices
     would share a quarter of the cache sets)."""
     cols, n = x.shape
-    out = (np.zeros if t1 > n else np.empty)(((t1 - t0) // tile, cols, tile), dtype=np.float32)
+    out = aligned(((t1 - t0) // tile, cols, tile), zero=t1 > n)
     if x.T.flags.c_contiguous:  # a Linear input (n, cols) seen through .T
         gather_rows(x.T, t0, out)
         return out
@@ -155,6 +157,19 @@ def tile_major(x: np.ndarray, t0: int, t1: int, tile: int) -> np.ndarray:
         if b > a:
             out[j, :, : b - a] = x[:, a:b]
     return out
+
+
+#: bytes a vector step's operands are aligned to (one cache line: a 64-byte load from a
+#: 16-byte-aligned numpy array straddles two lines, and the product takes twice as long)
+ALIGN = 64
+
+
+def aligned(shape: tuple[int, ...], zero: bool = False) -> np.ndarray:
+    """A C-contiguous float32 array whose data starts on an :data:`ALIGN`-byte boundary."""
+    count = int(np.prod(shape))
+    raw = (np.zeros if zero else np.empty)(count + ALIGN // 4, dtype=np.float32)
+    skip = (-raw.ctypes.data % ALIGN) // 4
+    return raw[skip : skip + count].reshape(shape)
 
 
 @nb.njit(inline="always")
@@ -192,6 +207,16 @@ def values32(a: np.ndarray) -> np.ndarray:
 def index32(a: np.ndarray) -> np.ndarray:
     """An index array as contiguous int32."""
     return np.ascontiguousarray(a, dtype=np.int32)
+
+
+def column_index(a: np.ndarray, cols: int) -> np.ndarray:
+    """Column indices below ``cols`` as the narrowest unsigned type that holds them: 16 bits up to
+    65,536 columns (a third less to read per kept weight than int32 beside float32 values), and
+    unsigned, so a compiled gather needs no negative-index test."""
+    a = np.asarray(a)
+    if a.size and (int(a.min()) < 0 or int(a.max()) >= cols):
+        raise ValueError(f"column indices must lie in 0..{cols - 1}")
+    return np.ascontiguousarray(a, dtype=np.uint16 if cols <= 1 << 16 else np.uint32)
 
 
 KERNELS: Registry[type[SparseKernel]] = Registry("kernel", attr="fmt")

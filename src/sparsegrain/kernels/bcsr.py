@@ -53,7 +53,7 @@ def bcsr_block(w, b, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
                     if i < live:
                         v = data[k, i0 + i, j]
                         for t in range(0, tile, LANES):
-                            vfma(acc, i * tile + t, v, x, xo + t)
+                            vfma(acc, i * tile + t, v, x, xo + t, tile)
         store_block(acc, y, b * rb + i0, live, t0, tile)
 
 

@@ -49,7 +49,7 @@ def csp_block(w, j, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
             for i in range(h):
                 if i < live:
                     for t in range(0, tile, LANES):
-                        vfma(acc, i * tile + t, values[cell, q0 + i], x, xo + t)
+                        vfma(acc, i * tile + t, values[cell, q0 + i], x, xo + t, tile)
         store_block(acc, y, j * c + q0, live, t0, tile)
 
 

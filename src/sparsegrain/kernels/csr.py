@@ -8,8 +8,9 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, block_height, block_rows, index32, register, tile_job, values32
-from .simd import LANES, fold_rows, store_block, vfma, zero_block
+from .base import SparseKernel, block_height, block_rows, column_index, register, tile_job, values32
+from .simd import (LANES, accumulator, fold_rows, lane_sum, ld, store_block, vfma, vgather_fma,
+                   wide_vectors, zero_block)
 
 #: output rows handled by one parallel task
 ROWS_PER_TASK = 64
@@ -17,31 +18,45 @@ ROWS_PER_TASK = 64
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
 def csr_spmv(indptr, indices, data, x, y):  # pragma: no cover - compiled
-    """y[r] = sum_k data[k] * x[indices[k]] over row r's entries."""
+    """y[r] = sum_k data[k] * x[indices[k]] over row r's entries, 16 entries per gather."""
+    wide_vectors()
     for r in nb.prange(y.shape[0]):
-        s = np.float32(0.0)
-        for k in range(indptr[r], indptr[r + 1]):
-            s += data[k] * x[indices[k]]
-        y[r] = s
+        acc = accumulator(LANES)
+        zero_block(acc)
+        end = indptr[r + 1]
+        for k in range(indptr[r], end, LANES):
+            vgather_fma(acc, 0, data, indices, k, end - k, x, 0, 0, 0)
+        y[r] = lane_sum(acc, 0, LANES)
 
 
 @nb.njit(inline="always")
 def csr_block(w, task, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
     """Row r, batch tile t0: entry k adds data[k] * x[indices[k], tile] into partial-sum row
-    k mod h, so h independent FMA chains run per output row; the rows are folded at the end."""
+    k mod h, so h independent FMA chains run per output row; the rows are folded at the end.
+    Whole runs of h entries go without a test; only the row's last run checks each entry."""
     indptr, indices, data = w
     h = block_height(tile)
     for r in range(task * ROWS_PER_TASK, min(y.shape[0], (task + 1) * ROWS_PER_TASK)):
-        end = indptr[r + 1]
+        k, end = indptr[r], indptr[r + 1]
         zero_block(acc)
-        for k in range(indptr[r], end, h):
+        while k + h <= end:
             for i in range(h):
-                if k + i < end:
-                    xo = (xt + np.int64(indices[k + i])) * tile
-                    for t in range(0, tile, LANES):
-                        vfma(acc, i * tile + t, data[k + i], x, xo + t)
+                csr_entry(acc, i, data, indices, k + i, x, xt, tile)
+            k += h
+        for i in range(h):
+            if k + i < end:
+                csr_entry(acc, i, data, indices, k + i, x, xt, tile)
         fold_rows(acc, tile)
         store_block(acc, y, r, 1, t0, tile)
+
+
+@nb.njit(inline="always")
+def csr_entry(acc, i, data, indices, k, x, xt, tile):  # pragma: no cover - compiled
+    """Partial-sum row i += data[k] * the x row of entry k's column."""
+    xo = (xt + np.int64(ld(indices, k))) * tile
+    v = ld(data, k)
+    for t in range(0, tile, LANES):
+        vfma(acc, i * tile + t, v, x, xo + t, tile)
 
 
 @cache
@@ -61,7 +76,8 @@ def csr_spmm(tile: int) -> Callable[..., None]:
 
 @register("csr")
 class CSRKernel(SparseKernel):
-    """Compressed sparse row: ``indptr`` (rows + 1), ``indices`` and ``data`` per kept weight."""
+    """Compressed sparse row: ``indptr`` (rows + 1), ``indices`` (16-bit up to 65,536 columns)
+    and ``data`` per kept weight."""
 
     summary = "row pointers + a column index per kept weight (scipy's layout)"
     spmm = staticmethod(csr_spmm)
@@ -69,7 +85,7 @@ class CSRKernel(SparseKernel):
     def __init__(self, shape: tuple[int, int], indptr: Any, indices: Any, data: Any) -> None:
         super().__init__(shape)
         self.indptr = np.ascontiguousarray(indptr, dtype=np.int64)
-        self.indices = index32(indices)
+        self.indices = column_index(indices, self.shape[1])
         self.data = values32(data)
         if len(self.indptr) != self.shape[0] + 1 or self.indptr[-1] != len(self.data):
             raise ValueError(f"CSR arrays do not describe a {self.shape} matrix")

@@ -15,32 +15,49 @@ import numba as nb
 import numpy as np
 
 from .base import SparseKernel, block_height, block_rows, index32, register, tile_job, values32
-from .simd import LANES, add_row, vfma, zero_block
+from .simd import (LANES, accumulator, add_row, vfma, vgather_fma, wide_vectors,
+                   zero_block)
 
 #: row groups handled by one parallel task
 GROUPS_PER_TASK = 8
+#: widest run of lanes the vector product gathers at once (four vectors): lcm(B, 16) must fit
+GATHER_RUN = 4 * LANES
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
 def gs_spmv(group_ptr, values, columns, row_ids, e, x, y):  # pragma: no cover - compiled
-    """Each pack: B lanes gather x at their columns and multiply-add into per-lane sums."""
+    """A group's packs lie end to end, so runs of ``run`` = lcm(B, 16) stored entries are
+    gathered 16 at a time, entry i of a run accumulating in vector lane i; lane i belongs to
+    pack lane i mod B. Packs too wide for that take one scalar pass per lane."""
+    wide_vectors()
     groups, b = group_ptr.shape[0] - 1, values.shape[1]
     r_per = b // e
+    run = b * LANES // np.gcd(b, LANES)
     for task in nb.prange((groups + GROUPS_PER_TASK - 1) // GROUPS_PER_TASK):
         lane = np.empty(b, np.float32)
+        acc = accumulator(GATHER_RUN)
         for g in range(task * GROUPS_PER_TASK, min(groups, (task + 1) * GROUPS_PER_TASK)):
             for k in range(b):
                 lane[k] = 0.0
-            for p in range(group_ptr[g], group_ptr[g + 1]):
-                for k in range(b):
-                    lane[k] += values[p, k] * x[columns[p, k]]
+            if run <= GATHER_RUN:
+                zero_block(acc)
+                start, end = group_ptr[g] * b, group_ptr[g + 1] * b
+                for f in range(start, end, run):
+                    for v in range(0, run, LANES):
+                        vgather_fma(acc, v, values, columns, f + v, end - f - v, x, 0, 0, 0)
+                for i in range(run):
+                    lane[i % b] += acc[i]
+            else:
+                for p in range(group_ptr[g], group_ptr[g + 1]):
+                    for k in range(b):
+                        lane[k] += values[p, k] * x[columns[p, k]]
             for s in range(r_per):
                 r = row_ids[g * r_per + s]
                 if 0 <= r < y.shape[0]:
-                    acc = np.float32(0.0)
+                    total = np.float32(0.0)
                     for k in range(s * e, (s + 1) * e):
-                        acc += lane[k]
-                    y[r] = acc
+                        total += lane[k]
+                    y[r] = total
 
 
 @nb.njit(inline="always")
@@ -60,7 +77,7 @@ def gs_block(w, task, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
                     if l0 + i < b:
                         xo = (xt + np.int64(columns[p, l0 + i])) * tile
                         for t in range(0, tile, LANES):
-                            vfma(acc, i * tile + t, values[p, l0 + i], x, xo + t)
+                            vfma(acc, i * tile + t, values[p, l0 + i], x, xo + t, tile)
             for i in range(min(h, b - l0)):
                 r = row_ids[g * (b // e) + (l0 + i) // e]
                 if 0 <= r < rows:

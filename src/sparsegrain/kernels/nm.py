@@ -9,22 +9,34 @@ import numba as nb
 import numpy as np
 
 from .base import SparseKernel, block_height, block_rows, register, tile_job, values32
-from .simd import LANES, fold_rows, store_block, vfma, zero_block
+from .simd import (LANES, accumulator, fold_rows, lane_sum, store_block, vfma, vgather_fma,
+                   wide_vectors, zero_block)
 
 #: output rows handled by one parallel task
 ROWS_PER_TASK = 64
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
-def nm_spmv(values, positions, m, x, y):  # pragma: no cover - compiled
-    """y[r] = sum over groups g, slots s of values[r, g, s] * x[g * m + positions[r, g, s]]."""
+def nm_spmv(values, positions, m, shift, x, y):  # pragma: no cover - compiled
+    """y[r] = sum over groups g, slots s of values[r, g, s] * x[g * m + positions[r, g, s]]; with
+    N = 2**shift (shift -1 otherwise), 16 entries per gather, each column computed from its
+    entry's place in the row."""
+    wide_vectors()
     groups, n = values.shape[1], values.shape[2]
+    length = groups * n
     for r in nb.prange(values.shape[0]):
-        s = np.float32(0.0)
-        for g in range(groups):
-            for k in range(n):
-                s += values[r, g, k] * x[g * m + positions[r, g, k]]
-        y[r] = s
+        if shift >= 0:
+            acc = accumulator(LANES)
+            zero_block(acc)
+            for j in range(0, length, LANES):
+                vgather_fma(acc, 0, values, positions, r * length + j, length - j, x, j, shift, m)
+            y[r] = lane_sum(acc, 0, LANES)
+        else:
+            s = np.float32(0.0)
+            for g in range(groups):
+                for k in range(n):
+                    s += values[r, g, k] * x[g * m + positions[r, g, k]]
+            y[r] = s
 
 
 @nb.njit(inline="always")
@@ -42,7 +54,7 @@ def nm_block(w, task, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
                     if g + i < groups:
                         xo = (xt + (g + i) * m + np.int64(positions[r, g + i, k])) * tile
                         for t in range(0, tile, LANES):
-                            vfma(acc, i * tile + t, values[r, g + i, k], x, xo + t)
+                            vfma(acc, i * tile + t, values[r, g + i, k], x, xo + t, tile)
         fold_rows(acc, tile)
         store_block(acc, y, r, 1, t0, tile)
 
@@ -100,7 +112,9 @@ class NMKernel(SparseKernel):
         return self.values.nbytes + self.positions.nbytes
 
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
-        nm_spmv(self.values, self.positions, self.m, x, y)
+        n = self.values.shape[2]
+        nm_spmv(self.values, self.positions, self.m, n.bit_length() - 1 if n & (n - 1) == 0 else -1,
+                x, y)
 
     def arrays(self) -> tuple:
         return (self.values, self.positions, self.m)

@@ -6,6 +6,8 @@ Intel MKL's sparse BLAS through ``sparse-dot-mkl`` (``pip install sparse-dot-mkl
 optional extra ``sparsegrain[peers]`` installs these), and the pattern's kernel. Engines that are
 not installed are left out and named. Times are interleaved medians (``core.timing``), every
 engine timed in turn within each round, after a check that all of them give the same product.
+onnxruntime's threads are told not to spin after a run: spinning, they hold the cores while the
+next engine in the round runs (on two cores that doubled torch's dense times).
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ def _onnx_matmul(w: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = torch.get_num_threads()
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # see the module doc
     session = ort.InferenceSession(model.SerializeToString(), opts,
                                    providers=["CPUExecutionProvider"])
     onnx.checker.check_model(model)

@@ -1,11 +1,13 @@
-"""Explicit 16-lane float32 vector steps for the numba SpMM kernels.
+"""Explicit 16-lane float32 vector steps for the numba SpMM and vector-product kernels.
 
 LLVM's auto-vectoriser is unreliable on the SpMM inner loops (whether it vectorises a 16- or
 32-column batch tile depends on how far it unrolls first), and on AVX-512 machines it prefers
 256-bit vectors. These intrinsics emit the vector loads, fused multiply-adds and stores directly,
 and :func:`wide_vectors` lets the function being compiled use 512-bit registers. Accumulators
 live in a fixed-size stack array (:func:`accumulator`), which LLVM keeps in vector registers
-because every access is a whole vector at a constant offset.
+because every access is a whole vector at a constant offset. :func:`vgather_fma` is the
+vector product's step: left to itself LLVM gathers with 64-bit addresses and a wrap-around test
+per index (numba's negative-index rule), at twice the time.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import numba as nb
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
@@ -23,6 +26,9 @@ from numba.extending import intrinsic
 LANES = 16
 
 _VEC = ir.VectorType(ir.FloatType(), LANES)
+_I32 = ir.IntType(32)
+_IVEC = ir.VectorType(_I32, LANES)
+_MASK = ir.VectorType(ir.IntType(1), LANES)
 
 
 def _check_array(ary: Any, what: str) -> None:
@@ -30,51 +36,148 @@ def _check_array(ary: Any, what: str) -> None:
         raise TypingError(f"{what} must be a C-contiguous float32 array, got {ary}")
 
 
-def _vector_at(context: Any, builder: Any, aryty: Any, ary: Any, offset: Any) -> Any:
-    """Pointer to LANES floats of a C-contiguous array from flat element ``offset``."""
+def _vector_at(context: Any, builder: Any, aryty: Any, ary: Any, offset: Any,
+               vec: Any = _VEC) -> Any:
+    """Pointer to a vector ``vec`` of floats of a C-contiguous array from flat element
+    ``offset``."""
     data = context.make_array(aryty)(context, builder, ary).data
-    return builder.bitcast(builder.gep(data, [offset]), _VEC.as_pointer())
+    return builder.bitcast(builder.gep(data, [offset]), vec.as_pointer())
 
 
-@intrinsic
-def vfma(typingctx: Any, acc: Any, acc_at: Any, v: Any, x: Any, x_at: Any) -> Any:
-    """``acc[acc_at : acc_at+16] += v * x[x_at : x_at+16]`` (flat offsets), one vector FMA."""
+def _width(tile: Any) -> int:
+    """Lanes of one vector step for a batch tile of ``tile`` columns (a compile-time constant):
+    a whole 512-bit register, or the tile itself when it is narrower (8 columns: 256 bits)."""
+    if not isinstance(tile, types.IntegerLiteral):
+        raise TypingError(f"the batch tile must be a compile-time constant, got {tile}")
+    width = min(tile.literal_value, LANES)
+    if width < 1 or LANES % width:
+        raise TypingError(f"a batch tile of {tile.literal_value} columns does not split into "
+                          f"vectors: use 1, 2, 4, 8 or a multiple of {LANES}")
+    return width
+
+
+@intrinsic(prefer_literal=True)
+def vfma(typingctx: Any, acc: Any, acc_at: Any, v: Any, x: Any, x_at: Any, tile: Any) -> Any:
+    """``acc[acc_at : acc_at+w] += v * x[x_at : x_at+w]`` (flat offsets), one vector FMA of
+    w = min(tile, 16) lanes."""
     _check_array(acc, "accumulator")
     _check_array(x, "input")
+    vec = ir.VectorType(ir.FloatType(), _width(tile))
 
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        accp = _vector_at(context, builder, sig.args[0], args[0], args[1])
-        xp = _vector_at(context, builder, sig.args[3], args[3], args[4])
+        accp = _vector_at(context, builder, sig.args[0], args[0], args[1], vec)
+        xp = _vector_at(context, builder, sig.args[3], args[3], args[4], vec)
         scalar = context.cast(builder, args[2], sig.args[2], types.float32)
-        zero = ir.Constant(ir.IntType(32), 0)
-        one = builder.insert_element(ir.Constant(_VEC, ir.Undefined), scalar, zero)
-        splat = builder.shuffle_vector(
-            one,
-            ir.Constant(_VEC, ir.Undefined),
-            ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES),
-        )
         fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(_VEC, [_VEC] * 3), f"llvm.fma.v{LANES}f32"
+            builder.module, ir.FunctionType(vec, [vec] * 3), f"llvm.fma.v{vec.count}f32"
         )
-        total = builder.call(fma, [splat, builder.load(xp, align=4), builder.load(accp, align=4)])
+        total = builder.call(fma, [_splat(builder, scalar, vec), builder.load(xp, align=4),
+                                   builder.load(accp, align=4)])
         builder.store(total, accp, align=4)
         return context.get_dummy_value()
 
-    return types.none(acc, types.intp, v, x, types.intp), codegen
+    return types.none(acc, types.intp, v, x, types.intp, tile), codegen
+
+
+def _splat(builder: Any, value: Any, vty: Any) -> Any:
+    """``value`` in every lane of a vector of type ``vty``."""
+    one = builder.insert_element(ir.Constant(vty, ir.Undefined), value, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(one, ir.Constant(vty, ir.Undefined),
+                                  ir.Constant(ir.VectorType(_I32, vty.count), [0] * vty.count))
+
+
+def _as_i32(builder: Any, value: Any) -> Any:
+    return builder.trunc(value, _I32) if value.type.width > 32 else value
+
+
+def _masked_load(context: Any, builder: Any, aryty: Any, ary: Any, at: Any, mask: Any) -> Any:
+    """The LANES elements of a C-contiguous array from flat offset ``at``, lanes off ``mask``
+    left zero (and never read: the load does not touch memory past a row's end)."""
+    elt = context.get_value_type(aryty.dtype)
+    vty = ir.VectorType(elt, LANES)
+    name = "f32" if isinstance(elt, ir.FloatType) else f"i{elt.width}"
+    ptr = builder.gep(context.make_array(aryty)(context, builder, ary).data, [at])
+    load = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vty, [ptr.type, _I32, _MASK, vty]),
+        f"llvm.masked.load.v{LANES}{name}.p0")
+    return builder.call(load, [ptr, ir.Constant(_I32, 1), mask, ir.Constant(vty, None)])
 
 
 @intrinsic
-def vmove(typingctx: Any, dst: Any, dst_at: Any, src: Any, src_at: Any) -> Any:
-    """``dst[dst_at : dst_at+16] = src[src_at : src_at+16]`` (flat offsets)."""
-    _check_array(dst, "destination")
-    _check_array(src, "source")
+def vgather_fma(typingctx: Any, acc: Any, acc_at: Any, values: Any, indices: Any, k: Any,
+                count: Any, x: Any, j0: Any, shift: Any, m: Any) -> Any:
+    """``acc[acc_at+l] += values[k+l] * x[((j0+l) >> shift) * m + indices[k+l]]`` for lanes
+    l < min(16, count), as one masked load of each array and one gather of x with 32-bit
+    offsets. CSR passes m = 0 (the index is the column); N:M with N = 2**shift passes the group
+    width m and the row-local position j0, so a column is its group's start plus the stored
+    in-group position."""
+    _check_array(acc, "accumulator")
+    _check_array(x, "input")
+    if not (isinstance(values, types.Array) and values.layout == "C"
+            and values.dtype == types.float32):
+        raise TypingError(f"values must be a C-contiguous float32 array, got {values}")
+    if not (isinstance(indices, types.Array) and indices.layout == "C"
+            and isinstance(indices.dtype, types.Integer) and not indices.dtype.signed
+            and indices.dtype.bitwidth <= 32):
+        raise TypingError(f"indices must be a C-contiguous unsigned array, got {indices}")
 
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        value = builder.load(_vector_at(context, builder, sig.args[2], args[2], args[3]), align=4)
-        builder.store(value, _vector_at(context, builder, sig.args[0], args[0], args[1]), align=4)
+        accv, atv, valv, idxv, kv, countv, xv, j0v, shiftv, mv = args
+        lanes = ir.Constant(_IVEC, list(range(LANES)))
+        mask = builder.icmp_signed("<", lanes, _splat(builder, _as_i32(builder, countv), _IVEC))
+        vals = _masked_load(context, builder, sig.args[2], valv, kv, mask)
+        idx = _masked_load(context, builder, sig.args[3], idxv, kv, mask)
+        if idx.type.element.width < 32:
+            idx = builder.zext(idx, _IVEC)
+        group = builder.lshr(builder.add(_splat(builder, _as_i32(builder, j0v), _IVEC), lanes),
+                             _splat(builder, _as_i32(builder, shiftv), _IVEC))
+        idx = builder.add(builder.mul(group, _splat(builder, _as_i32(builder, mv), _IVEC)), idx)
+        xdata = context.make_array(sig.args[6])(context, builder, xv).data
+        ptrs = builder.gep(xdata, [idx], source_etype=ir.FloatType())
+        ptrs.type = ir.VectorType(xdata.type, LANES)  # llvmlite types a GEP by its base alone
+        gather = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(_VEC, [ptrs.type, _I32, _MASK, _VEC]),
+            f"llvm.masked.gather.v{LANES}f32.v{LANES}p0")
+        xs = builder.call(gather, [ptrs, ir.Constant(_I32, 4), mask, ir.Constant(_VEC, None)])
+        accp = _vector_at(context, builder, sig.args[0], accv, atv)
+        fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(_VEC, [_VEC] * 3), f"llvm.fma.v{LANES}f32")
+        builder.store(builder.call(fma, [vals, xs, builder.load(accp, align=4)]), accp, align=4)
         return context.get_dummy_value()
 
-    return types.none(dst, types.intp, src, types.intp), codegen
+    return types.none(acc, types.intp, values, indices, types.intp, types.intp, x, types.intp,
+                      types.intp, types.intp), codegen
+
+
+@intrinsic(prefer_literal=True)
+def vmove(typingctx: Any, dst: Any, dst_at: Any, src: Any, src_at: Any, tile: Any) -> Any:
+    """``dst[dst_at : dst_at+w] = src[src_at : src_at+w]`` (flat offsets), w = min(tile, 16)."""
+    _check_array(dst, "destination")
+    _check_array(src, "source")
+    vec = ir.VectorType(ir.FloatType(), _width(tile))
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        src_p = _vector_at(context, builder, sig.args[2], args[2], args[3], vec)
+        value = builder.load(src_p, align=4)
+        builder.store(value, _vector_at(context, builder, sig.args[0], args[0], args[1], vec),
+                      align=4)
+        return context.get_dummy_value()
+
+    return types.none(dst, types.intp, src, types.intp, tile), codegen
+
+
+@intrinsic
+def ld(typingctx: Any, ary: Any, at: Any) -> Any:
+    """``ary.flat[at]`` for a C-contiguous array, without numba's negative-index test (a shift,
+    a mask and an add per load, which in an SpMM inner loop cost as much as the FMA)."""
+    if not (isinstance(ary, types.Array) and ary.layout == "C"):
+        raise TypingError(f"ld takes a C-contiguous array, got {ary}")
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        return builder.load(builder.gep(data, [args[1]], inbounds=True))
+
+    return ary.dtype(ary, types.intp), codegen
 
 
 @intrinsic
@@ -143,7 +246,7 @@ def store_block(
     for i in range(acc.shape[0] // tile):
         if i < rows:
             for t in range(0, tile, LANES):
-                vmove(y, (row0 + i) * n + t0 + t, acc, i * tile + t)
+                vmove(y, (row0 + i) * n + t0 + t, acc, i * tile + t, tile)
 
 
 @nb.njit(inline="always")
@@ -152,7 +255,7 @@ def fold_rows(acc: Any, tile: int) -> None:  # pragma: no cover - compiled
     separate rows give independent FMA chains, so one output row still fills the FMA pipes."""
     for i in range(1, acc.shape[0] // tile):
         for t in range(0, tile, LANES):
-            vfma(acc, t, 1.0, acc, i * tile + t)
+            vfma(acc, t, 1.0, acc, i * tile + t, tile)
 
 
 @nb.njit(inline="always")
@@ -162,4 +265,13 @@ def add_row(
     """y[row, t0 : t0 + tile] += accumulator row i."""
     n = y.shape[1]
     for t in range(0, tile, LANES):
-        vfma(y, row * n + t0 + t, 1.0, acc, i * tile + t)
+        vfma(y, row * n + t0 + t, 1.0, acc, i * tile + t, tile)
+
+
+@nb.njit(inline="always")
+def lane_sum(acc: Any, a: int, n: int) -> Any:  # pragma: no cover - compiled
+    """acc[a] + ... + acc[a + n - 1] as float32."""
+    s = np.float32(0.0)
+    for i in range(a, a + n):
+        s += acc[i]
+    return s
