@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sparsegrain.cli import app
-from sparsegrain.kernels.peers import KERNEL, bench_peers
+from sparsegrain.kernels.peers import HALF, KERNEL, bench_peers
 
 
 def test_every_engine_is_timed_on_every_cell() -> None:
@@ -31,6 +31,21 @@ def test_cli_prints_the_table_and_json() -> None:
     assert len(data["rows"]) == 2 and data["rows"][1]["batch"] == 8
     bad = CliRunner().invoke(app, ["bench", "--peers", "--shape", "1000000x1000000"])
     assert bad.exit_code == 2 and "GiB" in bad.output
+    alone = CliRunner().invoke(app, ["bench", "--fp16"])
+    assert alone.exit_code == 2 and "--fp16 goes with --peers" in alone.output
+
+
+def test_the_float16_kernel_is_timed_beside_and_never_counted_a_peer() -> None:
+    run = CliRunner().invoke(app, ["bench", "--peers", "--fp16", "--shape", "64x96", "--batch",
+                                   "1,16", "--pattern", "unstructured", "--reps", "1", "--json"])
+    assert run.exit_code == 0, run.output
+    data = json.loads(run.stdout[run.stdout.index("{"):])
+    assert all(HALF in r["ms"] and r["half_vs_best_peer"] > 0 for r in data["rows"])
+    rows, _ = bench_peers((64, 96), ["gs:8:1"], 0.9, [1, 16], rounds=1, half=True)
+    for r in rows:
+        assert r.best_peer not in (KERNEL, HALF)
+        assert r.half_vs_best_peer == r.ms[r.best_peer] / r.ms[HALF]
+        assert r.to_dict()["half_vs_best_peer"] == r.half_vs_best_peer
 
 
 @pytest.mark.parametrize("spec", ["nm:1:8", "gs:8:1", "csp:8"])

@@ -60,3 +60,34 @@ def test_model_without_pruned_layers_says_so(gen):
         with torch.no_grad():
             net[5].weight[0] = 0
         sparsify(net, format="nosuch")
+
+
+def test_16_bit_values_halve_value_bytes_and_round_like_float16(gen, tmp_path):
+    net = small_net(gen)
+    for m in (net[0], net[3], net[5]):
+        with torch.no_grad():
+            m.weight.mul_(sg.pattern("unstructured").mask(m.weight, 0.8))
+    x = torch.randn(4, 4, 8, 8, generator=gen)
+    rounded = small_net(gen)
+    rounded.load_state_dict(net.state_dict())
+    for m in (rounded[0], rounded[3], rounded[5]):
+        with torch.no_grad():
+            m.weight.copy_(m.weight.half().float())
+    want = rounded(x)
+    fast = sparsify(net, format="csr", keep_dense_if_slower=False, value_bits=16, cache=False)
+    assert [c.chosen for c in fast.sparsify_report] == ["csr fp16"] * 3
+    assert fast[3].kernel.value_bits == 16 and fast[3].kernel.data.itemsize == 2
+    torch.testing.assert_close(fast(x), want, rtol=1e-4, atol=1e-5)
+    path = tmp_path / "net.safetensors"
+    sg.save(fast, path)
+    back = sg.load(path, small_net(gen))
+    assert torch.equal(back(x), fast(x))
+    assert back[3].kernel.value_bits == 16
+
+
+def test_value_bits_other_than_32_or_16_are_refused(gen):
+    net = small_net(gen)
+    with torch.no_grad():
+        net[5].weight[0] = 0
+    with pytest.raises(ValueError, match="value_bits must be one of 32, 16, got 8"):
+        sparsify(net, value_bits=8)

@@ -2,8 +2,8 @@
 
 Every CPU kernel computes ``Y = W @ X`` with ``W`` the 2-D view W[outputs, inputs] of a weight
 (conv kernels channel-last, as :func:`sparsegrain.patterns.to_matrix`) held in an encoded format,
-and ``X`` dense (inputs x batch, row-major). Values are stored as float32 and accumulated in
-float32. SpMM kernels walk the batch in tiles of :data:`TILES` columns, each width a compile-time
+and ``X`` dense (inputs x batch, row-major). Values are stored as float32, or as float16 where
+the encoding's values are 16-bit, and accumulated in float32. SpMM kernels walk the batch in tiles of :data:`TILES` columns, each width a compile-time
 constant, and keep a register block of output rows x tile columns in vector registers
 (:mod:`sparsegrain.kernels.simd`); the batch is zero-padded to a multiple of the smallest tile.
 """
@@ -54,6 +54,8 @@ class SparseKernel(ABC):
     spmm: ClassVar[Callable[[int], Any]]
     #: the Encoded the kernel was built from, where kept (:func:`sparsegrain.save` writes it)
     encoded: Any = None
+    #: width of a stored value, 32 or 16 (:func:`stored_values`)
+    value_bits: int = 32
 
     def __init__(self, shape: tuple[int, int]) -> None:
         self.shape = (int(shape[0]), int(shape[1]))
@@ -199,9 +201,35 @@ def gather_rows(rows, t0, out):  # pragma: no cover - compiled
                 out[j, c, t] = rows[r, c]
 
 
-def values32(a: np.ndarray) -> np.ndarray:
-    """Stored values as contiguous float32 (the kernels' value type)."""
-    return np.ascontiguousarray(a, dtype=np.float32)
+#: widths a kernel stores its values in: float32, or float16 widened to float32 as it is read
+VALUE_BITS = (32, 16)
+_HALF_MAX = float(np.finfo(np.float16).max)
+
+
+def stored_values(a: np.ndarray, value_bits: int = 32) -> np.ndarray:
+    """Stored values as the kernels read them: contiguous float32, or for ``value_bits=16`` the
+    float16 rounding of each held as its raw uint16 bits (numba has no float16 arrays). Products
+    accumulate in float32 either way; 16 bits halve the bytes a product reads per value."""
+    if value_bits not in VALUE_BITS:
+        raise ValueError(f"kernels store values in 32 or 16 bits, got value_bits={value_bits}")
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    if value_bits == 32:
+        return a
+    if a.size and not np.abs(a).max() <= _HALF_MAX:
+        raise ValueError(f"values exceed float16's range (|v| <= {_HALF_MAX:g}, finite): store "
+                         "them with value_bits=32")
+    return a.astype(np.float16).view(np.uint16)
+
+
+def float_values(a: np.ndarray) -> np.ndarray:
+    """A kernel's stored values as a float array (float16 bits viewed as float16)."""
+    return a.view(np.float16) if a.dtype == np.uint16 else a
+
+
+def kernel_value_bits(enc: Any) -> int:
+    """The width a kernel built from ``enc`` stores values in: 16 when the encoding's values are
+    16-bit, else 32."""
+    return 16 if enc.value_bits == 16 else 32
 
 
 def index32(a: np.ndarray) -> np.ndarray:

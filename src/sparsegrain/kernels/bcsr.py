@@ -8,8 +8,9 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, block_height, block_rows, index32, register, tile_job, values32
-from .simd import LANES, store_block, vfma, zero_block
+from .base import (SparseKernel, block_height, block_rows, index32, kernel_value_bits, register,
+                   stored_values, tile_job)
+from .simd import LANES, store_block, value_at, vfma, zero_block
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
@@ -25,11 +26,11 @@ def bcsr_spmv(indptr, indices, data, x, y):  # pragma: no cover - compiled
             if c0 + cb <= cols:
                 for i in range(rb):
                     for j in range(cb):
-                        sums[i] += data[k, i, j] * x[c0 + j]
+                        sums[i] += value_at(data, (k * rb + i) * cb + j) * x[c0 + j]
             else:
                 for i in range(rb):
                     for j in range(cols - c0):
-                        sums[i] += data[k, i, j] * x[c0 + j]
+                        sums[i] += value_at(data, (k * rb + i) * cb + j) * x[c0 + j]
         for i in range(min(rb, rows - b * rb)):
             y[b * rb + i] = sums[i]
 
@@ -51,7 +52,7 @@ def bcsr_block(w, b, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
                 xo = (xt + c0 + j) * tile
                 for i in range(h):
                     if i < live:
-                        v = data[k, i0 + i, j]
+                        v = value_at(data, (k * rb + i0 + i) * cb + j)
                         for t in range(0, tile, LANES):
                             vfma(acc, i * tile + t, v, x, xo + t, tile)
         store_block(acc, y, b * rb + i0, live, t0, tile)
@@ -82,11 +83,13 @@ class BCSRKernel(SparseKernel):
                    {"block_rows": 4, "block_cols": 4})
     spmm = staticmethod(bcsr_spmm)
 
-    def __init__(self, shape: tuple[int, int], indptr: Any, indices: Any, data: Any) -> None:
+    def __init__(self, shape: tuple[int, int], indptr: Any, indices: Any, data: Any,
+                 value_bits: int = 32) -> None:
         super().__init__(shape)
         self.indptr = np.ascontiguousarray(indptr, dtype=np.int64)
         self.indices = index32(indices)
-        self.data = values32(data)
+        self.data = stored_values(data, value_bits)
+        self.value_bits = value_bits
         rb, cb = self.data.shape[1:] if self.data.ndim == 3 else (0, 0)
         if (
             self.data.ndim != 3
@@ -98,7 +101,7 @@ class BCSRKernel(SparseKernel):
 
     @classmethod
     def from_encoded(cls, enc: Any) -> "BCSRKernel":
-        return cls(enc.matrix_shape, enc.indptr, enc.indices, enc.blocks)
+        return cls(enc.matrix_shape, enc.indptr, enc.indices, enc.blocks, kernel_value_bits(enc))
 
     @property
     def stored_entries(self) -> int:

@@ -15,8 +15,9 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, block_height, block_rows, register, tile_job, values32
-from .simd import LANES, store_block, vfma, zero_block
+from .base import (SparseKernel, block_height, block_rows, kernel_value_bits, register, stored_values,
+                   tile_job)
+from .simd import LANES, store_block, value_at, vfma, zero_block
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
@@ -28,7 +29,7 @@ def csp_spmv(values, chunk_ptr, cell_input, x, y):  # pragma: no cover - compile
         for cell in range(chunk_ptr[j], chunk_ptr[j + 1]):
             xi = x[cell_input[cell]]
             for q in range(c):
-                sums[q] += values[cell, q] * xi
+                sums[q] += value_at(values, cell * c + q) * xi
         for q in range(min(c, y.shape[0] - j * c)):
             y[j * c + q] = sums[q]
 
@@ -49,7 +50,8 @@ def csp_block(w, j, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
             for i in range(h):
                 if i < live:
                     for t in range(0, tile, LANES):
-                        vfma(acc, i * tile + t, values[cell, q0 + i], x, xo + t, tile)
+                        vfma(acc, i * tile + t, value_at(values, cell * c + q0 + i), x, xo + t,
+                             tile)
         store_block(acc, y, j * c + q0, live, t0, tile)
 
 
@@ -76,9 +78,11 @@ class CSPKernel(SparseKernel):
     auto_params = ({"c": 16}, {"c": 8})
     spmm = staticmethod(csp_spmm)
 
-    def __init__(self, shape: tuple[int, int], values: Any, lengths: Any) -> None:
+    def __init__(self, shape: tuple[int, int], values: Any, lengths: Any,
+                 value_bits: int = 32) -> None:
         super().__init__(shape)
-        self.values = values32(values)
+        self.values = stored_values(values, value_bits)
+        self.value_bits = value_bits
         self.lengths = np.ascontiguousarray(lengths, dtype=np.int32)
         rows, cols = self.shape
         c = self.values.shape[1] if self.values.ndim == 2 else 0
@@ -96,7 +100,7 @@ class CSPKernel(SparseKernel):
 
     @classmethod
     def from_encoded(cls, enc: Any) -> "CSPKernel":
-        return cls(enc.matrix_shape, enc.values, enc.lengths)
+        return cls(enc.matrix_shape, enc.values, enc.lengths, kernel_value_bits(enc))
 
     @property
     def stored_entries(self) -> int:

@@ -8,9 +8,10 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, block_height, block_rows, column_index, register, tile_job, values32
-from .simd import (LANES, accumulator, fold_rows, lane_sum, ld, store_block, vfma, vgather_fma,
-                   wide_vectors, zero_block)
+from .base import (SparseKernel, block_height, block_rows, column_index, kernel_value_bits, register,
+                   stored_values, tile_job)
+from .simd import (LANES, accumulator, fold_rows, lane_sum, ld, store_block, value_at, vfma,
+                   vgather_fma, wide_vectors, zero_block)
 
 #: output rows handled by one parallel task
 ROWS_PER_TASK = 64
@@ -54,7 +55,7 @@ def csr_block(w, task, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
 def csr_entry(acc, i, data, indices, k, x, xt, tile):  # pragma: no cover - compiled
     """Partial-sum row i += data[k] * the x row of entry k's column."""
     xo = (xt + np.int64(ld(indices, k))) * tile
-    v = ld(data, k)
+    v = value_at(data, k)
     for t in range(0, tile, LANES):
         vfma(acc, i * tile + t, v, x, xo + t, tile)
 
@@ -82,17 +83,19 @@ class CSRKernel(SparseKernel):
     summary = "row pointers + a column index per kept weight (scipy's layout)"
     spmm = staticmethod(csr_spmm)
 
-    def __init__(self, shape: tuple[int, int], indptr: Any, indices: Any, data: Any) -> None:
+    def __init__(self, shape: tuple[int, int], indptr: Any, indices: Any, data: Any,
+                 value_bits: int = 32) -> None:
         super().__init__(shape)
         self.indptr = np.ascontiguousarray(indptr, dtype=np.int64)
         self.indices = column_index(indices, self.shape[1])
-        self.data = values32(data)
+        self.data = stored_values(data, value_bits)
+        self.value_bits = value_bits
         if len(self.indptr) != self.shape[0] + 1 or self.indptr[-1] != len(self.data):
             raise ValueError(f"CSR arrays do not describe a {self.shape} matrix")
 
     @classmethod
     def from_encoded(cls, enc: Any) -> "CSRKernel":
-        return cls(enc.matrix_shape, enc.indptr, enc.indices, enc.data)
+        return cls(enc.matrix_shape, enc.indptr, enc.indices, enc.data, kernel_value_bits(enc))
 
     @property
     def stored_entries(self) -> int:

@@ -14,8 +14,9 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, block_height, block_rows, index32, register, tile_job, values32
-from .simd import (LANES, accumulator, add_row, vfma, vgather_fma, wide_vectors,
+from .base import (SparseKernel, block_height, block_rows, index32, kernel_value_bits, register,
+                   stored_values, tile_job)
+from .simd import (LANES, accumulator, add_row, value_at, vfma, vgather_fma, wide_vectors,
                    zero_block)
 
 #: row groups handled by one parallel task
@@ -50,7 +51,7 @@ def gs_spmv(group_ptr, values, columns, row_ids, e, x, y):  # pragma: no cover -
             else:
                 for p in range(group_ptr[g], group_ptr[g + 1]):
                     for k in range(b):
-                        lane[k] += values[p, k] * x[columns[p, k]]
+                        lane[k] += value_at(values, p * b + k) * x[columns[p, k]]
             for s in range(r_per):
                 r = row_ids[g * r_per + s]
                 if 0 <= r < y.shape[0]:
@@ -77,7 +78,8 @@ def gs_block(w, task, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
                     if l0 + i < b:
                         xo = (xt + np.int64(columns[p, l0 + i])) * tile
                         for t in range(0, tile, LANES):
-                            vfma(acc, i * tile + t, values[p, l0 + i], x, xo + t, tile)
+                            vfma(acc, i * tile + t, value_at(values, p * b + l0 + i), x, xo + t,
+                                 tile)
             for i in range(min(h, b - l0)):
                 r = row_ids[g * (b // e) + (l0 + i) // e]
                 if 0 <= r < rows:
@@ -115,9 +117,11 @@ class GSKernel(SparseKernel):
         columns: Any,
         e: int,
         row_ids: Any = None,
+        value_bits: int = 32,
     ) -> None:
         super().__init__(shape)
-        self.values = values32(values)
+        self.values = stored_values(values, value_bits)
+        self.value_bits = value_bits
         self.columns = np.ascontiguousarray(columns, dtype=np.uint16)
         self.group_ptr = np.ascontiguousarray(group_ptr, dtype=np.int64)
         self.e = int(e)
@@ -138,7 +142,8 @@ class GSKernel(SparseKernel):
     @classmethod
     def from_encoded(cls, enc: Any) -> "GSKernel":
         row_ids = enc.row_ids.astype(np.int64) if enc.scatter else None
-        return cls(enc.matrix_shape, enc.pack_ptr, enc.values, enc.col_idx, enc.e, row_ids)
+        return cls(enc.matrix_shape, enc.pack_ptr, enc.values, enc.col_idx, enc.e, row_ids,
+                   kernel_value_bits(enc))
 
     @property
     def stored_entries(self) -> int:

@@ -8,9 +8,10 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, block_height, block_rows, register, tile_job, values32
-from .simd import (LANES, accumulator, fold_rows, lane_sum, store_block, vfma, vgather_fma,
-                   wide_vectors, zero_block)
+from .base import (SparseKernel, block_height, block_rows, kernel_value_bits, register, stored_values,
+                   tile_job)
+from .simd import (LANES, accumulator, fold_rows, lane_sum, ld, store_block, value_at, vfma,
+                   vgather_fma, wide_vectors, zero_block)
 
 #: output rows handled by one parallel task
 ROWS_PER_TASK = 64
@@ -35,28 +36,43 @@ def nm_spmv(values, positions, m, shift, x, y):  # pragma: no cover - compiled
             s = np.float32(0.0)
             for g in range(groups):
                 for k in range(n):
-                    s += values[r, g, k] * x[g * m + positions[r, g, k]]
+                    s += value_at(values, (r * groups + g) * n + k) * x[g * m + positions[r, g, k]]
             y[r] = s
 
 
 @nb.njit(inline="always")
 def nm_block(w, task, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
-    """Row r, batch tile t0: group g + i adds its N values times the x rows they name into
-    partial-sum row i, h groups at a time (h independent FMA chains); folded at the end."""
-    values, positions, m = w
+    """Row r, batch tile t0: the row's stored entries in order, entry j adding its value times
+    the x row it names into partial-sum row j mod h (h independent FMA chains), whole runs of
+    h without a test; folded at the end."""
+    values, positions, m, shift = w
     h = block_height(tile)
-    groups, per = values.shape[1], values.shape[2]
+    per = values.shape[2]
+    length = values.shape[1] * per
     for r in range(task * ROWS_PER_TASK, min(y.shape[0], (task + 1) * ROWS_PER_TASK)):
         zero_block(acc)
-        for g in range(0, groups, h):
-            for k in range(per):
-                for i in range(h):
-                    if g + i < groups:
-                        xo = (xt + (g + i) * m + np.int64(positions[r, g + i, k])) * tile
-                        for t in range(0, tile, LANES):
-                            vfma(acc, i * tile + t, values[r, g + i, k], x, xo + t, tile)
+        j = 0
+        while j + h <= length:
+            for i in range(h):
+                nm_entry(acc, i, w, r * length, j + i, per, x, xt, tile)
+            j += h
+        for i in range(h):
+            if j + i < length:
+                nm_entry(acc, i, w, r * length, j + i, per, x, xt, tile)
         fold_rows(acc, tile)
         store_block(acc, y, r, 1, t0, tile)
+
+
+@nb.njit(inline="always")
+def nm_entry(acc, i, w, row_at, j, per, x, xt, tile):  # pragma: no cover - compiled
+    """Partial-sum row i += the row's entry j (flat offset row_at + j) times the x row of its
+    column: its group's first column plus its stored position."""
+    values, positions, m, shift = w
+    group = j >> shift if shift >= 0 else j // per
+    xo = (xt + group * m + np.int64(ld(positions, row_at + j))) * tile
+    v = value_at(values, row_at + j)
+    for t in range(0, tile, LANES):
+        vfma(acc, i * tile + t, v, x, xo + t, tile)
 
 
 @cache
@@ -82,9 +98,11 @@ class NMKernel(SparseKernel):
     auto_params = ({"n": 2, "m": 4}, {"n": 1, "m": 4}, {"n": 2, "m": 8})
     spmm = staticmethod(nm_spmm)
 
-    def __init__(self, shape: tuple[int, int], values: Any, positions: Any, m: int) -> None:
+    def __init__(self, shape: tuple[int, int], values: Any, positions: Any, m: int,
+                 value_bits: int = 32) -> None:
         super().__init__(shape)
-        self.values = values32(values)
+        self.values = stored_values(values, value_bits)
+        self.value_bits = value_bits
         self.positions = np.ascontiguousarray(positions, dtype=np.uint8)
         self.m = int(m)
         rows, cols = self.shape
@@ -101,7 +119,8 @@ class NMKernel(SparseKernel):
     def from_encoded(cls, enc: Any) -> "NMKernel":
         rows, cols = enc.matrix_shape
         shape = (rows, cols // enc.m, enc.n)
-        return cls(enc.matrix_shape, enc.values.reshape(shape), enc.indices.reshape(shape), enc.m)
+        return cls(enc.matrix_shape, enc.values.reshape(shape), enc.indices.reshape(shape), enc.m,
+                   kernel_value_bits(enc))
 
     @property
     def stored_entries(self) -> int:
@@ -112,10 +131,10 @@ class NMKernel(SparseKernel):
         return self.values.nbytes + self.positions.nbytes
 
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
-        n = self.values.shape[2]
-        nm_spmv(self.values, self.positions, self.m, n.bit_length() - 1 if n & (n - 1) == 0 else -1,
-                x, y)
+        nm_spmv(*self.arrays(), x, y)
 
     def arrays(self) -> tuple:
-        return (self.values, self.positions, self.m)
+        """values, positions, M and log2 N (-1 when N is not a power of two)."""
+        n = self.values.shape[2]
+        return (self.values, self.positions, self.m, n.bit_length() - 1 if n & (n - 1) == 0 else -1)
 

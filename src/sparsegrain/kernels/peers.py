@@ -28,6 +28,9 @@ from .bench import format_for, masked_weight, memory_needed, MEMORY_LIMIT
 from .sparsify import kernel_for
 
 KERNEL = "sparsegrain"
+#: the kernel with float16 values (float32 accumulation), timed beside the rest when asked for
+HALF = "sparsegrain fp16"
+OURS = (KERNEL, HALF)
 
 
 @dataclass
@@ -43,17 +46,23 @@ class PeerRow:
 
     @property
     def best_peer(self) -> str:
-        return min((t, e) for e, t in self.ms.items() if e != KERNEL)[1]
+        return min((t, e) for e, t in self.ms.items() if e not in OURS)[1]
 
     @property
     def vs_best_peer(self) -> float:
         """The best peer's time over the kernel's (above 1: the kernel is faster)."""
         return self.ms[self.best_peer] / self.ms[KERNEL]
 
+    @property
+    def half_vs_best_peer(self) -> float | None:
+        """The same for the float16-value kernel, where it was timed."""
+        return self.ms[self.best_peer] / self.ms[HALF] if HALF in self.ms else None
+
     def to_dict(self) -> dict[str, Any]:
         return {"pattern": self.pattern, "format": self.format, "sparsity": self.sparsity,
                 "batch": self.batch, "shape": list(self.shape), "ms": dict(self.ms),
-                "best_peer": self.best_peer, "vs_best_peer": self.vs_best_peer}
+                "best_peer": self.best_peer, "vs_best_peer": self.vs_best_peer,
+                "half_vs_best_peer": self.half_vs_best_peer}
 
 
 def _mkl() -> Any | None:
@@ -92,9 +101,10 @@ def _onnx_matmul(w: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
     return lambda x: session.run(None, {"X": x})[0]
 
 
-def engines(w: torch.Tensor, spec: str) -> tuple[dict[str, Callable[[Any], Any]], list[str]]:
+def engines(w: torch.Tensor, spec: str, half: bool = False
+            ) -> tuple[dict[str, Callable[[Any], Any]], list[str]]:
     """Each engine's ``W @ X`` as a function of X (given as the engine takes it), and the
-    engines that are not installed."""
+    engines that are not installed; with ``half``, the kernel with float16 values as well."""
     import scipy.sparse as sp
 
     fmt, params = format_for(spec)
@@ -114,6 +124,9 @@ def engines(w: torch.Tensor, spec: str) -> tuple[dict[str, Callable[[Any], Any]]
         "scipy CSR": lambda x: csr @ x.numpy(),
         KERNEL: lambda x: kernel.matmul(x),
     }
+    if half:
+        half_kernel = kernel_for(w, fmt, value_bits=16, **params)
+        out[HALF] = lambda x: half_kernel.matmul(x)
     if t_bsr is not None:
         out["torch BSR"] = lambda x: t_bsr @ x
     missing = []
@@ -131,9 +144,11 @@ def engines(w: torch.Tensor, spec: str) -> tuple[dict[str, Callable[[Any], Any]]
 
 
 def bench_peers(shape: tuple[int, int], specs: list[str], sparsity: float, batches: list[int],
-                rounds: int = 7, progress: Callable[[str], None] = lambda s: None
-                ) -> tuple[list[PeerRow], list[str]]:
-    """Every engine on every (pattern, batch); returns the rows and the engines missing."""
+                rounds: int = 7, progress: Callable[[str], None] = lambda s: None,
+                half: bool = False) -> tuple[list[PeerRow], list[str]]:
+    """Every engine on every (pattern, batch); returns the rows and the engines missing. The
+    float16-value kernel (``half``) is checked against the product of the float16-rounded
+    weight, every other engine against the float32 weight's."""
     need = memory_needed(shape, max(batches)) * 2
     if need > MEMORY_LIMIT:
         raise ValueError(f"a {shape[0]}x{shape[1]} peer benchmark needs about "
@@ -142,13 +157,15 @@ def bench_peers(shape: tuple[int, int], specs: list[str], sparsity: float, batch
     gen = torch.Generator().manual_seed(1)
     for spec in specs:
         w = masked_weight(shape, spec, sparsity)
-        fns, missing = engines(w, spec)
+        fns, missing = engines(w, spec, half)
         fmt = format_for(spec)[0]
         for batch in batches:
             progress(f"{spec}, batch {batch}")
             x = torch.randn(shape[1], batch, generator=gen)
-            ref = (w.double() @ x.double()).numpy()
+            exact = (w.double() @ x.double()).numpy()
+            rounded = (w.half().double() @ x.double()).numpy() if half else exact
             for name, fn in fns.items():
+                ref = rounded if name == HALF else exact
                 got = np.asarray(fn(x), dtype=np.float64).reshape(ref.shape)
                 if not np.allclose(got, ref, rtol=1e-3, atol=1e-3 * np.abs(ref).max()):
                     raise RuntimeError(f"{name} gives another product on {spec}, batch {batch}")

@@ -113,9 +113,7 @@ def vgather_fma(typingctx: Any, acc: Any, acc_at: Any, values: Any, indices: Any
     in-group position."""
     _check_array(acc, "accumulator")
     _check_array(x, "input")
-    if not (isinstance(values, types.Array) and values.layout == "C"
-            and values.dtype == types.float32):
-        raise TypingError(f"values must be a C-contiguous float32 array, got {values}")
+    _check_values(values)
     if not (isinstance(indices, types.Array) and indices.layout == "C"
             and isinstance(indices.dtype, types.Integer) and not indices.dtype.signed
             and indices.dtype.bitwidth <= 32):
@@ -125,7 +123,7 @@ def vgather_fma(typingctx: Any, acc: Any, acc_at: Any, values: Any, indices: Any
         accv, atv, valv, idxv, kv, countv, xv, j0v, shiftv, mv = args
         lanes = ir.Constant(_IVEC, list(range(LANES)))
         mask = builder.icmp_signed("<", lanes, _splat(builder, _as_i32(builder, countv), _IVEC))
-        vals = _masked_load(context, builder, sig.args[2], valv, kv, mask)
+        vals = _widen(builder, _masked_load(context, builder, sig.args[2], valv, kv, mask))
         idx = _masked_load(context, builder, sig.args[3], idxv, kv, mask)
         if idx.type.element.width < 32:
             idx = builder.zext(idx, _IVEC)
@@ -164,6 +162,36 @@ def vmove(typingctx: Any, dst: Any, dst_at: Any, src: Any, src_at: Any, tile: An
         return context.get_dummy_value()
 
     return types.none(dst, types.intp, src, types.intp, tile), codegen
+
+
+def _check_values(values: Any) -> None:
+    if not (isinstance(values, types.Array) and values.layout == "C"
+            and values.dtype in (types.float32, types.uint16)):
+        raise TypingError("values must be a C-contiguous float32 array or uint16 (the bits of "
+                          f"float16 values), got {values}")
+
+
+def _widen(builder: Any, value: Any) -> Any:
+    """Stored values (float32, or 16-bit integers holding float16 bits) as float32."""
+    if isinstance(value.type, ir.VectorType) and isinstance(value.type.element, ir.IntType):
+        half = ir.VectorType(ir.HalfType(), value.type.count)
+        return builder.fpext(builder.bitcast(value, half), ir.VectorType(ir.FloatType(), half.count))
+    if isinstance(value.type, ir.IntType):
+        return builder.fpext(builder.bitcast(value, ir.HalfType()), ir.FloatType())
+    return value
+
+
+@intrinsic
+def value_at(typingctx: Any, values: Any, at: Any) -> Any:
+    """Stored value ``values.flat[at]`` as float32: float32 values as they are, 16-bit ones
+    (float16 bits) widened, in one conversion instruction on x86 (F16C)."""
+    _check_values(values)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        return _widen(builder, builder.load(builder.gep(data, [args[1]], inbounds=True)))
+
+    return types.float32(values, types.intp), codegen
 
 
 @intrinsic

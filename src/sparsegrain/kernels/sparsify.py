@@ -20,7 +20,7 @@ from ..patterns import Pattern
 from ..patterns import pattern as make_pattern
 from . import ops
 from .autotune import DecisionCache, decision_key
-from .base import KERNELS, SparseKernel, native_kernels
+from .base import KERNELS, VALUE_BITS, SparseKernel, native_kernels
 from .conv import conv2d
 
 
@@ -111,9 +111,24 @@ def pruned_weight(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | None
     return torch.where(mask, weight, torch.zeros((), dtype=weight.dtype)), mask
 
 
-def kernel_for(weight: torch.Tensor, fmt: str, **params: Any) -> SparseKernel:
-    """Encode ``weight`` (its zeros pruned) in ``fmt`` with float32 values and wrap it in a kernel."""
-    return from_encoded(encode(weight.float(), fmt, value_bits=32, **params))
+def kernel_for(weight: torch.Tensor, fmt: str, value_bits: int = 32, **params: Any) -> SparseKernel:
+    """Encode ``weight`` (its zeros pruned) in ``fmt`` with float32 values (or float16 for
+    ``value_bits=16``) and wrap it in a kernel."""
+    check_value_bits(value_bits)
+    return from_encoded(encode(as_stored(weight, value_bits), fmt, value_bits=value_bits, **params))
+
+
+def as_stored(weight: torch.Tensor, value_bits: int) -> torch.Tensor:
+    """The weight in the float type its kernel stores (so the Encoded, and a saved file, hold
+    16-bit values when the kernel does)."""
+    return weight.half() if value_bits == 16 else weight.float()
+
+
+def check_value_bits(value_bits: Any) -> None:
+    """A clear error unless ``value_bits`` is a width the kernels store values in."""
+    if value_bits not in VALUE_BITS:
+        raise ValueError(f"value_bits must be one of {', '.join(map(str, VALUE_BITS))}, got "
+                         f"{value_bits!r}")
 
 
 def from_encoded(enc: Any) -> SparseKernel:
@@ -135,15 +150,17 @@ def tries(fmt: str, spec: Pattern | None) -> list[tuple[str, dict[str, Any]]]:
 
 
 def candidates(weight: torch.Tensor, mask: torch.Tensor, fmt: str,
-               spec: Pattern | None = None) -> dict[str, SparseKernel]:
-    """Kernels for every format of :func:`tries` that holds the mask, by format string."""
+               spec: Pattern | None = None, value_bits: int = 32) -> dict[str, SparseKernel]:
+    """Kernels for every format of :func:`tries` that holds the mask, by format string (with
+    " fp16" after it for 16-bit values)."""
     if fmt != "auto" and fmt not in KERNELS:
         raise ValueError(f"unknown kernel format {fmt!r}; valid: auto, {', '.join(KERNELS)}")
     out: dict[str, SparseKernel] = {}
     for name, params in tries(fmt, spec):
-        label = format_spec(name, params)
+        label = format_spec(name, params) + (" fp16" if value_bits == 16 else "")
         try:
-            enc = encode(weight.float(), name, mask=mask, value_bits=32, **params)
+            enc = encode(as_stored(weight, value_bits), name, mask=mask, value_bits=value_bits,
+                         **params)
         except ValueError:
             if fmt != "auto":
                 raise
@@ -162,6 +179,7 @@ def sparsify(
     pattern: str | Pattern | None = None,
     inputs: tuple | torch.Tensor | None = None,
     cache: bool | str | Path = True,
+    value_bits: int = 32,
 ) -> nn.Module:
     """Replace, in place, each pruned Linear/Conv2d of ``model`` by a sparse-kernel layer.
 
@@ -176,7 +194,10 @@ def sparsify(
     the sweep use) instead of trying every kernel's ``auto_params``. ``cache`` (True: the
     default cache folder, or a folder) reuses the timings of a layer timed before with the same
     mask, candidates, input shape and thread counts (:mod:`.autotune`); False always times.
+    ``value_bits=16`` stores the kernels' values as float16 (float32 accumulation): half the
+    value bytes, each weight rounded to 11 significant bits.
     """
+    check_value_bits(value_bits)
     spec = None if pattern is None else make_pattern(pattern)
     if not isinstance(model, nn.Module):
         raise ValueError(f"sparsify takes a torch.nn.Module, got {type(model).__name__}")
@@ -206,7 +227,7 @@ def sparsify(
     gen = torch.Generator().manual_seed(0)
     for name, module in layers:
         weight, mask = pruned_weight(module)
-        kernels = candidates(weight, mask, format, spec)
+        kernels = candidates(weight, mask, format, spec, value_bits)
         wrapped = {label: sparse_layer(k, module) for label, k in kernels.items()}
         if name in seen:
             x = seen[name]

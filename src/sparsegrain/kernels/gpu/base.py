@@ -6,7 +6,7 @@ import os
 
 import torch
 
-from ..base import SparseKernel
+from ..base import SparseKernel, float_values
 
 #: value dtypes the Triton kernels store (accumulation is always float32)
 GPU_DTYPES = (torch.float16, torch.bfloat16)
@@ -44,6 +44,9 @@ class GPUKernel:
         self.dtype = dtype
 
     def to_device(self, a, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """A CPU kernel's array on the device (stored values as ``dtype``, float16 bits read as
+        float16)."""
+        a = float_values(a) if dtype is not None else a
         return torch.as_tensor(a).to(device=self.device, dtype=dtype).contiguous()
 
     def check_input(self, x: torch.Tensor) -> torch.Tensor:
