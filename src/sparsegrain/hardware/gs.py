@@ -38,6 +38,7 @@ from ..patterns.base import Geometry
 from .actions import DRAM_READ, DRAM_WRITE, FP16_ADD, FP16_MUL, SRAM_READ, SRAM_WRITE
 from .base import Accelerator, SimResult, register
 from .layers import Layer, LayerRun
+from .storage import GLOBAL_BUFFER_KIB, Storage
 
 LAYOUTS = ("auto", "gs", "unstructured", "block_bx1", "block_1xb", "dense")
 
@@ -222,4 +223,12 @@ class GSEngine(Accelerator):
                     "lane_utilization": useful / (s["lanes_issued"] * n_cols) if s["lanes_issued"] else 0.0,
                     "useful_macs": useful, "weight_passes": passes},
             outputs=y,
+            storage={  # the packs stream through the global buffer; x sits in B banks
+                "global_buffer": Storage("sram", GLOBAL_BUFFER_KIB * 1024,
+                                         self.lanes * self.value_bits,
+                                         stream_words * n_cols, n_out * n_cols * vb),
+                "scratchpad_banks": Storage("sram", self.spm_elems * self.value_bits / 8 / self.lanes,
+                                            self.value_bits, s["spm_reads"] * vb * n_cols,
+                                            n_in * n_cols * vb),
+            },
         )
