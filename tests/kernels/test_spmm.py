@@ -64,6 +64,10 @@ def test_buffers_start_on_a_cache_line(shape, zero):
     assert t.ctypes.data % ALIGN == 0
     np.testing.assert_array_equal(t[0, :, :3], x)
     assert not t[0, :, 3:].any()
+    one = aligned((35, 16))
+    one[...] = 1.0
+    assert np.shares_memory(tile_major(one, 0, 16, 16), one)  # one aligned tile: used in place
+    assert not np.shares_memory(tile_major(one[:, :8], 0, 16, 16), one)
 
 
 def test_column_indices_are_narrow_and_unsigned():
