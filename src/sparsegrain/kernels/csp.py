@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import (SparseKernel, block_height, block_rows, kernel_value_bits, register, stored_values,
+from .base import (SparseKernel, block_rows, kernel_value_bits, register, stored_values,
                    tile_job)
 from .simd import LANES, store_block, value_at, vfma, zero_block
 
@@ -35,11 +35,10 @@ def csp_spmv(values, chunk_ptr, cell_input, x, y):  # pragma: no cover - compile
 
 
 @nb.njit(inline="always")
-def csp_block(w, j, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
+def csp_block(w, j, acc, x, xt, y, t0, tile, h):  # pragma: no cover - compiled
     """Chunk j, outputs q0..q0+h of it, batch tile t0: every cell loads the x row of its input
     once and multiplies it by the cell's h values, so each x load feeds h vector FMAs."""
     values, chunk_ptr, cell_input = w
-    h = block_height(tile)
     rows = y.shape[0]
     c = values.shape[1]
     for q0 in range(0, min(c, rows - j * c), h):
@@ -56,16 +55,19 @@ def csp_block(w, j, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
 
 
 @cache
-def csp_spmm(tile: int) -> Callable[..., None]:
-    """SpMM over chunks of C outputs, one task each (see :attr:`SparseKernel.spmm`)."""
-    size = block_rows(tile) * tile
+def csp_spmm(tile: int, c: int = 0) -> Callable[..., None]:
+    """SpMM over chunks of C outputs, one task each (see :attr:`SparseKernel.spmm`), compiled
+    for chunks of ``c`` outputs as well: a register block of min(block rows, C) outputs then
+    holds no row that no chunk fills (C = 8 at 8 columns: 8 rows, not 16 half empty)."""
+    h = min(block_rows(tile), c) if c else block_rows(tile)
+    size = h * tile
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
     def spmm(w, x, y, tb):  # pragma: no cover - compiled
         n = w[1].shape[0] - 1
         for job in nb.prange(x.shape[0] * n):
             task, t0, xt, acc = tile_job(job, n, tb, tile, size, x)
-            csp_block(w, task, acc, x, xt, y, t0, tile)
+            csp_block(w, task, acc, x, xt, y, t0, tile, h)
 
     return spmm
 
@@ -113,6 +115,9 @@ class CSPKernel(SparseKernel):
 
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         csp_spmv(self.values, self.chunk_ptr, self.cell_input, x, y)
+
+    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
+        self.spmm(x.shape[2], self.values.shape[1])(self.arrays(), x, y, t0)
 
     def arrays(self) -> tuple:
         return (self.values, self.chunk_ptr, self.cell_input)
