@@ -60,7 +60,7 @@ def csp_spmm(tile: int, c: int = 0) -> Callable[..., None]:
     for chunks of ``c`` outputs as well: a register block of min(block rows, C) outputs then
     holds no row that no chunk fills (C = 8 at 8 columns: 8 rows, not 16 half empty)."""
     h = min(block_rows(tile), c) if c else block_rows(tile)
-    size = h * tile
+    size = -(-h * tile // LANES) * LANES  # whole vectors: zero_block clears 16 lanes at a time
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
     def spmm(w, x, y, tb):  # pragma: no cover - compiled

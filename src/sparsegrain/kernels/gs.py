@@ -16,7 +16,7 @@ import numpy as np
 
 from .base import (SparseKernel, block_height, block_rows, index32, kernel_value_bits, register,
                    stored_values, tile_job)
-from .simd import (LANES, accumulator, add_row, value_at, vfma, vgather_fma, wide_vectors,
+from .simd import (LANES, accumulator, add_row, ld, value_at, vfma, vgather_fma, wide_vectors,
                    zero_block)
 
 #: row groups handled by one parallel task
@@ -62,24 +62,25 @@ def gs_spmv(group_ptr, values, columns, row_ids, e, x, y):  # pragma: no cover -
 
 
 @nb.njit(inline="always")
-def gs_block(w, task, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
+def gs_block(w, task, acc, x, xt, y, t0, tile, b, e):  # pragma: no cover - compiled
     """Group g, lanes l0..l0+h, batch tile t0: every pack multiplies each lane's value by the x
     row at its column into that lane's accumulator row (h independent FMA chains, no index
-    shared); each lane's sums are then added to the output row of its slot."""
-    group_ptr, values, columns, row_ids, e = w
+    shared); each lane's sums are then added to the output row of its slot. B and E are
+    compile-time constants here."""
+    group_ptr, values, columns, row_ids = w[0], w[1], w[2], w[3]
     h = block_height(tile)
     rows = y.shape[0]
-    groups, b = group_ptr.shape[0] - 1, values.shape[1]
+    groups = group_ptr.shape[0] - 1
     for g in range(task * GROUPS_PER_TASK, min(groups, (task + 1) * GROUPS_PER_TASK)):
         for l0 in range(0, b, h):
             zero_block(acc)
             for p in range(group_ptr[g], group_ptr[g + 1]):
                 for i in range(h):
                     if l0 + i < b:
-                        xo = (xt + np.int64(columns[p, l0 + i])) * tile
+                        xo = (xt + np.int64(ld(columns, p * b + l0 + i))) * tile
+                        v = value_at(values, p * b + l0 + i)
                         for t in range(0, tile, LANES):
-                            vfma(acc, i * tile + t, value_at(values, p * b + l0 + i), x, xo + t,
-                                 tile)
+                            vfma(acc, i * tile + t, v, x, xo + t, tile)
             for i in range(min(h, b - l0)):
                 r = row_ids[g * (b // e) + (l0 + i) // e]
                 if 0 <= r < rows:
@@ -87,8 +88,9 @@ def gs_block(w, task, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
 
 
 @cache
-def gs_spmm(tile: int) -> Callable[..., None]:
-    """SpMM over tasks of ``GROUPS_PER_TASK`` row groups (see :attr:`SparseKernel.spmm`)."""
+def gs_spmm(tile: int, b: int, e: int) -> Callable[..., None]:
+    """SpMM over tasks of ``GROUPS_PER_TASK`` row groups (see :attr:`SparseKernel.spmm`),
+    compiled for one pack width B and E as well (a lane's place is then a shift and an add)."""
     size = block_rows(tile) * tile
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
@@ -96,7 +98,7 @@ def gs_spmm(tile: int) -> Callable[..., None]:
         n = (w[0].shape[0] - 1 + GROUPS_PER_TASK - 1) // GROUPS_PER_TASK
         for job in nb.prange(x.shape[0] * n):
             task, t0, xt, acc = tile_job(job, n, tb, tile, size, x)
-            gs_block(w, task, acc, x, xt, y, t0, tile)
+            gs_block(w, task, acc, x, xt, y, t0, tile, b, e)
 
     return spmm
 
@@ -155,6 +157,9 @@ class GSKernel(SparseKernel):
 
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         gs_spmv(self.group_ptr, self.values, self.columns, self.row_ids, self.e, x, y)
+
+    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
+        self.spmm(x.shape[2], self.values.shape[1], self.e)(self.arrays(), x, y, t0)
 
     def arrays(self) -> tuple:
         return (self.group_ptr, self.values, self.columns, self.row_ids, self.e)

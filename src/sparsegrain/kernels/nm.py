@@ -41,11 +41,11 @@ def nm_spmv(values, positions, m, shift, x, y):  # pragma: no cover - compiled
 
 
 @nb.njit(inline="always")
-def nm_block(w, task, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
+def nm_block(w, task, acc, x, xt, y, t0, tile, m, shift):  # pragma: no cover - compiled
     """Row r, batch tile t0: the row's stored entries in order, entry j adding its value times
     the x row it names into partial-sum row j mod h (h independent FMA chains), whole runs of
-    h without a test; folded at the end."""
-    values, positions, m, shift = w
+    h without a test; folded at the end. M and log2 N are compile-time constants here."""
+    values = w[0]
     h = block_height(tile)
     per = values.shape[2]
     length = values.shape[1] * per
@@ -54,20 +54,20 @@ def nm_block(w, task, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
         j = 0
         while j + h <= length:
             for i in range(h):
-                nm_entry(acc, i, w, r * length, j + i, per, x, xt, tile)
+                nm_entry(acc, i, w, r * length, j + i, per, m, shift, x, xt, tile)
             j += h
         for i in range(h):
             if j + i < length:
-                nm_entry(acc, i, w, r * length, j + i, per, x, xt, tile)
+                nm_entry(acc, i, w, r * length, j + i, per, m, shift, x, xt, tile)
         fold_rows(acc, tile)
         store_block(acc, y, r, 1, t0, tile)
 
 
 @nb.njit(inline="always")
-def nm_entry(acc, i, w, row_at, j, per, x, xt, tile):  # pragma: no cover - compiled
+def nm_entry(acc, i, w, row_at, j, per, m, shift, x, xt, tile):  # pragma: no cover - compiled
     """Partial-sum row i += the row's entry j (flat offset row_at + j) times the x row of its
     column: its group's first column plus its stored position."""
-    values, positions, m, shift = w
+    values, positions = w[0], w[1]
     group = j >> shift if shift >= 0 else j // per
     xo = (xt + group * m + np.int64(ld(positions, row_at + j))) * tile
     v = value_at(values, row_at + j)
@@ -76,8 +76,10 @@ def nm_entry(acc, i, w, row_at, j, per, x, xt, tile):  # pragma: no cover - comp
 
 
 @cache
-def nm_spmm(tile: int) -> Callable[..., None]:
-    """SpMM over tasks of ``ROWS_PER_TASK`` rows (see :attr:`SparseKernel.spmm`)."""
+def nm_spmm(tile: int, m: int, shift: int) -> Callable[..., None]:
+    """SpMM over tasks of ``ROWS_PER_TASK`` rows (see :attr:`SparseKernel.spmm`), compiled for
+    one M and log2 N (-1: N not a power of two) as well, so that an entry's column costs a shift
+    and an add rather than a multiply."""
     size = block_rows(tile) * tile
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
@@ -85,7 +87,7 @@ def nm_spmm(tile: int) -> Callable[..., None]:
         n = (y.shape[0] + ROWS_PER_TASK - 1) // ROWS_PER_TASK
         for job in nb.prange(x.shape[0] * n):
             task, t0, xt, acc = tile_job(job, n, tb, tile, size, x)
-            nm_block(w, task, acc, x, xt, y, t0, tile)
+            nm_block(w, task, acc, x, xt, y, t0, tile, m, shift)
 
     return spmm
 
@@ -132,6 +134,10 @@ class NMKernel(SparseKernel):
 
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         nm_spmv(*self.arrays(), x, y)
+
+    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
+        w = self.arrays()
+        self.spmm(x.shape[2], w[2], w[3])(w, x, y, t0)
 
     def arrays(self) -> tuple:
         """values, positions, M and log2 N (-1 when N is not a power of two)."""
