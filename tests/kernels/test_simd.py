@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 from numba.core.errors import TypingError
 
+from sparsegrain.kernels.nm import group_offsets
 from sparsegrain.kernels.simd import (
     LANES,
+    NO_OFFSETS,
     accumulator,
     add_row,
     fold_rows,
@@ -80,27 +82,28 @@ def test_accumulator_size_must_be_a_constant():
 
 
 @nb.njit
-def _gathered(acc_at, values, indices, k, count, x, j0, shift, m):
+def _gathered(acc_at, values, indices, k, count, x, base, offsets, off_at):
     wide_vectors()
     acc = accumulator(TWO_ROWS)
     zero_block(acc)
-    vgather_fma(acc, acc_at, values, indices, k, count, x, j0, shift, m)
+    vgather_fma(acc, acc_at, values, indices, k, count, x, base, offsets, off_at)
     return acc[0], lane_sum(acc, 0, TWO_ROWS), acc.copy()
 
 
 @pytest.mark.parametrize("count", [0, 5, LANES, LANES + 3])
-@pytest.mark.parametrize("j0, shift, m", [(0, 0, 0), (6, 1, 4), (3, 2, 8)])
-def test_gather_step_reads_only_live_lanes_and_forms_columns(count, j0, shift, m):
+@pytest.mark.parametrize("base, n, m, row", [(0, 0, 0, 0), (8, 2, 4, 1), (24, 3, 8, 2)])
+def test_gather_step_reads_only_live_lanes_and_forms_columns(count, base, n, m, row):
     rng = np.random.default_rng(count + m)
-    k, n = 3, 40  # lanes past the arrays' end must not be read: count stops them
+    offsets = NO_OFFSETS if n == 0 else group_offsets(n, m)
+    k = 3  # lanes past the arrays' end must not be read: count stops them
     values = rng.standard_normal(k + min(count, LANES)).astype(np.float32)
     indices = rng.integers(0, 4, size=len(values)).astype(np.uint8)
-    x = rng.standard_normal(n * 4).astype(np.float32)
-    _, total, acc = _gathered(LANES, values, indices, k, count, x, j0, shift, m)
+    x = rng.standard_normal(base + 4 * LANES).astype(np.float32)
+    _, total, acc = _gathered(LANES, values, indices, k, count, x, base, offsets, row * LANES)
     want = np.zeros(TWO_ROWS, np.float32)
     for lane in range(min(count, LANES)):
-        col = ((j0 + lane) >> shift) * m + indices[k + lane]
-        want[LANES + lane] = values[k + lane] * x[col]
+        group = 0 if n == 0 else (row + lane) // n * m  # the group start of entry row + lane
+        want[LANES + lane] = values[k + lane] * x[base + group + indices[k + lane]]
     np.testing.assert_allclose(acc, want, rtol=1e-6)
     assert total == pytest.approx(want.sum(), rel=1e-5, abs=1e-6)
 
@@ -108,4 +111,4 @@ def test_gather_step_reads_only_live_lanes_and_forms_columns(count, j0, shift, m
 def test_gather_step_refuses_signed_indices():
     values, x = np.ones(LANES, np.float32), np.ones(LANES, np.float32)
     with pytest.raises(TypingError, match="unsigned"):
-        _gathered(0, values, np.zeros(LANES, np.int32), 0, LANES, x, 0, 0, 0)
+        _gathered(0, values, np.zeros(LANES, np.int32), 0, LANES, x, 0, NO_OFFSETS, 0)

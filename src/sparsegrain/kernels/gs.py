@@ -16,8 +16,8 @@ import numpy as np
 
 from .base import (SparseKernel, block_height, block_rows, index32, kernel_value_bits, register,
                    stored_values, tile_job)
-from .simd import (LANES, accumulator, add_row, ld, value_at, vfma, vgather_fma, wide_vectors,
-                   zero_block)
+from .simd import (LANES, NO_OFFSETS, accumulator, add_row, ld, value_at, vfma, vgather_fma,
+                   wide_vectors, zero_block)
 
 #: row groups handled by one parallel task
 GROUPS_PER_TASK = 8
@@ -45,7 +45,8 @@ def gs_spmv(group_ptr, values, columns, row_ids, e, x, y):  # pragma: no cover -
                 start, end = group_ptr[g] * b, group_ptr[g + 1] * b
                 for f in range(start, end, run):
                     for v in range(0, run, LANES):
-                        vgather_fma(acc, v, values, columns, f + v, end - f - v, x, 0, 0, 0)
+                        vgather_fma(acc, v, values, columns, f + v, end - f - v, x, 0,
+                                    NO_OFFSETS, 0)
                 for i in range(run):
                     lane[i % b] += acc[i]
             else:

@@ -17,69 +17,72 @@ from .simd import (LANES, accumulator, fold_rows, lane_sum, ld, store_block, val
 ROWS_PER_TASK = 64
 
 
+def group_offsets(n: int, m: int) -> np.ndarray:
+    """(N, 16) int32: row p holds ((p + l) // N) * M for lanes l, the first column of the group of
+    each of 16 entries that start p entries into a group; a run of 16 entries from a row's entry
+    j then has its group starts at (j // N) * M + row j mod N, whatever N is."""
+    lanes = np.arange(n)[:, None] + np.arange(LANES)[None, :]
+    return np.ascontiguousarray(lanes // n * m, dtype=np.int32)
+
+
 @nb.njit(parallel=True, fastmath=True, cache=True)
-def nm_spmv(values, positions, m, shift, x, y):  # pragma: no cover - compiled
-    """y[r] = sum over groups g, slots s of values[r, g, s] * x[g * m + positions[r, g, s]]; with
-    N = 2**shift (shift -1 otherwise), 16 entries per gather, each column computed from its
-    entry's place in the row."""
+def nm_spmv(values, positions, m, offsets, x, y):  # pragma: no cover - compiled
+    """y[r] = sum over groups g, slots s of values[r, g, s] * x[g * m + positions[r, g, s]],
+    16 entries per gather, each column its group's start (from ``offsets``) plus its position."""
     wide_vectors()
     groups, n = values.shape[1], values.shape[2]
     length = groups * n
+    whole, part = LANES // max(n, 1), LANES % max(n, 1)  # 16 entries: whole groups and a part
     for r in nb.prange(values.shape[0]):
-        if shift >= 0:
-            acc = accumulator(LANES)
-            zero_block(acc)
-            for j in range(0, length, LANES):
-                vgather_fma(acc, 0, values, positions, r * length + j, length - j, x, j, shift, m)
-            y[r] = lane_sum(acc, 0, LANES)
-        else:
-            s = np.float32(0.0)
-            for g in range(groups):
-                for k in range(n):
-                    s += value_at(values, (r * groups + g) * n + k) * x[g * m + positions[r, g, k]]
-            y[r] = s
+        acc = accumulator(LANES)
+        zero_block(acc)
+        group, into = 0, 0  # the group of entry j and how far into it (no division per run)
+        for j in range(0, length, LANES):
+            vgather_fma(acc, 0, values, positions, r * length + j, length - j, x, group * m,
+                        offsets, into * LANES)
+            group, into = group + whole, into + part
+            if into >= n:
+                group, into = group + 1, into - n
+        y[r] = lane_sum(acc, 0, LANES)
 
 
 @nb.njit(inline="always")
-def nm_block(w, task, acc, x, xt, y, t0, tile, m, shift):  # pragma: no cover - compiled
+def nm_block(w, task, acc, x, xt, y, t0, tile, m, n):  # pragma: no cover - compiled
     """Row r, batch tile t0: the row's stored entries in order, entry j adding its value times
     the x row it names into partial-sum row j mod h (h independent FMA chains), whole runs of
-    h without a test; folded at the end. M and log2 N are compile-time constants here."""
-    values = w[0]
+    h without a test; folded at the end. M and N are compile-time constants here."""
     h = block_height(tile)
-    per = values.shape[2]
-    length = values.shape[1] * per
+    length = w[0].shape[1] * n
     for r in range(task * ROWS_PER_TASK, min(y.shape[0], (task + 1) * ROWS_PER_TASK)):
         zero_block(acc)
         j = 0
         while j + h <= length:
             for i in range(h):
-                nm_entry(acc, i, w, r * length, j + i, per, m, shift, x, xt, tile)
+                nm_entry(acc, i, w, r * length, j + i, m, n, x, xt, tile)
             j += h
         for i in range(h):
             if j + i < length:
-                nm_entry(acc, i, w, r * length, j + i, per, m, shift, x, xt, tile)
+                nm_entry(acc, i, w, r * length, j + i, m, n, x, xt, tile)
         fold_rows(acc, tile)
         store_block(acc, y, r, 1, t0, tile)
 
 
 @nb.njit(inline="always")
-def nm_entry(acc, i, w, row_at, j, per, m, shift, x, xt, tile):  # pragma: no cover - compiled
+def nm_entry(acc, i, w, row_at, j, m, n, x, xt, tile):  # pragma: no cover - compiled
     """Partial-sum row i += the row's entry j (flat offset row_at + j) times the x row of its
-    column: its group's first column plus its stored position."""
+    column: its group's first column (j // N * M, constants folded) plus its stored position."""
     values, positions = w[0], w[1]
-    group = j >> shift if shift >= 0 else j // per
-    xo = (xt + group * m + np.int64(ld(positions, row_at + j))) * tile
+    xo = (xt + j // n * m + np.int64(ld(positions, row_at + j))) * tile
     v = value_at(values, row_at + j)
     for t in range(0, tile, LANES):
         vfma(acc, i * tile + t, v, x, xo + t, tile)
 
 
 @cache
-def nm_spmm(tile: int, m: int, shift: int) -> Callable[..., None]:
+def nm_spmm(tile: int, m: int, per: int) -> Callable[..., None]:
     """SpMM over tasks of ``ROWS_PER_TASK`` rows (see :attr:`SparseKernel.spmm`), compiled for
-    one M and log2 N (-1: N not a power of two) as well, so that an entry's column costs a shift
-    and an add rather than a multiply."""
+    one M and N (``per``) as well, so that an entry's column costs a shift or a multiply by a constant
+    rather than a division."""
     size = block_rows(tile) * tile
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
@@ -87,7 +90,7 @@ def nm_spmm(tile: int, m: int, shift: int) -> Callable[..., None]:
         n = (y.shape[0] + ROWS_PER_TASK - 1) // ROWS_PER_TASK
         for job in nb.prange(x.shape[0] * n):
             task, t0, xt, acc = tile_job(job, n, tb, tile, size, x)
-            nm_block(w, task, acc, x, xt, y, t0, tile, m, shift)
+            nm_block(w, task, acc, x, xt, y, t0, tile, m, per)
 
     return spmm
 
@@ -116,6 +119,7 @@ class NMKernel(SparseKernel):
             or (self.positions.size and int(self.positions.max()) >= self.m)
         ):
             raise ValueError(f"N:M arrays do not describe a {self.shape} matrix with M = {m}")
+        self.offsets = group_offsets(self.values.shape[2], self.m)
 
     @classmethod
     def from_encoded(cls, enc: Any) -> "NMKernel":
@@ -136,11 +140,9 @@ class NMKernel(SparseKernel):
         nm_spmv(*self.arrays(), x, y)
 
     def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
-        w = self.arrays()
-        self.spmm(x.shape[2], w[2], w[3])(w, x, y, t0)
+        self.spmm(x.shape[2], self.m, self.values.shape[2])(self.arrays(), x, y, t0)
 
     def arrays(self) -> tuple:
-        """values, positions, M and log2 N (-1 when N is not a power of two)."""
-        n = self.values.shape[2]
-        return (self.values, self.positions, self.m, n.bit_length() - 1 if n & (n - 1) == 0 else -1)
+        """values, positions, M and the group starts of :func:`group_offsets`."""
+        return (self.values, self.positions, self.m, self.offsets)
 

@@ -29,6 +29,8 @@ _VEC = ir.VectorType(ir.FloatType(), LANES)
 _I32 = ir.IntType(32)
 _IVEC = ir.VectorType(_I32, LANES)
 _MASK = ir.VectorType(ir.IntType(1), LANES)
+#: :func:`vgather_fma`'s offsets when every index is a column (a constant: LLVM folds it away)
+NO_OFFSETS = np.zeros(LANES, np.int32)
 
 
 def _check_array(ary: Any, what: str) -> None:
@@ -105,14 +107,17 @@ def _masked_load(context: Any, builder: Any, aryty: Any, ary: Any, at: Any, mask
 
 @intrinsic
 def vgather_fma(typingctx: Any, acc: Any, acc_at: Any, values: Any, indices: Any, k: Any,
-                count: Any, x: Any, j0: Any, shift: Any, m: Any) -> Any:
-    """``acc[acc_at+l] += values[k+l] * x[((j0+l) >> shift) * m + indices[k+l]]`` for lanes
+                count: Any, x: Any, base: Any, offsets: Any, off_at: Any) -> Any:
+    """``acc[acc_at+l] += values[k+l] * x[base + offsets[off_at+l] + indices[k+l]]`` for lanes
     l < min(16, count), as one masked load of each array and one gather of x with 32-bit
-    offsets. CSR passes m = 0 (the index is the column); N:M with N = 2**shift passes the group
-    width m and the row-local position j0, so a column is its group's start plus the stored
-    in-group position."""
+    offsets. CSR and GS pass :data:`NO_OFFSETS` (the index is the column); N:M passes its group
+    starts (:func:`sparsegrain.kernels.nm.group_offsets`), so that a column is its group's first
+    column plus the stored in-group position."""
     _check_array(acc, "accumulator")
     _check_array(x, "input")
+    if not (isinstance(offsets, types.Array) and offsets.layout == "C"
+            and offsets.dtype == types.int32):
+        raise TypingError(f"offsets must be a C-contiguous int32 array, got {offsets}")
     _check_values(values)
     if not (isinstance(indices, types.Array) and indices.layout == "C"
             and isinstance(indices.dtype, types.Integer) and not indices.dtype.signed
@@ -120,16 +125,17 @@ def vgather_fma(typingctx: Any, acc: Any, acc_at: Any, values: Any, indices: Any
         raise TypingError(f"indices must be a C-contiguous unsigned array, got {indices}")
 
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        accv, atv, valv, idxv, kv, countv, xv, j0v, shiftv, mv = args
+        accv, atv, valv, idxv, kv, countv, xv, basev, offv, offatv = args
         lanes = ir.Constant(_IVEC, list(range(LANES)))
         mask = builder.icmp_signed("<", lanes, _splat(builder, _as_i32(builder, countv), _IVEC))
         vals = _widen(builder, _masked_load(context, builder, sig.args[2], valv, kv, mask))
         idx = _masked_load(context, builder, sig.args[3], idxv, kv, mask)
         if idx.type.element.width < 32:
             idx = builder.zext(idx, _IVEC)
-        group = builder.lshr(builder.add(_splat(builder, _as_i32(builder, j0v), _IVEC), lanes),
-                             _splat(builder, _as_i32(builder, shiftv), _IVEC))
-        idx = builder.add(builder.mul(group, _splat(builder, _as_i32(builder, mv), _IVEC)), idx)
+        offp = _vector_at(context, builder, sig.args[8], offv, offatv, _IVEC)
+        start = builder.add(_splat(builder, _as_i32(builder, basev), _IVEC),
+                            builder.load(offp, align=4))
+        idx = builder.add(start, idx)
         xdata = context.make_array(sig.args[6])(context, builder, xv).data
         ptrs = builder.gep(xdata, [idx], source_etype=ir.FloatType())
         ptrs.type = ir.VectorType(xdata.type, LANES)  # llvmlite types a GEP by its base alone
@@ -144,7 +150,7 @@ def vgather_fma(typingctx: Any, acc: Any, acc_at: Any, values: Any, indices: Any
         return context.get_dummy_value()
 
     return types.none(acc, types.intp, values, indices, types.intp, types.intp, x, types.intp,
-                      types.intp, types.intp), codegen
+                      offsets, types.intp), codegen
 
 
 @intrinsic(prefer_literal=True)
