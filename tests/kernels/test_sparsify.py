@@ -18,6 +18,15 @@ def small_net(gen) -> nn.Module:
     )
 
 
+def pruned_net(gen, spec: str, sparsity: float) -> nn.Module:
+    """small_net with every layer's weight zeroed outside ``spec``'s mask."""
+    net = small_net(gen)
+    for m in (net[0], net[3], net[5]):
+        with torch.no_grad():
+            m.weight.mul_(sg.pattern(spec).mask(m.weight, sparsity))
+    return net
+
+
 def test_zeros_parametrizations_and_torch_prune_all_count(gen):
     net = small_net(gen)
     conv, fc1, fc2 = net[0], net[3], net[5]
@@ -39,10 +48,7 @@ def test_zeros_parametrizations_and_torch_prune_all_count(gen):
 
 
 def test_auto_times_every_candidate_and_keeps_outputs(gen):
-    net = small_net(gen)
-    for m in (net[0], net[3], net[5]):
-        with torch.no_grad():
-            m.weight.mul_(sg.pattern("nm:2:4").mask(m.weight, 0.5))
+    net = pruned_net(gen, "nm:2:4", 0.5)
     x = torch.randn(3, 4, 8, 8, generator=gen)
     want = net(x)
     fast = sparsify(net, batch=16)
@@ -63,10 +69,7 @@ def test_model_without_pruned_layers_says_so(gen):
 
 
 def test_16_bit_values_halve_value_bytes_and_round_like_float16(gen, tmp_path):
-    net = small_net(gen)
-    for m in (net[0], net[3], net[5]):
-        with torch.no_grad():
-            m.weight.mul_(sg.pattern("unstructured").mask(m.weight, 0.8))
+    net = pruned_net(gen, "unstructured", 0.8)
     x = torch.randn(4, 4, 8, 8, generator=gen)
     rounded = small_net(gen)
     rounded.load_state_dict(net.state_dict())
