@@ -89,6 +89,7 @@ def _splat(builder: Any, value: Any, vty: Any) -> Any:
 
 
 def _as_i32(builder: Any, value: Any) -> Any:
+    """An integer as i32 (indices and counts are intp in numba, i32 in a gather's lanes)."""
     return builder.trunc(value, _I32) if value.type.width > 32 else value
 
 
