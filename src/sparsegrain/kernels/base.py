@@ -98,7 +98,9 @@ class SparseKernel(ABC):
         return torch.from_numpy(self._product(x))
 
     def linear(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
-        """``x @ W.T`` for a batch of rows ``x`` (batch, cols), as float32: a Linear layer."""
+        """``x @ W.T`` for a batch of rows ``x`` (batch, cols), as contiguous float32: a Linear
+        layer (the next layer, and the compiled operator, take it row-major; torch's copy of the
+        transposed product took longer than the product itself)."""
         if not (isinstance(x, (torch.Tensor, np.ndarray)) and x.ndim == 2):
             raise ValueError(f"linear takes a 2-D (batch, {self.shape[1]}) input")
         if x.shape[1] != self.shape[1]:
@@ -112,7 +114,10 @@ class SparseKernel(ABC):
             y = np.zeros(self.shape[0], dtype=np.float32)
             self._spmv(np.ascontiguousarray(x[:, 0]), y)
             return torch.from_numpy(y[None, :])
-        return torch.from_numpy(self._product(x).T)
+        y = self._product(x)
+        out = aligned((n, self.shape[0]))
+        transpose_into(y, out)
+        return torch.from_numpy(out)
 
     def _product(self, x: np.ndarray) -> np.ndarray:
         """W @ x for x (cols, n), in batch tiles, the widest first, returned as (rows, n)."""
@@ -187,6 +192,19 @@ def tile_job(
     wide_vectors()
     jt = job // tasks
     return job % tasks, tb + jt * tile, jt * x.shape[1], accumulator(size)
+
+
+@nb.njit(parallel=True, cache=True)
+def transpose_into(y, out):  # pragma: no cover - compiled
+    """out[t, r] = y[r, t] for out (n, rows) and y (rows, >= n), in 16 x 16 blocks that stay in
+    L1 while they are read and written."""
+    n, rows = out.shape
+    blocks = (n + 15) // 16
+    for job in nb.prange(((rows + 15) // 16) * blocks):
+        r0, t0 = job // blocks * 16, job % blocks * 16
+        for r in range(r0, min(rows, r0 + 16)):
+            for t in range(t0, min(n, t0 + 16)):
+                out[t, r] = y[r, t]
 
 
 @nb.njit(parallel=True, cache=True)
