@@ -4,7 +4,9 @@ Every Linear of the encoder is pruned to the target sparsity with each pattern, 
 ``sparsegrain.kernels.sparsify`` swaps in the sparse kernels (format chosen per layer by timing
 at the number of token rows one batch feeds each Linear, dense kept where it is faster). Prints
 sentences per second, the speedup over the dense model, how many layers went sparse, and the
-largest difference to the pruned dense model's embeddings.
+largest difference to the pruned dense model's embeddings. The dense, pruned and sparsified
+models of a row are timed in turn in every round (interleaved medians), so a change of machine
+load falls on all three alike.
 
     HF_HUB_OFFLINE=1 PYTHONPATH=src python benchmarks/minilm_sparsify.py --sparsity 0.8,0.9
 """
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -22,6 +23,7 @@ import torch  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from sparsegrain.core.timing import interleaved_ms  # noqa: E402
 from sparsegrain.kernels import sparsify  # noqa: E402
 from sparsegrain.patterns import pattern  # noqa: E402
 from sparsegrain.workloads.weights import minilm_dir  # noqa: E402
@@ -40,15 +42,11 @@ def sentences(n: int, seed: int = 0) -> list[str]:
     return [" ".join(rng.choice(WORDS, size=int(rng.integers(8, 24)))) for _ in range(n)]
 
 
-def throughput(model, texts: list[str], batch: int, reps: int) -> tuple[float, np.ndarray]:
-    """Sentences per second (median of ``reps`` passes) and the embeddings."""
-    emb = model.encode(texts, batch_size=batch, convert_to_numpy=True)
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        model.encode(texts, batch_size=batch, convert_to_numpy=True)
-        times.append(time.perf_counter() - t)
-    return len(texts) / float(np.median(times)), emb
+def throughputs(models: dict, texts: list[str], batch: int, reps: int) -> dict[str, float]:
+    """Sentences per second of each model, its passes interleaved with the others' (medians)."""
+    ms = interleaved_ms({name: (lambda m=m: m.encode(texts, batch_size=batch))
+                         for name, m in models.items()}, rounds=reps, warmup=1)
+    return {name: len(texts) / (t / 1e3) for name, t in ms.items()}
 
 
 def prune_linears(model, spec: str, sparsity: float) -> None:
@@ -73,27 +71,30 @@ def main() -> None:
     texts = sentences(args.sentences)
     load = lambda: SentenceTransformer(str(minilm_dir()), device="cpu")  # noqa: E731
     dense = load()
-    dense_tps, _ = throughput(dense, texts, args.batch, args.reps)
     # the Linear layers see (sentences x padded tokens) rows: time the formats at that batch
     ids = dense.tokenizer(texts[: args.batch], padding=True, return_tensors="pt")["input_ids"]
     rows = int(ids.numel())
-    console.print(f"dense: {dense_tps:.1f} sentences/s; {rows} token rows per batch")
-    table = Table(title=f"MiniLM-L6 embeddings, {args.sentences} sentences, batch {args.batch}; "
-                        f"dense {dense_tps:.1f} sentences/s")
-    for col in ("pattern", "sparsity", "pruned dense /s", "sparsified /s", "x dense",
+    console.print(f"{rows} token rows per batch")
+    table = Table(title=f"MiniLM-L6 embeddings, {args.sentences} sentences, batch {args.batch}, "
+                        "dense / pruned / sparsified interleaved")
+    for col in ("pattern", "sparsity", "dense /s", "pruned dense /s", "sparsified /s", "x dense",
                 "layers sparse", "formats", "max |diff|"):
         table.add_column(col, justify="left" if col in ("pattern", "formats") else "right")
     for s in (float(v) for v in args.sparsity.split(",")):
         for spec in PATTERNS[s]:
 
-            model = load()
+            pruned, model = load(), load()
+            prune_linears(pruned, spec, s)
             prune_linears(model, spec, s)
-            pruned_tps, want = throughput(model, texts, args.batch, args.reps)
             sparsify(model, format="auto", batch=rows)
             report = model.sparsify_report
-            tps, got = throughput(model, texts, args.batch, args.reps)
+            tps = throughputs({"dense": dense, "pruned": pruned, "sparse": model}, texts,
+                              args.batch, args.reps)
+            want = pruned.encode(texts, batch_size=args.batch, convert_to_numpy=True)
+            got = model.encode(texts, batch_size=args.batch, convert_to_numpy=True)
             chosen = sorted({c.chosen for c in report if c.chosen != "dense"})
-            row = [spec, f"{s:.0%}", f"{pruned_tps:.1f}", f"{tps:.1f}", f"{tps / dense_tps:.2f}",
+            row = [spec, f"{s:.0%}", f"{tps['dense']:.1f}", f"{tps['pruned']:.1f}",
+                   f"{tps['sparse']:.1f}", f"{tps['sparse'] / tps['dense']:.2f}",
                    f"{sum(c.chosen != 'dense' for c in report)}/{len(report)}",
                    ",".join(chosen) or "-", f"{np.abs(got - want).max():.1e}"]
             console.print(" | ".join(row))  # each result as soon as it is measured
