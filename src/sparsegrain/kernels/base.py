@@ -47,8 +47,9 @@ class SparseKernel(ABC):
     summary: ClassVar[str] = ""
     #: format parameters ``sparsify(format="auto")`` tries on a mask of unknown pattern
     auto_params: ClassVar[tuple[dict[str, Any], ...]] = ({},)
-    #: ``spmm(tile)``: the format's compiled SpMM for batch tiles of ``tile`` columns,
-    #: ``(arrays, x, y, t0) -> None`` as :meth:`_spmm` describes. Each format writes it as one
+    #: ``spmm(tile, *spmm_params())``: the format's compiled SpMM for batch tiles of ``tile``
+    #: columns (and the format's own compile-time sizes), ``(arrays, x, y, t0) -> None`` as
+    #: :meth:`_spmm` describes. Each format writes it as one
     #: parallel loop over (batch tile, row task) jobs, batch tiles outermost, each set up by
     #: :func:`tile_job`, in a closure over nothing but integers, so numba caches it on disk.
     spmm: ClassVar[Callable[[int], Any]]
@@ -83,10 +84,21 @@ class SparseKernel(ABC):
     def arrays(self) -> tuple:
         """The encoded arrays (and scalars) the compiled steps read, as one tuple."""
 
+    def store_values(self, a: Any, value_bits: int) -> np.ndarray:
+        """``a`` as this kernel's stored values (:func:`stored_values`), their width recorded."""
+        stored = stored_values(a, value_bits)
+        self.value_bits = value_bits
+        return stored
+
+    def spmm_params(self) -> tuple[int, ...]:
+        """Sizes of this weight its SpMM is compiled for besides the tile (N:M's M and N, say),
+        so that they fold into constants; none by default."""
+        return ()
+
     def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
         """y[:, t0 + j*tile : t0 + (j+1)*tile] = W @ x[j] for every tile j of x (tiles, cols, tile),
         tile one of TILES; y (rows, n) zero on entry."""
-        self.spmm(x.shape[2])(self.arrays(), x, y, t0)
+        self.spmm(x.shape[2], *self.spmm_params())(self.arrays(), x, y, t0)
 
     def matmul(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         """``W @ x`` for a dense ``x`` of shape (cols,) or (cols, batch), as float32."""

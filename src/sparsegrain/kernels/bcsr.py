@@ -9,8 +9,8 @@ import numba as nb
 import numpy as np
 
 from .base import (SparseKernel, block_height, block_rows, index32, kernel_value_bits, register,
-                   stored_values, tile_job)
-from .simd import LANES, store_block, value_at, vfma, zero_block
+                   tile_job)
+from .simd import row_fma, store_block, value_at, zero_block
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
@@ -52,9 +52,7 @@ def bcsr_block(w, b, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
                 xo = (xt + c0 + j) * tile
                 for i in range(h):
                     if i < live:
-                        v = value_at(data, (k * rb + i0 + i) * cb + j)
-                        for t in range(0, tile, LANES):
-                            vfma(acc, i * tile + t, v, x, xo + t, tile)
+                        row_fma(acc, i, value_at(data, (k * rb + i0 + i) * cb + j), x, xo, tile)
         store_block(acc, y, b * rb + i0, live, t0, tile)
 
 
@@ -88,8 +86,7 @@ class BCSRKernel(SparseKernel):
         super().__init__(shape)
         self.indptr = np.ascontiguousarray(indptr, dtype=np.int64)
         self.indices = index32(indices)
-        self.data = stored_values(data, value_bits)
-        self.value_bits = value_bits
+        self.data = self.store_values(data, value_bits)
         rb, cb = self.data.shape[1:] if self.data.ndim == 3 else (0, 0)
         if (
             self.data.ndim != 3

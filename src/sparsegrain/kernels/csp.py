@@ -15,9 +15,9 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import (SparseKernel, block_rows, kernel_value_bits, register, stored_values,
+from .base import (SparseKernel, block_rows, kernel_value_bits, register,
                    tile_job)
-from .simd import LANES, store_block, value_at, vfma, zero_block
+from .simd import LANES, row_fma, store_block, value_at, zero_block
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
@@ -48,18 +48,16 @@ def csp_block(w, j, acc, x, xt, y, t0, tile, h):  # pragma: no cover - compiled
             xo = (xt + np.int64(cell_input[cell])) * tile
             for i in range(h):
                 if i < live:
-                    for t in range(0, tile, LANES):
-                        vfma(acc, i * tile + t, value_at(values, cell * c + q0 + i), x, xo + t,
-                             tile)
+                    row_fma(acc, i, value_at(values, cell * c + q0 + i), x, xo, tile)
         store_block(acc, y, j * c + q0, live, t0, tile)
 
 
 @cache
-def csp_spmm(tile: int, c: int = 0) -> Callable[..., None]:
+def csp_spmm(tile: int, c: int) -> Callable[..., None]:
     """SpMM over chunks of C outputs, one task each (see :attr:`SparseKernel.spmm`), compiled
     for chunks of ``c`` outputs as well: a register block of min(block rows, C) outputs then
     holds no row that no chunk fills (C = 8 at 8 columns: 8 rows, not 16 half empty)."""
-    h = min(block_rows(tile), c) if c else block_rows(tile)
+    h = min(block_rows(tile), c)
     size = -(-h * tile // LANES) * LANES  # whole vectors: zero_block clears 16 lanes at a time
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
@@ -83,8 +81,7 @@ class CSPKernel(SparseKernel):
     def __init__(self, shape: tuple[int, int], values: Any, lengths: Any,
                  value_bits: int = 32) -> None:
         super().__init__(shape)
-        self.values = stored_values(values, value_bits)
-        self.value_bits = value_bits
+        self.values = self.store_values(values, value_bits)
         self.lengths = np.ascontiguousarray(lengths, dtype=np.int32)
         rows, cols = self.shape
         c = self.values.shape[1] if self.values.ndim == 2 else 0
@@ -116,8 +113,8 @@ class CSPKernel(SparseKernel):
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         csp_spmv(self.values, self.chunk_ptr, self.cell_input, x, y)
 
-    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
-        self.spmm(x.shape[2], self.values.shape[1])(self.arrays(), x, y, t0)
+    def spmm_params(self) -> tuple[int, ...]:
+        return (self.values.shape[1],)
 
     def arrays(self) -> tuple:
         return (self.values, self.chunk_ptr, self.cell_input)

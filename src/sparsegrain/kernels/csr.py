@@ -9,9 +9,9 @@ import numba as nb
 import numpy as np
 
 from .base import (SparseKernel, block_height, block_rows, column_index, kernel_value_bits, register,
-                   stored_values, tile_job)
-from .simd import (LANES, NO_OFFSETS, accumulator, fold_rows, lane_sum, ld, store_block, value_at,
-                   vfma, vgather_fma, wide_vectors, zero_block)
+                   tile_job)
+from .simd import (LANES, NO_OFFSETS, accumulator, fold_rows, lane_sum, ld, row_fma, store_block,
+                   value_at, vgather_fma, wide_vectors, zero_block)
 
 #: output rows handled by one parallel task
 ROWS_PER_TASK = 64
@@ -55,9 +55,7 @@ def csr_block(w, task, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
 def csr_entry(acc, i, data, indices, k, x, xt, tile):  # pragma: no cover - compiled
     """Partial-sum row i += data[k] * the x row of entry k's column."""
     xo = (xt + np.int64(ld(indices, k))) * tile
-    v = value_at(data, k)
-    for t in range(0, tile, LANES):
-        vfma(acc, i * tile + t, v, x, xo + t, tile)
+    row_fma(acc, i, value_at(data, k), x, xo, tile)
 
 
 @cache
@@ -88,8 +86,7 @@ class CSRKernel(SparseKernel):
         super().__init__(shape)
         self.indptr = np.ascontiguousarray(indptr, dtype=np.int64)
         self.indices = column_index(indices, self.shape[1])
-        self.data = stored_values(data, value_bits)
-        self.value_bits = value_bits
+        self.data = self.store_values(data, value_bits)
         if len(self.indptr) != self.shape[0] + 1 or self.indptr[-1] != len(self.data):
             raise ValueError(f"CSR arrays do not describe a {self.shape} matrix")
 

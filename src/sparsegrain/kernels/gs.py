@@ -15,8 +15,8 @@ import numba as nb
 import numpy as np
 
 from .base import (SparseKernel, block_height, block_rows, index32, kernel_value_bits, register,
-                   stored_values, tile_job)
-from .simd import (LANES, NO_OFFSETS, accumulator, add_row, ld, value_at, vfma, vgather_fma,
+                   tile_job)
+from .simd import (LANES, NO_OFFSETS, accumulator, add_row, ld, row_fma, value_at, vgather_fma,
                    wide_vectors, zero_block)
 
 #: row groups handled by one parallel task
@@ -79,9 +79,7 @@ def gs_block(w, task, acc, x, xt, y, t0, tile, b, e):  # pragma: no cover - comp
                 for i in range(h):
                     if l0 + i < b:
                         xo = (xt + np.int64(ld(columns, p * b + l0 + i))) * tile
-                        v = value_at(values, p * b + l0 + i)
-                        for t in range(0, tile, LANES):
-                            vfma(acc, i * tile + t, v, x, xo + t, tile)
+                        row_fma(acc, i, value_at(values, p * b + l0 + i), x, xo, tile)
             for i in range(min(h, b - l0)):
                 r = row_ids[g * (b // e) + (l0 + i) // e]
                 if 0 <= r < rows:
@@ -123,8 +121,7 @@ class GSKernel(SparseKernel):
         value_bits: int = 32,
     ) -> None:
         super().__init__(shape)
-        self.values = stored_values(values, value_bits)
-        self.value_bits = value_bits
+        self.values = self.store_values(values, value_bits)
         self.columns = np.ascontiguousarray(columns, dtype=np.uint16)
         self.group_ptr = np.ascontiguousarray(group_ptr, dtype=np.int64)
         self.e = int(e)
@@ -159,8 +156,8 @@ class GSKernel(SparseKernel):
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         gs_spmv(self.group_ptr, self.values, self.columns, self.row_ids, self.e, x, y)
 
-    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
-        self.spmm(x.shape[2], self.values.shape[1], self.e)(self.arrays(), x, y, t0)
+    def spmm_params(self) -> tuple[int, ...]:
+        return (self.values.shape[1], self.e)
 
     def arrays(self) -> tuple:
         return (self.group_ptr, self.values, self.columns, self.row_ids, self.e)

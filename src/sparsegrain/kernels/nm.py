@@ -8,9 +8,9 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import (SparseKernel, block_height, block_rows, kernel_value_bits, register, stored_values,
+from .base import (SparseKernel, block_height, block_rows, kernel_value_bits, register,
                    tile_job)
-from .simd import (LANES, accumulator, fold_rows, lane_sum, ld, store_block, value_at, vfma,
+from .simd import (LANES, accumulator, fold_rows, lane_sum, ld, row_fma, store_block, value_at,
                    vgather_fma, wide_vectors, zero_block)
 
 #: output rows handled by one parallel task
@@ -73,9 +73,7 @@ def nm_entry(acc, i, w, row_at, j, m, n, x, xt, tile):  # pragma: no cover - com
     column: its group's first column (j // N * M, constants folded) plus its stored position."""
     values, positions = w[0], w[1]
     xo = (xt + j // n * m + np.int64(ld(positions, row_at + j))) * tile
-    v = value_at(values, row_at + j)
-    for t in range(0, tile, LANES):
-        vfma(acc, i * tile + t, v, x, xo + t, tile)
+    row_fma(acc, i, value_at(values, row_at + j), x, xo, tile)
 
 
 @cache
@@ -106,8 +104,7 @@ class NMKernel(SparseKernel):
     def __init__(self, shape: tuple[int, int], values: Any, positions: Any, m: int,
                  value_bits: int = 32) -> None:
         super().__init__(shape)
-        self.values = stored_values(values, value_bits)
-        self.value_bits = value_bits
+        self.values = self.store_values(values, value_bits)
         self.positions = np.ascontiguousarray(positions, dtype=np.uint8)
         self.m = int(m)
         rows, cols = self.shape
@@ -139,8 +136,8 @@ class NMKernel(SparseKernel):
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         nm_spmv(*self.arrays(), x, y)
 
-    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
-        self.spmm(x.shape[2], self.m, self.values.shape[2])(self.arrays(), x, y, t0)
+    def spmm_params(self) -> tuple[int, ...]:
+        return (self.m, self.values.shape[2])
 
     def arrays(self) -> tuple:
         """values, positions, M and the group starts of :func:`group_offsets`."""

@@ -285,12 +285,19 @@ def store_block(
 
 
 @nb.njit(inline="always")
+def row_fma(acc: Any, i: int, v: Any, x: Any, xo: int, tile: int) -> None:  # pragma: no cover - compiled
+    """Accumulator row i (``tile`` columns) += v * the ``tile`` floats of x from flat offset xo:
+    the step every SpMM kernel takes per stored value."""
+    for t in range(0, tile, LANES):
+        vfma(acc, i * tile + t, v, x, xo + t, tile)
+
+
+@nb.njit(inline="always")
 def fold_rows(acc: Any, tile: int) -> None:  # pragma: no cover - compiled
     """Add every accumulator row (``tile`` columns each) into row 0: partial sums kept in
     separate rows give independent FMA chains, so one output row still fills the FMA pipes."""
     for i in range(1, acc.shape[0] // tile):
-        for t in range(0, tile, LANES):
-            vfma(acc, t, 1.0, acc, i * tile + t, tile)
+        row_fma(acc, 0, 1.0, acc, i * tile, tile)
 
 
 @nb.njit(inline="always")
