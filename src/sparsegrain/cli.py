@@ -489,8 +489,9 @@ def bench_cmd(
     as_json: bool = typer.Option(False, "--json", help="print the measurements as JSON"),
     peers: bool = typer.Option(False, "--peers", help="against every peer engine installed "
                                "(onnxruntime, torch CSR/BSR, scipy, MKL sparse), interleaved"),
-    fp16: bool = typer.Option(False, "--fp16", help="with --peers: time the kernel with float16 "
-                              "values (float32 accumulation) as well"),
+    value_bits: list[int] = typer.Option([], "--value-bits", help="with --peers: time the kernel "
+                                         "storing values in these widths as well (16: float16, "
+                                         "4: 4-bit codebook codes; float32 accumulation)"),
 ) -> None:
     """Time the sparse CPU kernels against dense torch and torch's CSR matmul (W @ X)."""
     from .kernels import bench as kbench
@@ -499,10 +500,13 @@ def bench_cmd(
         dims, batches = _shape(shape), _ints(batch, "batch")
         if reps < 1:
             raise ValueError(f"reps must be at least 1, got {reps}")
-        if fp16 and not peers:
-            raise ValueError("--fp16 goes with --peers")
+        if value_bits and not peers:
+            raise ValueError("--value-bits goes with --peers")
+        bad = [b for b in value_bits if b not in (16, 4)]
+        if bad:
+            raise ValueError(f"--value-bits takes 16 or 4, got {bad[0]}")
         if peers:
-            return _bench_peers(dims, pattern, sparsity, batches, reps, as_json, fp16)
+            return _bench_peers(dims, pattern, sparsity, batches, reps, as_json, tuple(value_bits))
         copy = kbench.copy_bandwidth()
         rows = [r for p in pattern for r in kbench.bench(dims, p, sparsity, batches, reps, copy)]
     except ValueError as e:
@@ -525,32 +529,32 @@ def bench_cmd(
 
 
 def _bench_peers(dims: tuple[int, int], patterns: list[str], sparsity: float, batches: list[int],
-                 rounds: int, as_json: bool, fp16: bool) -> None:
+                 rounds: int, as_json: bool, value_bits: tuple[int, ...]) -> None:
     """``bench --peers``: every installed engine on every (pattern, batch), interleaved."""
     import torch
     from rich.progress import Progress
 
     from .kernels import bench as kbench
-    from .kernels.peers import HALF, KERNEL, bench_peers
+    from .kernels.peers import bench_peers
 
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("peers", total=len(patterns) * len(batches))
         rows, missing = bench_peers(dims, patterns, sparsity, batches, rounds,
-                                    lambda s: bar.update(task, advance=1, description=s), fp16)
+                                    lambda s: bar.update(task, advance=1, description=s),
+                                    value_bits)
     if as_json:
         print(json.dumps({"rows": [r.to_dict() for r in rows], "missing": missing}, indent=1))
         return
     names = list(dict.fromkeys(n for r in rows for n in r.ms))
     table = Table(title=f"W @ X, W {dims[0]}x{dims[1]} fp32 at {sparsity:.0%} sparsity, "
                         f"{torch.get_num_threads()} threads: ms, interleaved medians of {rounds} rounds")
-    ratios = [f"{KERNEL} vs best", *([f"{HALF} vs best"] if fp16 else [])]
-    for col in ("pattern", "batch", *names, "best peer", *ratios):
+    ours = list(rows[0].vs_best_peer) if rows else []
+    for col in ("pattern", "batch", *names, "best peer", *(f"{n} vs best" for n in ours)):
         table.add_column(col, justify="left" if col in ("pattern", "best peer") else "right")
     for r in rows:
         table.add_row(r.pattern, str(r.batch), *(f"{r.ms[n]:.3f}" if n in r.ms else "—"
                                                   for n in names), r.best_peer,
-                      f"{r.vs_best_peer:.2f}x",
-                      *([f"{r.half_vs_best_peer:.2f}x"] if fp16 else []))
+                      *(f"{v:.2f}x" for v in r.vs_best_peer.values()))
     console.print(table)
     if missing:
         console.print(f"not installed, left out: {', '.join(missing)} "

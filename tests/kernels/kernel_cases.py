@@ -3,6 +3,8 @@ with plain-loop decoders to the dense matrix (independent of the kernels and of 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from hypothesis import strategies as st
 
@@ -18,15 +20,15 @@ def row_densities(rng: np.random.Generator, rows: int) -> np.ndarray:
     return rng.choice([0.0, 1.0, rng.random()], size=rows, p=[0.2, 0.2, 0.6])
 
 
-def csr_case(rng: np.random.Generator, rows: int, cols: int):
+def csr_case(rng: np.random.Generator, rows: int, cols: int, value_bits: int = 32):
     keep = rng.random((rows, cols)) < row_densities(rng, rows)[:, None]
     w = np.where(keep, rng.standard_normal((rows, cols)), 0).astype(np.float32)
     indptr = np.concatenate([[0], np.cumsum(keep.sum(1))])
     r, c = np.nonzero(keep)
-    return CSRKernel((rows, cols), indptr, c, w[r, c]), w
+    return CSRKernel((rows, cols), indptr, c, w[r, c], value_bits), w
 
 
-def bcsr_case(rng: np.random.Generator, rows: int, cols: int):
+def bcsr_case(rng: np.random.Generator, rows: int, cols: int, value_bits: int = 32):
     rb, cb = int(rng.choice([1, 2, 4, 8])), int(rng.choice([1, 2, 4, 8]))
     brows, bcols = -(-rows // rb), -(-cols // cb)
     keep = rng.random((brows, bcols)) < row_densities(rng, brows)[:, None]
@@ -44,10 +46,10 @@ def bcsr_case(rng: np.random.Generator, rows: int, cols: int):
     if brows * rb > rows:  # the last block row is cut: its extra rows must hold zeros
         data[bi == brows - 1, rows - (brows - 1) * rb :, :] = 0
         w[rows:] = 0
-    return BCSRKernel((rows, cols), indptr, bc, data), w[:rows, :cols]
+    return BCSRKernel((rows, cols), indptr, bc, data, value_bits), w[:rows, :cols]
 
 
-def nm_case(rng: np.random.Generator, rows: int, cols: int):
+def nm_case(rng: np.random.Generator, rows: int, cols: int, value_bits: int = 32):
     n, m = [(1, 2), (2, 4), (1, 4), (4, 8), (2, 8), (3, 8)][rng.integers(6)]  # 3: no shift
     cols = -(-cols // m) * m
     groups = cols // m
@@ -61,15 +63,15 @@ def nm_case(rng: np.random.Generator, rows: int, cols: int):
         for g in range(groups):
             for k in range(n):
                 w[r, g * m + positions[r, g, k]] += values[r, g, k]
-    return NMKernel((rows, cols), values, positions, m), w
+    return NMKernel((rows, cols), values, positions, m, value_bits), w
 
 
 #: pack widths the GS cases draw from (12: a gathered run of 48 lanes; 96: too wide for one)
 GS_WIDTHS = (4, 8, 12, 16, 32, 96)
 
 
-def gs_case(rng: np.random.Generator, rows: int, cols: int, scatter: bool | None = None,
-            widths: tuple[int, ...] = GS_WIDTHS):
+def gs_case(rng: np.random.Generator, rows: int, cols: int, value_bits: int = 32,
+            scatter: bool | None = None, widths: tuple[int, ...] = GS_WIDTHS):
     b = int(rng.choice(widths))
     e = int(rng.choice([d for d in (1, 2, 4, 8, 16) if b % d == 0]))
     r_per = b // e
@@ -97,10 +99,10 @@ def gs_case(rng: np.random.Generator, rows: int, cols: int, scatter: bool | None
                     w[r, columns[p, k]] += values[p, k]
                 else:
                     values[p, k] = 0.0
-    return GSKernel((rows, cols), group_ptr, values, columns, e, row_ids), w
+    return GSKernel((rows, cols), group_ptr, values, columns, e, row_ids, value_bits), w
 
 
-def csp_case(rng: np.random.Generator, rows: int, cols: int):
+def csp_case(rng: np.random.Generator, rows: int, cols: int, value_bits: int = 32):
     chunk = int(rng.choice([1, 2, 3, 4, 8, 16]))
     chunks = -(-rows // chunk)
     lengths = rng.integers(0, chunks + 1, size=cols)
@@ -116,7 +118,22 @@ def csp_case(rng: np.random.Generator, rows: int, cols: int):
                 w[j * chunk : (j + 1) * chunk, i] = cell
                 cells.append(cell)
     values = np.array(cells, np.float32).reshape(-1, chunk)
-    return CSPKernel((rows, cols), values, lengths), w[:rows]
+    return CSPKernel((rows, cols), values, lengths, value_bits), w[:rows]
+
+
+class SharedValues:
+    """``rng`` whose normal draws take one of 16 values (a 4-bit codebook's, 0 among them), for
+    cases whose values are stored as 4-bit codes."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.book = np.concatenate([[0.0], rng.standard_normal(15)])
+
+    def standard_normal(self, size: Any = None) -> np.ndarray:
+        return self.book[self.rng.integers(0, len(self.book), size)]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.rng, name)
 
 
 CASES = {"csr": csr_case, "bcsr": bcsr_case, "nm": nm_case, "gs": gs_case, "csp": csp_case}

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sparsegrain.cli import app
-from sparsegrain.kernels.peers import HALF, KERNEL, bench_peers
+from sparsegrain.kernels.peers import KERNEL, OURS, bench_peers, ours
 
 
 def test_every_engine_is_timed_on_every_cell() -> None:
@@ -17,7 +17,7 @@ def test_every_engine_is_timed_on_every_cell() -> None:
     for r in rows:
         assert {KERNEL, "torch dense", "torch CSR", "scipy CSR"} <= set(r.ms)
         assert all(t > 0 for t in r.ms.values())
-        assert r.best_peer != KERNEL and r.vs_best_peer == r.ms[r.best_peer] / r.ms[KERNEL]
+        assert r.best_peer != KERNEL and r.vs_best_peer == {KERNEL: r.ms[r.best_peer] / r.ms[KERNEL]}
     assert "torch BSR" in rows[2].ms and "torch BSR" not in rows[0].ms
     assert not missing, missing  # the dev extra installs sparsegrain[peers]
     assert "MKL sparse" in rows[0].ms and "onnxruntime dense" in rows[0].ms
@@ -31,21 +31,26 @@ def test_cli_prints_the_table_and_json() -> None:
     assert len(data["rows"]) == 2 and data["rows"][1]["batch"] == 8
     bad = CliRunner().invoke(app, ["bench", "--peers", "--shape", "1000000x1000000"])
     assert bad.exit_code == 2 and "GiB" in bad.output
-    alone = CliRunner().invoke(app, ["bench", "--fp16"])
-    assert alone.exit_code == 2 and "--fp16 goes with --peers" in alone.output
+    alone = CliRunner().invoke(app, ["bench", "--value-bits", "16"])
+    assert alone.exit_code == 2 and "--value-bits goes with --peers" in alone.output
+    odd = CliRunner().invoke(app, ["bench", "--peers", "--value-bits", "8"])
+    assert odd.exit_code == 2 and "--value-bits takes 16 or 4, got 8" in odd.output
 
 
-def test_the_float16_kernel_is_timed_beside_and_never_counted_a_peer() -> None:
-    run = CliRunner().invoke(app, ["bench", "--peers", "--fp16", "--shape", "64x96", "--batch",
-                                   "1,16", "--pattern", "unstructured", "--reps", "1", "--json"])
+def test_narrow_value_kernels_are_timed_beside_and_never_counted_peers() -> None:
+    run = CliRunner().invoke(app, ["bench", "--peers", "--value-bits", "16", "--value-bits", "4",
+                                   "--shape", "64x96", "--batch", "1,16", "--pattern",
+                                   "unstructured", "--reps", "1", "--json"])
     assert run.exit_code == 0, run.output
     data = json.loads(run.stdout[run.stdout.index("{"):])
-    assert all(HALF in r["ms"] and r["half_vs_best_peer"] > 0 for r in data["rows"])
-    rows, _ = bench_peers((64, 96), ["gs:8:1"], 0.9, [1, 16], rounds=1, half=True)
+    names = [ours(16), ours(4)]
+    assert names == ["sparsegrain fp16", "sparsegrain 4-bit"]
+    assert all(set(r["vs_best_peer"]) == {KERNEL, *names} for r in data["rows"])
+    rows, _ = bench_peers((64, 96), ["gs:8:1"], 0.9, [1, 16], rounds=1, value_bits=(4,))
     for r in rows:
-        assert r.best_peer not in (KERNEL, HALF)
-        assert r.half_vs_best_peer == r.ms[r.best_peer] / r.ms[HALF]
-        assert r.to_dict()["half_vs_best_peer"] == r.half_vs_best_peer
+        assert r.best_peer not in OURS
+        assert r.vs_best_peer[ours(4)] == r.ms[r.best_peer] / r.ms[ours(4)]
+        assert r.to_dict()["vs_best_peer"] == r.vs_best_peer
 
 
 @pytest.mark.parametrize("spec", ["nm:1:8", "gs:8:1", "csp:8"])

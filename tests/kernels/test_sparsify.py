@@ -1,5 +1,7 @@
 """sparsify swaps pruned layers for sparse-kernel layers whose outputs equal the dense model's."""
 
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -88,9 +90,51 @@ def test_16_bit_values_halve_value_bytes_and_round_like_float16(gen, tmp_path):
     assert back[3].kernel.value_bits == 16
 
 
-def test_value_bits_other_than_32_or_16_are_refused(gen):
+def test_4_bit_values_share_a_codebook_per_layer_and_save_as_codes(gen, tmp_path):
+    """value_bits=4: each layer's kept weights become 15 k-means centroids (and zero), stored as
+    4-bit codes; the model computes as the dense model with those shared weights."""
+    from sparsegrain.kernels.codes import Codes
+
+    net = pruned_net(gen, "unstructured", 0.8)
+    x = torch.randn(4, 4, 8, 8, generator=gen)
+    shared = copy.deepcopy(net)
+    fast = sparsify(net, format="csr", keep_dense_if_slower=False, value_bits=4, cache=False)
+    assert [c.chosen for c in fast.sparsify_report] == ["csr 4-bit"] * 3
+    dense = copy.deepcopy(shared)
+    for i in (0, 3, 5):
+        enc, kernel = fast[i].kernel.encoded, fast[i].kernel
+        assert enc.fmt == "codebook" and enc.inner.fmt == "csr" and isinstance(kernel.data, Codes)
+        assert len(torch.unique(enc.decode())) <= 16
+        assert kernel.data.nbytes == -(-kernel.data.size // 2) + 64  # half a byte a value
+        with torch.no_grad():
+            shared[i].weight.copy_(enc.decode())
+    torch.testing.assert_close(fast(x), shared(x), rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(fast(x), dense(x), rtol=1e-3, atol=1e-4)  # the sharing is real
+    path = tmp_path / "net.safetensors"
+    sg.save(fast, path)
+    back = sg.load(path, small_net(gen))
+    assert torch.equal(back(x), fast(x)) and back[3].kernel.value_bits == 4
+
+
+@pytest.mark.parametrize("fmt, pattern", [("nm", "nm:2:8"), ("gs", "gs:8:1"), ("csp", "csp:4"),
+                                          ("bcsr", "block:4x4")])
+def test_4_bit_values_in_every_structured_format(gen, fmt, pattern):
+    """The codes sit in any kernel format, encoded with the parameters its pattern implies."""
+    net = nn.Sequential(nn.Linear(64, 32))
+    with torch.no_grad():
+        net[0].weight.mul_(sg.pattern(pattern).mask(net[0].weight, 0.75))
+    fast = sparsify(net, format=fmt, pattern=pattern, keep_dense_if_slower=False, value_bits=4,
+                    cache=False)
+    enc = fast[0].kernel.encoded
+    assert enc.fmt == "codebook" and enc.inner.fmt == fmt and fast[0].kernel.value_bits == 4
+    x = torch.randn(9, 64, generator=gen)
+    want = x @ enc.decode().T + fast[0].bias
+    torch.testing.assert_close(fast(x), want, rtol=1e-4, atol=1e-5)
+
+
+def test_value_bits_other_than_32_16_or_4_are_refused(gen):
     net = small_net(gen)
     with torch.no_grad():
         net[5].weight[0] = 0
-    with pytest.raises(ValueError, match="value_bits must be one of 32, 16, got 8"):
+    with pytest.raises(ValueError, match="value_bits must be one of 32, 16, 4, got 8"):
         sparsify(net, value_bits=8)

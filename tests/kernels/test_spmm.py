@@ -5,7 +5,7 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from kernel_cases import CASES, shapes
+from kernel_cases import CASES, SharedValues, shapes
 
 
 @pytest.mark.parametrize("fmt", sorted(CASES))
@@ -17,6 +17,22 @@ def test_kernel_equals_dense(fmt, case, batch):
     want = torch.from_numpy(w).double() @ x.double()
     got = kernel @ x
     assert got.shape == (kernel.shape[0], batch) and got.dtype == torch.float32
+    torch.testing.assert_close(got.double(), want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("fmt", sorted(CASES))
+@given(case=shapes(), batch=st.sampled_from([1, 8, 17, 64]))
+def test_4_bit_codes_equal_dense(fmt, case, batch):
+    """Values of at most 16 distinct numbers stored as 4-bit codes (two a byte, runs starting
+    on odd codes as often as even) multiply as the float32 values do."""
+    from sparsegrain.kernels.codes import Codes
+
+    rng, rows, cols = case
+    kernel, w = CASES[fmt](SharedValues(rng), rows, cols, value_bits=4)
+    assert kernel.value_bits == 4 and sum(isinstance(a, Codes) for a in kernel.arrays()) == 1
+    x = torch.from_numpy(rng.standard_normal((kernel.shape[1], batch)).astype(np.float32))
+    want = torch.from_numpy(w).double() @ x.double()
+    got = kernel.matmul(x[:, 0] if batch == 1 else x).reshape(want.shape)
     torch.testing.assert_close(got.double(), want, rtol=1e-4, atol=1e-4)
 
 

@@ -92,10 +92,11 @@ class Codebook(Encoded):
     @classmethod
     def _encode(
         cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], code_bits: int = 4, codebook:
-        object = None, index: str = "csr"
+        object = None, index: str = "csr", index_params: dict[str, Any] | None = None
     ) -> "Codebook":
         """``code_bits`` = 4; ``codebook`` fixes the centroids (else k-means); ``index`` is the
-        format holding the codes (default csr)."""
+        format holding the codes (default csr), encoded with ``index_params`` (N:M's n and m,
+        say)."""
         if index not in FORMATS or index in ("codebook", "eie", "dense"):
             allowed = [f for f in FORMATS if f not in ("codebook", "eie", "dense")]
             raise ValueError(f"codebook index format {index!r} unknown; valid: {', '.join(allowed)}")
@@ -103,7 +104,11 @@ class Codebook(Encoded):
         q = np.zeros_like(m)
         q[keep] = book[quantize(m[keep], book)]
         qw = torch.from_numpy(q)
-        inner = FORMATS[index].encode(q, keep, weight=qw, value_bits=code_bits)
+        if index_params is not None and not isinstance(index_params, dict):
+            raise ValueError(f"index_params must be a dict of {index}'s parameters, got "
+                             f"{type(index_params).__name__}")
+        inner = FORMATS[index].encode(q, keep, weight=qw, value_bits=code_bits,
+                                      **(index_params or {}))
         inner.shape = base["shape"]
         return cls(
             **base,

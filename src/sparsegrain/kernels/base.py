@@ -2,8 +2,9 @@
 
 Every CPU kernel computes ``Y = W @ X`` with ``W`` the 2-D view W[outputs, inputs] of a weight
 (conv kernels channel-last, as :func:`sparsegrain.patterns.to_matrix`) held in an encoded format,
-and ``X`` dense (inputs x batch, row-major). Values are stored as float32, or as float16 where
-the encoding's values are 16-bit, and accumulated in float32. SpMM kernels walk the batch in tiles of :data:`TILES` columns, each width a compile-time
+and ``X`` dense (inputs x batch, row-major). Values are stored as float32, as float16 where
+the encoding's values are 16-bit, or as 4-bit codes where they are a codebook's, and
+accumulated in float32. SpMM kernels walk the batch in tiles of :data:`TILES` columns, each width a compile-time
 constant, and keep a register block of output rows x tile columns in vector registers
 (:mod:`sparsegrain.kernels.simd`); the batch is zero-padded to a multiple of the smallest tile.
 """
@@ -21,6 +22,7 @@ from ..core.arrays import as_float32
 from ..core.registry import Registry
 from ..formats import FORMATS
 from ..patterns import Pattern
+from .codes import Codes
 from .simd import LANES, accumulator, wide_vectors
 
 #: batch tile widths, widest first; the batch is covered by the widest, the rest by the next
@@ -55,7 +57,7 @@ class SparseKernel(ABC):
     spmm: ClassVar[Callable[[int], Any]]
     #: the Encoded the kernel was built from, where kept (:func:`sparsegrain.save` writes it)
     encoded: Any = None
-    #: width of a stored value, 32 or 16 (:func:`stored_values`)
+    #: width of a stored value, 32, 16 or 4 (:func:`stored_values`)
     value_bits: int = 32
 
     def __init__(self, shape: tuple[int, int]) -> None:
@@ -84,7 +86,7 @@ class SparseKernel(ABC):
     def arrays(self) -> tuple:
         """The encoded arrays (and scalars) the compiled steps read, as one tuple."""
 
-    def store_values(self, a: Any, value_bits: int) -> np.ndarray:
+    def store_values(self, a: Any, value_bits: int) -> np.ndarray | Codes:
         """``a`` as this kernel's stored values (:func:`stored_values`), their width recorded."""
         stored = stored_values(a, value_bits)
         self.value_bits = value_bits
@@ -233,35 +235,43 @@ def gather_rows(rows, t0, out):  # pragma: no cover - compiled
                 out[j, c, t] = rows[r, c]
 
 
-#: widths a kernel stores its values in: float32, or float16 widened to float32 as it is read
-VALUE_BITS = (32, 16)
+#: widths a kernel stores its values in: float32, float16 widened to float32 as it is read, or
+#: 4-bit codes into a 16-entry codebook (:class:`~sparsegrain.kernels.codes.Codes`)
+VALUE_BITS = (32, 16, 4)
 _HALF_MAX = float(np.finfo(np.float16).max)
 
 
-def stored_values(a: np.ndarray, value_bits: int = 32) -> np.ndarray:
-    """Stored values as the kernels read them: contiguous float32, or for ``value_bits=16`` the
-    float16 rounding of each held as its raw uint16 bits (numba has no float16 arrays). Products
-    accumulate in float32 either way; 16 bits halve the bytes a product reads per value."""
+def stored_values(a: np.ndarray, value_bits: int = 32) -> np.ndarray | Codes:
+    """Stored values as the kernels read them: contiguous float32; for ``value_bits=16`` the
+    float16 rounding of each held as its raw uint16 bits (numba has no float16 arrays); for
+    ``value_bits=4`` codes into the values' own codebook (at most 16 distinct values). Products
+    accumulate in float32 either way; narrower values cut the bytes a product reads."""
     if value_bits not in VALUE_BITS:
-        raise ValueError(f"kernels store values in 32 or 16 bits, got value_bits={value_bits}")
+        raise ValueError(f"kernels store values in {', '.join(map(str, VALUE_BITS))} bits, got "
+                         f"value_bits={value_bits}")
     a = np.ascontiguousarray(a, dtype=np.float32)
     if value_bits == 32:
         return a
+    if value_bits == 4:
+        return Codes(a)
     if a.size and not np.abs(a).max() <= _HALF_MAX:
         raise ValueError(f"values exceed float16's range (|v| <= {_HALF_MAX:g}, finite): store "
                          "them with value_bits=32")
     return a.astype(np.float16).view(np.uint16)
 
 
-def float_values(a: np.ndarray) -> np.ndarray:
-    """A kernel's stored values as a float array (float16 bits viewed as float16)."""
+def float_values(a: np.ndarray | Codes) -> np.ndarray:
+    """A kernel's stored values as a float array (float16 bits viewed as float16, codes
+    looked up)."""
+    if isinstance(a, Codes):
+        return a.decode()
     return a.view(np.float16) if a.dtype == np.uint16 else a
 
 
 def kernel_value_bits(enc: Any) -> int:
     """The width a kernel built from ``enc`` stores values in: 16 when the encoding's values are
-    16-bit, else 32."""
-    return 16 if enc.value_bits == 16 else 32
+    16-bit, 4 when they are codes of at most 4 bits (a codebook's index), else 32."""
+    return 16 if enc.value_bits == 16 else 4 if enc.value_bits <= 4 else 32
 
 
 def index32(a: np.ndarray) -> np.ndarray:

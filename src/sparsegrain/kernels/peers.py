@@ -25,12 +25,19 @@ import torch
 from ..core.timing import interleaved_ms
 from ..patterns import pattern
 from .bench import format_for, masked_weight, memory_needed, MEMORY_LIMIT
-from .sparsify import kernel_for
+from .base import VALUE_BITS
+from .sparsify import VALUE_LABELS, kernel_for
 
 KERNEL = "sparsegrain"
-#: the kernel with float16 values (float32 accumulation), timed beside the rest when asked for
-HALF = "sparsegrain fp16"
-OURS = (KERNEL, HALF)
+
+
+def ours(value_bits: int) -> str:
+    """The engine name of the kernel storing values in ``value_bits`` (``sparsegrain fp16``)."""
+    return KERNEL + VALUE_LABELS[value_bits]
+
+
+#: the engine names of the project's kernels, one per value width
+OURS = tuple(ours(b) for b in VALUE_BITS)
 
 
 @dataclass
@@ -49,20 +56,15 @@ class PeerRow:
         return min((t, e) for e, t in self.ms.items() if e not in OURS)[1]
 
     @property
-    def vs_best_peer(self) -> float:
-        """The best peer's time over the kernel's (above 1: the kernel is faster)."""
-        return self.ms[self.best_peer] / self.ms[KERNEL]
-
-    @property
-    def half_vs_best_peer(self) -> float | None:
-        """The same for the float16-value kernel, where it was timed."""
-        return self.ms[self.best_peer] / self.ms[HALF] if HALF in self.ms else None
+    def vs_best_peer(self) -> dict[str, float]:
+        """The best peer's time over each of the project's kernels timed (above 1: the kernel
+        is faster), by engine name."""
+        return {n: self.ms[self.best_peer] / self.ms[n] for n in OURS if n in self.ms}
 
     def to_dict(self) -> dict[str, Any]:
         return {"pattern": self.pattern, "format": self.format, "sparsity": self.sparsity,
                 "batch": self.batch, "shape": list(self.shape), "ms": dict(self.ms),
-                "best_peer": self.best_peer, "vs_best_peer": self.vs_best_peer,
-                "half_vs_best_peer": self.half_vs_best_peer}
+                "best_peer": self.best_peer, "vs_best_peer": self.vs_best_peer}
 
 
 def _mkl() -> Any | None:
@@ -101,14 +103,17 @@ def _onnx_matmul(w: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
     return lambda x: session.run(None, {"X": x})[0]
 
 
-def engines(w: torch.Tensor, spec: str, half: bool = False
-            ) -> tuple[dict[str, Callable[[Any], Any]], list[str]]:
-    """Each engine's ``W @ X`` as a function of X (given as the engine takes it), and the
-    engines that are not installed; with ``half``, the kernel with float16 values as well."""
+def engines(w: torch.Tensor, spec: str, value_bits: tuple[int, ...] = ()
+            ) -> tuple[dict[str, Callable[[Any], Any]], dict[str, torch.Tensor], list[str]]:
+    """Each engine's ``W @ X`` as a function of X (given as the engine takes it), the weight
+    each of the project's kernels holds (its values rounded or shared as stored), and the
+    engines that are not installed; the kernel runs with float32 values and with each of
+    ``value_bits`` as well."""
     import scipy.sparse as sp
 
     fmt, params = format_for(spec)
-    kernel = kernel_for(w, fmt, **params)
+    kernels = {ours(b): kernel_for(w, fmt, value_bits=b, **params)
+               for b in dict.fromkeys((32, *value_bits))}
     wn = w.numpy()
     csr = sp.csr_matrix(wn)
     with warnings.catch_warnings():
@@ -122,11 +127,8 @@ def engines(w: torch.Tensor, spec: str, half: bool = False
         "torch dense": lambda x: w @ x,
         "torch CSR": lambda x: t_csr @ x,
         "scipy CSR": lambda x: csr @ x.numpy(),
-        KERNEL: lambda x: kernel.matmul(x),
+        **{name: (lambda x, k=k: k.matmul(x)) for name, k in kernels.items()},
     }
-    if half:
-        half_kernel = kernel_for(w, fmt, value_bits=16, **params)
-        out[HALF] = lambda x: half_kernel.matmul(x)
     if t_bsr is not None:
         out["torch BSR"] = lambda x: t_bsr @ x
     missing = []
@@ -140,15 +142,16 @@ def engines(w: torch.Tensor, spec: str, half: bool = False
         missing.append("MKL sparse (sparse-dot-mkl)")
     else:
         out["MKL sparse"] = lambda x: mkl.dot_product_mkl(csr, x.numpy())
-    return out, missing
+    return out, {n: k.encoded.decode() for n, k in kernels.items()}, missing
 
 
 def bench_peers(shape: tuple[int, int], specs: list[str], sparsity: float, batches: list[int],
                 rounds: int = 7, progress: Callable[[str], None] = lambda s: None,
-                half: bool = False) -> tuple[list[PeerRow], list[str]]:
-    """Every engine on every (pattern, batch); returns the rows and the engines missing. The
-    float16-value kernel (``half``) is checked against the product of the float16-rounded
-    weight, every other engine against the float32 weight's."""
+                value_bits: tuple[int, ...] = ()) -> tuple[list[PeerRow], list[str]]:
+    """Every engine on every (pattern, batch), the kernel also with each of ``value_bits``;
+    returns the rows and the engines missing. Each of the project's kernels is checked against
+    the product of the weight it holds (float16-rounded, or shared among a 4-bit codebook),
+    every peer against the float32 weight's."""
     need = memory_needed(shape, max(batches)) * 2
     if need > MEMORY_LIMIT:
         raise ValueError(f"a {shape[0]}x{shape[1]} peer benchmark needs about "
@@ -157,15 +160,15 @@ def bench_peers(shape: tuple[int, int], specs: list[str], sparsity: float, batch
     gen = torch.Generator().manual_seed(1)
     for spec in specs:
         w = masked_weight(shape, spec, sparsity)
-        fns, missing = engines(w, spec, half)
+        fns, held, missing = engines(w, spec, value_bits)
         fmt = format_for(spec)[0]
         for batch in batches:
             progress(f"{spec}, batch {batch}")
             x = torch.randn(shape[1], batch, generator=gen)
             exact = (w.double() @ x.double()).numpy()
-            rounded = (w.half().double() @ x.double()).numpy() if half else exact
+            refs = {n: (h.double() @ x.double()).numpy() for n, h in held.items()}
             for name, fn in fns.items():
-                ref = rounded if name == HALF else exact
+                ref = refs.get(name, exact)
                 got = np.asarray(fn(x), dtype=np.float64).reshape(ref.shape)
                 if not np.allclose(got, ref, rtol=1e-3, atol=1e-3 * np.abs(ref).max()):
                     raise RuntimeError(f"{name} gives another product on {spec}, batch {batch}")

@@ -16,11 +16,14 @@ from typing import Any
 
 import numba as nb
 import numpy as np
+from llvmlite import binding as ll
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
+
+from .codes import BOOK, CodesType
 
 #: float32 lanes in one vector step (one 512-bit register)
 LANES = 16
@@ -29,6 +32,17 @@ _VEC = ir.VectorType(ir.FloatType(), LANES)
 _I32 = ir.IntType(32)
 _IVEC = ir.VectorType(_I32, LANES)
 _MASK = ir.VectorType(ir.IntType(1), LANES)
+
+
+def _compiles_avx512() -> bool:
+    """Does numba compile for a CPU with AVX-512 (the host's, unless NUMBA_CPU_NAME says)?"""
+    if nb.config.CPU_NAME is None:
+        return bool(ll.get_host_cpu_features().get("avx512f"))
+    return "+avx512f" in (nb.config.CPU_FEATURES or "").split(",")
+
+
+#: look 16 codes up with one AVX-512 permute (else a gather)
+_PERMUTE = _compiles_avx512()
 #: :func:`vgather_fma`'s offsets when every index is a column (a constant: LLVM folds it away)
 NO_OFFSETS = np.zeros(LANES, np.int32)
 
@@ -129,7 +143,7 @@ def vgather_fma(typingctx: Any, acc: Any, acc_at: Any, values: Any, indices: Any
         accv, atv, valv, idxv, kv, countv, xv, basev, offv, offatv = args
         lanes = ir.Constant(_IVEC, list(range(LANES)))
         mask = builder.icmp_signed("<", lanes, _splat(builder, _as_i32(builder, countv), _IVEC))
-        vals = _widen(builder, _masked_load(context, builder, sig.args[2], valv, kv, mask))
+        vals = _vector_values(context, builder, sig.args[2], valv, kv, mask)
         idx = _masked_load(context, builder, sig.args[3], idxv, kv, mask)
         if idx.type.element.width < 32:
             idx = builder.zext(idx, _IVEC)
@@ -137,13 +151,7 @@ def vgather_fma(typingctx: Any, acc: Any, acc_at: Any, values: Any, indices: Any
         start = builder.add(_splat(builder, _as_i32(builder, basev), _IVEC),
                             builder.load(offp, align=4))
         idx = builder.add(start, idx)
-        xdata = context.make_array(sig.args[6])(context, builder, xv).data
-        ptrs = builder.gep(xdata, [idx], source_etype=ir.FloatType())
-        ptrs.type = ir.VectorType(xdata.type, LANES)  # llvmlite types a GEP by its base alone
-        gather = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(_VEC, [ptrs.type, _I32, _MASK, _VEC]),
-            f"llvm.masked.gather.v{LANES}f32.v{LANES}p0")
-        xs = builder.call(gather, [ptrs, ir.Constant(_I32, 4), mask, ir.Constant(_VEC, None)])
+        xs = _gather(builder, context.make_array(sig.args[6])(context, builder, xv).data, idx, mask)
         accp = _vector_at(context, builder, sig.args[0], accv, atv)
         fma = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(_VEC, [_VEC] * 3), f"llvm.fma.v{LANES}f32")
@@ -172,10 +180,59 @@ def vmove(typingctx: Any, dst: Any, dst_at: Any, src: Any, src_at: Any, tile: An
 
 
 def _check_values(values: Any) -> None:
+    if isinstance(values, CodesType):
+        return
     if not (isinstance(values, types.Array) and values.layout == "C"
             and values.dtype in (types.float32, types.uint16)):
-        raise TypingError("values must be a C-contiguous float32 array or uint16 (the bits of "
-                          f"float16 values), got {values}")
+        raise TypingError("values must be a C-contiguous float32 array, uint16 (the bits of "
+                          f"float16 values) or Codes (4-bit codes), got {values}")
+
+
+def _code_arrays(context: Any, builder: Any, ty: Any, value: Any) -> tuple[Any, Any]:
+    """Pointers to the packed codes and to the codebook of a compiled :class:`Codes`."""
+    codes = cgutils.create_struct_proxy(ty)(context, builder, value=value)
+    packed = context.make_array(types.Array(types.uint8, 1, "C"))(context, builder, codes.packed)
+    book = context.make_array(types.Array(types.float32, 1, "C"))(context, builder, codes.book)
+    return packed.data, book.data
+
+
+def _vector_values(context: Any, builder: Any, ty: Any, values: Any, at: Any, mask: Any) -> Any:
+    """The LANES stored values from flat offset ``at`` as float32, lanes off ``mask`` zero.
+
+    Codes: the 16 bytes from byte at/2 are spread so that lane l holds byte (at%2 + l)/2 (two
+    constant shuffles, one chosen by at's parity), shifted to its nibble, and looked up in the
+    codebook: one ``vpermps`` from a register on AVX-512, else a gather from the 64-byte table."""
+    if not isinstance(ty, CodesType):
+        return _widen(builder, _masked_load(context, builder, ty, values, at, mask))
+    packed, book = _code_arrays(context, builder, ty, values)
+    odd = builder.trunc(at, ir.IntType(1))
+    byte_vec = ir.VectorType(ir.IntType(8), LANES)
+    raw = builder.load(builder.bitcast(builder.gep(packed, [builder.lshr(at, at.type(1))]),
+                                       byte_vec.as_pointer()), align=1)
+    spread = [ir.Constant(_IVEC, [(p + lane) // 2 for lane in range(LANES)]) for p in (0, 1)]
+    both = [builder.shuffle_vector(raw, ir.Constant(byte_vec, None), s) for s in spread]
+    shifts = [ir.Constant(_IVEC, [4 * ((p + lane) % 2) for lane in range(LANES)]) for p in (0, 1)]
+    words = builder.zext(builder.select(odd, both[1], both[0]), _IVEC)
+    codes = builder.and_(builder.lshr(words, builder.select(odd, shifts[1], shifts[0])),
+                         ir.Constant(_IVEC, [BOOK - 1] * LANES))
+    if _PERMUTE:
+        table = builder.load(builder.bitcast(book, _VEC.as_pointer()), align=4)
+        permute = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(_VEC, [_VEC, _IVEC]), "llvm.x86.avx512.permvar.sf.512")
+        found = builder.call(permute, [table, codes])
+    else:
+        found = _gather(builder, book, codes, mask)
+    return builder.select(mask, found, ir.Constant(_VEC, None))
+
+
+def _gather(builder: Any, base: Any, idx: Any, mask: Any) -> Any:
+    """The floats base[idx[l]] for lanes on ``mask`` (zero elsewhere), as one gather."""
+    ptrs = builder.gep(base, [idx], source_etype=ir.FloatType())
+    ptrs.type = ir.VectorType(base.type, LANES)  # llvmlite types a GEP by its base alone
+    gather = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(_VEC, [ptrs.type, _I32, _MASK, _VEC]),
+        f"llvm.masked.gather.v{LANES}f32.v{LANES}p0")
+    return builder.call(gather, [ptrs, ir.Constant(_I32, 4), mask, ir.Constant(_VEC, None)])
 
 
 def _widen(builder: Any, value: Any) -> Any:
@@ -191,12 +248,20 @@ def _widen(builder: Any, value: Any) -> Any:
 @intrinsic
 def value_at(typingctx: Any, values: Any, at: Any) -> Any:
     """Stored value ``values.flat[at]`` as float32: float32 values as they are, 16-bit ones
-    (float16 bits) widened, in one conversion instruction on x86 (F16C)."""
+    (float16 bits) widened, in one conversion instruction on x86 (F16C), 4-bit codes looked up
+    in their codebook."""
     _check_values(values)
 
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        at = args[1]
+        if isinstance(sig.args[0], CodesType):
+            packed, book = _code_arrays(context, builder, sig.args[0], args[0])
+            byte = builder.load(builder.gep(packed, [builder.lshr(at, at.type(1))], inbounds=True))
+            shift = builder.shl(builder.and_(at, at.type(1)), at.type(2))
+            code = builder.and_(builder.lshr(builder.zext(byte, at.type), shift), at.type(BOOK - 1))
+            return builder.load(builder.gep(book, [code], inbounds=True))
         data = context.make_array(sig.args[0])(context, builder, args[0]).data
-        return _widen(builder, builder.load(builder.gep(data, [args[1]], inbounds=True)))
+        return _widen(builder, builder.load(builder.gep(data, [at], inbounds=True)))
 
     return types.float32(values, types.intp), codegen
 

@@ -115,13 +115,23 @@ def kernel_for(weight: torch.Tensor, fmt: str, value_bits: int = 32, **params: A
     """Encode ``weight`` (its zeros pruned) in ``fmt`` with float32 values (or float16 for
     ``value_bits=16``) and wrap it in a kernel."""
     check_value_bits(value_bits)
-    return from_encoded(encode(as_stored(weight, value_bits), fmt, value_bits=value_bits, **params))
+    return from_encoded(stored_encoding(weight, fmt, value_bits, **params))
 
 
-def as_stored(weight: torch.Tensor, value_bits: int) -> torch.Tensor:
-    """The weight in the float type its kernel stores (so the Encoded, and a saved file, hold
-    16-bit values when the kernel does)."""
-    return weight.half() if value_bits == 16 else weight.float()
+#: what a kernel label adds for the width its values are stored in
+VALUE_LABELS = {32: "", 16: " fp16", 4: " 4-bit"}
+
+
+def stored_encoding(weight: torch.Tensor, fmt: str, value_bits: int,
+                    mask: torch.Tensor | None = None, **params: Any) -> Any:
+    """``weight`` encoded in ``fmt`` as a kernel of ``value_bits`` stores it (so the Encoded,
+    and a saved file, hold what the kernel holds): 16-bit values as their float16 rounding, 4-bit
+    ones as a ``codebook`` encoding (k-means weight sharing) whose codes ``fmt`` holds."""
+    if value_bits == 4:
+        return encode(weight.float(), "codebook", mask=mask, value_bits=32, code_bits=4,
+                      index=fmt, index_params=params)
+    return encode(weight.half() if value_bits == 16 else weight.float(), fmt, mask=mask,
+                  value_bits=value_bits, **params)
 
 
 def check_value_bits(value_bits: Any) -> None:
@@ -131,10 +141,16 @@ def check_value_bits(value_bits: Any) -> None:
                          f"{value_bits!r}")
 
 
+def index_of(enc: Any) -> Any:
+    """The Encoded whose arrays a kernel reads: a codebook's index format, else ``enc``."""
+    return enc.inner if enc.fmt == "codebook" else enc
+
+
 def from_encoded(enc: Any) -> SparseKernel:
-    """The kernel of an Encoded of a kernel format, keeping the Encoded (``kernel.encoded``)
-    for :func:`sparsegrain.save`."""
-    kernel = KERNELS.lookup(enc.fmt).from_encoded(enc)
+    """The kernel of an Encoded of a kernel format (or of a codebook whose codes one holds),
+    keeping the Encoded (``kernel.encoded``) for :func:`sparsegrain.save`."""
+    inner = index_of(enc)
+    kernel = KERNELS.lookup(inner.fmt).from_encoded(inner)
     kernel.encoded = enc
     return kernel
 
@@ -152,20 +168,19 @@ def tries(fmt: str, spec: Pattern | None) -> list[tuple[str, dict[str, Any]]]:
 def candidates(weight: torch.Tensor, mask: torch.Tensor, fmt: str,
                spec: Pattern | None = None, value_bits: int = 32) -> dict[str, SparseKernel]:
     """Kernels for every format of :func:`tries` that holds the mask, by format string (with
-    " fp16" after it for 16-bit values)."""
+    " fp16" or " 4-bit" after it for narrower values)."""
     if fmt != "auto" and fmt not in KERNELS:
         raise ValueError(f"unknown kernel format {fmt!r}; valid: auto, {', '.join(KERNELS)}")
     out: dict[str, SparseKernel] = {}
     for name, params in tries(fmt, spec):
-        label = format_spec(name, params) + (" fp16" if value_bits == 16 else "")
+        label = format_spec(name, params) + VALUE_LABELS[value_bits]
         try:
-            enc = encode(as_stored(weight, value_bits), name, mask=mask, value_bits=value_bits,
-                         **params)
+            enc = stored_encoding(weight, name, value_bits, mask=mask, **params)
         except ValueError:
             if fmt != "auto":
                 raise
             continue
-        if name == "bcsr" and enc.blocks.size > 1.25 * max(int(mask.sum()), 1):
+        if name == "bcsr" and index_of(enc).blocks.size > 1.25 * max(int(mask.sum()), 1):
             continue  # blocks mostly padding: not a block pattern
         out[label] = from_encoded(enc)
     return out
@@ -195,7 +210,9 @@ def sparsify(
     default cache folder, or a folder) reuses the timings of a layer timed before with the same
     mask, candidates, input shape and thread counts (:mod:`.autotune`); False always times.
     ``value_bits=16`` stores the kernels' values as float16 (float32 accumulation): half the
-    value bytes, each weight rounded to 11 significant bits.
+    value bytes, each weight rounded to 11 significant bits; ``value_bits=4`` shares each
+    layer's weights among 15 k-means centroids (and zero) and stores 4-bit codes, an eighth of
+    the value bytes, changing the weights as weight sharing does (fine-tune to recover).
     """
     check_value_bits(value_bits)
     spec = None if pattern is None else make_pattern(pattern)
