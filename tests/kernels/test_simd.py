@@ -13,14 +13,17 @@ from sparsegrain.kernels.simd import (
     add_row,
     fold_rows,
     lane_sum,
+    run_value,
     store_block,
     vfma,
     vgather_fma,
+    vrun_fma,
+    vvalues,
     wide_vectors,
     zero_block,
 )
 
-TWO_ROWS, THREE_ROWS = 2 * LANES, 3 * LANES  # accumulator sizes must be constants
+TWO_ROWS, THREE_ROWS, TWELVE_ROWS = 2 * LANES, 3 * LANES, 12 * LANES  # sizes must be constants
 
 
 @nb.njit
@@ -112,3 +115,54 @@ def test_gather_step_refuses_signed_indices():
     values, x = np.ones(LANES, np.float32), np.ones(LANES, np.float32)
     with pytest.raises(TypingError, match="unsigned"):
         _gathered(0, values, np.zeros(LANES, np.int32), 0, LANES, x, 0, NO_OFFSETS, 0)
+
+
+@nb.njit
+def _decoded_run(values, at, count, out):
+    run = accumulator(LANES)
+    vvalues(run, values, at, count)
+    for i in range(LANES):
+        if i < count:
+            out[i] = run_value(run, values, at, i)
+
+
+@nb.njit
+def _run_fma(values, at, count, x, xo, indices, y):
+    wide_vectors()
+    acc = accumulator(TWELVE_ROWS)
+    zero_block(acc)
+    vrun_fma(acc, values, at, count, x, xo, indices, LANES, 12)
+    store_block(acc, y, 0, 12, 0, LANES)
+
+
+def _stored(values, bits):
+    from sparsegrain.kernels.base import stored_values
+
+    return stored_values(values, bits)
+
+
+@pytest.mark.parametrize("bits", [32, 16, 4])
+@pytest.mark.parametrize("at, count", [(0, 16), (3, 16), (5, 7), (20, 0)])
+def test_decoded_runs_read_each_value_whatever_its_width_and_parity(bits, at, count):
+    rng = np.random.default_rng(at + count)
+    values = rng.choice(np.float32([0, 0.5, -1.25, 3.0, 7.5]), 40).astype(np.float32)
+    out = np.full(LANES, -9.0, np.float32)
+    _decoded_run(_stored(values, bits), at, count, out)
+    want = np.where(np.arange(LANES) < count, np.resize(values[at:], LANES), -9.0)
+    np.testing.assert_array_equal(out, want)
+
+
+@pytest.mark.parametrize("bits", [32, 16, 4])
+@pytest.mark.parametrize("per_lane", [False, True])
+def test_run_fma_adds_lane_l_into_row_l_for_live_lanes_only(bits, per_lane):
+    rng = np.random.default_rng(bits)
+    values = rng.choice(np.float32([0.5, -1.25, 3.0, 2.0]), 30).astype(np.float32)
+    x = rng.standard_normal((9, LANES)).astype(np.float32)
+    columns = rng.integers(0, 7, 30).astype(np.uint16)
+    y = np.zeros((12, LANES), np.float32)
+    at, count, xo = 7, 10, 2 * LANES  # 10 of the 12 rows live; x row 2 (+ each lane's column)
+    _run_fma(_stored(values, bits), at, count, x.reshape(-1), xo, columns if per_lane else None, y)
+    rows = 2 + (columns[at : at + count] if per_lane else np.zeros(count, int))
+    want = np.zeros_like(y)
+    want[:count] = values[at : at + count, None] * x[rows]
+    np.testing.assert_allclose(y, want, rtol=1e-6)

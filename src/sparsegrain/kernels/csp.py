@@ -17,7 +17,7 @@ import numpy as np
 
 from .base import (SparseKernel, block_rows, kernel_value_bits, register,
                    tile_job)
-from .simd import LANES, row_fma, store_block, value_at, zero_block
+from .simd import LANES, store_block, value_at, vrun_fma, zero_block
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
@@ -37,7 +37,8 @@ def csp_spmv(values, chunk_ptr, cell_input, x, y):  # pragma: no cover - compile
 @nb.njit(inline="always")
 def csp_block(w, j, acc, x, xt, y, t0, tile, h):  # pragma: no cover - compiled
     """Chunk j, outputs q0..q0+h of it, batch tile t0: every cell loads the x row of its input
-    once and multiplies it by the cell's h values, so each x load feeds h vector FMAs."""
+    once and multiplies it by the cell's h values (decoded at once), so each x load feeds h
+    vector FMAs."""
     values, chunk_ptr, cell_input = w
     rows = y.shape[0]
     c = values.shape[1]
@@ -45,10 +46,8 @@ def csp_block(w, j, acc, x, xt, y, t0, tile, h):  # pragma: no cover - compiled
         live = min(h, c - q0, rows - j * c - q0)
         zero_block(acc)
         for cell in range(chunk_ptr[j], chunk_ptr[j + 1]):
-            xo = (xt + np.int64(cell_input[cell])) * tile
-            for i in range(h):
-                if i < live:
-                    row_fma(acc, i, value_at(values, cell * c + q0 + i), x, xo, tile)
+            vrun_fma(acc, values, cell * c + q0, live, x, (xt + np.int64(cell_input[cell])) * tile,
+                     None, tile, h)
         store_block(acc, y, j * c + q0, live, t0, tile)
 
 

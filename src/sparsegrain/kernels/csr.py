@@ -10,8 +10,8 @@ import numpy as np
 
 from .base import (SparseKernel, block_height, block_rows, column_index, kernel_value_bits, register,
                    tile_job)
-from .simd import (LANES, NO_OFFSETS, accumulator, fold_rows, lane_sum, ld, row_fma, store_block,
-                   value_at, vgather_fma, wide_vectors, zero_block)
+from .simd import (LANES, NO_OFFSETS, accumulator, fold_rows, lane_sum, ld, row_entries, row_fma,
+                   run_value, store_block, vgather_fma, wide_vectors, zero_block)
 
 #: output rows handled by one parallel task
 ROWS_PER_TASK = 64
@@ -33,29 +33,24 @@ def csr_spmv(indptr, indices, data, x, y):  # pragma: no cover - compiled
 @nb.njit(inline="always")
 def csr_block(w, task, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
     """Row r, batch tile t0: entry k adds data[k] * x[indices[k], tile] into partial-sum row
-    k mod h, so h independent FMA chains run per output row; the rows are folded at the end.
-    Whole runs of h entries go without a test; only the row's last run checks each entry."""
-    indptr, indices, data = w
+    k mod h (:func:`row_entries`); the rows are folded at the end."""
+    indptr, data = w[0], w[2]
     h = block_height(tile)
+    run = accumulator(LANES)
     for r in range(task * ROWS_PER_TASK, min(y.shape[0], (task + 1) * ROWS_PER_TASK)):
-        k, end = indptr[r], indptr[r + 1]
         zero_block(acc)
-        while k + h <= end:
-            for i in range(h):
-                csr_entry(acc, i, data, indices, k + i, x, xt, tile)
-            k += h
-        for i in range(h):
-            if k + i < end:
-                csr_entry(acc, i, data, indices, k + i, x, xt, tile)
+        row_entries(acc, run, data, indptr[r], indptr[r + 1] - indptr[r], h, csr_entry, w, (),
+                    x, xt, tile)
         fold_rows(acc, tile)
         store_block(acc, y, r, 1, t0, tile)
 
 
 @nb.njit(inline="always")
-def csr_entry(acc, i, data, indices, k, x, xt, tile):  # pragma: no cover - compiled
-    """Partial-sum row i += data[k] * the x row of entry k's column."""
-    xo = (xt + np.int64(ld(indices, k))) * tile
-    row_fma(acc, i, value_at(data, k), x, xo, tile)
+def csr_entry(acc, i, run, w, c, k, j, x, xt, tile):  # pragma: no cover - compiled
+    """Partial-sum row i += entry k + j's value (j of the run decoded from k) * the x row of its
+    column."""
+    xo = (xt + np.int64(ld(w[1], k + j))) * tile
+    row_fma(acc, i, run_value(run, w[2], k, j), x, xo, tile)
 
 
 @cache

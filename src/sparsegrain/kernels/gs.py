@@ -14,9 +14,8 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import (SparseKernel, block_height, block_rows, index32, kernel_value_bits, register,
-                   tile_job)
-from .simd import (LANES, NO_OFFSETS, accumulator, add_row, ld, row_fma, value_at, vgather_fma,
+from .base import SparseKernel, block_rows, index32, kernel_value_bits, register, tile_job
+from .simd import (LANES, NO_OFFSETS, accumulator, add_row, value_at, vgather_fma, vrun_fma,
                    wide_vectors, zero_block)
 
 #: row groups handled by one parallel task
@@ -63,23 +62,19 @@ def gs_spmv(group_ptr, values, columns, row_ids, e, x, y):  # pragma: no cover -
 
 
 @nb.njit(inline="always")
-def gs_block(w, task, acc, x, xt, y, t0, tile, b, e):  # pragma: no cover - compiled
+def gs_block(w, task, acc, x, xt, y, t0, tile, b, e, h):  # pragma: no cover - compiled
     """Group g, lanes l0..l0+h, batch tile t0: every pack multiplies each lane's value by the x
     row at its column into that lane's accumulator row (h independent FMA chains, no index
-    shared); each lane's sums are then added to the output row of its slot. B and E are
-    compile-time constants here."""
+    shared; :func:`vrun_fma`); each lane's sums are then added to the output row of its slot.
+    B, E and h are compile-time constants here."""
     group_ptr, values, columns, row_ids = w[0], w[1], w[2], w[3]
-    h = block_height(tile)
     rows = y.shape[0]
     groups = group_ptr.shape[0] - 1
     for g in range(task * GROUPS_PER_TASK, min(groups, (task + 1) * GROUPS_PER_TASK)):
         for l0 in range(0, b, h):
             zero_block(acc)
             for p in range(group_ptr[g], group_ptr[g + 1]):
-                for i in range(h):
-                    if l0 + i < b:
-                        xo = (xt + np.int64(ld(columns, p * b + l0 + i))) * tile
-                        row_fma(acc, i, value_at(values, p * b + l0 + i), x, xo, tile)
+                vrun_fma(acc, values, p * b + l0, min(h, b - l0), x, xt * tile, columns, tile, h)
             for i in range(min(h, b - l0)):
                 r = row_ids[g * (b // e) + (l0 + i) // e]
                 if 0 <= r < rows:
@@ -90,14 +85,15 @@ def gs_block(w, task, acc, x, xt, y, t0, tile, b, e):  # pragma: no cover - comp
 def gs_spmm(tile: int, b: int, e: int) -> Callable[..., None]:
     """SpMM over tasks of ``GROUPS_PER_TASK`` row groups (see :attr:`SparseKernel.spmm`),
     compiled for one pack width B and E as well (a lane's place is then a shift and an add)."""
-    size = block_rows(tile) * tile
+    h = block_rows(tile)
+    size = h * tile
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
     def spmm(w, x, y, tb):  # pragma: no cover - compiled
         n = (w[0].shape[0] - 1 + GROUPS_PER_TASK - 1) // GROUPS_PER_TASK
         for job in nb.prange(x.shape[0] * n):
             task, t0, xt, acc = tile_job(job, n, tb, tile, size, x)
-            gs_block(w, task, acc, x, xt, y, t0, tile, b, e)
+            gs_block(w, task, acc, x, xt, y, t0, tile, b, e, h)
 
     return spmm
 

@@ -10,8 +10,8 @@ import numpy as np
 
 from .base import (SparseKernel, block_height, block_rows, kernel_value_bits, register,
                    tile_job)
-from .simd import (LANES, accumulator, fold_rows, lane_sum, ld, row_fma, store_block, value_at,
-                   vgather_fma, wide_vectors, zero_block)
+from .simd import (LANES, accumulator, fold_rows, lane_sum, ld, row_entries, row_fma, run_value,
+                   store_block, vgather_fma, wide_vectors, zero_block)
 
 #: output rows handled by one parallel task
 ROWS_PER_TASK = 64
@@ -49,31 +49,29 @@ def nm_spmv(values, positions, m, offsets, x, y):  # pragma: no cover - compiled
 @nb.njit(inline="always")
 def nm_block(w, task, acc, x, xt, y, t0, tile, m, n):  # pragma: no cover - compiled
     """Row r, batch tile t0: the row's stored entries in order, entry j adding its value times
-    the x row it names into partial-sum row j mod h (h independent FMA chains), whole runs of
-    h without a test; folded at the end. M and N are compile-time constants here."""
+    the x row it names into partial-sum row j mod h (:func:`row_entries`); folded at the end.
+    M and N are compile-time constants here."""
     h = block_height(tile)
-    length = w[0].shape[1] * n
+    groups = w[0].shape[1]
+    run = accumulator(LANES)
     for r in range(task * ROWS_PER_TASK, min(y.shape[0], (task + 1) * ROWS_PER_TASK)):
         zero_block(acc)
-        j = 0
-        while j + h <= length:
-            for i in range(h):
-                nm_entry(acc, i, w, r * length, j + i, m, n, x, xt, tile)
-            j += h
-        for i in range(h):
-            if j + i < length:
-                nm_entry(acc, i, w, r * length, j + i, m, n, x, xt, tile)
+        # entry f of the flat arrays lies in group f // N of all rows': xt is shifted back by
+        # this row's r * groups groups so that the column is (f // N) * M + its position
+        row_entries(acc, run, w[0], r * groups * n, groups * n, h, nm_entry, w, (m, n), x,
+                    xt - r * groups * m, tile)
         fold_rows(acc, tile)
         store_block(acc, y, r, 1, t0, tile)
 
 
 @nb.njit(inline="always")
-def nm_entry(acc, i, w, row_at, j, m, n, x, xt, tile):  # pragma: no cover - compiled
-    """Partial-sum row i += the row's entry j (flat offset row_at + j) times the x row of its
-    column: its group's first column (j // N * M, constants folded) plus its stored position."""
-    values, positions = w[0], w[1]
-    xo = (xt + j // n * m + np.int64(ld(positions, row_at + j))) * tile
-    row_fma(acc, i, value_at(values, row_at + j), x, xo, tile)
+def nm_entry(acc, i, run, w, c, f, j, x, xt, tile):  # pragma: no cover - compiled
+    """Partial-sum row i += flat entry f + j's value (j of the run decoded from f) times the x
+    row of its column: its group's first column ((f + j) // N * M, constants folded) plus its
+    stored position."""
+    m, n = c
+    xo = (xt + (f + j) // n * m + np.int64(ld(w[1], f + j))) * tile
+    row_fma(acc, i, run_value(run, w[0], f, j), x, xo, tile)
 
 
 @cache

@@ -266,6 +266,114 @@ def value_at(typingctx: Any, values: Any, at: Any) -> Any:
     return types.float32(values, types.intp), codegen
 
 
+def _in_place(values: Any) -> bool:
+    """Are the stored values float32, which a step reads where they lie (no decoding)?"""
+    return isinstance(values, types.Array) and values.dtype == types.float32
+
+
+@intrinsic
+def vvalues(typingctx: Any, run: Any, values: Any, at: Any, count: Any) -> Any:
+    """``run[l] = values.flat[at + l]`` as float32 for lanes l < min(16, count), zero above: a
+    run of stored values decoded at once (16-bit widened, 4-bit codes looked up 16 to a
+    permute), so that an SpMM step reads each with :func:`run_value` as one broadcast instead of
+    decoding it alone. float32 values are left where they are (nothing is emitted)."""
+    _check_array(run, "run")
+    _check_values(values)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        runv, valv, atv, countv = args
+        if not _in_place(sig.args[1]):
+            lanes = ir.Constant(_IVEC, list(range(LANES)))
+            mask = builder.icmp_signed("<", lanes, _splat(builder, _as_i32(builder, countv), _IVEC))
+            decoded = _vector_values(context, builder, sig.args[1], valv, atv, mask)
+            zero = context.get_constant(types.intp, 0)
+            builder.store(decoded, _vector_at(context, builder, sig.args[0], runv, zero), align=4)
+        return context.get_dummy_value()
+
+    return types.none(run, values, types.intp, types.intp), codegen
+
+
+@intrinsic(prefer_literal=True)
+def vrun_fma(typingctx: Any, acc: Any, values: Any, at: Any, count: Any, x: Any, xo: Any,
+             indices: Any, tile: Any, rows: Any) -> Any:
+    """Accumulator row l += value(at + l) * the ``tile`` floats of x from flat offset xo
+    (+ indices[at + l] * tile where ``indices`` is an array, not None) for lanes
+    l < min(count, rows), ``rows`` a constant of at most 16 (the register block's rows).
+
+    16- and 4-bit values are decoded in one vector and each lane is broadcast from that
+    register, where :func:`vvalues` and :func:`run_value` would store them and read them back
+    at once (a store that the loads right after it wait on); float32 values are broadcast from
+    where they lie."""
+    _check_array(acc, "accumulator")
+    _check_array(x, "input")
+    _check_values(values)
+    per_lane = not isinstance(indices, (types.NoneType, types.Omitted))
+    if per_lane and not (isinstance(indices, types.Array) and indices.layout == "C"
+                         and isinstance(indices.dtype, types.Integer)
+                         and not indices.dtype.signed):
+        raise TypingError(f"indices must be None or a C-contiguous unsigned array, got {indices}")
+    if not isinstance(rows, types.IntegerLiteral) or not 1 <= rows.literal_value <= LANES:
+        raise TypingError(f"rows must be a constant in 1..{LANES}, got {rows}")
+    vec = ir.VectorType(ir.FloatType(), _width(tile))
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        accv, valv, atv, countv, xv, xov, idxv = args[:7]
+        in_place = _in_place(sig.args[1])
+        if in_place:
+            floats = context.make_array(sig.args[1])(context, builder, valv).data
+        else:
+            lanes = ir.Constant(_IVEC, list(range(LANES)))
+            mask = builder.icmp_signed("<", lanes, _splat(builder, _as_i32(builder, countv), _IVEC))
+            decoded = _vector_values(context, builder, sig.args[1], valv, atv, mask)
+        fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vec, [vec] * 3), f"llvm.fma.v{vec.count}f32")
+        width, tile_n = vec.count, tile.literal_value
+        for lane in range(rows.literal_value):
+            with builder.if_then(builder.icmp_signed("<", countv.type(lane), countv)):
+                if in_place:  # float32: broadcast straight from memory
+                    v = _splat(builder, builder.load(builder.gep(
+                        floats, [builder.add(atv, atv.type(lane))], inbounds=True)), vec)
+                else:
+                    v = builder.shuffle_vector(decoded, ir.Constant(_VEC, None), ir.Constant(
+                        ir.VectorType(_I32, width), [lane] * width))
+                xat = xov
+                if per_lane:
+                    data = context.make_array(sig.args[6])(context, builder, idxv).data
+                    column = builder.load(builder.gep(data, [builder.add(atv, atv.type(lane))],
+                                                      inbounds=True))
+                    xat = builder.add(xat, builder.mul(builder.zext(column, xov.type),
+                                                       xov.type(tile_n)))
+                for t in range(0, tile_n, width):
+                    xp = _vector_at(context, builder, sig.args[4], xv,
+                                    builder.add(xat, xat.type(t)), vec)
+                    ap = _vector_at(context, builder, sig.args[0], accv,
+                                    context.get_constant(types.intp, lane * tile_n + t), vec)
+                    builder.store(builder.call(fma, [v, builder.load(xp, align=4),
+                                                     builder.load(ap, align=4)]), ap, align=4)
+        return context.get_dummy_value()
+
+    return types.none(acc, values, types.intp, types.intp, x, types.intp, indices, tile,
+                      rows), codegen
+
+
+@intrinsic
+def run_value(typingctx: Any, run: Any, values: Any, at: Any, i: Any) -> Any:
+    """Value i of the run :func:`vvalues` decoded from flat offset ``at``: ``run[i]``, or for
+    float32 values ``values.flat[at + i]`` itself."""
+    _check_array(run, "run")
+    _check_values(values)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        runv, valv, atv, iv = args
+        if _in_place(sig.args[1]):
+            ary, at = context.make_array(sig.args[1])(context, builder, valv), builder.add(atv, iv)
+        else:
+            ary, at = context.make_array(sig.args[0])(context, builder, runv), iv
+        return builder.load(builder.gep(ary.data, [at], inbounds=True))
+
+    return types.float32(run, values, types.intp, types.intp), codegen
+
+
 @intrinsic
 def ld(typingctx: Any, ary: Any, at: Any) -> Any:
     """``ary.flat[at]`` for a C-contiguous array, without numba's negative-index test (a shift,
@@ -355,6 +463,28 @@ def row_fma(acc: Any, i: int, v: Any, x: Any, xo: int, tile: int) -> None:  # pr
     the step every SpMM kernel takes per stored value."""
     for t in range(0, tile, LANES):
         vfma(acc, i * tile + t, v, x, xo + t, tile)
+
+
+@nb.njit(inline="always")
+def row_entries(acc, run, values, at, length, h, entry, w, c, x, xt, tile):  # pragma: no cover - compiled
+    """``entry(acc, i, run, w, c, at, j, x, xt, tile)`` (``c``: the format's sizes, constants once
+    inlined) for the ``length`` stored entries of a row
+    whose values start at flat offset ``at``, entry j into partial-sum row j mod h (h
+    independent FMA chains) with its value as ``run_value(run, values, at, j mod 16)``. The
+    values are decoded 16 at a time (:func:`vvalues`); whole runs go without a test, only the
+    last run checks each entry."""
+    j = 0
+    while j + LANES <= length:
+        vvalues(run, values, at + j, LANES)
+        for q in range(0, LANES, h):
+            for i in range(h):
+                entry(acc, i, run, w, c, at + j, q + i, x, xt, tile)
+        j += LANES
+    vvalues(run, values, at + j, length - j)
+    for q in range(0, LANES, h):
+        for i in range(h):
+            if j + q + i < length:
+                entry(acc, i, run, w, c, at + j, q + i, x, xt, tile)
 
 
 @nb.njit(inline="always")
