@@ -92,3 +92,18 @@ def test_column_indices_are_narrow_and_unsigned():
     from sparsegrain.kernels.base import column_index
 
     assert column_index(np.array([0, 70000]), 70001).dtype == np.uint32
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 8, 64, 100, 512, 1000])
+def test_spread_visits_every_task_once_and_samples_them_evenly(n):
+    """Each half of the jobs (what numba's parallel loop gives each of two threads) gets about
+    half of the first tenth of the tasks, where CSP's work lies."""
+    import numba as nb
+
+    from sparsegrain.kernels.base import spread, spread_stride
+
+    order = nb.njit(lambda n: [spread(i, n, spread_stride(n)) for i in range(n)])(n)
+    assert sorted(order) == list(range(n))
+    first = [t < max(1, n // 10) for t in order]
+    if n >= 64:
+        assert abs(sum(first[: n // 2]) - sum(first[n // 2 :])) <= max(2, n // 50)

@@ -208,6 +208,30 @@ def tile_job(
     return job % tasks, tb + jt * tile, jt * x.shape[1], accumulator(size)
 
 
+@nb.njit(inline="always")
+def spread_stride(n: int) -> int:  # pragma: no cover - compiled
+    """An odd stride near 0.618 n with no factor in common with n (1 for n <= 2)."""
+    p = max(1, int(n * 0.618)) | 1
+    a, b = p, n
+    while b:
+        a, b = b, a % b
+    while a != 1:  # not coprime: try the next odd stride
+        p += 2
+        a, b = p, n
+        while b:
+            a, b = b, a % b
+    return p
+
+
+@nb.njit(inline="always")
+def spread(i: int, n: int, stride: int) -> int:  # pragma: no cover - compiled
+    """Task (i * stride) mod n for job i of n (``stride`` from :func:`spread_stride`): every task
+    once, consecutive jobs far apart, so that the contiguous share of jobs numba's parallel loop
+    gives each thread samples the tasks evenly where their work is not (CSP's first chunks hold
+    every input's cells, its last ones few or none)."""
+    return (i * stride) % n
+
+
 @nb.njit(parallel=True, cache=True)
 def transpose_into(y, out):  # pragma: no cover - compiled
     """out[t, r] = y[r, t] for out (n, rows) and y (rows, >= n), in 16 x 16 blocks that stay in

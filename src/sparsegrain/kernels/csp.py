@@ -15,16 +15,19 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import (SparseKernel, block_rows, kernel_value_bits, register,
+from .base import (SparseKernel, block_rows, kernel_value_bits, register, spread, spread_stride,
                    tile_job)
 from .simd import LANES, store_block, value_at, vrun_fma, zero_block
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
 def csp_spmv(values, chunk_ptr, cell_input, x, y):  # pragma: no cover - compiled
-    """Chunk j: every cell adds values[cell, :] * x[its input] into the chunk's C output sums."""
-    c = values.shape[1]
-    for j in nb.prange(chunk_ptr.shape[0] - 1):
+    """Chunk j: every cell adds values[cell, :] * x[its input] into the chunk's C output sums;
+    chunks in :func:`spread` order."""
+    c, n = values.shape[1], chunk_ptr.shape[0] - 1
+    stride = spread_stride(n)
+    for job in nb.prange(n):
+        j = spread(job, n, stride)
         sums = np.zeros(c, np.float32)
         for cell in range(chunk_ptr[j], chunk_ptr[j + 1]):
             xi = x[cell_input[cell]]
@@ -62,9 +65,10 @@ def csp_spmm(tile: int, c: int) -> Callable[..., None]:
     @nb.njit(parallel=True, fastmath=True, cache=True)
     def spmm(w, x, y, tb):  # pragma: no cover - compiled
         n = w[1].shape[0] - 1
+        stride = spread_stride(n)
         for job in nb.prange(x.shape[0] * n):
             task, t0, xt, acc = tile_job(job, n, tb, tile, size, x)
-            csp_block(w, task, acc, x, xt, y, t0, tile, h)
+            csp_block(w, spread(task, n, stride), acc, x, xt, y, t0, tile, h)
 
     return spmm
 
