@@ -111,6 +111,19 @@ def test_gather_step_reads_only_live_lanes_and_forms_columns(count, base, n, m, 
     assert total == pytest.approx(want.sum(), rel=1e-5, abs=1e-6)
 
 
+@pytest.mark.parametrize("cb", [1, 3, 4])
+def test_gather_step_without_indices_reads_a_blocks_columns(cb):
+    """indices=None: lane l reads x[base + offsets[l]] (a BCSR block's columns from its first)."""
+    rng = np.random.default_rng(cb)
+    values = rng.standard_normal(20).astype(np.float32)
+    x = rng.standard_normal(40).astype(np.float32)
+    lane_cols = (np.arange(LANES) % cb).astype(np.int32)
+    _, _, acc = _gathered(0, values, None, 2, 12, x, 7, lane_cols, 0)
+    want = np.zeros(TWO_ROWS, np.float32)
+    want[:12] = values[2:14] * x[7 + lane_cols[:12]]
+    np.testing.assert_allclose(acc, want, rtol=1e-6)
+
+
 def test_gather_step_refuses_signed_indices():
     values, x = np.ones(LANES, np.float32), np.ones(LANES, np.float32)
     with pytest.raises(TypingError, match="unsigned"):

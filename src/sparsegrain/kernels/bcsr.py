@@ -10,29 +10,39 @@ import numpy as np
 
 from .base import (SparseKernel, block_height, block_rows, index32, kernel_value_bits, register,
                    tile_job)
-from .simd import row_fma, store_block, value_at, zero_block
+from .simd import LANES, lane_sum, row_fma, store_block, value_at, vgather_fma, wide_vectors, zero_block
+
+
+#: block rows one task of the vector product handles
+SPMV_BLOCK_ROWS = 16
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
-def bcsr_spmv(indptr, indices, data, x, y):  # pragma: no cover - compiled
-    """Block row b: every block adds block @ x[its columns] into R row sums, reading the block's
-    values in storage order."""
+def bcsr_spmv(indptr, indices, data, lane_cols, x, y):  # pragma: no cover - compiled
+    """Block row b: each block's values, 16 at a time in storage order, times the x entries of
+    their columns (lane l of piece p reads x[c0 + lane_cols[16p + l]], c0 the block's first
+    column) into one sum per stored position; each row's sums are added at the end. A block cut
+    by the matrix's last column is read one value at a time."""
+    wide_vectors()
     rows, cols = y.shape[0], x.shape[0]
     rb, cb = data.shape[1], data.shape[2]
-    for b in nb.prange(indptr.shape[0] - 1):
-        sums = np.zeros(rb, np.float32)
-        for k in range(indptr[b], indptr[b + 1]):
-            c0 = indices[k] * cb
-            if c0 + cb <= cols:
-                for i in range(rb):
-                    for j in range(cb):
-                        sums[i] += value_at(data, (k * rb + i) * cb + j) * x[c0 + j]
-            else:
-                for i in range(rb):
-                    for j in range(cols - c0):
-                        sums[i] += value_at(data, (k * rb + i) * cb + j) * x[c0 + j]
-        for i in range(min(rb, rows - b * rb)):
-            y[b * rb + i] = sums[i]
+    size, brows = rb * cb, indptr.shape[0] - 1
+    for task in nb.prange((brows + SPMV_BLOCK_ROWS - 1) // SPMV_BLOCK_ROWS):
+        acc = np.empty(lane_cols.shape[0], np.float32)
+        for b in range(task * SPMV_BLOCK_ROWS, min(brows, (task + 1) * SPMV_BLOCK_ROWS)):
+            acc[:] = 0.0
+            for k in range(indptr[b], indptr[b + 1]):
+                c0 = indices[k] * cb
+                if c0 + cb <= cols:
+                    for p in range(0, size, LANES):
+                        vgather_fma(acc, p, data, None, k * size + p, size - p, x, c0,
+                                    lane_cols, p)
+                else:
+                    for e in range(size):
+                        if c0 + e % cb < cols:
+                            acc[e] += value_at(data, k * size + e) * x[c0 + e % cb]
+            for i in range(min(rb, rows - b * rb)):
+                y[b * rb + i] = lane_sum(acc, i * cb, cb)
 
 
 @nb.njit(inline="always")
@@ -95,6 +105,8 @@ class BCSRKernel(SparseKernel):
             or len(self.indices) != len(self.data)
         ):
             raise ValueError(f"block CSR arrays do not describe a {self.shape} matrix")
+        # the column (from the block's first) of each stored position, in whole 16-lane pieces
+        self.lane_cols = (np.arange(-(-rb * cb // LANES) * LANES) % cb).astype(np.int32)
 
     @classmethod
     def from_encoded(cls, enc: Any) -> "BCSRKernel":
@@ -109,7 +121,7 @@ class BCSRKernel(SparseKernel):
         return self.data.nbytes + self.indices.nbytes + self.indptr.nbytes
 
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
-        bcsr_spmv(self.indptr, self.indices, self.data, x, y)
+        bcsr_spmv(self.indptr, self.indices, self.data, self.lane_cols, x, y)
 
     def arrays(self) -> tuple:
         return (self.indptr, self.indices, self.data)

@@ -127,30 +127,33 @@ def vgather_fma(typingctx: Any, acc: Any, acc_at: Any, values: Any, indices: Any
     l < min(16, count), as one masked load of each array and one gather of x with 32-bit
     offsets. CSR and GS pass :data:`NO_OFFSETS` (the index is the column); N:M passes its group
     starts (:func:`sparsegrain.kernels.nm.group_offsets`), so that a column is its group's first
-    column plus the stored in-group position."""
+    column plus the stored in-group position; BCSR passes ``indices=None`` (x[base + offsets]:
+    a block's columns from its first)."""
     _check_array(acc, "accumulator")
     _check_array(x, "input")
     if not (isinstance(offsets, types.Array) and offsets.layout == "C"
             and offsets.dtype == types.int32):
         raise TypingError(f"offsets must be a C-contiguous int32 array, got {offsets}")
     _check_values(values)
-    if not (isinstance(indices, types.Array) and indices.layout == "C"
-            and isinstance(indices.dtype, types.Integer) and not indices.dtype.signed
-            and indices.dtype.bitwidth <= 32):
-        raise TypingError(f"indices must be a C-contiguous unsigned array, got {indices}")
+    no_indices = isinstance(indices, types.NoneType)
+    if not no_indices and not (isinstance(indices, types.Array) and indices.layout == "C"
+                               and isinstance(indices.dtype, types.Integer)
+                               and not indices.dtype.signed and indices.dtype.bitwidth <= 32):
+        raise TypingError(f"indices must be None or a C-contiguous unsigned array, got {indices}")
 
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
         accv, atv, valv, idxv, kv, countv, xv, basev, offv, offatv = args
         lanes = ir.Constant(_IVEC, list(range(LANES)))
         mask = builder.icmp_signed("<", lanes, _splat(builder, _as_i32(builder, countv), _IVEC))
         vals = _vector_values(context, builder, sig.args[2], valv, kv, mask)
-        idx = _masked_load(context, builder, sig.args[3], idxv, kv, mask)
-        if idx.type.element.width < 32:
-            idx = builder.zext(idx, _IVEC)
         offp = _vector_at(context, builder, sig.args[8], offv, offatv, _IVEC)
-        start = builder.add(_splat(builder, _as_i32(builder, basev), _IVEC),
-                            builder.load(offp, align=4))
-        idx = builder.add(start, idx)
+        idx = builder.add(_splat(builder, _as_i32(builder, basev), _IVEC),
+                          builder.load(offp, align=4))
+        if not no_indices:
+            stored = _masked_load(context, builder, sig.args[3], idxv, kv, mask)
+            if stored.type.element.width < 32:
+                stored = builder.zext(stored, _IVEC)
+            idx = builder.add(idx, stored)
         xs = _gather(builder, context.make_array(sig.args[6])(context, builder, xv).data, idx, mask)
         accp = _vector_at(context, builder, sig.args[0], accv, atv)
         fma = cgutils.get_or_insert_function(
