@@ -17,22 +17,23 @@ import numpy as np
 
 from .base import (SparseKernel, block_rows, kernel_value_bits, register, spread, spread_stride,
                    tile_job)
-from .simd import LANES, store_block, value_at, vrun_fma, zero_block
+from .simd import LANES, store_block, vaxpy, vrun_fma, wide_vectors, zero_block
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
 def csp_spmv(values, chunk_ptr, cell_input, x, y):  # pragma: no cover - compiled
-    """Chunk j: every cell adds values[cell, :] * x[its input] into the chunk's C output sums;
-    chunks in :func:`spread` order."""
+    """Chunk j: every cell adds its C values times x[its input] into the chunk's C output sums,
+    16 outputs per vector step (:func:`vaxpy`); chunks in :func:`spread` order."""
+    wide_vectors()
     c, n = values.shape[1], chunk_ptr.shape[0] - 1
     stride = spread_stride(n)
     for job in nb.prange(n):
         j = spread(job, n, stride)
-        sums = np.zeros(c, np.float32)
+        sums = np.zeros(-(-c // LANES) * LANES, np.float32)
         for cell in range(chunk_ptr[j], chunk_ptr[j + 1]):
             xi = x[cell_input[cell]]
-            for q in range(c):
-                sums[q] += value_at(values, cell * c + q) * xi
+            for q in range(0, c, LANES):
+                vaxpy(sums, q, values, cell * c + q, c - q, xi)
         for q in range(min(c, y.shape[0] - j * c)):
             y[j * c + q] = sums[q]
 

@@ -360,6 +360,29 @@ def vrun_fma(typingctx: Any, acc: Any, values: Any, at: Any, count: Any, x: Any,
 
 
 @intrinsic
+def vaxpy(typingctx: Any, acc: Any, acc_at: Any, values: Any, at: Any, count: Any, s: Any) -> Any:
+    """``acc[acc_at + l] += value(at + l) * s`` for lanes l < min(16, count): one decoded vector
+    of stored values times a scalar (a CSP cell's C values times its input)."""
+    _check_array(acc, "accumulator")
+    _check_values(values)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        accv, accatv, valv, atv, countv, sv = args
+        lanes = ir.Constant(_IVEC, list(range(LANES)))
+        mask = builder.icmp_signed("<", lanes, _splat(builder, _as_i32(builder, countv), _IVEC))
+        vals = _vector_values(context, builder, sig.args[2], valv, atv, mask)
+        scalar = context.cast(builder, sv, sig.args[5], types.float32)
+        accp = _vector_at(context, builder, sig.args[0], accv, accatv)
+        fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(_VEC, [_VEC] * 3), f"llvm.fma.v{LANES}f32")
+        total = builder.call(fma, [vals, _splat(builder, scalar, _VEC), builder.load(accp, align=4)])
+        builder.store(total, accp, align=4)
+        return context.get_dummy_value()
+
+    return types.none(acc, types.intp, values, types.intp, types.intp, s), codegen
+
+
+@intrinsic
 def run_value(typingctx: Any, run: Any, values: Any, at: Any, i: Any) -> Any:
     """Value i of the run :func:`vvalues` decoded from flat offset ``at``: ``run[i]``, or for
     float32 values ``values.flat[at + i]`` itself."""
