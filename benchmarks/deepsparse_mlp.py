@@ -1,7 +1,8 @@
 """A pruned 4096-wide MLP on the project's kernels against DeepSparse, onnxruntime and dense torch.
 
 Three 4096 x 4096 Linear layers (ReLU between), each pruned to 90 % by magnitude (unstructured),
-batch 64, float32, every engine on the same weights: dense torch, ``sparsify`` (CSR kernels),
+batch 64, float32, every engine on the same weights: dense torch, ``sparsify`` (CSR kernels, with
+float32 values and with 16-bit ones, the latter checked against the float16-rounded weights),
 onnxruntime on the exported ONNX graph, and DeepSparse 1.8.0 (the last release that installs;
 run in its own virtual environment, named by ``--deepsparse-python``). DeepSparse runs in a
 child process, so the engines alternate by round (``--rounds``) rather than by call; each
@@ -72,7 +73,16 @@ def main() -> None:
     with torch.no_grad():
         want = dense(x).numpy()
     fast = sparsify(model(args.width, args.sparsity), format="csr", keep_dense_if_slower=False)
-    engines = {"torch dense": lambda: dense(x), "sparsegrain": lambda: fast(x)}
+    fast16 = sparsify(model(args.width, args.sparsity), format="csr", keep_dense_if_slower=False,
+                      value_bits=16)
+    rounded = model(args.width, args.sparsity)  # the weights the 16-bit kernels hold
+    with torch.no_grad():
+        for layer in rounded:
+            if isinstance(layer, nn.Linear):
+                layer.weight.copy_(layer.weight.half().float())
+        want16 = rounded(x).numpy()
+    engines = {"torch dense": lambda: dense(x), "sparsegrain": lambda: fast(x),
+               "sparsegrain fp16": lambda: fast16(x)}
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path, x_path, y_path = (str(Path(tmp) / n) for n in ("mlp.onnx", "x.npy", "y.npy"))
         torch.onnx.export(dense, (x,), onnx_path, input_names=["x"], output_names=["y"],
@@ -92,6 +102,7 @@ def main() -> None:
             times["deepsparse 1.8.0"] = []
         with torch.no_grad():
             assert np.allclose(fast(x).numpy(), want, rtol=1e-3, atol=1e-3)
+            assert np.allclose(fast16(x).numpy(), want16, rtol=1e-3, atol=1e-3)
             for r in range(args.rounds):
                 print(f"round {r + 1}/{args.rounds} (about {20 * (args.rounds - r)} s left)",
                       flush=True)
