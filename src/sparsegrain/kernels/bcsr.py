@@ -10,7 +10,8 @@ import numpy as np
 
 from .base import (SparseKernel, block_height, block_rows, index32, kernel_value_bits, register,
                    tile_job)
-from .simd import LANES, lane_sum, row_fma, store_block, value_at, vgather_fma, wide_vectors, zero_block
+from .simd import (LANES, accumulator, coded, lane_sum, row_fma, run_value, store_block, value_at,
+                   vgather_fma, vvalues, wide_vectors, zero_block)
 
 
 #: block rows one task of the vector product handles
@@ -53,16 +54,24 @@ def bcsr_block(w, b, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
     h = block_height(tile)
     rows = y.shape[0]
     rb, cb = data.shape[1], data.shape[2]
+    run = accumulator(LANES)
     for i0 in range(0, min(rb, rows - b * rb), h):
         live = min(h, rb - i0, rows - b * rb - i0)
+        # codes: the pass's values of a block decoded as one run (floats: read one at a time,
+        # which for 16-bit values measured faster than a run stored and read straight back)
+        whole = coded(data) and live * cb <= LANES
         zero_block(acc)
         for k in range(indptr[b], indptr[b + 1]):
-            c0 = indices[k] * cb
+            c0, at = indices[k] * cb, (k * rb + i0) * cb
+            if whole:
+                vvalues(run, data, at, live * cb)
             for j in range(min(cb, x.shape[1] - c0)):
                 xo = (xt + c0 + j) * tile
                 for i in range(h):
                     if i < live:
-                        row_fma(acc, i, value_at(data, (k * rb + i0 + i) * cb + j), x, xo, tile)
+                        v = run_value(run, data, at, i * cb + j) if whole else \
+                            value_at(data, at + i * cb + j)
+                        row_fma(acc, i, v, x, xo, tile)
         store_block(acc, y, b * rb + i0, live, t0, tile)
 
 

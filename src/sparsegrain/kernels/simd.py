@@ -383,6 +383,19 @@ def vaxpy(typingctx: Any, acc: Any, acc_at: Any, values: Any, at: Any, count: An
 
 
 @intrinsic
+def coded(typingctx: Any, values: Any) -> Any:
+    """Are the stored values 4-bit codes (a constant once compiled)? A kernel whose reads of
+    single values are cheap for floats decodes codes in runs instead."""
+    _check_values(values)
+    is_codes = isinstance(values, CodesType)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return context.get_constant(types.boolean, is_codes)
+
+    return types.boolean(values), codegen
+
+
+@intrinsic
 def run_value(typingctx: Any, run: Any, values: Any, at: Any, i: Any) -> Any:
     """Value i of the run :func:`vvalues` decoded from flat offset ``at``: ``run[i]``, or for
     float32 values ``values.flat[at + i]`` itself."""
