@@ -42,3 +42,16 @@ def test_codes_compose_with_other_index_formats(index):
     plain = sg.encode(w, "codebook")
     assert torch.equal(enc.decode(), plain.decode())
     assert enc.inner.fmt == index and "codes" in enc.storage().bits
+
+
+def test_the_index_format_takes_its_own_parameters():
+    w = torch.randn(8, 16)
+    w = w * sg.pattern("nm:2:4").mask(w, 0.5)
+    enc = sg.encode(w, "codebook", index="nm", index_params={"n": 2, "m": 4})
+    assert (enc.inner.n, enc.inner.m) == (2, 4) and enc.inner.value_bits == 4
+    assert torch.equal(enc.decode() != 0, w != 0)
+    with pytest.raises(ValueError, match="index format nm takes no parameter value_bits in "
+                                         "index_params; it takes: n, m"):
+        sg.encode(w, "codebook", index="nm", index_params={"value_bits": 8})
+    with pytest.raises(ValueError, match="index_params must be a dict"):
+        sg.encode(w, "codebook", index="nm", index_params="n=2")

@@ -104,9 +104,14 @@ class Codebook(Encoded):
         q = np.zeros_like(m)
         q[keep] = book[quantize(m[keep], book)]
         qw = torch.from_numpy(q)
+        own = FORMATS[index].parameters()[2:]  # the codebook sets the value widths
         if index_params is not None and not isinstance(index_params, dict):
             raise ValueError(f"index_params must be a dict of {index}'s parameters, got "
                              f"{type(index_params).__name__}")
+        unknown = sorted(set(index_params or {}) - set(own))
+        if unknown:
+            raise ValueError(f"index format {index} takes no parameter {', '.join(unknown)} in "
+                             f"index_params; it takes: {', '.join(own) or 'none'}")
         inner = FORMATS[index].encode(q, keep, weight=qw, value_bits=code_bits,
                                       **(index_params or {}))
         inner.shape = base["shape"]
