@@ -10,7 +10,7 @@ import numpy as np
 
 from .base import (SparseKernel, block_height, block_rows, index32, kernel_value_bits, register,
                    tile_job)
-from .simd import (LANES, accumulator, coded, lane_sum, row_fma, run_value, store_block, value_at,
+from .simd import (LANES, accumulator, lane_sum, narrow, row_fma, run_value, store_block, value_at,
                    vgather_fma, vvalues, wide_vectors, zero_block)
 
 
@@ -57,9 +57,8 @@ def bcsr_block(w, b, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
     run = accumulator(LANES)
     for i0 in range(0, min(rb, rows - b * rb), h):
         live = min(h, rb - i0, rows - b * rb - i0)
-        # codes: the pass's values of a block decoded as one run (floats: read one at a time,
-        # which for 16-bit values measured faster than a run stored and read straight back)
-        whole = coded(data) and live * cb <= LANES
+        # 16-bit values and codes: the pass's values of a block decoded as one run
+        whole = narrow(data) and live * cb <= LANES
         zero_block(acc)
         for k in range(indptr[b], indptr[b + 1]):
             c0, at = indices[k] * cb, (k * rb + i0) * cb

@@ -383,14 +383,14 @@ def vaxpy(typingctx: Any, acc: Any, acc_at: Any, values: Any, at: Any, count: An
 
 
 @intrinsic
-def coded(typingctx: Any, values: Any) -> Any:
-    """Are the stored values 4-bit codes (a constant once compiled)? A kernel whose reads of
-    single values are cheap for floats decodes codes in runs instead."""
+def narrow(typingctx: Any, values: Any) -> Any:
+    """Are the stored values 16-bit or 4-bit codes, decoded as they are read (a constant once
+    compiled)? A kernel that reads float32 values one at a time decodes narrow ones in runs."""
     _check_values(values)
-    is_codes = isinstance(values, CodesType)
+    is_narrow = not _in_place(values)
 
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        return context.get_constant(types.boolean, is_codes)
+        return context.get_constant(types.boolean, is_narrow)
 
     return types.boolean(values), codegen
 
