@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import (SparseKernel, block_height, block_rows, index32, kernel_value_bits, register,
+from .base import (SparseKernel, block_rows, index32, kernel_value_bits, register,
                    tile_job)
 from .simd import (LANES, accumulator, lane_sum, narrow, row_fma, run_value, store_block, value_at,
                    vgather_fma, vvalues, wide_vectors, zero_block)
@@ -47,11 +47,11 @@ def bcsr_spmv(indptr, indices, data, lane_cols, x, y):  # pragma: no cover - com
 
 
 @nb.njit(inline="always")
-def bcsr_block(w, b, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
+def bcsr_block(w, b, acc, x, xt, y, t0, tile, h):  # pragma: no cover - compiled
     """Block row b, rows i0..i0+h of it, batch tile t0: every block column j loads one x row and
-    multiplies it by the h values of column j, so each x load feeds h vector FMAs."""
+    multiplies it by the h values of column j, so each x load feeds h vector FMAs. h (at most R)
+    is a compile-time constant here."""
     indptr, indices, data = w
-    h = block_height(tile)
     rows = y.shape[0]
     rb, cb = data.shape[1], data.shape[2]
     run = accumulator(LANES)
@@ -75,16 +75,19 @@ def bcsr_block(w, b, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
 
 
 @cache
-def bcsr_spmm(tile: int) -> Callable[..., None]:
-    """SpMM over block rows, one task each (see :attr:`SparseKernel.spmm`)."""
-    size = block_rows(tile) * tile
+def bcsr_spmm(tile: int, rb: int) -> Callable[..., None]:
+    """SpMM over block rows, one task each (see :attr:`SparseKernel.spmm`), compiled for blocks
+    of ``rb`` rows as well: a pass then takes min(block rows, R) rows, none of them left empty
+    (4 x 4 blocks at 8 columns: 4 rows a pass, not 16 of which 12 are tested and skipped)."""
+    h = min(block_rows(tile), rb)
+    size = -(-h * tile // LANES) * LANES  # whole vectors: zero_block clears 16 lanes at a time
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
     def spmm(w, x, y, tb):  # pragma: no cover - compiled
         n = w[0].shape[0] - 1
         for job in nb.prange(x.shape[0] * n):
             task, t0, xt, acc = tile_job(job, n, tb, tile, size, x)
-            bcsr_block(w, task, acc, x, xt, y, t0, tile)
+            bcsr_block(w, task, acc, x, xt, y, t0, tile, h)
 
     return spmm
 
@@ -127,6 +130,9 @@ class BCSRKernel(SparseKernel):
     @property
     def nbytes(self) -> int:
         return self.data.nbytes + self.indices.nbytes + self.indptr.nbytes
+
+    def spmm_params(self) -> tuple[int, ...]:
+        return (self.data.shape[1],)
 
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         bcsr_spmv(self.indptr, self.indices, self.data, self.lane_cols, x, y)
