@@ -265,14 +265,19 @@ VALUE_BITS = (32, 16, 4)
 _HALF_MAX = float(np.finfo(np.float16).max)
 
 
+def check_value_bits(value_bits: Any) -> None:
+    """A clear error unless ``value_bits`` is a width the kernels store values in."""
+    if value_bits not in VALUE_BITS:
+        raise ValueError(f"value_bits must be one of {', '.join(map(str, VALUE_BITS))}, got "
+                         f"{value_bits!r}")
+
+
 def stored_values(a: np.ndarray, value_bits: int = 32) -> np.ndarray | Codes:
     """Stored values as the kernels read them: contiguous float32; for ``value_bits=16`` the
     float16 rounding of each held as its raw uint16 bits (numba has no float16 arrays); for
     ``value_bits=4`` codes into the values' own codebook (at most 16 distinct values). Products
     accumulate in float32 either way; narrower values cut the bytes a product reads."""
-    if value_bits not in VALUE_BITS:
-        raise ValueError(f"kernels store values in {', '.join(map(str, VALUE_BITS))} bits, got "
-                         f"value_bits={value_bits}")
+    check_value_bits(value_bits)
     a = np.ascontiguousarray(a, dtype=np.float32)
     if value_bits == 32:
         return a

@@ -84,10 +84,7 @@ def vfma(typingctx: Any, acc: Any, acc_at: Any, v: Any, x: Any, x_at: Any, tile:
         accp = _vector_at(context, builder, sig.args[0], args[0], args[1], vec)
         xp = _vector_at(context, builder, sig.args[3], args[3], args[4], vec)
         scalar = context.cast(builder, args[2], sig.args[2], types.float32)
-        fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vec, [vec] * 3), f"llvm.fma.v{vec.count}f32"
-        )
-        total = builder.call(fma, [_splat(builder, scalar, vec), builder.load(xp, align=4),
+        total = builder.call(_fma(builder, vec), [_splat(builder, scalar, vec), builder.load(xp, align=4),
                                    builder.load(accp, align=4)])
         builder.store(total, accp, align=4)
         return context.get_dummy_value()
@@ -105,6 +102,30 @@ def _splat(builder: Any, value: Any, vty: Any) -> Any:
 def _as_i32(builder: Any, value: Any) -> Any:
     """An integer as i32 (indices and counts are intp in numba, i32 in a gather's lanes)."""
     return builder.trunc(value, _I32) if value.type.width > 32 else value
+
+
+def _lane_mask(builder: Any, count: Any) -> Any:
+    """The LANES-lane mask of lanes l < count."""
+    lanes = ir.Constant(_IVEC, list(range(LANES)))
+    return builder.icmp_signed("<", lanes, _splat(builder, _as_i32(builder, count), _IVEC))
+
+
+def _fma(builder: Any, vec: Any) -> Any:
+    """LLVM's fused multiply-add on float vectors of type ``vec``."""
+    return cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
+                                          f"llvm.fma.v{vec.count}f32")
+
+
+def _check_indices(indices: Any) -> bool:
+    """Refuse indices other than None or a C-contiguous unsigned array of at most 32 bits (a
+    compiled gather then needs no negative-index test); True when an array is given."""
+    if isinstance(indices, types.NoneType):
+        return False
+    if not (isinstance(indices, types.Array) and indices.layout == "C"
+            and isinstance(indices.dtype, types.Integer) and not indices.dtype.signed
+            and indices.dtype.bitwidth <= 32):
+        raise TypingError(f"indices must be None or a C-contiguous unsigned array, got {indices}")
+    return True
 
 
 def _masked_load(context: Any, builder: Any, aryty: Any, ary: Any, at: Any, mask: Any) -> Any:
@@ -135,29 +156,23 @@ def vgather_fma(typingctx: Any, acc: Any, acc_at: Any, values: Any, indices: Any
             and offsets.dtype == types.int32):
         raise TypingError(f"offsets must be a C-contiguous int32 array, got {offsets}")
     _check_values(values)
-    no_indices = isinstance(indices, types.NoneType)
-    if not no_indices and not (isinstance(indices, types.Array) and indices.layout == "C"
-                               and isinstance(indices.dtype, types.Integer)
-                               and not indices.dtype.signed and indices.dtype.bitwidth <= 32):
-        raise TypingError(f"indices must be None or a C-contiguous unsigned array, got {indices}")
+    per_lane = _check_indices(indices)
 
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
         accv, atv, valv, idxv, kv, countv, xv, basev, offv, offatv = args
-        lanes = ir.Constant(_IVEC, list(range(LANES)))
-        mask = builder.icmp_signed("<", lanes, _splat(builder, _as_i32(builder, countv), _IVEC))
+        mask = _lane_mask(builder, countv)
         vals = _vector_values(context, builder, sig.args[2], valv, kv, mask)
         offp = _vector_at(context, builder, sig.args[8], offv, offatv, _IVEC)
         idx = builder.add(_splat(builder, _as_i32(builder, basev), _IVEC),
                           builder.load(offp, align=4))
-        if not no_indices:
+        if per_lane:
             stored = _masked_load(context, builder, sig.args[3], idxv, kv, mask)
             if stored.type.element.width < 32:
                 stored = builder.zext(stored, _IVEC)
             idx = builder.add(idx, stored)
         xs = _gather(builder, context.make_array(sig.args[6])(context, builder, xv).data, idx, mask)
         accp = _vector_at(context, builder, sig.args[0], accv, atv)
-        fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(_VEC, [_VEC] * 3), f"llvm.fma.v{LANES}f32")
+        fma = _fma(builder, _VEC)
         builder.store(builder.call(fma, [vals, xs, builder.load(accp, align=4)]), accp, align=4)
         return context.get_dummy_value()
 
@@ -286,8 +301,7 @@ def vvalues(typingctx: Any, run: Any, values: Any, at: Any, count: Any) -> Any:
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
         runv, valv, atv, countv = args
         if not _in_place(sig.args[1]):
-            lanes = ir.Constant(_IVEC, list(range(LANES)))
-            mask = builder.icmp_signed("<", lanes, _splat(builder, _as_i32(builder, countv), _IVEC))
+            mask = _lane_mask(builder, countv)
             decoded = _vector_values(context, builder, sig.args[1], valv, atv, mask)
             zero = context.get_constant(types.intp, 0)
             builder.store(decoded, _vector_at(context, builder, sig.args[0], runv, zero), align=4)
@@ -310,11 +324,7 @@ def vrun_fma(typingctx: Any, acc: Any, values: Any, at: Any, count: Any, x: Any,
     _check_array(acc, "accumulator")
     _check_array(x, "input")
     _check_values(values)
-    per_lane = not isinstance(indices, (types.NoneType, types.Omitted))
-    if per_lane and not (isinstance(indices, types.Array) and indices.layout == "C"
-                         and isinstance(indices.dtype, types.Integer)
-                         and not indices.dtype.signed):
-        raise TypingError(f"indices must be None or a C-contiguous unsigned array, got {indices}")
+    per_lane = _check_indices(indices)
     if not isinstance(rows, types.IntegerLiteral) or not 1 <= rows.literal_value <= LANES:
         raise TypingError(f"rows must be a constant in 1..{LANES}, got {rows}")
     vec = ir.VectorType(ir.FloatType(), _width(tile))
@@ -325,11 +335,9 @@ def vrun_fma(typingctx: Any, acc: Any, values: Any, at: Any, count: Any, x: Any,
         if in_place:
             floats = context.make_array(sig.args[1])(context, builder, valv).data
         else:
-            lanes = ir.Constant(_IVEC, list(range(LANES)))
-            mask = builder.icmp_signed("<", lanes, _splat(builder, _as_i32(builder, countv), _IVEC))
+            mask = _lane_mask(builder, countv)
             decoded = _vector_values(context, builder, sig.args[1], valv, atv, mask)
-        fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vec, [vec] * 3), f"llvm.fma.v{vec.count}f32")
+        fma = _fma(builder, vec)
         width, tile_n = vec.count, tile.literal_value
         for lane in range(rows.literal_value):
             with builder.if_then(builder.icmp_signed("<", countv.type(lane), countv)):
@@ -368,13 +376,11 @@ def vaxpy(typingctx: Any, acc: Any, acc_at: Any, values: Any, at: Any, count: An
 
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
         accv, accatv, valv, atv, countv, sv = args
-        lanes = ir.Constant(_IVEC, list(range(LANES)))
-        mask = builder.icmp_signed("<", lanes, _splat(builder, _as_i32(builder, countv), _IVEC))
+        mask = _lane_mask(builder, countv)
         vals = _vector_values(context, builder, sig.args[2], valv, atv, mask)
         scalar = context.cast(builder, sv, sig.args[5], types.float32)
         accp = _vector_at(context, builder, sig.args[0], accv, accatv)
-        fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(_VEC, [_VEC] * 3), f"llvm.fma.v{LANES}f32")
+        fma = _fma(builder, _VEC)
         total = builder.call(fma, [vals, _splat(builder, scalar, _VEC), builder.load(accp, align=4)])
         builder.store(total, accp, align=4)
         return context.get_dummy_value()
@@ -507,11 +513,10 @@ def row_fma(acc: Any, i: int, v: Any, x: Any, xo: int, tile: int) -> None:  # pr
 @nb.njit(inline="always")
 def row_entries(acc, run, values, at, length, h, entry, w, c, x, xt, tile):  # pragma: no cover - compiled
     """``entry(acc, i, run, w, c, at, j, x, xt, tile)`` (``c``: the format's sizes, constants once
-    inlined) for the ``length`` stored entries of a row
-    whose values start at flat offset ``at``, entry j into partial-sum row j mod h (h
-    independent FMA chains) with its value as ``run_value(run, values, at, j mod 16)``. The
-    values are decoded 16 at a time (:func:`vvalues`); whole runs go without a test, only the
-    last run checks each entry."""
+    inlined) for the ``length`` stored entries of a row whose values start at flat offset
+    ``at``, entry j into partial-sum row j mod h (h independent FMA chains) with its value as
+    ``run_value(run, values, at, j mod 16)``. The values are decoded 16 at a time
+    (:func:`vvalues`); whole runs go without a test, only the last run checks each entry."""
     j = 0
     while j + LANES <= length:
         vvalues(run, values, at + j, LANES)

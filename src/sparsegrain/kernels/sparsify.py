@@ -20,7 +20,7 @@ from ..patterns import Pattern
 from ..patterns import pattern as make_pattern
 from . import ops
 from .autotune import DecisionCache, decision_key
-from .base import KERNELS, VALUE_BITS, SparseKernel, native_kernels
+from .base import KERNELS, SparseKernel, check_value_bits, native_kernels
 from .conv import conv2d
 
 
@@ -112,8 +112,9 @@ def pruned_weight(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | None
 
 
 def kernel_for(weight: torch.Tensor, fmt: str, value_bits: int = 32, **params: Any) -> SparseKernel:
-    """Encode ``weight`` (its zeros pruned) in ``fmt`` with float32 values (or float16 for
-    ``value_bits=16``) and wrap it in a kernel."""
+    """Encode ``weight`` (its zeros pruned) in ``fmt`` with float32 values (float16 for
+    ``value_bits=16``, 4-bit codebook codes for ``value_bits=4``: :func:`stored_encoding`) and
+    wrap it in a kernel."""
     check_value_bits(value_bits)
     return from_encoded(stored_encoding(weight, fmt, value_bits, **params))
 
@@ -132,13 +133,6 @@ def stored_encoding(weight: torch.Tensor, fmt: str, value_bits: int,
                       index=fmt, index_params=params)
     return encode(weight.half() if value_bits == 16 else weight.float(), fmt, mask=mask,
                   value_bits=value_bits, **params)
-
-
-def check_value_bits(value_bits: Any) -> None:
-    """A clear error unless ``value_bits`` is a width the kernels store values in."""
-    if value_bits not in VALUE_BITS:
-        raise ValueError(f"value_bits must be one of {', '.join(map(str, VALUE_BITS))}, got "
-                         f"{value_bits!r}")
 
 
 def index_of(enc: Any) -> Any:
