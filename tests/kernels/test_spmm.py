@@ -62,6 +62,21 @@ def test_linear_on_strided_rows_leaves_input_alone(fmt):
     assert torch.equal(x, before)
 
 
+@pytest.mark.parametrize("fmt", sorted(CASES))
+@given(case=shapes(), batch=st.sampled_from([2, 8, 17, 64, 81]), codes=st.booleans())
+def test_linear_writes_its_output_in_place(fmt, case, batch, codes):
+    """The kernel writes a Linear layer's (batch, rows) output itself, scattering each row's
+    floats (every batch tile width, GS adding into its rows): contiguous and equal to dense."""
+    rng, rows, cols = case
+    kernel, w = (CASES[fmt](SharedValues(rng), rows, cols, value_bits=4) if codes
+                 else CASES[fmt](rng, rows, cols))
+    x = torch.from_numpy(rng.standard_normal((batch, kernel.shape[1])).astype(np.float32))
+    got = kernel.linear(x)
+    assert got.shape == (batch, kernel.shape[0]) and got.is_contiguous()
+    torch.testing.assert_close(got.double(), x.double() @ torch.from_numpy(w).double().T,
+                               rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("shape", [(3,), (2, 7, 16), (0, 5)])
 @pytest.mark.parametrize("zero", [False, True])
 def test_buffers_start_on_a_cache_line(shape, zero):
