@@ -12,6 +12,7 @@ constant, and keep a register block of output rows x tile columns in vector regi
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from functools import cached_property
 from typing import Any, Callable, ClassVar
 
 import numba as nb
@@ -23,6 +24,8 @@ from ..core.registry import Registry
 from ..formats import FORMATS
 from ..patterns import Pattern
 from .codes import Codes
+from .panels import TILE as PANEL_TILE
+from .panels import Plan, panel_spmm, plan
 from .simd import LANES, accumulator, wide_vectors
 
 #: batch tile widths, widest first; the batch is covered by the widest, the rest by the next
@@ -97,11 +100,36 @@ class SparseKernel(ABC):
         so that they fold into constants; none by default."""
         return ()
 
+    def nonzeros(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Row, column and value (as stored, in float32) of every stored entry, three 1-D arrays,
+        for a format whose rows share no input (64-column tiles then run on column panels,
+        :mod:`.panels`); None for formats that reuse x rows themselves."""
+        return None
+
+    @cached_property
+    def panels(self) -> Plan | None:
+        """The column-panel plan of 64-column tiles, built at the first such product; None where
+        the format has none, or where 4-bit codes cannot hold the padding's zero."""
+        entries = self.nonzeros()
+        if entries is None:
+            return None
+        rows, cols, values = entries
+        made = plan(self.shape, np.asarray(rows, np.int64), np.asarray(cols, np.int64),
+                    np.asarray(values, np.float32))
+        try:
+            made.values = stored_values(made.values, self.value_bits)
+        except ValueError:  # 16 nonzero codes and no room for a zero
+            return None
+        return made
+
     def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
         """y[:, t0 + j*tile : t0 + (j+1)*tile] = W @ x[j] for every tile j of x (tiles, cols, tile),
         tile one of TILES; y (rows, n) zero on entry, row-major or the transpose of a row-major
         (n, rows) array."""
-        self.spmm(x.shape[2], *self.spmm_params())(self.arrays(), x, y, t0)
+        if x.shape[2] == PANEL_TILE and self.panels is not None:
+            panel_spmm()(self.panels.arrays(), x, y, t0)
+        else:
+            self.spmm(x.shape[2], *self.spmm_params())(self.arrays(), x, y, t0)
 
     def matmul(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         """``W @ x`` for a dense ``x`` of shape (cols,) or (cols, batch), as float32."""

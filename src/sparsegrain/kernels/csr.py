@@ -8,8 +8,8 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import (SparseKernel, block_height, block_rows, column_index, kernel_value_bits, register,
-                   tile_job)
+from .base import (SparseKernel, block_height, block_rows, column_index, float_values,
+                   kernel_value_bits, register, tile_job)
 from .simd import (LANES, NO_OFFSETS, accumulator, fold_rows, lane_sum, ld, row_entries, row_fma,
                    run_value, store_block, vgather_fma, wide_vectors, zero_block)
 
@@ -99,6 +99,10 @@ class CSRKernel(SparseKernel):
 
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         csr_spmv(self.indptr, self.indices, self.data, x, y)
+
+    def nonzeros(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rows = np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
+        return rows, self.indices, float_values(self.data)
 
     def arrays(self) -> tuple:
         return (self.indptr, self.indices, self.data)

@@ -14,7 +14,8 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import SparseKernel, block_rows, index32, kernel_value_bits, register, tile_job
+from .base import (SparseKernel, block_rows, float_values, index32, kernel_value_bits, register,
+                   tile_job)
 from .simd import (LANES, NO_OFFSETS, accumulator, add_row, value_at, vgather_fma, vrun_fma,
                    wide_vectors, zero_block)
 
@@ -151,6 +152,13 @@ class GSKernel(SparseKernel):
 
     def _spmv(self, x: np.ndarray, y: np.ndarray) -> None:
         gs_spmv(self.group_ptr, self.values, self.columns, self.row_ids, self.e, x, y)
+
+    def nonzeros(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        b = self.values.shape[1]
+        group = np.repeat(np.arange(len(self.group_ptr) - 1), np.diff(self.group_ptr))
+        rows = self.row_ids.astype(np.int64)[group[:, None] * (b // self.e) + np.arange(b) // self.e]
+        real = (rows >= 0) & (rows < self.shape[0])  # slots past the last row are padding
+        return rows[real], self.columns[real], float_values(self.values).reshape(rows.shape)[real]
 
     def spmm_params(self) -> tuple[int, ...]:
         return (self.values.shape[1], self.e)

@@ -8,8 +8,8 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import (SparseKernel, block_height, block_rows, kernel_value_bits, register,
-                   tile_job)
+from .base import (SparseKernel, block_height, block_rows, float_values, kernel_value_bits,
+                   register, tile_job)
 from .simd import (LANES, accumulator, fold_rows, lane_sum, ld, row_entries, row_fma, run_value,
                    store_block, vgather_fma, wide_vectors, zero_block)
 
@@ -136,6 +136,12 @@ class NMKernel(SparseKernel):
 
     def spmm_params(self) -> tuple[int, ...]:
         return (self.m, self.values.shape[2])
+
+    def nonzeros(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rows, groups, n = self.positions.shape
+        starts = np.arange(groups)[None, :, None] * self.m
+        return (np.repeat(np.arange(rows), groups * n), (starts + self.positions).reshape(-1),
+                float_values(self.values).reshape(-1))
 
     def arrays(self) -> tuple:
         """values, positions, M and the group starts of :func:`group_offsets`."""
