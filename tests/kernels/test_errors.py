@@ -45,3 +45,17 @@ def test_linear_names_the_input_as_given():
     kernel = KERNELS["bcsr"].from_encoded(sg.encode(w, "bcsr"))
     with pytest.raises(ValueError, match=r"input of shape \(4, 31\).*expects \(batch, 32\)"):
         kernel.linear(torch.randn(4, 31))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("batch", [1, 8, 17, 64, 70])
+@pytest.mark.parametrize("linear", [False, True])
+def test_non_finite_inputs_are_refused_on_every_path(bad, batch, linear):
+    """NaN or inf anywhere in the input (a Linear input is checked as its transposing copy reads
+    it, a product's in place or as it is copied) is one clear error, never a silent product."""
+    kernel, _ = csr_case(np.random.default_rng(1), 70, 150)
+    for row, col in [(0, 0), (batch - 1, 149), (batch // 2, 77)]:
+        x = torch.randn(batch, 150)
+        x[row, col] = bad
+        with pytest.raises(ValueError, match=r"input holds 1 NaN or inf value\(s\) of"):
+            kernel.linear(x) if linear else kernel @ x.T.contiguous()

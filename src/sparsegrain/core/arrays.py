@@ -9,9 +9,10 @@ import numpy as np
 import torch
 
 
-def as_float32(t: Any, what: str, integers: bool = True) -> np.ndarray:
+def as_float32(t: Any, what: str, integers: bool = True, finite: bool = True) -> np.ndarray:
     """A float32 numpy view or copy of a CPU tensor or numeric numpy array (``what`` names it;
-    ``integers=False`` accepts floating-point data only); NaN or inf values are refused."""
+    ``integers=False`` accepts floating-point data only); NaN or inf values are refused unless
+    ``finite=False`` leaves that check to the caller (:func:`require_finite`)."""
     kinds = "a floating-point or integer" if integers else "a floating-point"
     if isinstance(t, torch.Tensor):
         if t.is_cuda:
@@ -24,10 +25,16 @@ def as_float32(t: Any, what: str, integers: bool = True) -> np.ndarray:
     if t.dtype.kind not in ("fiu" if integers else "f"):
         raise ValueError(f"{what} dtype {t.dtype} not supported: use {kinds} array")
     out = t.astype(np.float32, copy=False)
-    if out.size and not np.isfinite(out).all():
-        bad = int((~np.isfinite(out)).sum())
-        raise ValueError(f"{what} holds {bad} NaN or inf value(s) of {out.size}; give finite numbers")
+    if finite:
+        require_finite(out, what)
     return out
+
+
+def require_finite(a: np.ndarray, what: str) -> None:
+    """A clear ValueError if ``a`` holds NaN or inf values."""
+    if a.size and not np.isfinite(a).all():
+        bad = int((~np.isfinite(a)).sum())
+        raise ValueError(f"{what} holds {bad} NaN or inf value(s) of {a.size}; give finite numbers")
 
 
 def as_bool(t: Any, what: str) -> np.ndarray:

@@ -29,7 +29,8 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .simd import LANES, accumulator, put_row, row_fma, value_at, vmove, vzero, wide_vectors
+from .simd import (LANES, accumulator, row_fma, store_block, value_at, vmove, vzero,
+                   wide_vectors)
 
 #: input columns in one panel: 128 x rows of 64 float32 = 32 KB, two thirds of a 48 KB L1
 #: (Intel Golden Cove's L1d, the host measured); panels of 64 ran slower (loop overheads) and
@@ -171,7 +172,6 @@ def panel_spmm() -> Callable[..., None]:
                     for i in range(GROUP):
                         for q in range(0, tile, LANES):
                             vmove(sums, np.int64(rows[s * GROUP + i]) * tile + q, acc, i * tile + q, tile)
-            for i in range(min(TASK, nrows - t * TASK)):
-                put_row(sums, i, y, t * TASK + i, t0, tile, False)
+            store_block(sums, y, t * TASK, min(TASK, nrows - t * TASK), t0, tile)
 
     return spmm
