@@ -12,7 +12,6 @@ constant, and keep a register block of output rows x tile columns in vector regi
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from functools import cached_property
 from typing import Any, Callable, ClassVar
 
 import numba as nb
@@ -24,7 +23,6 @@ from ..core.registry import Registry
 from ..formats import FORMATS
 from ..patterns import Pattern
 from .codes import Codes
-from .panels import TILE as PANEL_TILE
 from .panels import Plan, panel_spmm, plan
 from .simd import LANES, accumulator, vcolumn, wide_vectors
 
@@ -62,6 +60,8 @@ class SparseKernel(ABC):
     encoded: Any = None
     #: width of a stored value, 32, 16 or 4 (:func:`stored_values`)
     value_bits: int = 32
+    #: batch tiles run on column panels (:mod:`.panels`), for formats whose rows share no input
+    panel_tiles: ClassVar[tuple[int, ...]] = ()
 
     def __init__(self, shape: tuple[int, int]) -> None:
         self.shape = (int(shape[0]), int(shape[1]))
@@ -100,22 +100,24 @@ class SparseKernel(ABC):
         so that they fold into constants; none by default."""
         return ()
 
-    def nonzeros(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """Row, column and value (as stored, in float32) of every stored entry, three 1-D arrays,
-        for a format whose rows share no input (64-column tiles then run on column panels,
-        :mod:`.panels`); None for formats that reuse x rows themselves."""
-        return None
+    def nonzeros(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Row, column and value (as stored, in float32) of every stored entry, three 1-D arrays
+        (for the column panels of :attr:`panel_tiles`)."""
+        raise NotImplementedError(f"{self.fmt} kernels run no batch tile on column panels")
 
-    @cached_property
-    def panels(self) -> Plan | None:
-        """The column-panel plan of 64-column tiles, built at the first such product; None where
-        the format has none, or where 4-bit codes cannot hold the padding's zero."""
-        entries = self.nonzeros()
-        if entries is None:
-            return None
-        rows, cols, values = entries
+    def panels(self, tile: int) -> Plan | None:
+        """The column-panel plan of ``tile``-column tiles, built at the first such product; None
+        where the format runs such tiles row by row, or where 4-bit codes cannot hold the
+        padding's zero."""
+        plans = self.__dict__.setdefault("_plans", {})
+        if tile not in plans:
+            plans[tile] = self._plan(tile) if tile in self.panel_tiles else None
+        return plans[tile]
+
+    def _plan(self, tile: int) -> Plan | None:
+        rows, cols, values = self.nonzeros()
         made = plan(self.shape, np.asarray(rows, np.int64), np.asarray(cols, np.int64),
-                    np.asarray(values, np.float32))
+                    np.asarray(values, np.float32), tile)
         try:
             made.values = stored_values(made.values, self.value_bits)
         except ValueError:  # 16 nonzero codes and no room for a zero
@@ -126,10 +128,12 @@ class SparseKernel(ABC):
         """y[:, t0 + j*tile : t0 + (j+1)*tile] = W @ x[j] for every tile j of x (tiles, cols, tile),
         tile one of TILES; y (rows, n) zero on entry, row-major or the transpose of a row-major
         (n, rows) array."""
-        if x.shape[2] == PANEL_TILE and self.panels is not None:
-            panel_spmm()(self.panels.arrays(), x, y, t0)
+        tile = x.shape[2]
+        found = self.panels(tile)
+        if found is not None:
+            panel_spmm(tile)(found.arrays(), x, y, t0)
         else:
-            self.spmm(x.shape[2], *self.spmm_params())(self.arrays(), x, y, t0)
+            self.spmm(tile, *self.spmm_params())(self.arrays(), x, y, t0)
 
     def matmul(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         """``W @ x`` for a dense ``x`` of shape (cols,) or (cols, batch), as float32."""

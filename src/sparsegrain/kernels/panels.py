@@ -1,22 +1,24 @@
-"""Column panels: the 64-column batch tile of a row-wise sparse product run with its x rows in L1.
+"""Column panels: batch tiles of a row-wise sparse product run with their x rows in L1.
 
-A row-wise product at a 64-column tile reads one 256-byte x row per kept weight. Its x tile
-(1 MB at 4096 inputs) lives in L2, so every kept weight costs four L2-to-L1 line fills, and the
-kernel runs at L2's rate (at 4096 x 4096, 90 %: 1.05 ns per kept weight over two threads,
-against 0.57 ns where all of x fits in L1). Here the inputs are cut into panels of
-:data:`PANEL` columns (32 KB of x at a 64-column tile), and a task of :data:`TASK` output rows
-takes the panels in turn, so that one panel's x rows are reused by all its rows while they sit
-in L1. A task's partial sums live in a stack buffer (16 KB) that the panels add into.
+A row-wise product reads one x row (a tile's worth of floats) per kept weight. At a 64-column
+tile the x tile (1 MB at 4096 inputs) lives in L2, so every kept weight costs four L2-to-L1 line
+fills and the kernel runs at L2's rate (at 4096 x 4096, 90 %: 1.05 ns per kept weight over two
+threads, against 0.57 ns where all of x fits in L1). Here the inputs are cut into panels of
+:data:`PANEL_BYTES` of x (:func:`panel_width` columns: 128 at a 64-column tile, 1,024 at an
+8-column one), and a task of :data:`TASK` output rows takes the panels in turn, so that one
+panel's x rows are reused by all its rows while they sit in L1. A task's partial sums live in a
+stack buffer (16 KB at a 64-column tile) that the panels add into.
 
-Within a panel a row holds a short run of entries (41 at 90 % sparsity): one loop per row would
-mispredict its exit for every run. Rows go in groups of :data:`GROUP` instead, every group one
-loop whose steps take one entry of each of its rows (16 FMA chains in flight), the shorter rows
-padded with zero values at the panel's first column. A task's rows are sorted by their run's
-length in each panel before they are grouped, so that rows of like length share a group (at
-4096 x 4096, 90 %: 5.7 % padding against 28 % with rows grouped in order).
+Within a panel a row holds a short run of entries (13 at 90 % sparsity and 128 columns): one
+loop per row would mispredict its exit for every run. Rows go in groups of :data:`GROUP`
+instead, every group one loop whose steps take one entry of each of its rows (16 FMA chains in
+flight at 64 columns), the shorter rows padded with zero values at the panel's first column. A
+task's rows are sorted by their run's length in each panel before they are grouped, so that
+rows of like length share a group (at 4096 x 4096, 90 %: 5.7 % padding against 28 % with rows
+grouped in order).
 
-The plan (:func:`plan`) is built from the entries of a weight whose rows share no input (CSR,
-N:M, GS) once, the first time a 64-column tile is multiplied, and holds a second copy of its
+A plan (:func:`plan`) is built from the entries of a weight whose rows share no input (CSR,
+N:M, GS) the first time a tile of its width is multiplied, and holds a second copy of its
 entries (a column and a value each, in the kernel's value width) in step order.
 """
 
@@ -32,17 +34,21 @@ import numpy as np
 from .simd import (LANES, accumulator, row_fma, store_block, value_at, vmove, vzero,
                    wide_vectors)
 
-#: input columns in one panel: 128 x rows of 64 float32 = 32 KB, two thirds of a 48 KB L1
-#: (Intel Golden Cove's L1d, the host measured); panels of 64 ran slower (loop overheads) and
-#: of 192 or 256 no faster
-PANEL = 128
+#: bytes of x in one panel: two thirds of a 48 KB L1 (Intel Golden Cove's L1d, the host
+#: measured); at a 64-column tile panels of 64 columns ran slower (loop overheads) and of 192
+#: or 256 no faster; at an 8-column tile panels of 512 or 1,024 columns took 0.9x the time of
+#: the row-wise kernel, of 2,048 or 4,096 (no panels, rows only grouped) 0.97-1.01x
+PANEL_BYTES = 32 * 1024
 #: output rows of one parallel task: its partial sums (TASK x 64 float32 = 16 KB) beside one
-#: panel of x fill the L1 (tasks of 32 rows took 1.1x the time, of 16 rows 1.25x)
+#: panel of x fill the L1 (tasks of 32 rows took 1.1x the time, of 16 rows 1.2x)
 TASK = 64
 #: rows stepped together: 4 rows x 4 vectors of a 64-column tile = 16 accumulator registers
 GROUP = 4
-#: the batch tile the panels are laid out for
-TILE = 64
+
+
+def panel_width(tile: int) -> int:
+    """Input columns in one panel of a ``tile``-column batch tile."""
+    return PANEL_BYTES // (4 * tile)
 
 
 @dataclass
@@ -51,6 +57,7 @@ class Plan:
     each group's rows within its task (a permutation of 0..TASK-1 per task and panel), and per
     step GROUP columns and values (padding: the panel's first column, value 0)."""
 
+    width: int
     panels: int
     ptr: np.ndarray
     rows: np.ndarray
@@ -66,17 +73,17 @@ class Plan:
 
 
 @nb.njit(cache=True)
-def _layout(indptr, indices, nrows, ncols):  # pragma: no cover - compiled
-    """Step pointers, group rows and each step slot's entry (-1: padding) for rows sorted by
-    run length in every (task, panel)."""
-    panels = (ncols + PANEL - 1) // PANEL
+def _layout(indptr, indices, nrows, ncols, width):  # pragma: no cover - compiled
+    """Step pointers, group rows and each step slot's entry (-1: padding) for panels of
+    ``width`` columns, rows sorted by run length in every (task, panel)."""
+    panels = (ncols + width - 1) // width
     tasks = (nrows + TASK - 1) // TASK
     groups = TASK // GROUP
     runs = np.zeros((tasks * TASK, panels + 1), np.int64)  # first entry of row r at panel p
     for r in range(nrows):
         k = indptr[r]
         for p in range(panels + 1):
-            while k < indptr[r + 1] and indices[k] < p * PANEL:
+            while k < indptr[r + 1] and indices[k] < p * width:
                 k += 1
             runs[r, p] = k
     ptr = np.zeros(tasks * panels * groups + 1, np.int64)
@@ -109,23 +116,25 @@ def _layout(indptr, indices, nrows, ncols):  # pragma: no cover - compiled
     return panels, ptr, rows, slots
 
 
-def plan(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray,
-         values: np.ndarray) -> Plan:
-    """The panel plan of a weight given as its entries (row, column, float32 value, any order;
-    zeros, a format's padding, left out); the plan's values are float32."""
+def plan(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray, values: np.ndarray,
+         tile: int) -> Plan:
+    """The panel plan for ``tile``-column batch tiles of a weight given as its entries (row,
+    column, float32 value, any order; zeros, a format's padding, left out); the plan's values
+    are float32."""
+    width = panel_width(tile)
     keep = values != 0
     rows, cols, values = rows[keep], cols[keep], values[keep]
     order = np.lexsort((cols, rows))
     indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=shape[0]))])
     indices = np.ascontiguousarray(cols[order], dtype=np.int64)
-    panels, ptr, groups_rows, slots = _layout(indptr, indices, shape[0], shape[1])
+    panels, ptr, groups_rows, slots = _layout(indptr, indices, shape[0], shape[1], width)
     pad = slots < 0
     entry = order[np.where(pad, 0, slots)] if len(order) else slots
-    start = np.repeat(_step_panels(ptr, panels) * PANEL, GROUP)
+    start = np.repeat(_step_panels(ptr, panels) * width, GROUP)
     step_cols = np.where(pad, start, cols[entry] if len(order) else start)
     step_values = np.where(pad, 0, values[entry] if len(order) else 0).astype(np.float32)
     dtype = np.uint16 if shape[1] <= 1 << 16 else np.uint32
-    return Plan(panels, ptr, groups_rows, step_cols.astype(dtype), step_values)
+    return Plan(width, panels, ptr, groups_rows, step_cols.astype(dtype), step_values)
 
 
 def _step_panels(ptr: np.ndarray, panels: int) -> np.ndarray:
@@ -137,10 +146,9 @@ def _step_panels(ptr: np.ndarray, panels: int) -> np.ndarray:
 
 
 @cache
-def panel_spmm() -> Callable[..., None]:
-    """The SpMM over (batch tile, task) jobs of 64-column tiles (:attr:`SparseKernel.spmm`'s
+def panel_spmm(tile: int) -> Callable[..., None]:
+    """The SpMM over (batch tile, task) jobs of ``tile``-column tiles (:attr:`SparseKernel.spmm`'s
     arguments, the plan's arrays in place of the format's)."""
-    tile = TILE
     size = GROUP * tile
     held = TASK * tile
     groups = TASK // GROUP
