@@ -10,8 +10,8 @@ import numpy as np
 
 from .base import (SparseKernel, block_rows, index32, kernel_value_bits, register,
                    tile_job)
-from .simd import (LANES, accumulator, lane_sum, narrow, row_fma, run_value, store_block, value_at,
-                   vgather_fma, vvalues, wide_vectors, zero_block)
+from .simd import (LANES, PREFETCH, accumulator, lane_sum, narrow, prefetch, row_fma, run_value,
+                   store_block, value_at, vgather_fma, vvalues, wide_vectors, zero_block)
 
 
 #: block rows one task of the vector product handles
@@ -33,6 +33,7 @@ def bcsr_spmv(indptr, indices, data, lane_cols, x, y):  # pragma: no cover - com
         for b in range(task * SPMV_BLOCK_ROWS, min(brows, (task + 1) * SPMV_BLOCK_ROWS)):
             acc[:] = 0.0
             for k in range(indptr[b], indptr[b + 1]):
+                prefetch(data, k * size + PREFETCH)
                 c0 = indices[k] * cb
                 if c0 + cb <= cols:
                     for p in range(0, size, LANES):
@@ -62,6 +63,7 @@ def bcsr_block(w, b, acc, x, xt, y, t0, tile, h):  # pragma: no cover - compiled
         zero_block(acc)
         for k in range(indptr[b], indptr[b + 1]):
             c0, at = indices[k] * cb, (k * rb + i0) * cb
+            prefetch(data, at + PREFETCH)
             if whole:
                 vvalues(run, data, at, live * cb)
             for j in range(min(cb, x.shape[1] - c0)):

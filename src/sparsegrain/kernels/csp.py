@@ -17,7 +17,8 @@ import numpy as np
 
 from .base import (SparseKernel, block_rows, kernel_value_bits, register, spread, spread_stride,
                    tile_job)
-from .simd import LANES, store_block, vaxpy, vrun_fma, wide_vectors, zero_block
+from .simd import (LANES, PREFETCH, prefetch, store_block, vaxpy, vrun_fma, wide_vectors,
+                   zero_block)
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
@@ -31,6 +32,7 @@ def csp_spmv(values, chunk_ptr, cell_input, x, y):  # pragma: no cover - compile
         j = spread(job, n, stride)
         sums = np.zeros(-(-c // LANES) * LANES, np.float32)
         for cell in range(chunk_ptr[j], chunk_ptr[j + 1]):
+            prefetch(values, cell * c + PREFETCH)
             xi = x[cell_input[cell]]
             for q in range(0, c, LANES):
                 vaxpy(sums, q, values, cell * c + q, c - q, xi)

@@ -10,8 +10,9 @@ import numpy as np
 
 from .base import (SparseKernel, block_height, block_rows, column_index, float_values,
                    kernel_value_bits, register, tile_job)
-from .simd import (LANES, NO_OFFSETS, accumulator, fold_rows, lane_sum, ld, row_entries, row_fma,
-                   run_value, store_block, vgather_fma, wide_vectors, zero_block)
+from .simd import (LANES, NO_OFFSETS, PREFETCH, accumulator, fold_rows, lane_sum, ld, prefetch,
+                   row_entries, row_fma, run_value, store_block, vgather_fma, wide_vectors,
+                   zero_block)
 
 #: output rows handled by one parallel task
 ROWS_PER_TASK = 64
@@ -26,6 +27,8 @@ def csr_spmv(indptr, indices, data, x, y):  # pragma: no cover - compiled
         zero_block(acc)
         end = indptr[r + 1]
         for k in range(indptr[r], end, LANES):
+            prefetch(data, k + PREFETCH)
+            prefetch(indices, k + PREFETCH)
             vgather_fma(acc, 0, data, indices, k, end - k, x, 0, NO_OFFSETS, 0)
         y[r] = lane_sum(acc, 0, LANES)
 

@@ -16,8 +16,8 @@ import numpy as np
 
 from .base import (SparseKernel, block_rows, float_values, index32, kernel_value_bits, register,
                    tile_job)
-from .simd import (LANES, NO_OFFSETS, accumulator, add_row, value_at, vgather_fma, vrun_fma,
-                   wide_vectors, zero_block)
+from .simd import (LANES, NO_OFFSETS, PREFETCH, accumulator, add_row, prefetch, value_at,
+                   vgather_fma, vrun_fma, wide_vectors, zero_block)
 
 #: row groups handled by one parallel task
 GROUPS_PER_TASK = 8
@@ -44,6 +44,8 @@ def gs_spmv(group_ptr, values, columns, row_ids, e, x, y):  # pragma: no cover -
                 zero_block(acc)
                 start, end = group_ptr[g] * b, group_ptr[g + 1] * b
                 for f in range(start, end, run):
+                    prefetch(values, f + PREFETCH)
+                    prefetch(columns, f + PREFETCH)
                     for v in range(0, run, LANES):
                         vgather_fma(acc, v, values, columns, f + v, end - f - v, x, 0,
                                     NO_OFFSETS, 0)
@@ -75,6 +77,8 @@ def gs_block(w, task, acc, x, xt, y, t0, tile, b, e, h):  # pragma: no cover - c
         for l0 in range(0, b, h):
             zero_block(acc)
             for p in range(group_ptr[g], group_ptr[g + 1]):
+                prefetch(values, p * b + l0 + PREFETCH)
+                prefetch(columns, p * b + l0 + PREFETCH)
                 vrun_fma(acc, values, p * b + l0, min(h, b - l0), x, xt * tile, columns, tile, h)
             for i in range(min(h, b - l0)):
                 r = row_ids[g * (b // e) + (l0 + i) // e]

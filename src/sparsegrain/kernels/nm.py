@@ -10,8 +10,8 @@ import numpy as np
 
 from .base import (SparseKernel, block_height, block_rows, float_values, kernel_value_bits,
                    register, tile_job)
-from .simd import (LANES, accumulator, fold_rows, lane_sum, ld, row_entries, row_fma, run_value,
-                   store_block, vgather_fma, wide_vectors, zero_block)
+from .simd import (LANES, PREFETCH, accumulator, fold_rows, lane_sum, ld, prefetch, row_entries,
+                   row_fma, run_value, store_block, vgather_fma, wide_vectors, zero_block)
 
 #: output rows handled by one parallel task
 ROWS_PER_TASK = 64
@@ -38,6 +38,8 @@ def nm_spmv(values, positions, m, offsets, x, y):  # pragma: no cover - compiled
         zero_block(acc)
         group, into = 0, 0  # the group of entry j and how far into it (no division per run)
         for j in range(0, length, LANES):
+            prefetch(values, r * length + j + PREFETCH)
+            prefetch(positions, r * length + j + PREFETCH)
             vgather_fma(acc, 0, values, positions, r * length + j, length - j, x, group * m,
                         offsets, into * LANES)
             group, into = group + whole, into + part

@@ -467,6 +467,40 @@ def ld(typingctx: Any, ary: Any, at: Any) -> Any:
     return ary.dtype(ary, types.intp), codegen
 
 
+#: stored entries a stream is prefetched ahead (:func:`prefetch`): 2 KB of float32 values
+PREFETCH = 512
+
+
+@intrinsic
+def prefetch(typingctx: Any, ary: Any, at: Any) -> Any:
+    """Ask for the cache line of ``ary.flat[at]`` (an array, or the packed bytes of 4-bit codes)
+    to be brought to L1 ahead of its use; never faults, so ``at`` may lie past the end. The
+    hardware's own prefetch fell behind the vector product's streams when the weights came
+    from memory: 0.62-0.75 ms against 0.48-0.54 ms prefetched 512 entries ahead (CSR, 4096 x
+    4096, 90 %, one thread, a 192 MB array read between calls; no change with the weights in
+    cache)."""
+    if not (isinstance(ary, (types.Array, CodesType))):
+        raise TypingError(f"prefetch takes an array or codes, got {ary}")
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        at = args[1]
+        if isinstance(sig.args[0], CodesType):
+            data, at = _code_arrays(context, builder, sig.args[0], args[0])[0], builder.lshr(
+                at, at.type(1))
+        else:
+            data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        byte = ir.IntType(8).as_pointer()
+        ptr = builder.bitcast(builder.gep(data, [at]), byte)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [byte, _I32, _I32, _I32]),
+            "llvm.prefetch.p0")
+        # read, high locality, data cache
+        builder.call(fn, [ptr, ir.Constant(_I32, 0), ir.Constant(_I32, 3), ir.Constant(_I32, 1)])
+        return context.get_dummy_value()
+
+    return types.none(ary, types.intp), codegen
+
+
 @intrinsic
 def vzero(typingctx: Any, dst: Any, dst_at: Any) -> Any:
     """``dst[dst_at : dst_at+16] = 0``."""
