@@ -161,7 +161,8 @@ class GSKernel(SparseKernel):
     def nonzeros(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         b = self.values.shape[1]
         group = np.repeat(np.arange(len(self.group_ptr) - 1), np.diff(self.group_ptr))
-        rows = self.row_ids.astype(np.int64)[group[:, None] * (b // self.e) + np.arange(b) // self.e]
+        slot = group[:, None] * (b // self.e) + np.arange(b) // self.e
+        rows = self.row_ids.astype(np.int64)[slot]
         real = (rows >= 0) & (rows < self.shape[0])  # slots past the last row are padding
         return rows[real], self.columns[real], float_values(self.values).reshape(rows.shape)[real]
 

@@ -31,8 +31,8 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .simd import (LANES, PREFETCH, accumulator, prefetch, row_fma, store_block, value_at, vmove,
-                   vzero, wide_vectors)
+from .simd import (LANES, PREFETCH, accumulator, ld, prefetch, row_fma, store_block, value_at,
+                   vmove, vzero, wide_vectors)
 
 #: bytes of x in one panel: two thirds of a 48 KB L1 (Intel Golden Cove's L1d, the host
 #: measured); at a 64-column tile panels of 64 columns ran slower (loop overheads) and of 192
@@ -172,16 +172,18 @@ def panel_spmm(tile: int) -> Callable[..., None]:
                     s = (t * panels + p) * groups + g
                     for i in range(GROUP):
                         for q in range(0, tile, LANES):
-                            vmove(acc, i * tile + q, sums, np.int64(rows[s * GROUP + i]) * tile + q, tile)
-                    for k in range(ptr[s], ptr[s + 1]):
+                            at = np.int64(ld(rows, s * GROUP + i)) * tile + q
+                            vmove(acc, i * tile + q, sums, at, tile)
+                    for k in range(ld(ptr, s), ld(ptr, s + 1)):
                         prefetch(values, k * GROUP + PREFETCH)
                         prefetch(cols, k * GROUP + PREFETCH)
                         for i in range(GROUP):
-                            xo = (xt + np.int64(cols[k * GROUP + i])) * tile
+                            xo = (xt + np.int64(ld(cols, k * GROUP + i))) * tile
                             row_fma(acc, i, value_at(values, k * GROUP + i), x, xo, tile)
                     for i in range(GROUP):
                         for q in range(0, tile, LANES):
-                            vmove(sums, np.int64(rows[s * GROUP + i]) * tile + q, acc, i * tile + q, tile)
+                            at = np.int64(ld(rows, s * GROUP + i)) * tile + q
+                            vmove(sums, at, acc, i * tile + q, tile)
             store_block(sums, y, t * TASK, min(TASK, nrows - t * TASK), t0, tile)
 
     return spmm

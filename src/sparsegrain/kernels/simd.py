@@ -258,7 +258,8 @@ def vscatter(typingctx: Any, dst: Any, at: Any, stride: Any, src: Any, src_at: A
              add: Any) -> Any:
     """``dst[at + l*stride] = src[src_at + l]`` (``add``: +=) for the w = min(tile, 16) lanes l,
     flat offsets into a contiguous float32 ``dst`` of either layout: one scatter (and one gather
-    to add), where a store per lane took a tenth of a 4096 x 4096 product's time."""
+    to add) in place of a store per lane (which ran as fast: what a strided row costs is its
+    cache lines, see :func:`store_block`)."""
     if not (isinstance(dst, types.Array) and dst.layout in "CF" and dst.dtype == types.float32):
         raise TypingError(f"destination must be a contiguous float32 array, got {dst}")
     _check_array(src, "source")
@@ -569,7 +570,7 @@ def store_block(acc: Any, y: Any, row0: int, rows: int, t0: int, tile: int) -> N
 
 
 @overload(store_block, inline="always", prefer_literal=True)
-def _store_block(acc, y, row0, rows, t0, tile):  # noqa: ANN001 - numba matches the stub's names only
+def _store_block(acc, y, row0, rows, t0, tile):  # numba matches the stub's argument names only
     if isinstance(y, types.Array) and y.layout == "C":
         def by_rows(acc, y, row0, rows, t0, tile):  # pragma: no cover - compiled
             for i in range(acc.shape[0] // tile):
@@ -671,7 +672,7 @@ def put_row(acc: Any, i: int, y: Any, row: int, t0: int, tile: int, add: bool) -
 
 
 @overload(put_row, inline="always", prefer_literal=True)
-def _put_row(acc, i, y, row, t0, tile, add):  # noqa: ANN001 - numba matches the stub's names only
+def _put_row(acc, i, y, row, t0, tile, add):  # numba matches the stub's argument names only
     if isinstance(y, types.Array) and y.layout == "C":
         def vectors(acc, i, y, row, t0, tile, add):  # pragma: no cover - compiled
             n = y.shape[1]
