@@ -134,3 +134,15 @@ def test_sparsify_reuses_cached_decisions_and_times_again_on_other_threads(tmp_p
     (tmp_path / "sparsify-decisions.json").write_text("{damaged")
     assert not any(c.cached for c in sparsify(pruned("unstructured"), cache=tmp_path).sparsify_report)
     assert not any(c.cached for c in sparsify(pruned("unstructured"), cache=False).sparsify_report)
+
+
+def test_changed_kernels_time_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A decision belongs to the kernels' code and CPU it was timed with: another hash of
+    them (a changed kernel, another machine sharing the cache folder) times again."""
+    from sparsegrain.kernels import autotune
+
+    first = sparsify(pruned("unstructured"), cache=tmp_path)
+    assert not any(c.cached for c in first.sparsify_report)
+    assert all(c.cached for c in sparsify(pruned("unstructured"), cache=tmp_path).sparsify_report)
+    monkeypatch.setattr(autotune, "kernel_code", lambda: "another kernel build")
+    assert not any(c.cached for c in sparsify(pruned("unstructured"), cache=tmp_path).sparsify_report)
