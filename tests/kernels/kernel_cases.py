@@ -3,6 +3,7 @@ with plain-loop decoders to the dense matrix (independent of the kernels and of 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -137,6 +138,9 @@ class SharedValues:
 
 
 CASES = {"csr": csr_case, "bcsr": bcsr_case, "nm": nm_case, "gs": gs_case, "csp": csp_case}
+#: cases whose compiled variants do not matter to a test (how the output is written, the panel
+#: plan): GS packs of one width, so that a fresh run compiles few (B, E) variants
+ONE_PACK_WIDTH = {"gs": functools.partial(gs_case, widths=(8,))}
 
 
 @st.composite

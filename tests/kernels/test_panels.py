@@ -5,7 +5,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kernel_cases import CASES, SharedValues
+from kernel_cases import CASES, ONE_PACK_WIDTH, SharedValues
 
 from sparsegrain.kernels.panels import GROUP, TASK, panel_width
 
@@ -65,8 +65,8 @@ def test_plan_holds_every_entry_once(fmt, case, bits, tile):
 @given(case=wide(), batch=st.sampled_from([8, 64, 100, 128]), codes=st.booleans())
 def test_panel_products_equal_dense(fmt, case, batch, codes):
     rng, rows, cols = case
-    kernel, w = (CASES[fmt](SharedValues(rng), rows, cols, value_bits=4) if codes
-                 else CASES[fmt](rng, rows, cols))
+    make = ONE_PACK_WIDTH.get(fmt, CASES[fmt])
+    kernel, w = make(SharedValues(rng), rows, cols, value_bits=4) if codes else make(rng, rows, cols)
     x = torch.from_numpy(rng.standard_normal((kernel.shape[1], batch)).astype(np.float32))
     want = torch.from_numpy(w).double() @ x.double()
     torch.testing.assert_close((kernel @ x).double(), want, rtol=1e-4, atol=1e-4)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from kernel_cases import CASES, SharedValues, shapes
+from kernel_cases import CASES, ONE_PACK_WIDTH, SharedValues, shapes
 
 
 @pytest.mark.parametrize("fmt", sorted(CASES))
@@ -68,8 +68,8 @@ def test_linear_writes_its_output_in_place(fmt, case, batch, codes):
     """The kernel writes a Linear layer's (batch, rows) output itself, scattering each row's
     floats (every batch tile width, GS adding into its rows): contiguous and equal to dense."""
     rng, rows, cols = case
-    kernel, w = (CASES[fmt](SharedValues(rng), rows, cols, value_bits=4) if codes
-                 else CASES[fmt](rng, rows, cols))
+    make = ONE_PACK_WIDTH.get(fmt, CASES[fmt])
+    kernel, w = make(SharedValues(rng), rows, cols, value_bits=4) if codes else make(rng, rows, cols)
     x = torch.from_numpy(rng.standard_normal((batch, kernel.shape[1])).astype(np.float32))
     got = kernel.linear(x)
     assert got.shape == (batch, kernel.shape[0]) and got.is_contiguous()
