@@ -51,12 +51,12 @@ def main() -> None:
             xt = tile_major(xn, 0, batch - batch % tile, tile)
             rowwise = kernel.spmm(tile, *kernel.spmm_params())
 
-            def rows(xt=xt):
+            def rows(xt=xt, tile=tile, rowwise=rowwise, kernel=kernel):
                 y = aligned((args.size, xt.shape[0] * tile), zero=True)
                 rowwise(kernel.arrays(), xt, y, 0)
                 return y
 
-            def panels(xt=xt):
+            def panels(xt=xt, tile=tile, kernel=kernel):
                 y = aligned((args.size, xt.shape[0] * tile), zero=True)
                 kernel._spmm(xt, y, 0)
                 return y
@@ -65,7 +65,7 @@ def main() -> None:
                 raise RuntimeError(f"the panel plan gives another product on {spec}")
             fns = {"rows": rows, "panels": panels}
             if mkl is not None:
-                fns["MKL"] = lambda xn=xn: mkl.dot_product_mkl(csr, xn)
+                fns["MKL"] = lambda xn=xn, csr=csr: mkl.dot_product_mkl(csr, xn)
             if big is not None:
                 fns["flush"] = big.sum
             ms = interleaved_ms(fns, args.rounds)
