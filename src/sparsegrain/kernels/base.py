@@ -12,7 +12,7 @@ constant, and keep a register block of output rows x tile columns in vector regi
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import numba as nb
 import numpy as np
@@ -23,8 +23,10 @@ from ..core.registry import Registry
 from ..formats import FORMATS
 from ..patterns import Pattern
 from .codes import Codes
-from .panels import Plan, panel_spmm, plan
 from .simd import LANES, accumulator, vcolumn, wide_vectors
+
+if TYPE_CHECKING:
+    from .panels import Plan
 
 #: batch tile widths, widest first; the batch is covered by the widest, the rest by the next
 #: (an 8-column tile steps with 256-bit vectors, so a batch of 8 is not padded to 16)
@@ -115,14 +117,14 @@ class SparseKernel(ABC):
         return plans[tile]
 
     def _plan(self, tile: int) -> Plan | None:
+        from .panels import plan  # panels builds on this module's tile jobs and stored values
+
         rows, cols, values = self.nonzeros()
-        made = plan(self.shape, np.asarray(rows, np.int64), np.asarray(cols, np.int64),
-                    np.asarray(values, np.float32), tile)
         try:
-            made.values = stored_values(made.values, self.value_bits)
+            return plan(self.shape, np.asarray(rows, np.int64), np.asarray(cols, np.int64),
+                        np.asarray(values, np.float32), tile, self.value_bits)
         except ValueError:  # 16 nonzero codes and no room for a zero
             return None
-        return made
 
     def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
         """y[:, t0 + j*tile : t0 + (j+1)*tile] = W @ x[j] for every tile j of x (tiles, cols, tile),
@@ -131,7 +133,7 @@ class SparseKernel(ABC):
         tile = x.shape[2]
         found = self.panels(tile)
         if found is not None:
-            panel_spmm(tile)(found.arrays(), x, y, t0)
+            found.multiply(x, y, t0)
         else:
             self.spmm(tile, *self.spmm_params())(self.arrays(), x, y, t0)
 

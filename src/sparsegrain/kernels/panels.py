@@ -31,8 +31,9 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
+from .base import column_index, stored_values, tile_job
 from .simd import (LANES, PREFETCH, accumulator, ld, prefetch, row_fma, store_block, value_at,
-                   vmove, vzero, wide_vectors)
+                   vmove, vzero)
 
 #: bytes of x in one panel: two thirds of a 48 KB L1 (Intel Golden Cove's L1d, the host
 #: measured); at a 64-column tile panels of 64 columns ran slower (loop overheads) and of 192
@@ -55,9 +56,10 @@ def panel_width(tile: int) -> int:
 class Plan:
     """A weight's entries in step order: ``ptr`` (task, panel, group) -> first step, ``rows``
     each group's rows within its task (a permutation of 0..TASK-1 per task and panel), and per
-    step GROUP columns and values (padding: the panel's first column, value 0)."""
+    step GROUP columns and values (padding: the panel's first column, value 0), for batch tiles
+    of ``tile`` columns."""
 
-    width: int
+    tile: int
     panels: int
     ptr: np.ndarray
     rows: np.ndarray
@@ -65,11 +67,20 @@ class Plan:
     values: Any
 
     @property
+    def width(self) -> int:
+        """Input columns in one panel."""
+        return panel_width(self.tile)
+
+    @property
     def nbytes(self) -> int:
         return self.ptr.nbytes + self.rows.nbytes + self.cols.nbytes + self.values.nbytes
 
     def arrays(self) -> tuple:
         return (self.ptr, self.rows, self.cols, self.values)
+
+    def multiply(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
+        """:meth:`SparseKernel._spmm` on this plan (x tiles of :attr:`tile` columns)."""
+        panel_spmm(self.tile)(self.arrays(), x, y, t0)
 
 
 @nb.njit(cache=True)
@@ -117,10 +128,11 @@ def _layout(indptr, indices, nrows, ncols, width):  # pragma: no cover - compile
 
 
 def plan(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray, values: np.ndarray,
-         tile: int) -> Plan:
+         tile: int, value_bits: int) -> Plan:
     """The panel plan for ``tile``-column batch tiles of a weight given as its entries (row,
-    column, float32 value, any order; zeros, a format's padding, left out); the plan's values
-    are float32."""
+    column, float32 value, any order; zeros, a format's padding, left out), its values stored
+    in ``value_bits`` (:func:`~.base.stored_values`: a ValueError where 4-bit codes cannot hold
+    the padding's zero beside 16 nonzero values)."""
     width = panel_width(tile)
     keep = values != 0
     rows, cols, values = rows[keep], cols[keep], values[keep]
@@ -129,12 +141,11 @@ def plan(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray, values: np.
     indices = np.ascontiguousarray(cols[order], dtype=np.int64)
     panels, ptr, groups_rows, slots = _layout(indptr, indices, shape[0], shape[1], width)
     pad = slots < 0
-    entry = order[np.where(pad, 0, slots)] if len(order) else slots
+    entry = order[np.where(pad, 0, slots)]
     start = np.repeat(_step_panels(ptr, panels) * width, GROUP)
-    step_cols = np.where(pad, start, cols[entry] if len(order) else start)
-    step_values = np.where(pad, 0, values[entry] if len(order) else 0).astype(np.float32)
-    dtype = np.uint16 if shape[1] <= 1 << 16 else np.uint32
-    return Plan(width, panels, ptr, groups_rows, step_cols.astype(dtype), step_values)
+    step_cols = column_index(np.where(pad, start, cols[entry]), shape[1])
+    step_values = stored_values(np.where(pad, 0, values[entry]), value_bits)
+    return Plan(tile, panels, ptr, groups_rows, step_cols, step_values)
 
 
 def _step_panels(ptr: np.ndarray, panels: int) -> np.ndarray:
@@ -160,13 +171,10 @@ def panel_spmm(tile: int) -> Callable[..., None]:
         tasks = (nrows + TASK - 1) // TASK
         panels = (ptr.shape[0] - 1) // max(1, tasks * groups)
         for job in nb.prange(x.shape[0] * tasks):
-            wide_vectors()
-            t, jt = job % tasks, job // tasks
-            t0, xt = tb + jt * tile, jt * x.shape[1]
+            t, t0, xt, acc = tile_job(job, tasks, tb, tile, size, x)
             sums = accumulator(held)
             for a in range(0, held, LANES):
                 vzero(sums, a)
-            acc = accumulator(size)
             for p in range(panels):
                 for g in range(groups):
                     s = (t * panels + p) * groups + g
