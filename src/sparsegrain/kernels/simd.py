@@ -243,10 +243,27 @@ def _vector_values(context: Any, builder: Any, ty: Any, values: Any, at: Any, ma
     return builder.select(mask, found, ir.Constant(_VEC, None))
 
 
-def _gather(builder: Any, base: Any, idx: Any, mask: Any) -> Any:
-    """The floats base[idx[l]] for lanes on ``mask`` (zero elsewhere), as one gather."""
+def _lane_pointers(builder: Any, base: Any, idx: Any) -> Any:
+    """The vector of pointers base + idx[l] (floats) a gather or scatter takes."""
     ptrs = builder.gep(base, [idx], source_etype=ir.FloatType())
     ptrs.type = ir.VectorType(base.type, LANES)  # llvmlite types a GEP by its base alone
+    return ptrs
+
+
+def _strided(builder: Any, stride: Any) -> Any:
+    """The offsets l * stride of the LANES lanes."""
+    lanes = ir.Constant(_IVEC, list(range(LANES)))
+    return builder.mul(lanes, _splat(builder, _as_i32(builder, stride), _IVEC))
+
+
+def _check_destination(dst: Any) -> None:
+    if not (isinstance(dst, types.Array) and dst.layout in "CF" and dst.dtype == types.float32):
+        raise TypingError(f"destination must be a contiguous float32 array, got {dst}")
+
+
+def _gather(builder: Any, base: Any, idx: Any, mask: Any) -> Any:
+    """The floats base[idx[l]] for lanes on ``mask`` (zero elsewhere), as one gather."""
+    ptrs = _lane_pointers(builder, base, idx)
     gather = cgutils.get_or_insert_function(
         builder.module, ir.FunctionType(_VEC, [ptrs.type, _I32, _MASK, _VEC]),
         f"llvm.masked.gather.v{LANES}f32.v{LANES}p0")
@@ -260,8 +277,7 @@ def vscatter(typingctx: Any, dst: Any, at: Any, stride: Any, src: Any, src_at: A
     flat offsets into a contiguous float32 ``dst`` of either layout: one scatter (and one gather
     to add) in place of a store per lane (which ran as fast: what a strided row costs is its
     cache lines, see :func:`store_block`)."""
-    if not (isinstance(dst, types.Array) and dst.layout in "CF" and dst.dtype == types.float32):
-        raise TypingError(f"destination must be a contiguous float32 array, got {dst}")
+    _check_destination(dst)
     _check_array(src, "source")
     if not isinstance(add, types.BooleanLiteral):
         raise TypingError(f"add must be a compile-time constant, got {add}")
@@ -270,11 +286,9 @@ def vscatter(typingctx: Any, dst: Any, at: Any, stride: Any, src: Any, src_at: A
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
         dstv, atv, stridev, srcv, srcatv = args[:5]
         base = builder.gep(context.make_array(sig.args[0])(context, builder, dstv).data, [atv])
-        lanes = ir.Constant(_IVEC, list(range(LANES)))
-        idx = builder.mul(lanes, _splat(builder, _as_i32(builder, stridev), _IVEC))
+        idx = _strided(builder, stridev)
         mask = _lane_mask(builder, ir.Constant(_I32, width))
-        ptrs = builder.gep(base, [idx], source_etype=ir.FloatType())
-        ptrs.type = ir.VectorType(base.type, LANES)
+        ptrs = _lane_pointers(builder, base, idx)
         value = builder.load(_vector_at(context, builder, sig.args[3], srcv, srcatv), align=4) \
             if width == LANES else _masked_load(context, builder, sig.args[3], srcv, srcatv, mask)
         if add.literal_value:
@@ -592,17 +606,14 @@ def vcolumn(typingctx: Any, dst: Any, at: Any, src: Any, src_at: Any, stride: An
     """``dst[at + l] = src[src_at + l*stride]`` for lanes l < min(16, count): one column of a
     row-major block gathered and stored contiguously (``dst`` contiguous, either layout);
     returns 1 if any of the floats moved is NaN or infinite, else 0."""
-    if not (isinstance(dst, types.Array) and dst.layout in "CF" and dst.dtype == types.float32):
-        raise TypingError(f"destination must be a contiguous float32 array, got {dst}")
+    _check_destination(dst)
     _check_array(src, "source")
 
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
         dstv, atv, srcv, srcatv, stridev, countv = args
         mask = _lane_mask(builder, countv)
         base = builder.gep(context.make_array(sig.args[2])(context, builder, srcv).data, [srcatv])
-        lanes = ir.Constant(_IVEC, list(range(LANES)))
-        value = _gather(builder, base, builder.mul(lanes, _splat(builder, _as_i32(builder, stridev),
-                                                                 _IVEC)), mask)
+        value = _gather(builder, base, _strided(builder, stridev), mask)
         ptr = builder.gep(context.make_array(sig.args[0])(context, builder, dstv).data, [atv])
         store = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(ir.VoidType(), [_VEC, _VEC.as_pointer(), _I32, _MASK]),
