@@ -9,13 +9,13 @@ import importlib
 __version__ = "0.1.0"
 
 __all__ = ["Pattern", "Workload", "__version__", "encode", "load", "pattern", "save", "simulate",
-           "tradeoff"]
+           "sparsify", "tradeoff"]
 
 #: public names and the subpackage each comes from, imported on first use so that
 #: ``import sparsegrain`` (and ``sparsegrain --help``) does not load torch
 _FROM = {"encode": "formats", "simulate": "hardware", "Pattern": "patterns", "pattern": "patterns",
          "Workload": "workloads", "tradeoff": "api", "save": "kernels.saving",
-         "load": "kernels.saving"}
+         "load": "kernels.saving", "sparsify": "kernels"}
 
 
 def __getattr__(name: str) -> object:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import json
@@ -30,7 +31,8 @@ def main() -> None:
 
 def fail(message: str) -> typer.Exit:
     """Print a one-line error in red and return the Exit to raise (status 2)."""
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    console.print(f"[bold red]error:[/] {escape(' '.join(message.split()))}", highlight=False,
+                  soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -755,5 +757,22 @@ def _int_list(text: str, what: str) -> list[int]:
         raise ValueError(f"{what}s must be comma-separated integers, got {text!r}") from None
 
 
+def run() -> None:
+    """The console entry point: every command, with an error no command turned into a message
+    (a full disk, an unreadable file, a fault in a user's own code) printed as one line naming
+    it instead of a traceback; ``SPARSEGRAIN_DEBUG=1`` shows the traceback."""
+    import os
+
+    try:
+        app()
+    except Exception as e:  # noqa: BLE001 - the last line of defence, re-raised when debugging
+        if os.environ.get("SPARSEGRAIN_DEBUG"):
+            raise
+        where = f"{e.filename}: " if isinstance(e, OSError) and e.filename else ""
+        what = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        text = " ".join(f"{type(e).__name__}: {where}{what}".split())
+        raise SystemExit(fail(f"{text} (SPARSEGRAIN_DEBUG=1 shows where)").exit_code) from None
+
+
 if __name__ == "__main__":
-    app()
+    run()

@@ -95,17 +95,25 @@ def flaky() -> sg.Workload:
     return sg.Workload(model, evaluate, x, name="flaky")
 
 
-def test_a_point_that_fails_twice_is_an_error_row_naming_it(tmp_path):
+def failing_rows(out, workers: int) -> list:
     cfg = SweepConfig(model="flaky:flaky", patterns=("unstructured",), sparsities=(0.5,),
                       accelerators=(), formats=("csr",), pruning=Pruning(steps=0), cpu_batch=0)
-    run_sweep(cfg, tmp_path, workload=flaky(), workers=2)
-    with ResultStore(tmp_path / STORE_NAME) as store:
-        rows = store.rows()
-    bad = [r for r in rows if r.status == "error"]
-    assert len(bad) == 1 and bad[0].pattern == "unstructured"
-    assert bad[0].result["reason"].startswith("point unstructured @ 0.5 (seed 0) failed twice: "
-                                              "RuntimeError: evaluation server went away")
-    assert {r.pattern for r in rows if r.kind == "accuracy" and r.status == "ok"} == {"dense"}
+    run_sweep(cfg, out, workload=flaky(), workers=workers)
+    with ResultStore(out / STORE_NAME) as store:
+        return store.rows()
+
+
+def test_a_failing_point_is_the_same_error_row_in_every_runner(tmp_path):
+    serial, parallel = failing_rows(tmp_path / "s", 1), failing_rows(tmp_path / "p", 2)
+    for rows in (serial, parallel):
+        bad = [r for r in rows if r.status == "error"]
+        assert len(bad) == 1 and bad[0].pattern == "unstructured"
+        assert bad[0].result["reason"] == (
+            "point unstructured @ 0.5 (seed 0) failed while evaluating: the workload's evaluate "
+            "failed: RuntimeError: evaluation server went away")
+        assert {r.pattern for r in rows if r.kind == "accuracy" and r.status == "ok"} == {"dense"}
+    assert [(r.key, r.status, r.result.get("reason")) for r in serial if r.status == "error"] \
+        == [(r.key, r.status, r.result.get("reason")) for r in parallel if r.status == "error"]
 
 
 def test_devices():

@@ -9,12 +9,15 @@ at a folder on the way to it out of the output folder.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
+import secrets
 import socket
-import tempfile
+import stat
 import time
-import warnings
 from pathlib import Path
 
 
@@ -40,55 +43,99 @@ def output_folder(out: str | Path) -> Path:
     return path
 
 
-def safe_target(out: Path, relative: str | Path) -> Path:
-    """The path ``out / relative``, its folders created, or a ValueError if it or a folder on
-    the way is a symbolic link or leaves ``out``."""
+def _check_relative(relative: str | Path) -> tuple[str, ...]:
+    """The parts of ``relative``, or a ValueError if it would leave the output folder."""
     rel = Path(relative)
-    if rel.is_absolute() or ".." in rel.parts:
+    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
         raise ValueError(f"{relative} is not a path inside the output folder")
-    here = out
-    for part in rel.parts[:-1]:
-        here = here / part
-        if here.is_symlink():
-            raise ValueError(f"{here} is a symbolic link; refusing to write through it "
-                             "(remove it, or choose another output folder)")
-        here.mkdir(exist_ok=True)
-    target = here / rel.parts[-1]
-    if target.is_symlink():
-        raise ValueError(f"{target} is a symbolic link; refusing to overwrite what it points to "
-                         "(remove it, or choose another output folder)")
-    if target.exists() and not target.is_file():
-        raise ValueError(f"{target} exists and is not a file")
-    return target
+    return rel.parts
+
+
+def _open_folder(name: str | Path, shown: Path, parent: int | None = None) -> int:
+    """A descriptor of folder ``name`` (inside folder ``parent`` if given) opened without
+    following a link, so that a folder swapped for a link after any check is never entered."""
+    try:
+        return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                       dir_fd=parent)
+    except OSError as e:
+        if e.errno == errno.ELOOP or (e.errno == errno.ENOTDIR and os.path.islink(shown)):
+            raise ValueError(f"{shown} is a symbolic link; refusing to write through it "
+                             "(remove it, or choose another output folder)") from None
+        if e.errno == errno.ENOTDIR:
+            raise ValueError(f"{shown} exists and is not a folder") from None
+        raise ValueError(f"cannot open folder {shown}: {e.strerror or e}") from None
 
 
 def write_atomic(out: str | Path, relative: str | Path, data: bytes | str) -> Path:
-    """Write ``data`` to ``out / relative`` atomically (see the module docstring); returns the path."""
-    target = safe_target(output_folder(out), relative)
+    """Write ``data`` to ``out / relative`` atomically (see the module docstring); returns the
+    path. Every folder on the way is opened without following links and the file is created
+    and renamed inside the opened folder, so a link planted at any moment is never written
+    through; a failed write (a full disk) leaves the old file as it was."""
+    parts = _check_relative(relative)
+    base = output_folder(out)
     raw = data.encode() if isinstance(data, str) else data
-    _remove_leftovers(target)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.",
-                               suffix=".tmp")
+    here = base
+    fd = _open_folder(base, base)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+        for part in parts[:-1]:
+            here = here / part
+            try:
+                os.mkdir(part, 0o755, dir_fd=fd)
+            except FileExistsError:
+                pass
+            except OSError as e:
+                raise ValueError(f"cannot create folder {here}: {e.strerror or e}") from None
+            inner = _open_folder(part, here, fd)
+            os.close(fd)
+            fd = inner
+        name = parts[-1]
+        target = here / name
+        _check_target(fd, name, target)
+        _remove_leftovers(fd, name)
+        tmp = f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        try:
+            out_fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                             | os.O_CLOEXEC, 0o644, dir_fd=fd)
+            with os.fdopen(out_fd, "wb") as f:
+                f.write(raw)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)  # replaces a link, never follows
+        except BaseException as e:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=fd)
+            if isinstance(e, OSError):
+                raise ValueError(f"cannot write {target}: {e.strerror or e}") from None
+            raise
+        return target
+    finally:
+        os.close(fd)
 
 
-def _remove_leftovers(target: Path) -> None:
-    """Delete temporary files of ``target`` left by writers that were killed (their pid, in
-    the name, no longer runs)."""
-    for tmp in target.parent.glob(f".{target.name}.*.tmp"):
-        pid = tmp.name[len(target.name) + 2:].split(".", 1)[0]
+def _check_target(folder: int, name: str, shown: Path) -> None:
+    """A ValueError if ``name`` in ``folder`` is a link or something other than a file."""
+    try:
+        st = os.lstat(name, dir_fd=folder)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(st.st_mode):
+        raise ValueError(f"{shown} is a symbolic link; refusing to overwrite what it points to "
+                         "(remove it, or choose another output folder)")
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError(f"{shown} exists and is not a file")
+
+
+def _remove_leftovers(folder: int, name: str) -> None:
+    """Delete temporary files of ``name`` left in ``folder`` by writers that were killed
+    (their pid, in the name, no longer runs)."""
+    prefix = f".{name}."
+    for entry in os.listdir(folder):
+        if not (entry.startswith(prefix) and entry.endswith(".tmp")):
+            continue
+        pid = entry[len(prefix):].split(".", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                os.unlink(entry, dir_fd=folder)
 
 
 def _running(pid: int) -> bool:
@@ -108,17 +155,24 @@ LOCK_NAME = ".sparsegrain.lock"
 
 
 class FolderLock:
-    """One writer per output folder: a lock file holding the owner's pid, host and task.
+    """One writer per output folder: an exclusive ``flock`` on a lock file that also names the
+    owner (pid, host, task) for the refusal message.
 
-    A second writer is refused with a line naming the owner. A lock left by a process that
-    no longer runs on this host is taken over with a warning; one from another host is
-    respected (it may be a live sweep on a shared disk) until removed by hand.
+    The kernel holds the lock, not the file's contents: it is released when the owner ends,
+    however it ends, so there is no stale lock to take over and a reused pid blocks nothing;
+    two processes started at the same instant cannot both hold it. A second writer is refused
+    with a line naming the owner. On a network file system the lock is as good as the file
+    system's own locking.
     """
 
     def __init__(self, out: str | Path, task: str) -> None:
         self.path = output_folder(out) / LOCK_NAME
         self.task = task
-        self.held = False
+        self.fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self.fd is not None
 
     def __enter__(self) -> "FolderLock":
         self.acquire()
@@ -129,44 +183,69 @@ class FolderLock:
 
     def acquire(self) -> None:
         """Take the lock, or raise a ValueError naming who holds it."""
+        while True:
+            fd = self._open()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                owner = _owner(fd)
+                os.close(fd)
+                who = (f"{owner.get('task', 'another run')} (pid {owner.get('pid')} on "
+                       f"{owner.get('host')})" if owner else "another run")
+                raise ValueError(f"{self.path.parent} is in use by {who}; wait for it to end, "
+                                 "or choose another output folder") from None
+            except OSError as e:
+                os.close(fd)
+                raise ValueError(f"cannot lock {self.path}: {e.strerror or e} (the file system "
+                                 "offers no locks?); choose another output folder") from None
+            # the previous owner removes the file as it releases: a lock on that removed file
+            # guards nothing, so start again on the file now at the path
+            if _same_file(fd, self.path):
+                break
+            os.close(fd)
         me = {"pid": os.getpid(), "host": socket.gethostname(), "task": self.task,
               "since": time.time()}
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o644)
-            except FileExistsError:
-                owner = self._owner()
-                if owner is not None and not self._stale(owner):
-                    raise ValueError(
-                        f"{self.path.parent} is in use by {owner.get('task', 'another run')} "
-                        f"(pid {owner.get('pid')} on {owner.get('host')}); wait for it to end, or "
-                        f"choose another output folder") from None
-                warnings.warn(f"taking over {self.path}: its owner "
-                              f"(pid {(owner or {}).get('pid')}) no longer runs", stacklevel=3)
-                self.path.unlink(missing_ok=True)
-                continue
-            with os.fdopen(fd, "w") as f:
-                json.dump(me, f)
-            self.held = True
-            return
-        raise ValueError(f"could not take {self.path}: another run took it at the same moment")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(me).encode(), 0)
+        self.fd = fd
+
+    def _open(self) -> int:
+        """The lock file, created if missing, opened without following a link."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+                         | os.O_CLOEXEC, 0o644)
+        except OSError as e:
+            raise ValueError(f"cannot use {self.path} as the folder's lock file "
+                             f"({e.strerror or e}); remove it") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ValueError(f"{self.path} is not a file; remove it to use this output folder")
+        return fd
 
     def release(self) -> None:
-        """Remove the lock file if this object holds it."""
-        if self.held:
-            self.path.unlink(missing_ok=True)
-            self.held = False
+        """Remove the lock file and drop the lock, if this object holds it."""
+        if self.fd is not None:
+            if _same_file(self.fd, self.path):
+                with contextlib.suppress(OSError):
+                    self.path.unlink()
+            os.close(self.fd)
+            self.fd = None
 
-    def _owner(self) -> dict | None:
-        try:
-            return json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return None  # unreadable or half-written: treated as stale
 
-    @staticmethod
-    def _stale(owner: dict) -> bool:
-        """Is the owner a process of this host that no longer runs?"""
-        if owner.get("host") != socket.gethostname():
-            return False
-        pid = owner.get("pid")
-        return not isinstance(pid, int) or not _running(pid)
+def _same_file(fd: int, path: Path) -> bool:
+    """Is the open ``fd`` the file now at ``path`` (not a link, not a replaced file)?"""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    here = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (here.st_dev, here.st_ino)
+
+
+def _owner(fd: int) -> dict:
+    """The owner details in an open lock file; empty if unreadable or not yet written."""
+    try:
+        owner = json.loads(os.pread(fd, 4096, 0) or b"{}")
+    except (OSError, ValueError):
+        return {}
+    return owner if isinstance(owner, dict) else {}

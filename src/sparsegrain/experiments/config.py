@@ -16,8 +16,6 @@ from .. import patterns as patterns_lib
 from ..formats import parse_format
 from ..hardware import ACCELERATORS
 from ..prune.allocation import check_allocation
-from ..workloads import MODELS
-from ..workloads.workload import is_reference, plugin_names
 
 #: bump when the meaning of a stored row changes, so old rows are not mistaken for new ones
 STORE_VERSION = 1
@@ -136,7 +134,7 @@ def point_config(cfg: SweepConfig, pattern: str, sparsity: float, seed: int) -> 
         **({"allocation": cfg.allocation} if cfg.allocation != "uniform" and pattern != DENSE
            else {}),
         "seed": seed,
-        "pruning": asdict(cfg.pruning) if pattern != DENSE else None,
+        "pruning": asdict(cfg.pruning),  # the dense baseline is fine-tuned like the points
         "sim_samples": cfg.sim_samples,
     }
 
@@ -153,16 +151,12 @@ def split_list(text: str) -> list[str]:
 
 
 def check_model(ref: Any) -> str:
-    """A built-in model name or a ``FILE.py:NAME`` / ``package.module:NAME`` reference (checked
-    by form only: the sweep imports it, a report never needs to)."""
-    if isinstance(ref, str) and (ref in MODELS or is_reference(ref)):
-        return ref
-    plugins = plugin_names()
-    if not isinstance(ref, str) or ref not in plugins:
-        raise ValueError(
-            f"unknown model {ref!r}; valid: {', '.join([*MODELS, *plugins])}, or FILE.py:NAME / "
-            "package.module:NAME naming a sparsegrain.Workload"
-        )
+    """The model's label: a built-in name, a ``FILE.py:NAME`` / ``package.module:NAME``
+    reference or the name of a Workload handed over as an object. Whether a name can be
+    loaded is :func:`~sparsegrain.workloads.workload.load_workload`'s to say, where it is."""
+    if not isinstance(ref, str) or not ref.strip() or len(ref) > 400 or not ref.isprintable():
+        raise ValueError(f"a model is named by a printable string (a built-in name, FILE.py:NAME "
+                         f"or package.module:NAME), got {ref!r}")
     return ref
 
 

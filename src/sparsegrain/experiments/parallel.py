@@ -26,10 +26,12 @@ checks that it got the weights the parent hashed.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import io
 import multiprocessing as mp
 import os
 import socket
 import sys
+from multiprocessing.managers import SyncManager
 from typing import Any, Callable, Iterator
 
 import torch
@@ -82,10 +84,14 @@ def by_name(cfg: SweepConfig) -> bool:
 
 
 def ship(spec: Workload, cfg: SweepConfig, named: bool) -> tuple[str, Any]:
-    """What a worker needs to get the workload: ("name", model) when the sweep loaded it from
-    its name (``named``) and workers can too, else ("pickle", bytes) by value."""
+    """What a worker needs to get the workload: ("name", (model, state)) when the sweep loaded
+    it from its name (``named``) and workers can too, the state being the parent's built
+    weights (a rebuilt model may differ: other threads, an unseeded step), else ("pickle",
+    bytes) by value."""
     if named and by_name(cfg):
-        return "name", cfg.model
+        buf = io.BytesIO()
+        torch.save(spec.model.state_dict(), buf)
+        return "name", (cfg.model, buf.getvalue())
     import cloudpickle
 
     for name, module in list(sys.modules.items()):  # workload files imported by path
@@ -100,24 +106,54 @@ def ship(spec: Workload, cfg: SweepConfig, named: bool) -> tuple[str, Any]:
 
 
 _LOADED: dict[str, Workload] = {}
+#: what the process pool's initializer handed this worker: (how, what) as :func:`ship` made it
+_SHIPPED: list[tuple[str, Any]] = []
 
 
 def unship(how: str, what: Any, weights: str) -> Workload:
-    """The workload in a worker (loaded once per process), checked against the parent's hash."""
-    key = f"{how}:{what if how == 'name' else hash(what)}"
+    """The workload in a worker (loaded once per process) with the parent's weights, checked
+    against the parent's hash; ``how == "installed"``: what the pool's initializer got."""
+    if how == "installed":
+        how, what = _SHIPPED[0]
+    key = f"{how}:{what[0] if how == 'name' else hash(what)}"
     if key not in _LOADED:
         if how == "name":
-            wl = load_workload(what)
+            wl = load_workload(what[0])
+            if wl.weights_hash() != weights:
+                wl.model.load_state_dict(torch.load(io.BytesIO(what[1]), weights_only=True))
         else:
             import cloudpickle
 
             wl = cloudpickle.loads(what)
         if wl.weights_hash() != weights:
-            raise ValueError(f"the workload {wl.label} loaded in a worker has other weights than "
-                             "in the sweep's process (weights not deterministic?); make its "
-                             "training seeded, or load it from a saved state")
+            raise ValueError(f"the workload {wl.label} built in a worker differs from the "
+                             "sweep's even with the sweep's weights loaded (a buffer outside its "
+                             "state dict?); pass the Workload object itself, or make it "
+                             "deterministic")
         _LOADED[key] = wl
     return _LOADED[key]
+
+
+def die_with_parent() -> None:
+    """Have the kernel end this process when its parent ends (Linux), so that killing a
+    sweep's driver leaves no worker, manager or fork server behind."""
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return  # not Linux: the executor's own shutdown is what there is
+    if os.getppid() != parent:  # the parent ended before the request was in place
+        os._exit(1)
+
+
+def _install(how: str, what: Any) -> None:
+    """A worker's start: tied to its parent's life, holding the shipped workload."""
+    die_with_parent()
+    _SHIPPED[:] = [(how, what)]
 
 
 def work(how: str, what: Any, cfg_dict: dict[str, Any], job: Job, device: str,
@@ -198,7 +234,8 @@ def worker_context() -> mp.context.BaseContext:
     ctx = mp.get_context("forkserver")
     # torch._dynamo: torch's optimizers import it (and sympy, ~900 modules, 2.5 s) at their
     # first step; preloaded, no worker pays that again
-    ctx.set_forkserver_preload(["torch", "torch._dynamo", "sparsegrain.experiments.sweep"])
+    ctx.set_forkserver_preload(["torch", "torch._dynamo", "sparsegrain.experiments.sweep",
+                                "sparsegrain.experiments.lifeline"])
     return ctx
 
 
@@ -221,11 +258,17 @@ class ProcessRunner:
 
     def run(self, jobs: list[Job], say: Callable[[str], None]) -> Iterator[Done]:
         ctx = worker_context()
-        manager = ctx.Manager()
+        manager = SyncManager(ctx=ctx)
+        manager.start(die_with_parent)
         status = manager.Queue()
         doing: dict[int, str] = {}
         tries = dict.fromkeys(range(len(jobs)), 0)
-        pool = cf.ProcessPoolExecutor(self.workers, mp_context=ctx)
+
+        def new_pool() -> cf.ProcessPoolExecutor:
+            return cf.ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_install,
+                                          initargs=(self.how, self.what))
+
+        pool = new_pool()
         try:
             futures = {self._submit(pool, job, status): i for i, job in enumerate(jobs)}
             while futures:
@@ -247,7 +290,7 @@ class ProcessRunner:
                     yield rows, pending(self.cfg, jobs[i], state)
                 if broken:  # a worker died: the pool is gone, every point in flight runs again
                     pool.shutdown(cancel_futures=True)
-                    pool = cf.ProcessPoolExecutor(self.workers, mp_context=ctx)
+                    pool = new_pool()
                     again += list(futures.values())
                     futures = {}
                     doing.clear()
@@ -257,7 +300,7 @@ class ProcessRunner:
             manager.shutdown()
 
     def _submit(self, pool: cf.ProcessPoolExecutor, job: Job, status: Any) -> cf.Future:
-        return pool.submit(work, self.how, self.what, self.cfg.to_dict(), job, self.device, status)
+        return pool.submit(work, "installed", None, self.cfg.to_dict(), job, self.device, status)
 
 
 def check_reachable(address: str, timeout_s: float = 5.0) -> None:
@@ -298,7 +341,7 @@ class RayRunner:
             except (ConnectionError, RuntimeError, ValueError) as e:
                 raise ValueError(f"cannot reach the Ray cluster at {address}: {e}") from None
         how, what = ship(spec, cfg, named)
-        self.shipped = (how, ray.put(what) if how == "pickle" else what)
+        self.shipped = (how, ray.put(what))
 
     def run(self, jobs: list[Job], say: Callable[[str], None]) -> Iterator[Done]:
         ray = self.ray

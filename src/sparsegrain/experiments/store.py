@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from typing import Any, Iterable
 
 import torch
 
-from ..core.files import LOCK_NAME
+from ..core.files import LOCK_NAME, _same_file
 
 STORE_NAME = "sweep.sqlite"
 
@@ -104,7 +105,19 @@ class ResultStore:
         if readonly:
             self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
             return
-        self.db = sqlite3.connect(self.path)
+        check_not_linked(self.path)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as e:
+            raise ValueError(f"cannot open the store {self.path}: {e.strerror or e}") from None
+        try:
+            self.db = sqlite3.connect(self.path)
+            # the file SQLite opened must be the one just opened without following links
+            if not _same_file(fd, self.path):
+                self.db.close()
+                raise ValueError(f"{self.path} was replaced while being opened; rerun")
+        finally:
+            os.close(fd)
         with self._readable():
             self.db.executescript(SCHEMA)
             self.db.commit()
@@ -133,7 +146,11 @@ class ResultStore:
             if not self._has_table("sweeps"):
                 return {}
             rows = self.db.execute("SELECT fingerprint, config FROM sweeps ORDER BY created")
-            return {f: json.loads(c) for f, c in rows}
+            try:
+                return {f: json.loads(c) for f, c in rows}
+            except (ValueError, TypeError) as e:
+                raise ValueError(f"{self.path} records a sweep that is not JSON ({e}); rerun "
+                                 "the sweep into another folder") from None
 
     def _has_table(self, name: str) -> bool:
         return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
@@ -207,8 +224,12 @@ class ResultStore:
                 marks = ",".join("?" * len(keys))
                 cur = self.db.execute(
                     f"SELECT {cols} FROM results WHERE key IN ({marks}) ORDER BY rowid", keys)
-            return [Row(*r[:8], config=json.loads(r[8]), result=json.loads(r[9]))
-                    for r in cur.fetchall()]
+            try:
+                return [Row(*r[:8], config=json.loads(r[8]), result=json.loads(r[9]))
+                        for r in cur.fetchall()]
+            except (ValueError, TypeError) as e:
+                raise ValueError(f"{self.path} holds a row that is not JSON ({e}); rerun the "
+                                 "sweep into another folder") from None
 
 
 def open_store(
@@ -223,6 +244,9 @@ def open_store(
     if out.exists() and not out.is_dir():
         raise ValueError(f"output {out} exists and is not a folder")
     path = out / STORE_NAME
+    check_not_linked(path)
+    if path.exists() and path.stat().st_size == 0:
+        path.unlink()  # a store whose first write failed (a full disk): nothing in it to keep
     if path.exists():
         known = _recorded_sweeps(path)
         if known is None and not force:
@@ -246,7 +270,7 @@ def open_store(
                 f"output folder"
             )
         if force and (known is None or fingerprint not in known):
-            for suffix in ("", "-journal", "-wal", "-shm"):
+            for suffix in ("", *SIDE_FILES):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
     elif out.exists() and any(p.name != LOCK_NAME for p in out.iterdir()) and not force:
         raise ValueError(
@@ -258,6 +282,19 @@ def open_store(
     store = ResultStore(path)
     store.add_sweep(fingerprint, config)
     return store
+
+
+#: the files SQLite keeps beside a store
+SIDE_FILES = ("-journal", "-wal", "-shm")
+
+
+def check_not_linked(path: Path) -> None:
+    """A ValueError if the store or a file SQLite keeps beside it is a symbolic link (writing
+    would go into whatever it points to)."""
+    for p in (path, *(Path(f"{path}{s}") for s in SIDE_FILES)):
+        if p.is_symlink():
+            raise ValueError(f"{p} is a symbolic link; refusing to write through it (remove it, "
+                             "or choose another output folder)")
 
 
 def _recorded_sweeps(path: Path) -> dict[str, dict[str, Any]] | None:

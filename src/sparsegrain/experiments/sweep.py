@@ -37,7 +37,7 @@ from ..core.hooks import module_inputs
 from ..core.timing import interleaved_ms
 from ..kernels import sparsify
 from ..prune import Gradual, PruneConfig
-from ..workloads.workload import Workload, load_workload
+from ..workloads.workload import Workload, call_user, load_workload
 from .config import DENSE, SweepConfig, config_key, point_config
 from .sensitivity import DEFAULT_SCAN, Sensitivity, scan
 from .store import ERROR, NOT_APPLICABLE, OK, Row, open_store
@@ -136,9 +136,11 @@ def run_sweep(
                          "force replaces it")
     device = check_device(device)
     check_options(workers, ray)
+    # built before anything else runs, at the thread count the user's own script would have:
+    # workers get these very weights (see :mod:`.parallel`), never a rebuilt model
+    spec = workload if workload is not None else load_workload(cfg.model)
     if workers > 1:
         start_fork_server()
-    spec = workload if workload is not None else load_workload(cfg.model)
     cfg = resolve(cfg, spec)
     console = console or Console(stderr=True, emoji=False)
     threads = torch.get_num_threads()
@@ -179,6 +181,10 @@ def _run(spec: Any, cfg: SweepConfig, out: Path, resume: bool, force: bool, cons
                     targets = scans[pattern].allocate(sparsity)
                 jobs.append((pattern, sparsity, seed, targets))
             for rows, pending in runner.run(jobs, say):
+                failed = rows[0].pattern == DENSE and rows[0].status == ERROR
+                if failed:  # nothing can be compared with a missing baseline: stop at once
+                    raise ValueError(f"the dense baseline failed, so the sweep stops: "
+                                     f"{rows[0].result['reason']}")
                 store.commit_point(rows, pending)
                 bar.advance(task)
             # points pruned by workers: timed here, one at a time, once no worker runs
@@ -234,7 +240,30 @@ def measure_point(
     (layer -> sparsity) replaces the allocation of ``cfg`` (the sensitivity allocation's).
     Fine-tuning and evaluation run on ``device``; the measurements on the CPU. With
     ``pruned`` (a dict) the CPU latency is not timed here but the pruned model's state is put
-    in it under ``"state"``, for :func:`measure_cpu` to time later on an idle machine."""
+    in it under ``"state"``, for :func:`measure_cpu` to time later on an idle machine.
+
+    A point that fails (the workload's own code raised, or a stage of the project) is one error
+    row naming the stage and the error, wherever it runs: the failure policy of every runner."""
+    stage = ["starting"]
+
+    def track(text: str) -> None:
+        stage[0] = text
+        say(text)
+
+    try:
+        return _measure_point(spec, cfg, pattern, sparsity, seed, track, targets, device, pruned)
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - one error row, never a lost sweep
+        detail = f"sys.exit({e.code!r})" if isinstance(e, SystemExit) else f"{type(e).__name__}: {e}"
+        if isinstance(e, ValueError):
+            detail = str(e)
+        reason = f"point {pattern} @ {sparsity:g} (seed {seed}) failed while {stage[0]}: {detail}"
+        return [point_rows(spec, cfg, pattern, sparsity, seed)(ACCURACY, "", ERROR,
+                                                               {"reason": reason})]
+
+
+def _measure_point(spec: Workload, cfg: SweepConfig, pattern: str, sparsity: float, seed: int,
+                   say: Callable[[str], None], targets: dict[str, float] | None, device: str,
+                   pruned: dict[str, Any] | None) -> list[Row]:
     row = point_rows(spec, cfg, pattern, sparsity, seed)
     torch.manual_seed(seed)
     model = spec.fresh_model().to(device)
@@ -288,9 +317,14 @@ def prune(
     """Prune ``model`` in place, each layer to its ``targets`` sparsity if given, else as the
     sweep's allocation says; returns the final masks by weight name and the layers the
     pattern could not tile (left dense, with the reason)."""
-    if pattern == DENSE:
-        return {}, {}
     steps = cfg.pruning.steps
+    if pattern == DENSE:
+        # the baseline is fine-tuned the same steps as every point, so that a pruned point
+        # is compared with the model its own fine-tuning would have made unpruned
+        if steps and spec.finetune is not None:
+            call_user(spec.finetune, "finetune", model, steps, lambda _: None)
+            model.eval()
+        return {}, {}
     schedule = Gradual(start=0, end=cfg.pruning.ramp_end, every=cfg.pruning.every)
     layers = ({n: {"sparsity": s} for n, s in targets.items()} if targets
               else spec.layers(model))

@@ -27,16 +27,21 @@ def load_summary(out: str | Path, config: SweepConfig | None = None
     """The summary of sweep ``config`` (default: the last one recorded) in the store of folder
     ``out``, read-only, and that config; a one-line ValueError when there is none."""
     path = store_path(out)
-    with ResultStore(path, readonly=True) as store:
-        if config is None:
-            recorded = list(store.sweeps().values())
-            if not recorded:
-                raise ValueError(f"the store {path} records no sweep")
-            config = SweepConfig.from_dict(recorded[-1])
-        rows = store.rows(sweep_keys(config))
-    if not rows:
-        raise ValueError(f"the store {path} holds no rows of this sweep yet")
-    return summarize(rows), config
+    try:
+        with ResultStore(path, readonly=True) as store:
+            if config is None:
+                recorded = list(store.sweeps().values())
+                if not recorded:
+                    raise ValueError(f"the store {path} records no sweep")
+                config = SweepConfig.from_dict(recorded[-1])
+            rows = store.rows(sweep_keys(config))
+        if not rows:
+            raise ValueError(f"the store {path} holds no rows of this sweep yet")
+        return summarize(rows), config
+    except (KeyError, TypeError, AttributeError, IndexError, ZeroDivisionError) as e:
+        # rows or a recorded sweep edited into shapes the sweep never writes
+        raise ValueError(f"the store {path} is damaged ({type(e).__name__}: {e}); rerun the "
+                         "sweep into another folder") from None
 
 
 def report_sweep(

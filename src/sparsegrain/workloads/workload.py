@@ -15,12 +15,14 @@ import hashlib
 import importlib
 import importlib.util
 import math
+import numbers
 import sys
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -86,25 +88,32 @@ class Workload:
         return copy.deepcopy(self.model).eval()
 
     def inputs(self) -> tuple:
-        """The sample inputs as the tuple ``model(*inputs)`` takes."""
-        x = self.sample_inputs() if callable(self.sample_inputs) else self.sample_inputs
-        return x if isinstance(x, tuple) else (x,)
+        """The sample inputs as the tuple ``model(*inputs)`` takes, or a ValueError when they
+        are neither tensors nor a function returning them."""
+        x = (call_user(self.sample_inputs, "sample_inputs") if callable(self.sample_inputs)
+             else self.sample_inputs)
+        x = x if isinstance(x, tuple) else (x,)
+        if not x or not any(isinstance(t, torch.Tensor) for t in x):
+            raise ValueError(f"sample_inputs gave {type(x[0]).__name__ if x else 'nothing'}; "
+                             "give a tensor, a tuple of tensors or a function returning either")
+        if any(isinstance(t, torch.Tensor) and t.dim() and not len(t) for t in x):
+            raise ValueError("sample_inputs hold a tensor of 0 samples; give at least one")
+        return x
 
     def measure(self, model: nn.Module) -> tuple[str, dict[str, float]]:
         """(headline metric name, every metric) of ``model``, or a ValueError saying what
-        ``evaluate`` returned instead of a number or a dict of numbers."""
+        ``evaluate`` did wrong: raised, returned something other than a number or a dict of
+        numbers, or changed the model (a point's figures would then depend on the order its
+        measurements ran in)."""
+        before = state_digest(model)
         with torch.no_grad():
-            got = self.evaluate(model)
+            got = call_user(self.evaluate, "evaluate", model)
+        if state_digest(model) != before:
+            raise ValueError("evaluate changed the model's weights or buffers (a training step, "
+                             "BatchNorm statistics in train mode?); it must leave the model as "
+                             "it found it: evaluate a copy, or call model.eval() first")
         metrics = got if isinstance(got, dict) else {self.metric: got}
-        out = {}
-        for key, value in metrics.items():
-            try:
-                out[str(key)] = float(value)
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"evaluate returned {key}={value!r}; return a number or a dict of numbers "
-                    "whose first entry is the headline metric"
-                ) from None
+        out = {str(key): _number(key, value) for key, value in metrics.items()}
         if not out or not math.isfinite(next(iter(out.values()))):
             raise ValueError(f"evaluate returned {got!r}: no finite headline metric")
         return next(iter(out)), out
@@ -127,14 +136,9 @@ class Workload:
         return chosen
 
     def weights_hash(self) -> str:
-        """sha256 (16 hex digits) of the dense weights and ``version``: a changed model gets
-        new keys, so it is measured again rather than served from the store."""
-        h = hashlib.sha256(str(self.version).encode())
-        for key, t in sorted(self.model.state_dict().items()):
-            t = t.detach().cpu().contiguous()
-            h.update(f"{key}:{t.dtype}:{tuple(t.shape)}".encode())
-            h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-        return h.hexdigest()[:16]
+        """sha256 (16 hex digits) of the dense model's state and ``version``: a changed model
+        gets new keys, so it is measured again rather than served from the store."""
+        return state_digest(self.model, str(self.version))
 
     def prune(self, model: nn.Module, config: PruneConfig | dict[str, Any] | str | Path,
               steps: int | None = None) -> PruneResult:
@@ -142,6 +146,40 @@ class Workload:
         ``finetune``: one-shot), then squash."""
         return prune_model(model, config, self.layers(model), self.finetune,
                            self.finetune_steps if steps is None else steps)
+
+
+def state_digest(model: nn.Module, salt: str = "") -> str:
+    """sha256 (16 hex digits) of every parameter and buffer of ``model`` by name (shared ones
+    under each name, non-persistent buffers and 0-dim or integer ones included)."""
+    h = hashlib.sha256(salt.encode())
+    named = [*model.named_parameters(remove_duplicate=False),
+             *model.named_buffers(remove_duplicate=False)]
+    for key, t in sorted(named, key=lambda kv: kv[0]):
+        t = t.detach().cpu().contiguous().reshape(-1)
+        h.update(f"{key}:{t.dtype}:{t.numel()}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def call_user(fn: Callable[..., Any], what: str, *args: Any) -> Any:
+    """``fn(*args)`` of the user's workload, any failure (``sys.exit`` included) as a one-line
+    ValueError naming ``what`` failed."""
+    try:
+        return fn(*args)
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - the user's code: report, not crash
+        detail = f"sys.exit({e.code!r})" if isinstance(e, SystemExit) else f"{type(e).__name__}: {e}"
+        raise ValueError(f"the workload's {what} failed: {detail}") from None
+
+
+def _number(key: Any, value: Any) -> float:
+    """A metric as a float: a real number, numpy scalar or one-element tensor (not a bool or a
+    string, which ``float`` would also take)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.dtype == torch.bool:
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.number)):
+        raise ValueError(f"evaluate returned {key}={value!r}; return a number or a dict of "
+                         "numbers whose first entry is the headline metric")
+    return float(value)
 
 
 @dataclass
@@ -172,7 +210,12 @@ def prune_model(model: nn.Module, config: PruneConfig | dict[str, Any] | str | P
                 f"the schedule's last mask update (step {cfg.schedule.last_step}) is not within "
                 f"the {steps} fine-tuning steps"
             )
-        finetune(model, steps, lambda _: pruner.step())
+        call_user(finetune, "finetune", model, steps, lambda _: pruner.step())
+        if pruner.step_count <= cfg.schedule.last_step:
+            raise ValueError(
+                f"the workload's finetune called its callback {pruner.step_count} time(s) in "
+                f"{steps} steps; it must call callback(step) after every optimizer step (the "
+                "pruner updates its masks there), or the model is never pruned")
     result = PruneResult(cfg, pruner.masks(), pruner.sparsity(), pruner.overall_sparsity())
     pruner.squash()
     model.eval()
