@@ -85,13 +85,40 @@ def test_bad_saves_and_loads_say_what_is_wrong(tmp_path: Path) -> None:
     model = sparsify(pruned("unstructured"), format="csr", keep_dense_if_slower=False)
     path = sg.save(model, tmp_path / "m.safetensors")
     wrong = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1))
-    with pytest.raises(ValueError, match="saved 0 is|skeleton has no layer"):
+    with pytest.raises(ValueError, match="saved 0 has shape|skeleton has no layer"):
         sg.load(path, wrong)
     link = tmp_path / "link.safetensors"
     link.symlink_to(tmp_path / "elsewhere")
     with pytest.raises(ValueError, match="symbolic link"):
         sg.save(model, link)
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_skeleton_of_the_same_size_but_another_shape_is_refused_untouched(tmp_path: Path) -> None:
+    model = sparsify(pruned("unstructured"), format="csr", keep_dense_if_slower=False)
+    path = sg.save(model, tmp_path / "m.safetensors")
+    # conv 16 x (16*3*3) = 16 x 144 elements like a 1x1 conv from 144 channels; a Linear of
+    # the same element count in the other orientation
+    other_conv = small()
+    other_conv[2] = nn.Conv2d(144, 16, 1)
+    other_linear = small()
+    other_linear[6] = nn.Linear(10, 64)
+    for skeleton, what in ((other_conv, "saved 2 has kernel_size"), (other_linear, "saved 6 has shape")):
+        before = {k: v.clone() for k, v in skeleton.state_dict().items()}
+        kinds = [type(m) for m in skeleton]
+        with pytest.raises(ValueError, match=what):
+            sg.load(path, skeleton)
+        assert [type(m) for m in skeleton] == kinds
+        assert all(torch.equal(v, before[k]) for k, v in skeleton.state_dict().items())
+    # the sparse layers fit but a dense tensor does not: nothing is converted either
+    other_bias = small()
+    other_bias[2].bias = nn.Parameter(torch.zeros(16))
+    partly = small()
+    partly[6] = nn.Linear(64, 10, bias=False)
+    kinds = [type(m) for m in partly]
+    with pytest.raises(ValueError, match="does not fit this skeleton"):
+        sg.load(path, partly)
+    assert [type(m) for m in partly] == kinds
 
 
 @pytest.mark.slow

@@ -45,3 +45,15 @@ def linear(x: torch.Tensor, kernel: int) -> torch.Tensor:
 @linear.register_fake
 def _linear_shape(x: torch.Tensor, kernel: int) -> torch.Tensor:
     return x.new_empty((x.shape[0], live(kernel).shape[0]), dtype=torch.float32)
+
+
+def _inference_only(ctx: object, grad: torch.Tensor) -> tuple[None, None]:
+    raise RuntimeError("sparsegrain's sparse layers are inference-only: no gradient flows "
+                       "through them; fine-tune the dense model (sparsegrain.prune), then sparsify")
+
+
+def _keep_nothing(ctx: object, inputs: tuple, output: torch.Tensor) -> None:
+    return None
+
+
+linear.register_autograd(_inference_only, setup_context=_keep_nothing)

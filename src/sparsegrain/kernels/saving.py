@@ -23,7 +23,9 @@ from .sparsify import KernelLayer, SparseConv2d, SparseLinear, from_encoded, set
 
 ENCODED = ".__encoded__"
 MANIFEST = "sparsegrain"
-VERSION = 1
+#: version 2 records each sparse layer's full geometry; version 1 files (kind only) still load
+VERSION = 2
+READS = (1, 2)
 
 
 def save(model: nn.Module, path: str | Path) -> Path:
@@ -46,15 +48,32 @@ def save(model: nn.Module, path: str | Path) -> Path:
     for name, m in layers.items():
         blob = np.frombuffer(m.kernel.encoded.to_bytes(packed=True), np.uint8)
         tensors[name + ENCODED] = torch.from_numpy(blob.copy())
-        manifest["layers"][name] = "conv2d" if isinstance(m, SparseConv2d) else "linear"
+        manifest["layers"][name] = geometry(m)
     path = Path(path)
     return write_atomic(path.parent, path.name,
                         to_bytes(tensors, metadata={MANIFEST: json.dumps(manifest)}))
 
 
+def geometry(layer: nn.Module) -> dict[str, Any]:
+    """What a sparse or dense Linear/Conv2d layer's saved form must match: its kind, its
+    weight's (out, in) sizes and, for a convolution, its kernel, stride, padding and dilation."""
+    conv = isinstance(layer, (nn.Conv2d, SparseConv2d))
+    if isinstance(layer, KernelLayer):
+        out, cols = layer.kernel.shape
+    else:
+        out, cols = layer.weight.shape[0], layer.weight[0].numel()
+    geo: dict[str, Any] = {"kind": "conv2d" if conv else "linear", "shape": [int(out), int(cols)]}
+    if conv:
+        geo |= {k: [int(v) for v in getattr(layer, k)] if not isinstance(getattr(layer, k), str)
+                else getattr(layer, k) for k in ("kernel_size", "stride", "padding", "dilation")}
+    return geo
+
+
 def load(path: str | Path, skeleton: nn.Module) -> nn.Module:
     """The model saved at ``path``, built into ``skeleton`` (the same architecture, dense
-    layers where the saved model had sparse ones) in place; returns it."""
+    layers where the saved model had sparse ones) in place; returns it. Everything is checked
+    against the skeleton (every layer's geometry, every tensor's name and shape) before the
+    skeleton is touched: a file that does not fit leaves it as it was."""
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
@@ -69,23 +88,47 @@ def load(path: str | Path, skeleton: nn.Module) -> nn.Module:
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, json.JSONDecodeError) as e:
         raise ValueError(f"{path} is not a readable saved model: {e}") from None
-    if manifest.get("version") != VERSION:
+    if not isinstance(manifest, dict) or manifest.get("version") not in READS:
         raise ValueError(f"{path} was saved in version {manifest.get('version')}; this "
-                         f"sparsegrain reads version {VERSION}")
-    for name, kind in manifest["layers"].items():
+                         f"sparsegrain reads versions {', '.join(map(str, READS))}")
+    built = {}
+    for name, saved in manifest["layers"].items():
         blob = tensors.pop(name + ENCODED, None)
         if blob is None:
             raise ValueError(f"{path} lists layer {name} but holds no encoding for it")
-        set_module(skeleton, name, _layer(skeleton, name, kind, blob.numpy().tobytes()))
-    missing, unexpected = skeleton.load_state_dict(tensors, strict=False)
-    if missing or unexpected:
-        raise ValueError(f"{path} does not fit this skeleton: missing {missing[:3]}, "
-                         f"unexpected {unexpected[:3]}")
+        built[name] = _layer(skeleton, name, saved, blob.numpy().tobytes())
+    replaced = {name: skeleton.get_submodule(name) for name in built}
+    for name, layer in built.items():
+        set_module(skeleton, name, layer)
+    try:
+        _check_fits(skeleton, tensors, path)
+    except ValueError:
+        for name, old in replaced.items():
+            set_module(skeleton, name, old)
+        raise
+    skeleton.load_state_dict(tensors)
     return skeleton
 
 
-def _layer(skeleton: nn.Module, name: str, kind: str, blob: bytes) -> KernelLayer:
-    """The sparse layer ``name`` from its saved encoding, shaped like the skeleton's."""
+def _check_fits(model: nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """A ValueError unless ``tensors`` name exactly ``model``'s state, each in its shape."""
+    want = model.state_dict()
+    missing, unexpected = sorted(set(want) - set(tensors)), sorted(set(tensors) - set(want))
+    if missing or unexpected:
+        raise ValueError(f"{path} does not fit this skeleton: missing {missing[:3]}, "
+                         f"unexpected {unexpected[:3]}")
+    wrong = [k for k in want if tuple(want[k].shape) != tuple(tensors[k].shape)]
+    if wrong:
+        k = wrong[0]
+        raise ValueError(f"{path} does not fit this skeleton: {k} is {tuple(tensors[k].shape)} "
+                         f"in the file, {tuple(want[k].shape)} in the skeleton")
+
+
+def _layer(skeleton: nn.Module, name: str, saved: str | dict[str, Any], blob: bytes
+           ) -> KernelLayer:
+    """The sparse layer ``name`` from its saved encoding, its geometry checked against the
+    skeleton's layer (a version-1 entry names the kind only)."""
+    kind = saved["kind"] if isinstance(saved, dict) else saved
     try:
         old = skeleton.get_submodule(name)
     except AttributeError:
@@ -95,8 +138,13 @@ def _layer(skeleton: nn.Module, name: str, kind: str, blob: bytes) -> KernelLaye
         raise ValueError(f"the skeleton's {name} is a {type(old).__name__}, the saved layer a "
                          f"{want.__name__}")
     kernel = from_encoded(from_bytes(blob))
-    if isinstance(old, want) and tuple(kernel.shape) != (old.weight.shape[0],
-                                                          old.weight[0].numel()):
-        raise ValueError(f"the saved {name} is {kernel.shape}, the skeleton's "
-                         f"{tuple(old.weight.shape)}")
+    have = geometry(old)
+    expected = saved if isinstance(saved, dict) else {"kind": kind, "shape": list(kernel.shape)}
+    if list(kernel.shape) != expected["shape"]:
+        raise ValueError(f"{name}: the saved encoding is {tuple(kernel.shape)}, its entry says "
+                         f"{tuple(expected['shape'])}")
+    differ = [k for k in expected if k in have and have[k] != expected[k]]
+    if differ:
+        k = differ[0]
+        raise ValueError(f"the saved {name} has {k} {expected[k]}, the skeleton's {have[k]}")
     return SparseLinear(kernel, old.bias) if kind == "linear" else SparseConv2d(kernel, old)

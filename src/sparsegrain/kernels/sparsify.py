@@ -43,6 +43,14 @@ class KernelLayer(nn.Module):
         """x (rows, cols) @ W.T as float32."""
         return torch.ops.sparsegrain.linear(x.float(), self.number)
 
+    def check_input(self, x: torch.Tensor) -> None:
+        """A TypeError for an input the dense layer would refuse too (integers, which a float
+        product would otherwise return truncated)."""
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            got = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
+            raise TypeError(f"{type(self).__name__} takes a floating-point tensor, got {got}; "
+                            "convert it with x.float()")
+
     def extra_repr(self) -> str:
         return f"{self.kernel.fmt}, shape={self.kernel.shape}, stored_entries={self.kernel.stored_entries}"
 
@@ -51,11 +59,11 @@ class SparseLinear(KernelLayer):
     """``y = x @ W.T + b`` with W held encoded and multiplied by a CPU sparse kernel."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
         lead = x.shape[:-1]
-        with torch.no_grad():
-            y = self.product(x.reshape(-1, x.shape[-1]))
-            if self.bias is not None:
-                y = y + self.bias
+        y = self.product(x.reshape(-1, x.shape[-1]))
+        if self.bias is not None:
+            y = y + self.bias
         return y.view(*lead, -1).to(x.dtype)
 
 class SparseConv2d(KernelLayer):
@@ -67,11 +75,11 @@ class SparseConv2d(KernelLayer):
         self.padding, self.dilation = conv.padding, conv.dilation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            y = conv2d(self.kernel, x, self.kernel_size, self.stride, self.padding, self.dilation,
-                       self.product)
-            if self.bias is not None:
-                y = y + self.bias.view(1, -1, 1, 1)
+        self.check_input(x)
+        y = conv2d(self.kernel, x, self.kernel_size, self.stride, self.padding, self.dilation,
+                   self.product)
+        if self.bias is not None:
+            y = y + self.bias.view(1, -1, 1, 1)
         return y.to(x.dtype)
 
 
