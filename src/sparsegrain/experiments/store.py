@@ -118,9 +118,8 @@ class ResultStore:
                 raise ValueError(f"{self.path} was replaced while being opened; rerun")
         finally:
             os.close(fd)
-        with self._readable():
+        with self._readable(), self._writing():
             self.db.executescript(SCHEMA)
-            self.db.commit()
 
     @contextmanager
     def _readable(self):
@@ -130,6 +129,17 @@ class ResultStore:
         except sqlite3.DatabaseError as e:
             raise ValueError(f"{self.path} is not a readable sweep store ({e}); move it away, or "
                              "rerun the sweep into another folder") from None
+
+    @contextmanager
+    def _writing(self):
+        """SQLite's errors on a write (a full disk, a read-only folder) as one line; the
+        transaction is rolled back, so the store keeps every point committed before."""
+        try:
+            with self.db:
+                yield
+        except (sqlite3.OperationalError, sqlite3.DatabaseError) as e:
+            raise ValueError(f"cannot write to the store {self.path}: {e}; the points stored "
+                             "before are kept (free space, then rerun the same command)") from None
 
     def close(self) -> None:
         self.db.close()
@@ -157,11 +167,11 @@ class ResultStore:
                                (name,)).fetchone() is not None
 
     def add_sweep(self, fingerprint: str, config: dict[str, Any]) -> None:
-        self.db.execute(
-            "INSERT OR IGNORE INTO sweeps VALUES (?, ?, ?)",
-            (fingerprint, json.dumps(config, sort_keys=True), time.time()),
-        )
-        self.db.commit()
+        with self._writing():
+            self.db.execute(
+                "INSERT OR IGNORE INTO sweeps VALUES (?, ?, ?)",
+                (fingerprint, json.dumps(config, sort_keys=True), time.time()),
+            )
 
     def has(self, keys: Iterable[str]) -> bool:
         """Are all ``keys`` stored?"""
@@ -173,7 +183,7 @@ class ResultStore:
     def commit_point(self, rows: list[Row], pending: "Pending | None" = None) -> None:
         """Write every row of one point in a single transaction (replacing same-key rows), with
         the pruned model's state when its CPU latency is still to be timed (``pending``)."""
-        with self.db:
+        with self._writing():
             if pending is not None:
                 buf = io.BytesIO()
                 torch.save(pending.state, buf)
@@ -209,7 +219,7 @@ class ResultStore:
 
     def commit_timing(self, row: Row) -> None:
         """Write a point's measured-CPU row and drop its stored pruned model, together."""
-        with self.db:
+        with self._writing():
             self.db.execute("DELETE FROM pruned WHERE key = ?", (row.key,))
             self._insert([row])
 
