@@ -1,8 +1,9 @@
 """The one coercion of user data to arrays: a tensor or numpy array in, float32 numpy out,
-with an error that names what was wrong."""
+with an error that names what was wrong; and the memory available to hold them."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,25 @@ def as_bool(t: Any, what: str) -> np.ndarray:
     if t.dtype != np.bool_ and not np.isin(t, (0, 1)).all():
         raise ValueError(f"{what} must be boolean (True = kept), got values other than 0 and 1")
     return t.astype(bool, copy=False)
+
+
+def available_memory() -> int:
+    """Bytes that can be allocated now without swapping, so that sizes read from user files are
+    refused before allocating: MemAvailable of /proc/meminfo, else the free (then total) pages
+    ``os.sysconf`` reports, else 8 GiB."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    for pages in ("SC_AVPHYS_PAGES", "SC_PHYS_PAGES"):
+        try:
+            return os.sysconf(pages) * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            continue
+    return 8 * 2**30
 
 
 INTEGER_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)

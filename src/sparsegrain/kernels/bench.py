@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ..core.arrays import available_memory
 from ..core.timing import median_ms
 from ..patterns import examples, pattern
 from ..patterns.base import check_sparsity
@@ -92,7 +93,7 @@ def _half_memory() -> int:
         return 8 * 2**30
 
 
-#: the most memory a benchmark may take: half of the machine's physical memory
+#: the most memory a peer benchmark (:mod:`.peers`) may take: half of the physical memory
 MEMORY_LIMIT = _half_memory()
 
 
@@ -124,12 +125,12 @@ def bench(
         raise ValueError(f"shape must be two positive sizes ROWSxCOLS, got {shape}")
     if not batches or min(batches) < 1:
         raise ValueError(f"batches must be positive integers, got {batches}")
-    need = memory_needed(shape, max(batches))
-    if need > MEMORY_LIMIT:
+    need, free = memory_needed(shape, max(batches)), available_memory()
+    if need > free:
         raise ValueError(
             f"a {shape[0]}x{shape[1]} benchmark at batch {max(batches)} needs about "
-            f"{need / 2**30:.1f} GiB (dense, CSR, encoded copies and X in fp32); the limit is "
-            f"{MEMORY_LIMIT / 2**30:.1f} GiB (half of this machine's memory)")
+            f"{need / 2**30:.1f} GiB (dense, CSR, encoded copies and X in fp32); "
+            f"{free / 2**30:.1f} GiB of memory is available now")
     fmt, params = format_for(spec)
     w = masked_weight(shape, spec, sparsity)
     kernel = kernel or kernel_for(w, fmt, **params)

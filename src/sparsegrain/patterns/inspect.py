@@ -32,6 +32,12 @@ class PatternReport:
 
 def inspect_layer(name: str, weight: torch.Tensor, spec: str, sparsity: float) -> PatternReport:
     """Apply pattern ``spec`` at ``sparsity`` to one weight and measure what it keeps."""
+    if weight.is_meta:
+        raise ValueError(f"{name}: a meta tensor holds no data; give real weights")
+    if weight.is_quantized or weight.layout != torch.strided:
+        kind = "quantized" if weight.is_quantized else str(weight.layout).removeprefix("torch.")
+        raise ValueError(f"{name}: a {kind} tensor; give a dense one (weight.dequantize() or "
+                         "weight.to_dense())")
     p = pattern(spec)
     rep = PatternReport(name, shape_str(weight.shape), p.spec, sparsity)
     try:

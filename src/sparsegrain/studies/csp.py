@@ -14,6 +14,7 @@ import numpy as np
 
 from ..hardware.actions import GROUPS
 from ..hardware.base import EnergyTable
+from ..hardware.csph import CSPH
 from ..patterns import pattern
 from ..workloads.catalog import get_layer
 from .report import (
@@ -47,6 +48,7 @@ def csp(quick: bool = False, sparsities: tuple[float, ...] = (0.7, 0.9), act_den
         chunk: int = 32, seed: int = 0, minilm: bool = True, tokens: int = 64) -> Study:
     """CSP-H (csp:C masks) against SparTen (unstructured masks) per layer and sparsity, priced
     with buffers by size, and the ratios under each pricing choice of :data:`VARIANTS`."""
+    check_chunk(chunk)
     cases = [(spec, get_layer(spec), get_layer(spec).random_weight(seed + i))
              for i, spec in enumerate(QUICK_LAYERS if quick else LAYERS)]
     if minilm and not quick:
@@ -91,6 +93,15 @@ def csp(quick: bool = False, sparsities: tuple[float, ...] = (0.7, 0.9), act_den
             "dram_ratio", "flat_efficiency_ratio"]
     return Study("csp", "CSP-H vs SparTen at equal sparsity", rows, cols,
                  _summary(rows, spread, act_density, chunk), _plots(rows))
+
+
+def check_chunk(chunk: int) -> None:
+    """Refuse a chunk width C that CSP-H cannot hold before any mask is built: a PE keeps its
+    partial sums in bins of C, so C is at most its ``acc_regs`` accumulators."""
+    most = CSPH().acc_regs
+    if not 1 <= chunk <= most:
+        raise ValueError(f"chunk must be 1 to {most} output channels (a CSP-H PE holds {most} "
+                         f"partial sums, in bins of C), got {chunk}")
 
 
 def ratios(sp: Any, cs: Any, table: EnergyTable, memory: str, factor: float,
