@@ -136,3 +136,26 @@ def test_fronts_at_a_sparsity_leave_out_points_that_missed_it(tmp_path: Path) ->
     md = (tmp_path / "report.md").read_text()
     front90 = next(line for line in md.splitlines() if line.startswith("| 0.9 |"))
     assert front90.split("|")[2].strip() == "unstructured, filter"
+
+
+def test_points_beating_dense_beyond_the_seeds_spread_are_flagged(tmp_path: Path) -> None:
+    base = rows()
+    summary = summarize(base)
+    assert summary.beats_dense() == []  # unstructured 0.5 ties dense
+    better = [Row(r.key, r.model, r.pattern, r.sparsity, r.kind, r.target, r.seed, r.status,
+                  r.config, {**r.result, "value": 0.99})
+              if (r.pattern, r.sparsity, r.kind) == ("filter", 0.5, "accuracy") else r
+              for r in base]
+    summary = summarize(better)
+    assert [e.label for e in summary.beats_dense()] == ["filter @ 0.5"]
+    md = write_report(summary, tmp_path)["md"].read_text()
+    assert "**Check the baseline:** 1 pruned point(s) beat the dense accuracy" in md
+    assert "filter @ 0.5 (0.9900)" in md
+
+
+def test_a_model_name_cannot_break_the_markdown(tmp_path: Path) -> None:
+    named = [Row(r.key, "<script>x</script>\n# | evil", *tuple(vars(r).values())[2:])
+             for r in rows()]
+    md = write_report(summarize(named), tmp_path)["md"].read_text()
+    assert "<script>" not in md and "\n# | evil" not in md
+    assert md.splitlines()[0] == "# Trade-off sweep: &lt;script&gt;x&lt;/script&gt; # | evil"

@@ -277,6 +277,11 @@ def build(accel: str, **params: Any) -> Accelerator:
             f"accelerator {accel} takes no parameter {', '.join(unknown)}; it takes: "
             f"{', '.join(accepted) or 'none'} (and, for the layer, {', '.join(LAYER_PARAMS)})"
         )
+    bad = [k for k, v in params.items()
+           if isinstance(v, float) and not math.isfinite(v) or isinstance(v, complex)]
+    if bad:
+        raise ValueError(f"accelerator {accel} parameter {bad[0]}={params[bad[0]]!r} is not a "
+                         "finite real number")
     return cls(**params)
 
 

@@ -203,6 +203,16 @@ def blocks(summary: Summary, config: dict[str, Any] | None = None) -> list[Repor
     out = [ReportBlock("h1", f"Trade-off sweep: {summary.model}")]
     out.append(ReportBlock("p", f"**Dense baseline {summary.metric}: {d.accuracy:.4f}** "
                           f"(evaluation set of the model, {d.seeds} seed(s))."))
+    better = summary.beats_dense()
+    if better:
+        band = (f"the seeds' spread, {summary.noise:.4f}" if summary.noise
+                else "0: one seed, so no spread is known; more seeds give one")
+        out.append(ReportBlock("p", (
+            f"**Check the baseline:** {len(better)} pruned point(s) beat the dense "
+            f"{summary.metric} by more than {band}: "
+            + ", ".join(f"{e.label} ({e.accuracy:.4f})" for e in better)
+            + ". The dense baseline is fine-tuned the same steps as every point; a pruned model "
+              "well above it usually means an evaluation that varies or a model still training.")))
     out += equal_accuracy(summary)
     cfg = config or {}
     pruning = cfg.get("pruning", {})
@@ -300,19 +310,26 @@ def to_markdown(blocks: list[ReportBlock]) -> str:
     lines: list[str] = []
     for b in blocks:
         if b.kind == "h1":
-            lines.append(f"# {b.text}")
+            lines.append(f"# {md_text(b.text)}")
         elif b.kind == "h2":
-            lines.append(f"## {b.text}")
+            lines.append(f"## {md_text(b.text)}")
         elif b.kind == "p":
-            lines.append(b.text)
+            lines.append(md_text(b.text))
         elif b.kind == "ul":
-            lines += [f"- {i}" for i in b.items]
+            lines += [f"- {md_text(i)}" for i in b.items]
         elif b.kind == "table":
-            lines += markdown_table(b.head, b.body)
+            lines += markdown_table([md_text(h) for h in b.head],
+                                    [[md_text(str(c)) for c in r] for r in b.body])
         elif b.kind == "img":
-            lines.append(f"![{b.text}]({PLOTS_DIR}/{b.stem}.png)")
+            lines.append(f"![{md_text(b.text).replace(']', '')}]({PLOTS_DIR}/{b.stem}.png)")
         lines.append("")
     return "\n".join(lines)
+
+
+def md_text(text: str) -> str:
+    """Text (a model's name among it) as Markdown shows it: on one line, HTML escaped, so that
+    a name cannot open a tag, a heading or a table row."""
+    return html.escape(" ".join(str(text).split()), quote=False)
 
 
 def _inline(text: str) -> str:

@@ -37,6 +37,13 @@ class Entry:
     left_dense: dict[str, str] = field(default_factory=dict)
     #: measured latency on the sweep's CPU: dense_ms and sparse_ms (medians, same run)
     cpu: dict[str, float] = field(default_factory=dict)
+    #: the metric of each seed
+    values: list[float] = field(default_factory=list)
+
+    @property
+    def spread(self) -> float:
+        """Largest minus smallest metric over the seeds (0 with one seed)."""
+        return max(self.values) - min(self.values) if self.values else 0.0
 
     @property
     def label(self) -> str:
@@ -77,6 +84,17 @@ class Summary:
     def score(self, e: Entry) -> float:
         """Accuracy oriented so that higher is better (for Pareto fronts)."""
         return e.accuracy if self.higher_is_better else -e.accuracy
+
+    @property
+    def noise(self) -> float:
+        """The seeds' spread: the largest spread of the metric over seeds at any point."""
+        return max(e.spread for e in [self.dense, *self.entries])
+
+    def beats_dense(self) -> list[Entry]:
+        """Pruned points better than the dense baseline by more than the seeds' spread: a sign
+        that the baseline is not the model the points were pruned from (a baseline trained less,
+        an evaluation that varies), which the report flags."""
+        return [e for e in self.entries if self.score(e) - self.score(self.dense) > self.noise]
 
     @property
     def machines(self) -> list[str]:
@@ -157,6 +175,7 @@ def _entry(pattern: str, sparsity: float, rows: list[Row], base: dict) -> Entry:
         accuracy=_mean([r.result["value"] for r in accs]),
         sparsity_actual=_mean([r.result["sparsity_actual"] for r in accs]),
         seeds=len(accs),
+        values=[r.result["value"] for r in accs],
         left_dense={k: v for r in accs for k, v in r.result.get("left_dense", {}).items()},
     )
     for target in dict.fromkeys(r.target for r in ok if r.kind == FORMAT):
