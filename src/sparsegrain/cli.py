@@ -29,9 +29,13 @@ def main() -> None:
     """Hardware-aware sparsity: patterns, formats, kernels, accelerator models, trade-offs."""
 
 
+#: errors go to stderr, so that a command's output piped elsewhere stays clean
+errors = Console(stderr=True, emoji=False, width=console.width)
+
+
 def fail(message: str) -> typer.Exit:
-    """Print a one-line error in red and return the Exit to raise (status 2)."""
-    console.print(f"[bold red]error:[/] {escape(' '.join(message.split()))}", highlight=False,
+    """Print a one-line error in red on stderr and return the Exit to raise (status 2)."""
+    errors.print(f"[bold red]error:[/] {escape(' '.join(message.split()))}", highlight=False,
                   soft_wrap=True)
     return typer.Exit(code=2)
 
@@ -527,7 +531,7 @@ def bench_cmd(
     console.print(table)
     warning = kbench.load_warning(rows)
     if warning:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        errors.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
 
 
 def _bench_peers(dims: tuple[int, int], patterns: list[str], sparsity: float, batches: list[int],
@@ -563,7 +567,7 @@ def _bench_peers(dims: tuple[int, int], patterns: list[str], sparsity: float, ba
                       "(pip install 'sparsegrain[peers]')", highlight=False)
     warning = kbench.load_warning([])
     if warning:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        errors.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
 
 
 

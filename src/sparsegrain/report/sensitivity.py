@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from ..core.files import write_atomic
+from ..core.files import FolderLock, write_atomic
 from ..core.tables import markdown_table
 from ..experiments.sensitivity import Sensitivity
 from .plots import MARKERS, plt, to_images, write_images
@@ -56,9 +56,10 @@ def plot(result: Sensitivity) -> dict[str, bytes]:
 
 def write(result: Sensitivity, out: str | Path, stem: str = "sensitivity") -> dict[str, Path]:
     """``STEM.md``, ``STEM.json`` and the plot ``STEM.png`` / ``.pdf`` in folder ``out``, each
-    written atomically."""
-    return {
-        "md": write_atomic(out, f"{stem}.md", markdown(result)),
-        "json": write_atomic(out, f"{stem}.json", json.dumps(asdict(result), indent=1)),
-        **write_images(plot(result), out, stem),
-    }
+    written atomically, holding the folder's lock."""
+    with FolderLock(out, "sparsegrain sensitivity"):
+        return {
+            "md": write_atomic(out, f"{stem}.md", markdown(result)),
+            "json": write_atomic(out, f"{stem}.json", json.dumps(asdict(result), indent=1)),
+            **write_images(plot(result), out, stem),
+        }
