@@ -54,3 +54,15 @@ def test_degraded_words_keep_the_dense_model_below_perfect() -> None:
     assert len(spec.eval_texts) == spec.n_eval and len(spec.train_texts) == spec.n_train
     names = spec.prunable(model)
     assert "SequenceModeling.0.rnn" in names and "Prediction" not in names
+
+
+@pytest.mark.slow
+def test_the_ocr_workload_hashes_its_batchnorm_state() -> None:
+    """The weights hash reads every buffer, BatchNorm's 0-dim ``num_batches_tracked`` too."""
+    wl = workloads.get("ocr-crnn").workload()
+    assert any(b.dim() == 0 for b in wl.model.buffers())
+    h = wl.weights_hash()
+    assert len(h) == 16 and h == wl.weights_hash()
+    bn = next(m for m in wl.model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    bn.num_batches_tracked += 1
+    assert wl.weights_hash() != h
