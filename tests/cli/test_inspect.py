@@ -1,9 +1,10 @@
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from sparsegrain.cli import app
-from sparsegrain.patterns import examples
+from sparsegrain.patterns import examples, pattern
 
 runner = CliRunner()
 
@@ -17,12 +18,14 @@ def test_inspect_every_pattern_on_a_minilm_layer():
     for row in rows:
         assert row["error"] is None, row
         assert 0.0 < row["l1_kept"] <= 1.0
-        if row["pattern"].startswith("nm:"):
-            assert row["achieved"] == 0.5
+        fixed = pattern(row["pattern"]).structural_sparsity
+        if fixed is not None:
+            assert row["achieved"] == pytest.approx(fixed), row
         else:
             assert abs(row["achieved"] - 0.7) < 0.02, row
     # unstructured keeps the most magnitude of all patterns at the same sparsity
-    l1 = {row["pattern"]: row["l1_kept"] for row in rows if not row["pattern"].startswith("nm:")}
+    l1 = {row["pattern"]: row["l1_kept"] for row in rows
+          if pattern(row["pattern"]).structural_sparsity is None}
     assert max(l1, key=l1.get) == "unstructured"
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+from typing import Any, Literal
 
 import torch
 
@@ -104,7 +106,9 @@ class Geometry:
 
     This is the one place a format, kernel or machine learns its parameters from a pattern
     (``bcsr`` its block from ``block``, ``csph`` its chunk from ``chunk``); a field is ``None``
-    when the pattern does not guarantee that structure.
+    when the pattern does not guarantee that structure. A new kind of structure needs no new
+    field: its pattern declares it in ``extra`` (``Geometry("vnm", extra={"vnm": (V, N, M)})``)
+    and the members that exploit it read ``geometry.get("vnm")``.
     """
 
     #: the pattern kind (``"unstructured"``, ``"block"``, ...)
@@ -125,6 +129,21 @@ class Geometry:
     n_pe: int | None = None
     #: K: every row's K equal column banks keep the same count
     banks: int | None = None
+    #: structures beyond the fields above, by name (read with :meth:`get`)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
+
+    def __hash__(self) -> int:
+        named = tuple((f.name, getattr(self, f.name)) for f in fields(self) if f.name != "extra")
+        return hash((named, tuple(sorted(self.extra.items()))))
+
+    def get(self, name: str) -> Any:
+        """The structure ``name``: a field above or an ``extra`` entry; None where absent."""
+        if name != "extra" and name in {f.name for f in fields(self)}:
+            return getattr(self, name)
+        return self.extra.get(name)
 
 
 class Pattern(ABC):
@@ -152,6 +171,12 @@ class Pattern(ABC):
     def geometry(self) -> Geometry:
         """The structure this pattern guarantees, for the stages that exploit it."""
         return Geometry(self.kind)
+
+    @property
+    def structural_sparsity(self) -> float | None:
+        """The sparsity the structure itself fixes whatever the target (N:M's 1 - N/M), or None
+        when masks follow the target."""
+        return None
 
     @property
     def spec(self) -> str:

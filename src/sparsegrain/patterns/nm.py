@@ -40,7 +40,7 @@ class NM(Pattern):
         return Geometry(self.kind, nm=(self.n, self.m))
 
     @property
-    def structural_sparsity(self) -> float:
+    def structural_sparsity(self) -> float | None:
         return 1.0 - self.n / self.m
 
     def check_shape(self, shape: torch.Size | tuple[int, ...]) -> None:
