@@ -96,17 +96,43 @@ WEIGHT_DTYPES = {"float32", "float16", "bfloat16", "float64", "int8", "int16", "
 MIN_ELEMENTS, ELEMENTS_PER_BYTE = 2**24, 1024
 
 
+#: the kind of every scalar field of every format, which bounds it (:func:`_limits`); a scalar
+#: field not named here is refused, so a new format's scalar fields must be given a kind
+FIELD_KINDS = {
+    **dict.fromkeys(["value_bits", "dense_bits", "index_bits", "pointer_bits", "row_bits",
+                     "col_bits", "code_bits", "run_bits"], "width"),
+    **dict.fromkeys(["n_kept", "fillers"], "count"),
+    **dict.fromkeys(["n_pe", "b", "e", "c", "n", "m"], "size"),
+    "chunk": "size or 0",
+    **dict.fromkeys(["scatter", "bias_column"], "flag"),
+    "dtype": "dtype",
+}
+#: widest stored item (bits) and largest structural parameter (PEs, banks, group or chunk
+#: length) a header may give: generous, and independent of the weight's size, since a format
+#: may take more PEs or a longer chunk than a small weight has rows or elements
+MAX_WIDTH, MAX_SIZE = 64, 2**16
+
+
+def _limits(kind: str, elements: int) -> tuple[int, int]:
+    """Least and greatest value of an integer field of ``kind`` on a weight of ``elements``:
+    a width, one item's bits; a count, entries of the weight (kept weights, fillers: each
+    filler stands for at least two skipped positions); a size, a structural parameter."""
+    return {"width": (1, MAX_WIDTH), "count": (0, elements), "size": (1, MAX_SIZE),
+            "size or 0": (0, MAX_SIZE)}[kind]
+
+
 def _check_fields(desc: dict[str, Any], payload: int) -> None:
     """Refuse header fields ``encode`` could not have written, before anything is built: an
     unknown format or field, a shape that is not 2-4 positive sizes or would decode to more
-    elements than the payload can describe, a dtype outside :data:`WEIGHT_DTYPES`, a width
-    (``*_bits``) outside 0..64, a negative or oversized count."""
+    elements than the payload can describe, a scalar field of no kind in :data:`FIELD_KINDS`
+    or outside its kind's bounds (:func:`_limits`), a dtype outside :data:`WEIGHT_DTYPES`."""
     fmt = desc["format"]
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r} in buffer; known: {', '.join(FORMATS)}")
     fields = desc["fields"]
-    allowed = {f.name for f in dataclasses.fields(FORMATS[fmt])}
-    required = {f.name for f in dataclasses.fields(FORMATS[fmt])
+    declared = dataclasses.fields(FORMATS[fmt])
+    allowed = {f.name for f in declared}
+    required = {f.name for f in declared
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
     if not required <= set(fields) <= allowed:
         raise ValueError(f"{fmt} fields {sorted(fields)} are not those of the format "
@@ -119,46 +145,62 @@ def _check_fields(desc: dict[str, Any], payload: int) -> None:
     if elements > max(MIN_ELEMENTS, ELEMENTS_PER_BYTE * payload):
         raise ValueError(f"shape {shape} would decode to {elements:,} elements from a "
                          f"{payload:,}-byte payload")
+    may_be_none = {f.name for f in declared if f.default is None}
     for name, d in fields.items():
-        if "encoded" in d:
-            _check_fields(d["encoded"], payload)
+        kind = FIELD_KINDS.get(name)
+        if kind is None:
+            if "value" in d:
+                raise ValueError(f"{fmt} field {name} is a value of no kind that can be checked; "
+                                 f"kinds are given to {', '.join(FIELD_KINDS)}")
+            if "encoded" in d:
+                _check_fields(d["encoded"], payload)
             continue
         if "value" not in d:
-            continue
+            raise ValueError(f"{fmt} field {name} is not stored as a single value")
         v = d["value"]
-        if name == "dtype":
+        if v is None and name in may_be_none:
+            continue
+        if kind == "dtype":
             if v not in WEIGHT_DTYPES:
                 raise ValueError(f"dtype {v!r} is not a weight dtype; valid: "
                                  f"{', '.join(sorted(WEIGHT_DTYPES))}")
-        elif isinstance(v, bool) or v is None:
-            continue
-        elif not isinstance(v, int):
+        elif kind == "flag":
+            if not isinstance(v, bool):
+                raise ValueError(f"field {name} = {v!r} is not true or false")
+        elif not isinstance(v, int) or isinstance(v, bool):
             raise ValueError(f"field {name} = {v!r} is not an integer")
-        elif name.endswith("_bits") and not 0 <= v <= 64:
-            raise ValueError(f"field {name} = {v} is outside 0..64")
-        elif not 0 <= v <= elements:
-            raise ValueError(f"field {name} = {v} is outside 0..{elements} (the weight's size)")
+        else:
+            lo, hi = _limits(kind, elements)
+            if not lo <= v <= hi:
+                raise ValueError(f"field {name} = {v} is outside {lo}..{hi} (a {kind})")
 
 
 def _check_arrays(desc: dict[str, Any], arrays: list[np.ndarray]) -> None:
     """Refuse integer arrays ``encode`` could not have written: every index, count and pointer
     of every format lies in 0..(elements of the weight), and a pointer array (``*ptr*``)
-    starts at 0 and never decreases. This bounds what ``decode`` allocates by the dense size."""
+    starts at 0, never decreases and ends within the largest other array of its object (the
+    one it points into). This bounds what ``decode`` allocates by the dense size and the
+    payload. A one-byte array (bitmap bytes, codes, zero runs, in-group indices) may hold any
+    byte, whatever the weight's size: ``decode`` checks what it indexes."""
     shape = desc["fields"]["shape"]["tuple"]
     elements = int(np.prod(shape, dtype=object))
+    held = {name: [arrays[i] for i in ([d["array"]] if "array" in d else d.get("arrays", []))]
+            for name, d in desc["fields"].items()}
+    longest = max((a.size for name, own in held.items() if "ptr" not in name for a in own),
+                  default=0)
     for name, d in desc["fields"].items():
         if "encoded" in d:
             _check_arrays(d["encoded"], arrays)
-            continue
-        picked = [d["array"]] if "array" in d else d.get("arrays", [])
-        for i in picked:
-            a = arrays[i]
+        for a in held[name]:
             if a.dtype.kind not in "iu" or not a.size:
                 continue
-            if int(a.min()) < 0 or int(a.max()) > elements:
-                raise ValueError(f"{name} holds values outside 0..{elements}")
-            if "ptr" in name and (int(a.flat[0]) != 0 or bool((np.diff(a.ravel()) < 0).any())):
-                raise ValueError(f"pointer array {name} does not start at 0 and rise")
+            top = elements if a.dtype.itemsize > 1 else 255
+            if int(a.min()) < 0 or int(a.max()) > top:
+                raise ValueError(f"{name} holds values outside 0..{top}")
+            if "ptr" in name and (int(a.flat[0]) != 0 or bool((np.diff(a.ravel()) < 0).any())
+                                  or int(a.flat[-1]) > longest):
+                raise ValueError(f"pointer array {name} does not start at 0, rise and end "
+                                 f"within the {longest:,} entries it points into")
 
 
 def _build(desc: dict[str, Any], arrays: list[np.ndarray]) -> Encoded:
