@@ -11,9 +11,60 @@ import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+from typer.core import TyperGroup
+
+
+class OneLineErrors(TyperGroup):
+    """The command group, whose usage errors (an option of the wrong type, a missing argument)
+    are one line on stderr naming what is allowed, like every other error, instead of click's
+    usage block."""
+
+    def main(self, args: Any = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, False, **extra)
+        except typer.TyperException as e:  # click's errors, as typer carries them
+            if type(e).__name__ == "NoArgsIsHelpError":  # a bare command: its help, as asked
+                e.show()
+                sys.exit(e.exit_code)
+            sys.exit(fail(usage_message(e)).exit_code)
+        except typer.Abort:
+            errors.print("aborted")
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def usage_message(e: typer.TyperException) -> str:
+    """Click's message for ``e`` with what the option allows (its help) and where to look."""
+    text = e.format_message().rstrip(".")
+    given = _input_of(e.__cause__)
+    if given is not None:
+        text += f" (got {given!r})"
+    param = getattr(e, "param", None)
+    if param is not None and getattr(param, "help", None):
+        text += f"; allowed: {param.help}"
+    ctx = getattr(e, "ctx", None)
+    if ctx is not None:
+        text += f" (see {ctx.command_path} --help)"
+    return text
+
+
+def _input_of(cause: BaseException | None) -> Any:
+    """The value the user typed, from the validation error behind a bad option (None if
+    there is none to show)."""
+    errors_of = getattr(cause, "errors", None)
+    try:
+        return errors_of()[0]["input"] if callable(errors_of) else None
+    except (LookupError, TypeError):
+        return None
 
 
 app = typer.Typer(
+    cls=OneLineErrors,
     help="Hardware-aware sparsity: patterns, formats, kernels, accelerator models, trade-offs.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -296,7 +347,7 @@ def simulate_cmd(
                                                         "unless --layer names one)"),
     layer: str = typer.Option(None, "--layer", help="with --weights: the layer to run"),
     pattern: str = typer.Option(None, "--pattern", help="prune with this pattern first"),
-    sparsity: float = typer.Option(None, "--sparsity", help="target sparsity in [0, 1]"),
+    sparsity: float = typer.Option(None, "--sparsity", help="target sparsity in [0, 1)"),
     activations: str = typer.Option(None, "--activations", help="activation vector file"),
     act_density: float = typer.Option(None, "--act-density", help="random activations' density"),
     energy_table: str = typer.Option(None, "--energy-table", help="YAML energy table file"),
@@ -443,7 +494,7 @@ def reproduce_csp(
 def reproduce_gs(
     out: Path = _OUT, quick: bool = _QUICK, overwrite: bool = _OVERWRITE, minilm: bool = _MINILM,
     seed: int = _SEED, as_json: bool = _JSON,
-    sparsity: float = typer.Option(0.9, "--sparsity", help="weight sparsity of every pattern"),
+    sparsity: float = typer.Option(0.9, "--sparsity", help="weight sparsity of every pattern, in [0, 1)"),
     lanes: int = typer.Option(8, "--lanes", help="B: vector lanes = scratchpad banks"),
     from_store: Path = _FROM,
 ) -> None:
@@ -490,7 +541,7 @@ def bench_cmd(
     shape: str = typer.Option("4096x4096", help="weight matrix ROWSxCOLS"),
     batch: str = typer.Option("1,64", help="comma-separated batch sizes (columns of X)"),
     pattern: list[str] = typer.Option(["gs:8:1"], help="pattern(s): unstructured, block:RxC, nm:N:M, gs:B:E, csp:C"),
-    sparsity: float = typer.Option(0.9, help="fraction of weights pruned"),
+    sparsity: float = typer.Option(0.9, help="fraction of weights pruned, in [0, 1)"),
     reps: int = typer.Option(7, help="timed repetitions (the median is reported)"),
     as_json: bool = typer.Option(False, "--json", help="print the measurements as JSON"),
     peers: bool = typer.Option(False, "--peers", help="against every peer engine installed "
@@ -639,7 +690,8 @@ def sensitivity_cmd(
     model: str = typer.Option("digits-cnn", help="a built-in name, FILE.py:NAME or "
                                                  "package.module:NAME"),
     pattern: str = typer.Option("unstructured", "--pattern", "-p", help="pattern string"),
-    sparsity: str = typer.Option("0.3,0.5,0.7,0.8,0.9,0.95", help="comma-separated sparsities"),
+    sparsity: str = typer.Option("0.3,0.5,0.7,0.8,0.9,0.95",
+                                 help="comma-separated sparsities in [0, 1)"),
     layers: str = typer.Option("", help="comma-separated layers to scan (default: every "
                                         "prunable layer)"),
     out: Path = typer.Option(Path("results"), help="folder for sensitivity.md/.json/.png"),

@@ -48,7 +48,8 @@ def check_tensor(t: torch.Tensor, what: str = "weight") -> torch.Tensor:
     lo, hi = torch.aminmax(t)  # NaN and inf show in the extremes; one pass, 10x isfinite().all()
     if not (math.isfinite(float(lo)) and math.isfinite(float(hi))):
         bad = int((~torch.isfinite(t)).sum())
-        raise ValueError(f"{what} of shape {shape_str(t.shape)} holds {bad} NaN or inf values")
+        raise ValueError(f"{what} of shape {shape_str(t.shape)} holds {bad} NaN or inf values; "
+                         "give finite numbers")
     return t
 
 

@@ -16,6 +16,9 @@ from .summary import Summary, summarize
 def store_path(out: str | Path) -> Path:
     """The sweep store of folder ``out``, or a one-line ValueError saying how to make one."""
     path = Path(out) / STORE_NAME
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ValueError(f"{out} is a file, not a folder; give the folder a `sparsegrain tradeoff "
+                         "--out FOLDER` run wrote")
     if not path.is_file():
         raise ValueError(f"{out} holds no sweep store ({STORE_NAME}); run `sparsegrain tradeoff "
                          f"--out {out}` first")
@@ -32,7 +35,8 @@ def load_summary(out: str | Path, config: SweepConfig | None = None
             if config is None:
                 recorded = list(store.sweeps().values())
                 if not recorded:
-                    raise ValueError(f"the store {path} records no sweep")
+                    raise ValueError(f"the store {path} records no sweep; run `sparsegrain "
+                                     f"tradeoff --out {out}` first")
                 config = SweepConfig.from_dict(recorded[-1])
             rows = store.rows(sweep_keys(config))
         if not rows:

@@ -290,7 +290,9 @@ def _as_workload(obj: Any, where: str) -> Workload:
         try:
             obj = obj()
         except Exception as e:  # noqa: BLE001 - the user's function: one line, not a traceback
-            raise ValueError(f"calling {where}() failed: {type(e).__name__}: {e}") from None
+            raise ValueError(f"calling {where}() failed: {type(e).__name__}: {e}; NAME must be "
+                             "a sparsegrain.Workload or a function of no arguments returning "
+                             "one") from None
     if not isinstance(obj, Workload):
         raise ValueError(f"{where} is a {type(obj).__name__}, not a sparsegrain.Workload "
                          "(or a function returning one)")
