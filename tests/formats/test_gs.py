@@ -63,3 +63,9 @@ def test_bits_follow_the_spec():
     r = sg.encode(torch.randn(16, 64) * mask, "gs", mask=mask).storage()
     nnz = 2 * 4 * 8  # groups x packs x lanes
     assert r.bits == {"values": nnz * 16, "indices": nnz * 16, "pointers": 2 * 32}
+
+
+def test_a_mask_whose_rows_keep_no_multiple_of_e_is_refused_not_truncated():
+    # 9 kept per row with E = 2: packs of E per row would drop the ninth of every row
+    with pytest.raises(ValueError, match="format gs cannot hold this mask"):
+        sg.encode(torch.randn(4, 9), "gs", b=8, e=2)

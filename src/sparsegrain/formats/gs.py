@@ -174,7 +174,8 @@ class GSFormat(Encoded):
         per_row = np.bincount(rr, minlength=rows)
         # packing decides validity exactly: equal counts per row of a group, then Konig's
         # matchings exist iff every bank holds the same count; the validator says where not
-        if rows % r or cols < b or (per_row.reshape(-1, r) != per_row[::r, None]).any():
+        if rows % r or cols < b or (per_row % e).any() \
+                or (per_row.reshape(-1, r) != per_row[::r, None]).any():
             failed = 0
         else:
             n_groups = rows // r
