@@ -40,3 +40,15 @@ def test_a_backward_through_a_sparse_layer_says_inference_only(sparse_model):
         y.sum().backward()
     with torch.no_grad():
         assert not sparse_model(x).requires_grad
+
+
+def test_a_format_asked_for_by_name_is_used_even_where_auto_would_skip_it():
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(4, 4))
+    with torch.no_grad():
+        model[0].weight[torch.rand(4, 4) < 0.5] = 0
+    x = torch.randn(3, 4)
+    want = model(x)
+    sg.sparsify(model, format="bcsr", keep_dense_if_slower=False, cache=False)
+    assert model[0].kernel.fmt == "bcsr"
+    assert torch.allclose(model(x), want, atol=1e-6)

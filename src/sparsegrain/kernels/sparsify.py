@@ -182,8 +182,9 @@ def candidates(weight: torch.Tensor, mask: torch.Tensor, fmt: str,
             if fmt != "auto":
                 raise
             continue
-        if name == "bcsr" and index_of(enc).blocks.size > 1.25 * max(int(mask.sum()), 1):
-            continue  # blocks mostly padding: not a block pattern
+        if (fmt == "auto" and name == "bcsr"
+                and index_of(enc).blocks.size > 1.25 * max(int(mask.sum()), 1)):
+            continue  # blocks mostly padding: not a block pattern, unless bcsr was asked for
         out[label] = from_encoded(enc)
     return out
 
