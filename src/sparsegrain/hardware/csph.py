@@ -51,6 +51,19 @@ def chunk_prefix(mask_io: np.ndarray, c: int) -> np.ndarray:
     return np.cumprod(counts == widths, axis=1).sum(1).astype(np.int64)
 
 
+#: partial sums per PE (choice: 2,048, ResNet-50's widest layer in one pass)
+ACC_REGS = 2048
+
+
+def check_chunk(chunk: int, acc_regs: int = ACC_REGS) -> None:
+    """Refuse a chunk width C that a PE cannot hold, before anything is built for it: a PE keeps
+    its partial sums in bins of C, so C is 1 to its ``acc_regs`` accumulators."""
+    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) \
+            or not 1 <= chunk <= acc_regs:
+        raise ValueError(f"chunk must be 1 to {acc_regs} output channels (a CSP-H PE holds "
+                         f"{acc_regs} partial sums, in bins of C), got {chunk}")
+
+
 @njit(cache=True)
 def _chain(cols, w_io, prefix, ends, pos_in, kh, kw, c_in, h, wd, ho, wo, stride, pad,
            n_pe, pass_bounds):  # pragma: no cover - numba
@@ -126,13 +139,16 @@ class CSPH(Accelerator):
         """The chunk width C of ``csp:C`` (SPEC 4.4)."""
         return None if geometry.chunk is None else {"chunk": geometry.chunk}
 
-    def __init__(self, n_pe: int = 32, chunk: int = 32, acc_regs: int = 2048, value_bits: int = 16,
-                 psum_bits: int = 32, clock_hz: float = 1e9, gb_kib: float = GLOBAL_BUFFER_KIB) -> None:
-        """``n_pe`` PEs of ``chunk`` (= C) multipliers each (choice: 32 x 32 = 1,024, SparTen's
-        default count), ``acc_regs`` partial sums per PE (choice: 2,048, ResNet-50's widest layer
-        in one pass), 16-bit values, 32-bit partial sums, 1 GHz, a 512 KiB global buffer."""
-        if min(n_pe, chunk, acc_regs) < 1:
-            raise ValueError("CSP-H sizes (n_pe, chunk, acc_regs) must be >= 1")
+    def __init__(self, n_pe: int = 32, chunk: int = 32, acc_regs: int = ACC_REGS,
+                 value_bits: int = 16, psum_bits: int = 32, clock_hz: float = 1e9,
+                 gb_kib: float = GLOBAL_BUFFER_KIB) -> None:
+        """``n_pe`` PEs of ``chunk`` (= C, at most ``acc_regs``) multipliers each (choice: 32 x 32
+        = 1,024, SparTen's default count), ``acc_regs`` partial sums per PE (:data:`ACC_REGS`),
+        16-bit values, 32-bit partial sums, 1 GHz, a 512 KiB global buffer."""
+        for name, n in (("n_pe", n_pe), ("acc_regs", acc_regs)):
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+                raise ValueError(f"CSP-H {name} must be an integer >= 1, got {n!r}")
+        check_chunk(chunk, acc_regs)
         self.n_pe, self.chunk, self.acc_regs = n_pe, chunk, acc_regs
         self.value_bits, self.psum_bits, self.clock_hz = value_bits, psum_bits, clock_hz
         self.gb_kib = gb_kib

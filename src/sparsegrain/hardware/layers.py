@@ -68,6 +68,9 @@ class Layer:
                 f"weights must be FC (outputs, inputs), conv1d (C_out, C_in, K) or conv2d "
                 f"(C_out, C_in, Kh, Kw); got shape {tuple(self.shape)}"
             )
+        if 0 in self.shape:
+            raise ValueError(f"weight of shape {self.shape} is empty; give one whose every "
+                             "dimension is at least 1")
         if self.kind is None:
             self.kind = "fc" if rank == 2 else "conv"
         if self.kind not in KINDS:
@@ -83,6 +86,14 @@ class Layer:
                 f"padding={self.padding}"
             )
         inputs.check_density("act_density", self.act_density)
+        size = self.input_size
+        size = (size,) if isinstance(size, (int, np.integer)) else size
+        if size is not None and not (
+                isinstance(size, (tuple, list)) and len(size) in (1, 2) and all(
+                    isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1
+                    for n in size)):
+            raise ValueError(f"input_size must be a positive integer (L, or H = W) or two (H, W), "
+                             f"got {self.input_size!r}")
 
     @property
     def encoded(self) -> Encoded | None:
@@ -171,13 +182,25 @@ class LayerRun:
         return y.numpy().reshape(self.user_shape)
 
 
+def _activations(activations: Any, batched_rank: int) -> np.ndarray:
+    """The caller's activations as contiguous float32; a batch (of rank ``batched_rank``) with
+    no sample is refused, as no machine has anything to run on it."""
+    x = as_float32(activations, "activations")
+    if x.ndim == 0:
+        raise ValueError("activations are a single number (a 0-d array); give a vector of the "
+                         "layer's inputs or a batch of them")
+    if x.ndim == batched_rank and x.shape[0] == 0:
+        raise ValueError("activations hold 0 samples; give at least one")
+    return np.ascontiguousarray(x)
+
+
 def _prepare_fc(w: np.ndarray, m: np.ndarray, activations: Any, density: float, seed: int) -> LayerRun:
     n_out, n_in = w.shape
     if activations is None:
         x = random_activations((1, n_in), density, seed)
         user = (n_out,)
     else:
-        x = np.ascontiguousarray(as_float32(activations, "activations"))
+        x = _activations(activations, 2)
         if x.ndim not in (1, 2) or x.shape[-1] != n_in:
             raise ValueError(
                 f"FC layer with {n_in} inputs needs activations shaped ({n_in},) or (N, {n_in}); "
@@ -202,13 +225,16 @@ def _prepare_conv(w: np.ndarray, m: np.ndarray, activations: Any, stride: int, p
         x = random_activations((1, c_in, *size), density, seed)
         batched = False
     else:
-        x = np.ascontiguousarray(as_float32(activations, "activations"))
         want = 2 if conv1d else 3
+        x = _activations(activations, want + 1)
         if x.ndim not in (want, want + 1) or x.shape[-want] != c_in:
             form = "(C_in, L) or (N, C_in, L)" if conv1d else "(C_in, H, W) or (N, C_in, H, W)"
             raise ValueError(
                 f"conv layer with C_in={c_in} needs activations shaped {form}; got {x.shape}"
             )
+        if 0 in x.shape[-want + 1:]:
+            form = "an L" if conv1d else "H and W"
+            raise ValueError(f"activations of shape {x.shape} are empty; give {form} of at least 1")
         batched = x.ndim == want + 1
         x = x if batched else x[None]
         if conv1d:

@@ -86,17 +86,6 @@ def format_for(spec: str) -> tuple[str, dict[str, Any]]:
     return native[0]
 
 
-def _half_memory() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
-    except (ValueError, OSError, AttributeError):
-        return 8 * 2**30
-
-
-#: the most memory a peer benchmark (:mod:`.peers`) may take: half of the physical memory
-MEMORY_LIMIT = _half_memory()
-
-
 def memory_needed(shape: tuple[int, int], batch: int) -> int:
     """Bytes a benchmark holds at once, roughly: the weight three times (dense, mask, the
     pattern's scores), CSR at 8 bytes per weight (worst case, nothing pruned), the encoded

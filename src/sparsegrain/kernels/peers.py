@@ -22,9 +22,10 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ..core.arrays import available_memory
 from ..core.timing import interleaved_ms
 from ..patterns import pattern
-from .bench import format_for, masked_weight, memory_needed, MEMORY_LIMIT
+from .bench import format_for, masked_weight, memory_needed
 from .base import VALUE_BITS
 from .sparsify import VALUE_LABELS, kernel_for
 
@@ -152,10 +153,11 @@ def bench_peers(shape: tuple[int, int], specs: list[str], sparsity: float, batch
     returns the rows and the engines missing. Each of the project's kernels is checked against
     the product of the weight it holds (float16-rounded, or shared among a 4-bit codebook),
     every peer against the float32 weight's."""
-    need = memory_needed(shape, max(batches)) * 2
-    if need > MEMORY_LIMIT:
-        raise ValueError(f"a {shape[0]}x{shape[1]} peer benchmark needs about "
-                         f"{need / 2**30:.1f} GiB; the limit is {MEMORY_LIMIT / 2**30:.1f} GiB")
+    need, free = memory_needed(shape, max(batches)) * 2, available_memory()
+    if need > free:
+        raise ValueError(f"a {shape[0]}x{shape[1]} peer benchmark at batch {max(batches)} needs "
+                         f"about {need / 2**30:.1f} GiB; {free / 2**30:.1f} GiB of memory is "
+                         "available now")
     rows, missing = [], []
     gen = torch.Generator().manual_seed(1)
     for spec in specs:

@@ -59,12 +59,15 @@ class CSP(Pattern):
         return (torch.arange(n + 1) * self.c).clamp(max=c_out)
 
     def _chunks(self, t: torch.Tensor) -> torch.Tensor:
-        """W[i, o] of ``t`` as (rows i, n chunks, C), the last chunk padded with zeros."""
+        """W[i, o] of ``t`` as (rows i, n chunks, width), the last chunk padded with zeros; the
+        width is C capped at the outputs (a wider C is one chunk of them all), so the padding
+        stays below the weight's own size."""
         w = to_matrix(t).t()
-        pad = -w.shape[1] % self.c
+        c = max(1, min(self.c, w.shape[1]))
+        pad = -w.shape[1] % c
         if pad:
             w = torch.nn.functional.pad(w, (0, pad))
-        return w.reshape(w.shape[0], -1, self.c)
+        return w.reshape(w.shape[0], -1, c)
 
     def tail_norms(self, score: torch.Tensor) -> torch.Tensor:
         """T[i, j]: the norm of row i from chunk j to the last chunk (non-increasing in j)."""

@@ -1,8 +1,9 @@
 """CSP (Hanson et al., ISCA 2022): CSP-H with cascading masks vs SparTen with unstructured masks.
 
-Same layers, same weight sparsity, same activations; both machines have 1,024 multipliers.
-Speedup is over an ideal dense array of the same multiplier count (dense MACs / 1,024 cycles);
-the energy-efficiency ratio is SparTen's energy over CSP-H's for the same layer.
+Same layers, same weight sparsity, same activations. CSP-H has n_pe x C multipliers (1,024 at the
+default C = 32, SparTen's count). Each machine's speedup is over an ideal dense array of its own
+multiplier count (dense MACs / multipliers cycles); the energy-efficiency ratio is SparTen's
+energy over CSP-H's for the same layer.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 from ..hardware.actions import GROUPS
 from ..hardware.base import EnergyTable
-from ..hardware.csph import CSPH
+from ..hardware.csph import check_chunk
 from ..patterns import pattern
 from ..workloads.catalog import get_layer
 from .report import (
@@ -66,12 +67,13 @@ def csp(quick: bool = False, sparsities: tuple[float, ...] = (0.7, 0.9), act_den
             for label, memory, factor, join, as_rf in VARIANTS:
                 spread[label].append(ratios(sp if join else no_join, cs, table, memory, factor,
                                             as_rf))
-            dense = dense_macs(layer, acts) / cs.extras["multipliers"]
+            dense = dense_macs(layer, acts)
             total, onchip, dram = spread[VARIANTS[2][0]][-1]
             rows.append({
                 "layer": name, "sparsity": s, "act_density": act_density,
                 "csph_cycles": cs.cycles, "sparten_cycles": sp.cycles,
-                "csph_speedup": dense / cs.cycles, "sparten_speedup": dense / sp.cycles,
+                "csph_speedup": dense / cs.extras["multipliers"] / cs.cycles,
+                "sparten_speedup": dense / sp.extras["multipliers"] / sp.cycles,
                 "csph_energy_uj": cs.energy_pj / 1e6, "sparten_energy_uj": sp.energy_pj / 1e6,
                 "efficiency_ratio": total, "onchip_efficiency_ratio": onchip,
                 "dram_ratio": dram,
@@ -92,16 +94,7 @@ def csp(quick: bool = False, sparsities: tuple[float, ...] = (0.7, 0.9), act_den
             "csph_energy_uj", "sparten_energy_uj", "efficiency_ratio", "onchip_efficiency_ratio",
             "dram_ratio", "flat_efficiency_ratio"]
     return Study("csp", "CSP-H vs SparTen at equal sparsity", rows, cols,
-                 _summary(rows, spread, act_density, chunk), _plots(rows))
-
-
-def check_chunk(chunk: int) -> None:
-    """Refuse a chunk width C that CSP-H cannot hold before any mask is built: a PE keeps its
-    partial sums in bins of C, so C is at most its ``acc_regs`` accumulators."""
-    most = CSPH().acc_regs
-    if not 1 <= chunk <= most:
-        raise ValueError(f"chunk must be 1 to {most} output channels (a CSP-H PE holds {most} "
-                         f"partial sums, in bins of C), got {chunk}")
+                 _summary(rows, spread, act_density, chunk, cs, sp), _plots(rows))
 
 
 def ratios(sp: Any, cs: Any, table: EnergyTable, memory: str, factor: float,
@@ -139,8 +132,24 @@ def buffer_words(r: Any, name: str) -> float:
     return r.storage[name].reads + r.storage[name].writes
 
 
+def _machines(cs: Any, sp: Any, chunk: int) -> str:
+    """What the two machines have, read from their results (CSP-H's multipliers are n_pe x C,
+    so they differ from SparTen's at a C other than 32)."""
+    def pair(a: float, b: float, unit: str) -> str:
+        return f"{a:,g} {unit}" if a == b else f"{a:,g} {unit} (CSP-H) / {b:,g} {unit} (SparTen)"
+
+    m_cs, m_sp = cs.extras["multipliers"], sp.extras["multipliers"]
+    gb_cs, gb_sp = (r.storage["global_buffer"].nbytes / 1024 for r in (cs, sp))
+    rest = (f"a {pair(gb_cs, gb_sp, 'KiB')} global buffer and run at "
+            f"{pair(cs.clock_hz / 1e9, sp.clock_hz / 1e9, 'GHz')}")
+    if m_cs == m_sp:
+        return f"Both machines have {m_cs:,} multipliers, {rest}"
+    return (f"CSP-H has {m_cs:,} multipliers ({m_cs // chunk} PEs x C = {chunk}) and SparTen "
+            f"{m_sp:,}; both have {rest}")
+
+
 def _summary(rows: list[dict[str, Any]], spread: dict[str, list[tuple[float, float, float]]],
-             act_density: float, chunk: int) -> list[str]:
+             act_density: float, chunk: int, cs: Any, sp: Any) -> list[str]:
     eff = geomean([r["efficiency_ratio"] for r in rows])
     onchip = geomean([r["onchip_efficiency_ratio"] for r in rows])
     speed = geomean([r["sparten_cycles"] / r["csph_cycles"] for r in rows])
@@ -165,11 +174,11 @@ def _summary(rows: list[dict[str, Any]], spread: dict[str, list[tuple[float, flo
     return [
         f"Weights: seeded random per catalog layer (MiniLM rows: real layer-0 FFN weights, "
         f"activations for random tokens), pruned to each sparsity with csp:{chunk} for CSP-H and "
-        f"unstructured for SparTen; activations seeded random at {act_density:.0%} density. Both "
-        "machines have 1,024 multipliers, a 512 KiB global buffer and run at 1 GHz; arithmetic and "
-        "DRAM from the 45 nm Horowitz table, SRAM buffers priced by capacity and access width "
-        "from CACTI 7 at 45 nm (`hardware/energy/cacti7_sram_45nm.yaml`), SparTen's inner-join "
-        "logic in gate equivalents of an 8-bit add (see `hardware/sparten.py`).",
+        f"unstructured for SparTen; activations seeded random at {act_density:.0%} density. "
+        f"{_machines(cs, sp, chunk)}; arithmetic and DRAM from the 45 nm Horowitz table, SRAM "
+        "buffers priced by capacity and access width from CACTI 7 at 45 nm "
+        "(`hardware/energy/cacti7_sram_45nm.yaml`), SparTen's inner-join logic in gate "
+        "equivalents of an 8-bit add (see `hardware/sparten.py`).",
         f"**Published:** {PUBLISHED}. **Obtained:** energy-efficiency ratio (SparTen / CSP-H energy) "
         f"geometric mean {eff:.2f}x (range {lo:.2f}x-{hi:.2f}x), {onchip:.2f}x on on-chip energy "
         f"alone (DRAM excluded); CSP-H is {speed:.2f}x as fast as SparTen (geometric mean of "

@@ -3,17 +3,19 @@ with activations read from a file or generated."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
-from ..core.arrays import as_float32
+from ..core.arrays import as_float32, available_memory
 from ..hardware.inputs import check_density, random_activations
 from ..patterns import pattern as make_pattern
 from ..patterns import to_matrix
 from .catalog import get_layer
-from .weights import load_weights
+from .weights import load_weights, read_tensors
 
 
 def layer_inputs(
@@ -69,31 +71,79 @@ def layer_inputs(
     return name, m, a
 
 
-def _read_array(path: str) -> np.ndarray:
-    """A vector from a .npy, .pt or .txt file; a file that does not parse as its type (a
-    pickle where a tensor should be, say) is a one-line ValueError."""
+#: activation files read by the weight loader's readers, under its policy
+TENSOR_FILES = (".npy", ".pt", ".pth")
+
+
+def _read_raw(p: Path) -> np.ndarray:
+    """A .dat file's little-endian float32 values; a size that is not whole values is refused."""
+    size = p.stat().st_size
+    if size % 4:
+        raise ValueError(f"it holds {size:,} bytes, not a whole number of 4-byte float32 values")
+    return np.fromfile(p, dtype="<f4")
+
+
+#: text and raw activation files: the reader, and the most bytes of array a byte of file can
+#: become (text: a float64 per two characters, one digit and a separator; raw: itself)
+PLAIN_FILES: dict[str, tuple[Callable[[Path], np.ndarray], int]] = {
+    ".txt": (np.loadtxt, 4),
+    ".csv": (lambda p: np.loadtxt(p, delimiter=","), 4),
+    ".dat": (_read_raw, 1),
+}
+
+
+def _read_array(path: str) -> np.ndarray | torch.Tensor:
+    """One array from a .npy or .pt/.pth file (read like weight files: no code run, sizes checked
+    first; :func:`~.weights.read_tensors`), a .txt/.csv file or a .dat file of raw float32."""
     p = Path(path)
+    what = f"activations file {path}"
     if not p.is_file():
-        raise ValueError(f"activations file {path} does not exist")
-    readers = {
-        ".npy": lambda: np.load(p, allow_pickle=False),
-        ".pt": lambda: torch.load(p, map_location="cpu", weights_only=True),
-        ".pth": lambda: torch.load(p, map_location="cpu", weights_only=True),
-        ".txt": lambda: np.loadtxt(p),
-        ".csv": lambda: np.loadtxt(p, delimiter=","),
-        ".dat": lambda: np.fromfile(p, dtype="<f4"),
-    }
-    if p.suffix not in readers:
-        raise ValueError(f"activations file {path}: unknown type {p.suffix!r}; "
-                         f"valid: {', '.join(readers)} (.dat: raw float32)")
+        raise ValueError(f"{what} does not exist")
+    if p.suffix in TENSOR_FILES:
+        try:
+            named = read_tensors(p)
+        except ValueError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any other reader failure: a corrupt or foreign file
+            raise _unreadable(what, p.suffix, e) from None
+        return _one_tensor(named, what)
+    if p.suffix not in PLAIN_FILES:
+        raise ValueError(f"{what}: unknown type {p.suffix!r}; valid: "
+                         f"{', '.join((*TENSOR_FILES, *PLAIN_FILES))} (.dat: raw float32)")
+    read, growth = PLAIN_FILES[p.suffix]
+    _require_memory(what, growth * p.stat().st_size)
     try:
-        data = readers[p.suffix]()
-    except Exception as e:  # noqa: BLE001 - numpy, torch and pickle each raise their own
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"activations file {path} is not a readable {p.suffix} array: "
-                         f"{first}") from None
-    if isinstance(data, torch.Tensor):
-        data = data.detach().numpy()
-    if not isinstance(data, np.ndarray):
-        raise ValueError(f"activations file {path} holds a {type(data).__name__}, not one tensor")
-    return data
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # loadtxt warns of an empty file; the layer refuses it
+            return read(p)
+    except Exception as e:  # noqa: BLE001 - numpy raises its own
+        raise _unreadable(what, p.suffix, e) from None
+
+
+def _unreadable(what: str, suffix: str, e: Exception) -> ValueError:
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return ValueError(f"{what} is not a readable {suffix} array: {first}")
+
+
+def _one_tensor(named: dict[str, torch.Tensor], what: str) -> torch.Tensor:
+    """The one tensor a file holds, dense and unquantized; refused if it holds no data or more
+    values than the memory available can take as float32."""
+    if len(named) != 1:
+        names = ", ".join(list(named)[:5]) + (", ..." if len(named) > 5 else "")
+        raise ValueError(f"{what} holds {len(named)} tensors ({names or 'none'}); give a file of "
+                         "one tensor")
+    t = next(iter(named.values()))
+    if t.is_meta:
+        raise ValueError(f"{what} holds a meta tensor, which holds no data; give real values")
+    _require_memory(what, t.numel() * 4)
+    if t.is_quantized:
+        return t.dequantize()
+    return t.to_dense() if t.layout != torch.strided else t
+
+
+def _require_memory(what: str, need: int) -> None:
+    """Refuse activations that would take more memory than is available, before reading them."""
+    free = available_memory()
+    if need > free:
+        raise ValueError(f"{what} takes up to {need / 2**30:.1f} GiB of memory to read, more than "
+                         f"the {free / 2**30:.1f} GiB available now; give a smaller file")

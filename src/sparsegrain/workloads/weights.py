@@ -240,7 +240,9 @@ def _read_torch(path: Path) -> dict[str, torch.Tensor]:
     return _tensors(obj, path)
 
 
-def _read_file(path: Path) -> dict[str, torch.Tensor]:
+def read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a .pt/.pth/.bin, .npy, .npz or .safetensors file by name, read under this
+    module's policy (no code run, sizes checked against the file and the memory first, CRC-32s)."""
     suffix = path.suffix.lower()
     if suffix in (".pt", ".pth", ".bin"):
         return _read_torch(path)
@@ -321,7 +323,7 @@ def load_weights(source: str | Path, layer_filter: str | None = None, seed: int 
                                  "weight file (.pt, .npy, .npz, .safetensors) or a model folder")
             path = found
         try:
-            named = _read_file(path)
+            named = read_tensors(path)
         except ValueError:
             raise
         except Exception as e:  # any reader failure means a corrupt or foreign file
