@@ -13,6 +13,7 @@ import torch
 from ..core.arrays import as_float32, available_memory
 from ..hardware.inputs import check_density, random_activations
 from ..patterns import pattern as make_pattern
+from ..patterns.base import check_sparsity
 from ..patterns import to_matrix
 from .catalog import get_layer
 from .weights import load_weights, read_tensors
@@ -39,7 +40,7 @@ def layer_inputs(
     if (workload is None) == (weights is None):
         raise ValueError("give exactly one of workload (e.g. eie:Alex-8) or weights (a file)")
     if sparsity is not None:
-        check_density("sparsity", sparsity)
+        check_sparsity(sparsity)
     if act_density is not None:
         check_density("act_density", act_density)
     if workload is not None:
@@ -62,7 +63,7 @@ def layer_inputs(
     if sparsity is not None:
         w = torch.where(make_pattern(pattern or "unstructured").mask(w, sparsity), w, 0.0)
     elif pattern is not None:
-        raise ValueError("pattern needs sparsity (a number in [0, 1])")
+        raise ValueError("--pattern needs --sparsity, a number in [0, 1)")
     m = to_matrix(w).float()
     if activations is not None:
         a = as_float32(_read_array(activations), f"activations file {activations}")

@@ -51,6 +51,9 @@ def minilm_dir() -> Path:
 CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model")
 #: weight files a HuggingFace model folder holds, in the order they are tried
 HF_FILES = ("model.safetensors", "pytorch_model.bin")
+#: what a readable tensor file is, said after every reason a file was refused
+ACCEPTED = ("give a state dict saved with torch.save(model.state_dict(), path), or a .npy, .npz "
+            "or .safetensors file")
 #: the longest JSON header the safetensors format allows
 SAFETENSORS_HEADER_MAX = 100_000_000
 #: what to do about a damaged file
@@ -108,7 +111,8 @@ def _npy_header(f: IO[bytes], what: str) -> tuple[int, int]:
                 else np.lib.format.read_array_header_2_0)
         shape, _, dtype = read(f)
     except ValueError as e:
-        raise ValueError(f"{what} is not a valid .npy array ({_first_line(e)})") from None
+        raise ValueError(f"{what} is not a valid .npy array ({_first_line(e)}); give an array "
+                         "saved with numpy.save") from None
     if dtype.hasobject:
         raise ValueError(f"{what} holds Python objects, which are not loaded because unpickling "
                          "runs code; save numeric arrays")
@@ -227,11 +231,13 @@ def _read_torch(path: Path) -> dict[str, torch.Tensor]:
             # unchecked sparse indices would write out of bounds; quantized tensors load through
             # torch's deprecated TypedStorage, which warns
             warnings.filterwarnings("ignore", "TypedStorage is deprecated", UserWarning)
+            # the refusal below says what is wrong; torch's note on the pickle protocol is noise
+            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         if "Unsupported global" not in str(e):  # a corrupt file, not a refused Python object
-            raise ValueError(f"{path}: cannot read weights (UnpicklingError: "
-                             f"{_first_line(e.__context__ or e)})") from None
+            raise ValueError(f"{path}: cannot read tensors (UnpicklingError: "
+                             f"{_first_line(e.__context__ or e)}); {ACCEPTED}") from None
         raise ValueError(
             f"{path} holds pickled Python objects besides tensors (a whole nn.Module?), which are "
             "not loaded because unpickling runs code; save the weights instead: "
@@ -327,8 +333,8 @@ def load_weights(source: str | Path, layer_filter: str | None = None, seed: int 
         except ValueError:
             raise
         except Exception as e:  # any reader failure means a corrupt or foreign file
-            raise ValueError(f"{path}: cannot read weights ({type(e).__name__}: "
-                             f"{_first_line(e)})") from None
+            raise ValueError(f"{path}: cannot read tensors ({type(e).__name__}: "
+                             f"{_first_line(e)}); {ACCEPTED}") from None
     elif text.lower() in BUNDLED:
         named = _read_safetensors(minilm_dir() / "model.safetensors")
     elif text.lower() in NETWORKS:
@@ -342,6 +348,11 @@ def load_weights(source: str | Path, layer_filter: str | None = None, seed: int 
         )
     weights = _prunable(named, source, layer_filter)
     if not weights:
-        what = f" matching {layer_filter!r}" if layer_filter else ""
-        raise ValueError(f"{source}: no 2-D/3-D/4-D floating-point weights{what}")
+        if layer_filter:
+            names = sorted(_prunable(named, source, None)) if named else []
+            raise ValueError(f"{source}: no 2-D/3-D/4-D floating-point weight matching "
+                             f"{layer_filter!r}; layers: {', '.join(names[:12]) or 'none'}"
+                             + (f" and {len(names) - 12} more" if len(names) > 12 else ""))
+        raise ValueError(f"{source}: no 2-D/3-D/4-D floating-point weights; give a state dict "
+                         "of a model with Linear, Conv or recurrent layers")
     return weights
