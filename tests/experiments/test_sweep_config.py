@@ -21,7 +21,7 @@ def test_names_are_canonical_and_points_start_with_dense() -> None:
 
 
 @pytest.mark.parametrize("field,value,expect", [
-    ("model", "resnet-9000", "valid: digits-cnn"),
+    ("model", "", "a model is named by a printable string"),
     ("patterns", "unstructured,blob", "unknown pattern 'blob'; valid forms:"),
     ("accelerators", "warp-drive", "valid:"),
     ("formats", "zip", "valid:"),

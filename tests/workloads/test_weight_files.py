@@ -175,7 +175,7 @@ def test_sparse_indices_out_of_bounds_are_refused(tmp_path):
     outside = torch.tensor([[0, 10**9], [0, 10**9]])
     w = torch.sparse_coo_tensor(outside, torch.ones(2), (8, 8), check_invariants=False)
     torch.save({"fc.weight": w}, tmp_path / "w.pt")
-    with pytest.raises(ValueError, match="cannot read weights .*size is inconsistent with indices"):
+    with pytest.raises(ValueError, match="cannot read tensors .*size is inconsistent with indices"):
         load_weights(tmp_path / "w.pt")
 
 

@@ -37,7 +37,7 @@ def test_bad_sources_raise_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="no weight file or model"):
         load_weights(tmp_path / "missing.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a torch file")
-    with pytest.raises(ValueError, match="cannot read weights"):
+    with pytest.raises(ValueError, match="cannot read tensors"):
         load_weights(tmp_path / "junk.pt")
     (tmp_path / "x.txt").write_text("1 2 3")
     with pytest.raises(ValueError, match="unknown weight file type"):
