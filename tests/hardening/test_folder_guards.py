@@ -26,3 +26,18 @@ def test_machine_parameters_must_be_finite_numbers(value):
     with pytest.raises(ValueError, match="clock_hz=.* is not a finite real number"):
         build("eie", clock_hz=value)
     assert build("eie", clock_hz=1e9) is not None
+
+
+def test_a_model_cache_that_cannot_be_written_is_a_warning(tmp_path, monkeypatch):
+    import torch
+
+    from sparsegrain.core import files
+    from sparsegrain.workloads.models import save_atomic
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", full)
+    with pytest.warns(UserWarning, match="model cache was not written .*No space left"):
+        save_atomic({"w": torch.ones(2)}, tmp_path / "model.pt")
+    assert list(tmp_path.iterdir()) == []

@@ -24,7 +24,7 @@ A model whose package is missing raises ``ValueError`` at :func:`get` saying wha
 from __future__ import annotations
 
 import importlib.util
-import os
+import io
 import warnings
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -33,7 +33,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from ..core.files import cache_dir
+from ..core.files import cache_dir, write_atomic
 from ..core.registry import Registry
 from ..prune import Gradual, PruneConfig
 from .workload import PruneResult, Workload, prune_model
@@ -73,10 +73,16 @@ def device_of(model: nn.Module) -> torch.device:
 
 
 def save_atomic(obj: Any, path: Path) -> None:
-    """``torch.save`` through a temporary file, so parallel runs never read half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    """``torch.save`` through a temporary file, so parallel runs never read half a file, and
+    through :func:`~sparsegrain.core.files.write_atomic` (no link followed). A cache that cannot
+    be written (a full disk) is a warning: the model is there, only the next run trains again."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    try:
+        write_atomic(path.parent.resolve(), path.name, buf.getvalue())  # the folder may be a link
+    except ValueError as e:
+        warnings.warn(f"the model cache was not written ({e}); the next run builds it again",
+                      stacklevel=2)
 
 
 def load_cached(path: Path, check: Callable[[Any], Any] = lambda obj: obj) -> Any | None:
