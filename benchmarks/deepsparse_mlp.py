@@ -26,7 +26,7 @@ from torch import nn
 
 import sparsegrain as sg
 from sparsegrain.core.timing import call_times
-from sparsegrain.kernels import sparsify
+from sparsegrain.deploy import sparsify
 
 CHILD = """
 import sys, time

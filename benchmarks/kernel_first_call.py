@@ -21,7 +21,7 @@ import tempfile
 CHILD = """
 import json, time, torch
 from sparsegrain.kernels.base import native_kernels
-from sparsegrain.kernels.sparsify import kernel_for
+from sparsegrain.kernels.build import kernel_for
 from sparsegrain.patterns import pattern
 w, out = torch.randn(512, 512), {}
 for p in ("unstructured", "block:4x4", "nm:1:8", "gs:8:1", "csp:8"):

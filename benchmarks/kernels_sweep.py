@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-from sparsegrain.kernels.bench import bench, copy_bandwidth, crossover
+from sparsegrain.benchmarking.bench import bench, copy_bandwidth, crossover
 
 SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98)
 

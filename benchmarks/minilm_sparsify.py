@@ -1,7 +1,7 @@
 """End-to-end MiniLM (all-MiniLM-L6-v2, bundled) embedding throughput: dense vs pruned-and-sparsified.
 
 Every Linear of the encoder is pruned to the target sparsity with each pattern, then
-``sparsegrain.kernels.sparsify`` swaps in the sparse kernels (format chosen per layer by timing
+``sparsegrain.deploy.sparsify`` swaps in the sparse kernels (format chosen per layer by timing
 at the number of token rows one batch feeds each Linear, dense kept where it is faster). Prints
 sentences per second, the speedup over the dense model, how many layers went sparse, and the
 largest difference to the pruned dense model's embeddings. The dense, pruned and sparsified
@@ -24,7 +24,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from sparsegrain.core.timing import interleaved_ms  # noqa: E402
-from sparsegrain.kernels import sparsify  # noqa: E402
+from sparsegrain.deploy import sparsify  # noqa: E402
 from sparsegrain.patterns import pattern  # noqa: E402
 from sparsegrain.workloads.weights import minilm_dir  # noqa: E402
 

@@ -17,10 +17,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from sparsegrain.core.timing import interleaved_ms
-from sparsegrain.kernels.base import aligned, tile_major
-from sparsegrain.kernels.bench import format_for, masked_weight
-from sparsegrain.kernels.peers import _mkl
-from sparsegrain.kernels.sparsify import kernel_for
+from sparsegrain.kernels.layout import aligned, tile_major
+from sparsegrain.benchmarking.bench import format_for, masked_weight
+from sparsegrain.benchmarking.peers import _mkl
+from sparsegrain.kernels.build import kernel_for
 
 
 def main() -> None:

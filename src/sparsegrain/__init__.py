@@ -14,8 +14,8 @@ __all__ = ["Pattern", "Workload", "__version__", "encode", "load", "pattern", "s
 #: public names and the subpackage each comes from, imported on first use so that
 #: ``import sparsegrain`` (and ``sparsegrain --help``) does not load torch
 _FROM = {"encode": "formats", "simulate": "hardware", "Pattern": "patterns", "pattern": "patterns",
-         "Workload": "workloads", "tradeoff": "api", "save": "kernels.saving",
-         "load": "kernels.saving", "sparsify": "kernels"}
+         "Workload": "workloads", "tradeoff": "api", "save": "deploy",
+         "load": "deploy", "sparsify": "deploy"}
 
 
 def __getattr__(name: str) -> object:

@@ -551,7 +551,7 @@ def bench_cmd(
                                          "4: 4-bit codebook codes; float32 accumulation)"),
 ) -> None:
     """Time the sparse CPU kernels against dense torch and torch's CSR matmul (W @ X)."""
-    from .kernels import bench as kbench
+    from .benchmarking import bench as kbench
 
     try:
         dims, batches = _shape(shape), _ints(batch, "batch")
@@ -591,8 +591,8 @@ def _bench_peers(dims: tuple[int, int], patterns: list[str], sparsity: float, ba
     import torch
     from rich.progress import Progress
 
-    from .kernels import bench as kbench
-    from .kernels.peers import bench_peers
+    from .benchmarking import bench as kbench
+    from .benchmarking.peers import bench_peers
 
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("peers", total=len(patterns) * len(batches))

@@ -7,12 +7,13 @@ import pytest
 import torch
 
 from sparsegrain.experiments.config import Pruning, SweepConfig
-from sparsegrain.experiments.sweep import accelerator_params, resolve
+from sparsegrain.experiments.point import accelerator_params
+from sparsegrain.experiments.sweep import resolve
 from sparsegrain.formats import FORMATS, encode, parse_format
 from sparsegrain.formats.report import encode_layers
 from sparsegrain.hardware import ACCELERATORS
-from sparsegrain.kernels.bench import format_for
-from sparsegrain.kernels.sparsify import candidates, tries
+from sparsegrain.benchmarking.bench import format_for
+from sparsegrain.kernels.build import candidates, tries
 from sparsegrain.patterns import PATTERNS, examples, pattern
 
 SPECS = [*examples(), "gs:8:1:scatter=true", "block:8x1", "nm:1:8", "pebalanced:16"]

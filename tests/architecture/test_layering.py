@@ -15,17 +15,20 @@ PACKAGE = Path(__file__).resolve().parents[2] / "src" / "sparsegrain"
 #: what may be imported by everything
 CORE = ("core",)
 #: the pipeline's stage libraries, lowest first
-STAGES = ("patterns", "formats", "kernels", "hardware", "prune")
-#: the stages each stage may build on (what may be nonzero < how it is stored < the rest)
+STAGES = ("patterns", "formats", "kernels", "deploy", "hardware", "prune")
+#: the stages each stage may build on (what may be nonzero < how it is stored < how it is
+#: multiplied < models that run it, and the machines and the pruner beside)
 BELOW = {
     "patterns": set(),
     "formats": {"patterns"},
     "kernels": {"patterns", "formats"},
+    "deploy": {"patterns", "formats", "kernels"},
     "hardware": {"patterns", "formats"},
     "prune": {"patterns"},
 }
 #: applications: they sit above every stage
-APPLICATIONS = ("workloads", "experiments", "studies", "report", "api", "cli", "__main__")
+APPLICATIONS = ("workloads", "experiments", "studies", "benchmarking", "report", "api", "cli",
+                "__main__")
 
 
 def imported(path: Path) -> set[str]:
@@ -91,3 +94,36 @@ def test_the_checker_sees_relative_and_absolute_imports(tmp_path):
     assert "workloads" in imported(PACKAGE / "cli.py")
     assert "patterns" in imported(PACKAGE / "formats" / "base.py")
     assert "core" in imported(PACKAGE / "patterns" / "registry.py")
+
+
+def module_imports(path: Path) -> set[str]:
+    """Modules of the same folder that a module imports (by module name), at any depth."""
+    here = path.parent
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                out.add(node.module.split(".")[0])
+            else:
+                out |= {a.name for a in node.names}
+    return {m for m in out if (here / f"{m}.py").exists() and m != path.stem}
+
+
+#: pairs of modules of one folder allowed to import each other, with the reason
+MUTUAL: dict[frozenset[str], str] = {
+    frozenset(("formats/base", "formats/serial")):
+        "Encoded.to_bytes / from_bytes are the wire form's entry points on the class; serial "
+        "reads the registry of the classes it rebuilds (imported inside the methods)",
+    frozenset(("workloads/models", "workloads/workload")):
+        "load_workload resolves built-in names to the models registered on Workload's module "
+        "(imported inside the function); the models build Workloads",
+}
+
+
+def test_no_two_modules_of_a_folder_import_each_other():
+    pairs = set()
+    for folder in {p.parent for p in PACKAGE.rglob("*.py")}:
+        graph = {p.stem: module_imports(p) for p in folder.glob("*.py")}
+        pairs |= {frozenset((str(folder.relative_to(PACKAGE) / a), str(folder.relative_to(PACKAGE) / b)))
+                  for a, used in graph.items() for b in used if a in graph.get(b, set())}
+    assert pairs <= set(MUTUAL), sorted(tuple(sorted(p)) for p in pairs - set(MUTUAL))

@@ -8,7 +8,7 @@ import torch
 
 from sparsegrain.formats import FORMATS
 from sparsegrain.kernels import KERNELS
-from sparsegrain.kernels.sparsify import kernel_for
+from sparsegrain.kernels.build import kernel_for
 
 from .members import native, weight
 

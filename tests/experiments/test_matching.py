@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from sparsegrain.experiments import SweepConfig
-from sparsegrain.experiments.sweep import accelerator_params, point_keys, resolve
+from sparsegrain.experiments.point import accelerator_params, point_keys
+from sparsegrain.experiments.sweep import resolve
 
 
 def test_formats_and_accelerators_take_the_sweep_patterns_parameters() -> None:

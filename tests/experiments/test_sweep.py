@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from sparsegrain import workloads
-from sparsegrain.experiments import DENSE, Pruning, ResultStore, SweepConfig, run_sweep, sweep
+from sparsegrain.experiments import DENSE, Pruning, ResultStore, SweepConfig, parallel, run_sweep
 from sparsegrain.formats import FORMATS
 from sparsegrain.hardware import ACCELERATORS
 
@@ -80,7 +80,7 @@ def test_an_interrupted_sweep_loses_only_the_point_in_flight(
 ) -> None:
     cfg = SweepConfig(patterns=("unstructured", "kernel"), sparsities=(0.5,), accelerators=(),
                       formats=("csr",), pruning=Pruning(steps=4, every=2))
-    real = sweep.measure_point
+    real = parallel.measure_point
     calls: list[str] = []
 
     def interrupted(spec, cfg, pattern, *args, **kw):
@@ -89,7 +89,7 @@ def test_an_interrupted_sweep_loses_only_the_point_in_flight(
             raise KeyboardInterrupt
         return real(spec, cfg, pattern, *args, **kw)
 
-    monkeypatch.setattr(sweep, "measure_point", interrupted)
+    monkeypatch.setattr(parallel, "measure_point", interrupted)
     threads = torch.get_num_threads()
     with pytest.raises(KeyboardInterrupt):
         run_sweep(cfg, tmp_path)
@@ -97,6 +97,28 @@ def test_an_interrupted_sweep_loses_only_the_point_in_flight(
     assert calls == [DENSE, "unstructured", "kernel"]
     with ResultStore(tmp_path / "sweep.sqlite") as store:
         assert {r.pattern for r in store.rows()} == {DENSE, "unstructured"}
-    monkeypatch.setattr(sweep, "measure_point", real)
+    monkeypatch.setattr(parallel, "measure_point", real)
     resumed = run_sweep(cfg, tmp_path)
     assert resumed.measured == 1 and resumed.skipped == 2
+
+
+def test_a_sweep_parses_each_pattern_string_once(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every pattern string becomes a Pattern once: the sweep's plan hands the objects to the
+    points, machines and CPU timing, and a string met again is not parsed again."""
+    from sparsegrain.patterns import registry
+
+    parsed: list[str] = []
+    real = registry.PATTERNS.__class__.__getitem__
+
+    def counting(self, kind):
+        if self is registry.PATTERNS:
+            parsed.append(kind)
+        return real(self, kind)
+
+    cfg = SweepConfig(patterns=("unstructured", "csp:8"), sparsities=(0.5, 0.9),
+                      accelerators=("eie", "csph"), formats=("csr",), pruning=Pruning(steps=0))
+    monkeypatch.setattr(registry.PATTERNS.__class__, "__getitem__", counting)
+    registry._parse.cache_clear()
+    run_sweep(cfg, tmp_path)
+    assert sorted(parsed) == ["csp", "unstructured"]

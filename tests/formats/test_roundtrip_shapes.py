@@ -14,7 +14,7 @@ from torch import nn
 
 import sparsegrain as sg
 from sparsegrain.formats import FORMATS, Encoded, from_bytes
-from sparsegrain.kernels import sparsify
+from sparsegrain.deploy import sparsify
 from sparsegrain.patterns import Pattern
 
 from conformance.members import native

@@ -15,7 +15,7 @@ import torch
 from typer.testing import CliRunner
 
 from sparsegrain.cli import app
-from sparsegrain.kernels.peers import bench_peers
+from sparsegrain.benchmarking.peers import bench_peers
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def refused(weight: Path, activations: Path) -> str:
 
 
 def test_peer_benchmark_compares_with_the_memory_available(monkeypatch):
-    monkeypatch.setattr("sparsegrain.kernels.peers.available_memory", lambda: 2**30)
+    monkeypatch.setattr("sparsegrain.benchmarking.peers.available_memory", lambda: 2**30)
     with pytest.raises(ValueError, match=r"needs about 3\.5 GiB; 1\.0 GiB of memory is "
                                          "available now"):
         bench_peers((8192, 8192), ["unstructured"], 0.5, [1])

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sparsegrain.cli import app
-from sparsegrain.kernels.bench import crossover
+from sparsegrain.benchmarking.bench import crossover
 
 runner = CliRunner()
 

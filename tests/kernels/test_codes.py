@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparsegrain.kernels.base import float_values, stored_values
+from sparsegrain.kernels.layout import float_values, stored_values
 from sparsegrain.kernels.codes import BOOK, Codes
 
 

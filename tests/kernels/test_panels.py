@@ -77,8 +77,8 @@ def test_panel_products_equal_dense(fmt, case, batch, codes):
 
 def test_sorted_rows_pad_little():
     """Rows of like run length share a group: at 90 % the padding stays a few percent."""
-    from sparsegrain.kernels.bench import masked_weight
-    from sparsegrain.kernels.sparsify import kernel_for
+    from sparsegrain.benchmarking.bench import masked_weight
+    from sparsegrain.kernels.build import kernel_for
 
     kernel = kernel_for(masked_weight((512, 1024), "unstructured", 0.9), "csr")
     for tile in (64, 8):

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sparsegrain.cli import app
-from sparsegrain.kernels.peers import KERNEL, OURS, bench_peers, ours
+from sparsegrain.benchmarking.peers import KERNEL, OURS, bench_peers, ours
 
 
 def test_every_engine_is_timed_on_every_cell() -> None:

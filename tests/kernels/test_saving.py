@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 import sparsegrain as sg
-from sparsegrain.kernels import sparsify
-from sparsegrain.kernels.sparsify import KernelLayer
+from sparsegrain.deploy import sparsify
+from sparsegrain.deploy.sparsify import KernelLayer
 
 
 def small(seed: int = 0) -> nn.Module:
@@ -166,7 +166,7 @@ def test_sparsify_reuses_cached_decisions_and_times_again_on_other_threads(tmp_p
 def test_changed_kernels_time_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A decision belongs to the kernels' code and CPU it was timed with: another hash of
     them (a changed kernel, another machine sharing the cache folder) times again."""
-    from sparsegrain.kernels import autotune
+    from sparsegrain.deploy import autotune
 
     first = sparsify(pruned("unstructured"), cache=tmp_path)
     assert not any(c.cached for c in first.sparsify_report)

@@ -6,22 +6,10 @@ import pytest
 from numba.core.errors import TypingError
 
 from sparsegrain.kernels.nm import group_offsets
-from sparsegrain.kernels.simd import (
-    LANES,
-    NO_OFFSETS,
-    accumulator,
-    add_row,
-    fold_rows,
-    lane_sum,
-    run_value,
-    store_block,
-    vfma,
-    vgather_fma,
-    vrun_fma,
-    vvalues,
-    wide_vectors,
-    zero_block,
-)
+from sparsegrain.kernels.intrinsics import (LANES, NO_OFFSETS, run_value, vfma, vgather_fma,
+                                            vrun_fma, vvalues, wide_vectors)
+from sparsegrain.kernels.steps import (accumulator, add_row, fold_rows, lane_sum, store_block,
+                                       zero_block)
 
 TWO_ROWS, THREE_ROWS, TWELVE_ROWS = 2 * LANES, 3 * LANES, 12 * LANES  # sizes must be constants
 
@@ -149,7 +137,7 @@ def _run_fma(values, at, count, x, xo, indices, y):
 
 
 def _stored(values, bits):
-    from sparsegrain.kernels.base import stored_values
+    from sparsegrain.kernels.layout import stored_values
 
     return stored_values(values, bits)
 

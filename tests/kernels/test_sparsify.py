@@ -8,7 +8,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 import sparsegrain as sg
-from sparsegrain.kernels import SparseConv2d, SparseLinear, sparsify
+from sparsegrain.deploy import SparseConv2d, SparseLinear, sparsify
 from sparsegrain.prune.pruner import Mask
 
 

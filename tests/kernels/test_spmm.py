@@ -82,7 +82,8 @@ def test_linear_writes_its_output_in_place(fmt, case, batch, codes):
 def test_buffers_start_on_a_cache_line(shape, zero):
     """The vector steps' operands are cache-line aligned (numpy gives only 16 bytes), whatever the
     allocator returns."""
-    from sparsegrain.kernels.base import ALIGN, aligned, tile_major
+    from sparsegrain.kernels.layout import aligned, tile_major
+    from sparsegrain.kernels.tuning import ALIGN
 
     for _ in range(8):
         a = aligned(shape, zero=zero)
@@ -104,7 +105,7 @@ def test_buffers_start_on_a_cache_line(shape, zero):
 def test_column_indices_are_narrow_and_unsigned():
     kernel = CASES["csr"](np.random.default_rng(3), 9, 70)[0]
     assert kernel.indices.dtype == np.uint16
-    from sparsegrain.kernels.base import column_index
+    from sparsegrain.kernels.layout import column_index
 
     assert column_index(np.array([0, 70000]), 70001).dtype == np.uint32
 
@@ -115,7 +116,7 @@ def test_spread_visits_every_task_once_and_samples_them_evenly(n):
     half of the first tenth of the tasks, where CSP's work lies."""
     import numba as nb
 
-    from sparsegrain.kernels.base import spread, spread_stride
+    from sparsegrain.kernels.layout import spread, spread_stride
 
     order = nb.njit(lambda n: [spread(i, n, spread_stride(n)) for i in range(n)])(n)
     assert sorted(order) == list(range(n))

@@ -13,7 +13,7 @@ from torch import nn
 from typer.testing import CliRunner
 
 from sparsegrain.cli import app
-from sparsegrain.kernels.bench import bench
+from sparsegrain.benchmarking.bench import bench
 from sparsegrain.patterns.inspect import inspect_layer
 from sparsegrain.studies.csp import check_chunk, csp
 from sparsegrain.workloads import load_weights
@@ -222,7 +222,7 @@ def test_csp_chunk_is_bounded_by_the_csph_accumulators():
 
 
 def test_bench_compares_with_the_memory_available(monkeypatch):
-    monkeypatch.setattr("sparsegrain.kernels.bench.available_memory", lambda: 2**30)
+    monkeypatch.setattr("sparsegrain.benchmarking.bench.available_memory", lambda: 2**30)
     with pytest.raises(ValueError, match=r"needs about 1\.8 GiB .*; 1\.0 GiB of memory is "
                                          "available now"):
         bench((8192, 8192), "unstructured", 0.5, [1])

@@ -3,7 +3,8 @@ storage and accelerator cost, and keep every result in an embedded SQLite store.
 
 from .config import DENSE, Pruning, SweepConfig
 from .store import STORE_NAME, ResultStore, Row, open_store
-from .sweep import SweepRun, measure_point, run_sweep, sweep_keys
+from .point import measure_point
+from .sweep import SweepRun, run_sweep, sweep_keys
 
 __all__ = [
     "DENSE",

@@ -10,7 +10,8 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import Any, Callable
 
 from .. import patterns as patterns_lib
 from ..formats import parse_format
@@ -97,6 +98,14 @@ class SweepConfig:
         """The configuration as plain JSON-ready data."""
         return asdict(self)
 
+    @cached_property
+    def plan(self) -> Plan:
+        """The sweep as objects, parsed once per configuration: what the points pass down."""
+        patterns = {spec: patterns_lib.pattern(spec) for spec in self.patterns}
+        machines = {a: first_fit(ACCELERATORS[a].for_pattern, list(patterns.values()))
+                    for a in self.accelerators}
+        return Plan(patterns, machines)
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SweepConfig":
         """Inverse of :meth:`to_dict` (as stored with a sweep)."""
@@ -114,6 +123,27 @@ class SweepConfig:
         return dense + [
             (p, s, seed) for seed in self.seeds for p in self.patterns for s in self.sparsities
         ]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A sweep's strings parsed once: its patterns by spec, and each machine's constructor
+    parameters (derived from the sweep's first pattern it exploits, :func:`first_fit`)."""
+
+    patterns: dict[str, patterns_lib.Pattern]
+    machines: dict[str, dict[str, Any]]
+
+    def pattern(self, spec: str) -> patterns_lib.Pattern | None:
+        """The pattern a point prunes with (None for the dense baseline)."""
+        return None if spec == DENSE else self.patterns[spec]
+
+
+def first_fit(for_pattern: Callable[[patterns_lib.Geometry], dict[str, Any] | None],
+              patterns: list[patterns_lib.Pattern]) -> dict[str, Any]:
+    """The parameters a format or machine derives from the sweep's first pattern it exploits
+    (``bcsr`` from the first ``block:RxC``, ``csph`` from the first ``csp:C``); the dense
+    baseline and every point use the same ones. None exploited: its defaults."""
+    return next((p for p in (for_pattern(s.geometry) for s in patterns) if p is not None), {})
 
 
 def digest(data: Any) -> str:

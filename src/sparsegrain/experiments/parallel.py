@@ -4,7 +4,7 @@ Every runner takes the same jobs (pattern, sparsity, seed, per-layer targets) an
 finished point's rows for the parent to commit in one transaction, so the numbers do not depend
 on where a point ran (every point seeds torch itself and trains on one thread).
 
-- **serial**: :func:`~.sweep.measure_point` in this process, the CPU latency timed at once.
+- **serial**: :func:`~.point.measure_point` in this process, the CPU latency timed at once.
 - **processes** (``--workers N``): N worker processes (forked from a fork server that has
   imported torch and sparsegrain), each with one torch thread (the sweep's setting), so N
   workers use N cores.
@@ -32,7 +32,7 @@ import os
 import socket
 import sys
 from multiprocessing.managers import SyncManager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 import torch
 
@@ -40,6 +40,7 @@ from ..workloads import MODELS
 from ..workloads.workload import (FILE_MODULE_PREFIX, Workload, is_reference, load_workload,
                                   plugin_names)
 from .config import SweepConfig
+from .point import ACCURACY, CPU, measure_point, point_keys, point_rows
 from .store import ERROR, Pending, Row
 
 Job = tuple[str, float, int, "dict[str, float] | None"]
@@ -66,11 +67,18 @@ def check_options(workers: Any, ray: str | None) -> None:
         raise ValueError("--workers and --ray exclude each other: Ray places the tasks itself")
 
 
+class Runner(Protocol):
+    """Where points run: each job's rows (and, from a worker, the pruned state the parent times
+    later) as the point finishes, in any order."""
+
+    def run(self, jobs: list[Job], say: Callable[[str], None]) -> Iterator[Done]: ...
+
+
 def make_runner(spec: Workload, cfg: SweepConfig, workers: int, ray: str | None, device: str,
-                named: bool = True):
-    """The runner for these options (see the module docstring); ``named``: the workload was
-    loaded from ``cfg.model`` (not handed over as an object)."""
-    check_options(workers, ray)
+                named: bool = True) -> Runner:
+    """The runner for these options, already checked by :func:`check_options` (see the module
+    docstring); ``named``: the workload was loaded from ``cfg.model`` (not handed over as an
+    object)."""
     if ray is not None:
         return RayRunner(spec, cfg, device, ray, named)
     if workers > 1:
@@ -160,8 +168,6 @@ def work(how: str, what: Any, cfg_dict: dict[str, Any], job: Job, device: str,
          status: Any = None) -> tuple[list[Row], dict[str, Any] | None]:
     """One point in a worker: its rows and, when the CPU latency is to be timed, the pruned
     model's state. ``status`` (a queue) hears ``(pid, text)`` as the point moves on."""
-    from .sweep import measure_point
-
     torch.set_num_threads(1)
     cfg = SweepConfig.from_dict(cfg_dict)
     spec = unship(how, what, cfg.weights)
@@ -181,8 +187,6 @@ def work(how: str, what: Any, cfg_dict: dict[str, Any], job: Job, device: str,
 
 def failed_row(spec: Workload, cfg: SweepConfig, job: Job, error: BaseException) -> Row:
     """The error row of a point that failed twice: its accuracy row, naming the point."""
-    from .sweep import ACCURACY, point_rows
-
     pattern, sparsity, seed, _ = job
     reason = (f"point {pattern} @ {sparsity:g} (seed {seed}) failed twice: "
               f"{type(error).__name__}: {error}")
@@ -191,8 +195,6 @@ def failed_row(spec: Workload, cfg: SweepConfig, job: Job, error: BaseException)
 
 def pending(cfg: SweepConfig, job: Job, state: dict[str, Any] | None) -> Pending | None:
     """What the parent stores to time this point's CPU latency later."""
-    from .sweep import CPU, point_keys
-
     if state is None or not cfg.cpu_batch:
         return None
     pattern, sparsity, seed, _ = job
@@ -216,11 +218,9 @@ class SerialRunner:
         self.spec, self.cfg, self.device = spec, cfg, device
 
     def run(self, jobs: list[Job], say: Callable[[str], None]) -> Iterator[Done]:
-        from . import sweep
-
         for pattern, sparsity, seed, targets in jobs:
             label = f"{pattern} @ {sparsity:g} (seed {seed})"
-            yield sweep.measure_point(self.spec, self.cfg, pattern, sparsity, seed,
+            yield measure_point(self.spec, self.cfg, pattern, sparsity, seed,
                                       lambda stage, label=label: say(f"{label}: {stage}"),
                                       targets, self.device), None
 
@@ -234,7 +234,7 @@ def worker_context() -> mp.context.BaseContext:
     ctx = mp.get_context("forkserver")
     # torch._dynamo: torch's optimizers import it (and sympy, ~900 modules, 2.5 s) at their
     # first step; preloaded, no worker pays that again
-    ctx.set_forkserver_preload(["torch", "torch._dynamo", "sparsegrain.experiments.sweep",
+    ctx.set_forkserver_preload(["torch", "torch._dynamo", "sparsegrain.experiments.point",
                                 "sparsegrain.experiments.lifeline"])
     return ctx
 
@@ -255,6 +255,7 @@ class ProcessRunner:
                  named: bool) -> None:
         self.spec, self.cfg, self.device, self.workers = spec, cfg, device, workers
         self.how, self.what = ship(spec, cfg, named)
+        start_fork_server()
 
     def run(self, jobs: list[Job], say: Callable[[str], None]) -> Iterator[Done]:
         ctx = worker_context()

@@ -212,7 +212,11 @@ def _plain(v: Any) -> bool:
 
 
 class Unsupported(ValueError):
-    """A machine declines a layer it cannot run; the message says why."""
+    """A machine declines a layer it cannot run; the message says why, ``reason`` alone too."""
+
+    def __init__(self, machine: str, reason: str) -> None:
+        super().__init__(f"{machine} cannot run this layer: {reason}")
+        self.reason = reason
 
 
 class Accelerator(ABC):
@@ -249,7 +253,7 @@ class Accelerator(ABC):
             )
         reason = self.declines(layer)
         if reason is not None:
-            raise Unsupported(f"{self.name} cannot run this layer: {reason}")
+            raise Unsupported(self.name, reason)
         return self._run(layer)
 
     @abstractmethod

@@ -152,11 +152,12 @@ class CSPH(Accelerator):
         self.n_pe, self.chunk, self.acc_regs = n_pe, chunk, acc_regs
         self.value_bits, self.psum_bits, self.clock_hz = value_bits, psum_bits, clock_hz
         self.gb_kib = gb_kib
+        self.pattern = pattern(f"csp:{chunk}")  # the masks it runs, parsed once
 
     def declines(self, layer: Layer) -> str | None:
         """CSP-H runs cascading masks of its own chunk width only (csp:C with C = ``chunk``)."""
         mask = torch.from_numpy(layer.prepare().mask_matrix())
-        violation = pattern(f"csp:{self.chunk}").violation(mask)
+        violation = self.pattern.violation(mask)
         if violation is None:
             return None
         return (f"csph runs csp:{self.chunk} masks only ({violation}); prune with "

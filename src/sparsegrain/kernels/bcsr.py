@@ -8,14 +8,12 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import (SparseKernel, block_rows, index32, kernel_value_bits, register,
-                   tile_job)
-from .simd import (LANES, PREFETCH, accumulator, lane_sum, narrow, prefetch, row_fma, run_value,
-                   store_block, value_at, vgather_fma, vvalues, wide_vectors, zero_block)
-
-
-#: block rows one task of the vector product handles
-SPMV_BLOCK_ROWS = 16
+from .tuning import PREFETCH, SPMV_BLOCK_ROWS
+from .base import SparseKernel, block_rows, register
+from .layout import index32, kernel_value_bits, tile_job
+from .intrinsics import (LANES, narrow, prefetch, run_value, value_at, vgather_fma, vvalues,
+                         wide_vectors)
+from .steps import accumulator, lane_sum, row_fma, store_block, zero_block
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)

@@ -3,7 +3,7 @@
 A weight whose kept values take at most 16 distinct values (a ``codebook`` encoding: k-means
 centroids, Han et al. ICLR 2016) is stored as one 4-bit code per value, two to a byte, beside a
 float32 table of the 16 values. A product reads half a byte per value instead of two or four;
-the compiled steps (:func:`sparsegrain.kernels.simd.value_at`, ``vgather_fma``) look each code up
+the compiled steps (:func:`sparsegrain.kernels.intrinsics.value_at`, ``vgather_fma``) look each code up
 as they read it, 16 at once from one register on AVX-512 (``vpermps``). :class:`Codes` stands in
 for a values array: it has the values' ``shape``, in Python and in compiled code alike.
 """

@@ -15,10 +15,11 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import (SparseKernel, block_rows, kernel_value_bits, register, spread, spread_stride,
-                   tile_job)
-from .simd import (LANES, PREFETCH, prefetch, store_block, vaxpy, vrun_fma, wide_vectors,
-                   zero_block)
+from .base import SparseKernel, block_rows, register
+from .layout import kernel_value_bits, spread, spread_stride, tile_job
+from .intrinsics import LANES, prefetch, vaxpy, vrun_fma, wide_vectors
+from .tuning import PREFETCH
+from .steps import store_block, zero_block
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)

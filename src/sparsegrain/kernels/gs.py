@@ -14,15 +14,11 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import (SparseKernel, block_rows, float_values, index32, kernel_value_bits, register,
-                   tile_job)
-from .simd import (LANES, NO_OFFSETS, PREFETCH, accumulator, add_row, prefetch, value_at,
-                   vgather_fma, vrun_fma, wide_vectors, zero_block)
-
-#: row groups handled by one parallel task
-GROUPS_PER_TASK = 8
-#: widest run of lanes the vector product gathers at once (four vectors): lcm(B, 16) must fit
-GATHER_RUN = 4 * LANES
+from .tuning import PREFETCH, GATHER_RUN, GROUPS_PER_TASK
+from .base import SparseKernel, block_rows, register
+from .layout import float_values, index32, kernel_value_bits, tile_job
+from .intrinsics import LANES, NO_OFFSETS, prefetch, value_at, vgather_fma, vrun_fma, wide_vectors
+from .steps import accumulator, add_row, zero_block
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)

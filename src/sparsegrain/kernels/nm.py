@@ -8,13 +8,11 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import (SparseKernel, block_height, block_rows, float_values, kernel_value_bits,
-                   register, tile_job)
-from .simd import (LANES, PREFETCH, accumulator, fold_rows, lane_sum, ld, prefetch, row_entries,
-                   row_fma, run_value, store_block, vgather_fma, wide_vectors, zero_block)
-
-#: output rows handled by one parallel task
-ROWS_PER_TASK = 64
+from .tuning import PREFETCH, ROWS_PER_TASK
+from .base import SparseKernel, block_height, block_rows, register
+from .layout import float_values, kernel_value_bits, tile_job
+from .intrinsics import LANES, ld, prefetch, run_value, vgather_fma, wide_vectors
+from .steps import accumulator, fold_rows, lane_sum, row_entries, row_fma, store_block, zero_block
 
 
 def group_offsets(n: int, m: int) -> np.ndarray:

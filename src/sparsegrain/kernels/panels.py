@@ -31,20 +31,10 @@ from typing import Any, Callable
 import numba as nb
 import numpy as np
 
-from .base import column_index, stored_values, tile_job
-from .simd import (LANES, PREFETCH, accumulator, ld, prefetch, row_fma, store_block, value_at,
-                   vmove, vzero)
-
-#: bytes of x in one panel: two thirds of a 48 KB L1 (Intel Golden Cove's L1d, the host
-#: measured); at a 64-column tile panels of 64 columns ran slower (loop overheads) and of 192
-#: or 256 no faster; at an 8-column tile panels of 512 or 1,024 columns took 0.9x the time of
-#: the row-wise kernel, of 2,048 or 4,096 (no panels, rows only grouped) 0.97-1.01x
-PANEL_BYTES = 32 * 1024
-#: output rows of one parallel task: its partial sums (TASK x 64 float32 = 16 KB) beside one
-#: panel of x fill the L1 (tasks of 32 rows took 1.1x the time, of 16 rows 1.2x)
-TASK = 64
-#: rows stepped together: 4 rows x 4 vectors of a 64-column tile = 16 accumulator registers
-GROUP = 4
+from .tuning import PREFETCH, GROUP, PANEL_BYTES, TASK
+from .layout import column_index, stored_values, tile_job
+from .intrinsics import LANES, ld, prefetch, value_at, vmove, vzero
+from .steps import accumulator, row_fma, store_block
 
 
 def panel_width(tile: int) -> int:

@@ -6,6 +6,8 @@ Grammar: ``kind[:param...][:key=value...]``, e.g. ``nm:2:4``, ``block:4x4``, ``g
 
 from __future__ import annotations
 
+import functools
+
 from ..core.registry import Registry
 from .base import Pattern
 
@@ -47,6 +49,19 @@ def pattern(spec: str | Pattern, **options: object) -> Pattern:
         return spec
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"pattern must be a non-empty string; valid forms: {valid_forms()}")
+    key = tuple(sorted(options.items(), key=lambda kv: kv[0]))
+    try:
+        return _parse(spec, key)
+    except TypeError as e:  # an option value that cannot be a cache key: parse it afresh
+        if "unhashable" not in str(e):
+            raise
+        return _parse.__wrapped__(spec, key)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse(spec: str, options: tuple[tuple[str, object], ...]) -> Pattern:
+    """A pattern string parsed once per process: the registry is consulted once per distinct
+    string, and every caller shares the (immutable) Pattern."""
     kind, *parts = [p.strip() for p in spec.strip().split(":")]
     kind = kind.lower()
     if kind not in PATTERNS:
@@ -57,7 +72,7 @@ def pattern(spec: str | Pattern, **options: object) -> Pattern:
         if "=" in p:
             k, v = p.split("=", 1)
             opts[k.strip()] = _value(v.strip())
-    opts.update(options)
+    opts.update(dict(options))
     cls = PATTERNS[kind]
     try:
         return cls.from_parts(args, opts)

@@ -7,7 +7,8 @@ from pathlib import Path
 from ..core.files import FolderLock
 from ..experiments.config import SweepConfig
 from ..experiments.store import STORE_NAME, ResultStore
-from ..experiments.sweep import accelerator_params, sweep_keys
+from ..experiments.point import accelerator_params
+from ..experiments.sweep import sweep_keys
 from .budget import DEFAULT_BUDGETS, check_budgets
 from .render import write_report
 from .summary import Summary, summarize

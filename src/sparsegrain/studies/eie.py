@@ -25,7 +25,7 @@ from ..workloads import LayerShape, get_network
 from ..hardware.base import EnergyTable, simulate
 from ..hardware.eie import EIE
 from ..hardware.inputs import random_activations
-from ..kernels.sparsify import kernel_for
+from ..kernels.build import kernel_for
 from .report import geomean
 
 #: the paper's queue depth (SPEC 4.1); it studies depths 1..256 and 1..256 PEs

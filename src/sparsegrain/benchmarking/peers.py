@@ -26,8 +26,8 @@ from ..core.arrays import available_memory
 from ..core.timing import interleaved_ms
 from ..patterns import pattern
 from .bench import format_for, masked_weight, memory_needed
-from .base import VALUE_BITS
-from .sparsify import VALUE_LABELS, kernel_for
+from ..kernels.layout import VALUE_BITS
+from ..kernels.build import VALUE_LABELS, kernel_for
 
 KERNEL = "sparsegrain"
 

@@ -19,8 +19,9 @@ from ..core.arrays import available_memory
 from ..core.timing import median_ms
 from ..patterns import examples, pattern
 from ..patterns.base import check_sparsity
-from .base import SparseKernel, native_kernels
-from .sparsify import kernel_for
+from ..kernels import SparseKernel
+from ..kernels.base import native_kernels
+from ..kernels.build import kernel_for
 
 #: bytes of the buffer timed for the copy bandwidth (well past the caches)
 COPY_BYTES = 256 * 2**20

@@ -19,7 +19,8 @@ from torch import nn
 
 from ..core.files import write_atomic
 from ..formats.serial import from_bytes
-from .sparsify import KernelLayer, SparseConv2d, SparseLinear, from_encoded, set_module
+from ..kernels.build import from_encoded
+from .sparsify import KernelLayer, SparseConv2d, SparseLinear, set_module
 
 ENCODED = ".__encoded__"
 MANIFEST = "sparsegrain"
@@ -38,11 +39,11 @@ def save(model: nn.Module, path: str | Path) -> Path:
     layers = {n: m for n, m in model.named_modules() if isinstance(m, KernelLayer)}
     if not layers:
         raise ValueError("the model has no sparse layer to save; run "
-                         "sparsegrain.kernels.sparsify(model, ...) first")
+                         "sparsegrain.sparsify(model, ...) first")
     missing = [n for n, m in layers.items() if m.kernel.encoded is None]
     if missing:
         raise ValueError(f"layer {missing[0]} holds a kernel without its Encoded; build it with "
-                         "sparsify or kernels.sparsify.from_encoded")
+                         "sparsify or sparsegrain.kernels.build.from_encoded")
     tensors = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
     manifest: dict[str, Any] = {"version": VERSION, "layers": {}}
     for name, m in layers.items():

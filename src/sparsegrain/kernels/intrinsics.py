@@ -1,4 +1,4 @@
-"""Explicit 16-lane float32 vector steps for the numba SpMM and vector-product kernels.
+"""Explicit 16-lane float32 vector intrinsics for the numba SpMM and vector-product kernels.
 
 LLVM's auto-vectoriser is unreliable on the SpMM inner loops (whether it vectorises a 16- or
 32-column batch tile depends on how far it unrolls first), and on AVX-512 machines it prefers
@@ -24,6 +24,7 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 
 from .codes import BOOK, CodesType
+from .tuning import PREFETCH  # noqa: F401  (the distance every kernel prefetches at)
 
 #: float32 lanes in one vector step (one 512-bit register)
 LANES = 16
@@ -482,18 +483,12 @@ def ld(typingctx: Any, ary: Any, at: Any) -> Any:
     return ary.dtype(ary, types.intp), codegen
 
 
-#: stored entries a stream is prefetched ahead (:func:`prefetch`): 2 KB of float32 values
-PREFETCH = 512
-
-
 @intrinsic
 def prefetch(typingctx: Any, ary: Any, at: Any) -> Any:
     """Ask for the cache line of ``ary.flat[at]`` (an array, or the packed bytes of 4-bit codes)
     to be brought to L1 ahead of its use; never faults, so ``at`` may lie past the end. The
-    hardware's own prefetch fell behind the vector product's streams when the weights came
-    from memory: 0.62-0.75 ms against 0.48-0.54 ms prefetched 512 entries ahead (CSR, 4096 x
-    4096, 90 %, one thread, a 192 MB array read between calls; no change with the weights in
-    cache)."""
+    hardware's own prefetch falls behind the vector product's streams when the weights come
+    from memory (docs/performance.md, prefetching)."""
     if not (isinstance(ary, (types.Array, CodesType))):
         raise TypingError(f"prefetch takes an array or codes, got {ary}")
 
@@ -547,7 +542,7 @@ def wide_vectors(typingctx: Any) -> Any:
 
 
 @intrinsic(prefer_literal=True)
-def _stack_floats(typingctx: Any, size: Any) -> Any:
+def stack_floats(typingctx: Any, size: Any) -> Any:
     """Pointer to ``size`` float32 on the stack of the function being compiled."""
     if not isinstance(size, types.IntegerLiteral):
         raise TypingError(f"accumulator size must be a compile-time constant, got {size}")
@@ -558,46 +553,6 @@ def _stack_floats(typingctx: Any, size: Any) -> Any:
         return builder.bitcast(ptr, ir.FloatType().as_pointer())
 
     return types.CPointer(types.float32)(size), codegen
-
-
-@nb.njit(inline="always")
-def accumulator(size: int) -> Any:  # pragma: no cover - compiled
-    """A float32 stack array of ``size`` elements (not zeroed); ``size`` a compile-time constant."""
-    return nb.carray(_stack_floats(size), size)
-
-
-@nb.njit(inline="always")
-def zero_block(acc: Any) -> None:  # pragma: no cover - compiled
-    """Zero a whole accumulator block."""
-    for a in range(0, acc.shape[0], LANES):
-        vzero(acc, a)
-
-
-def store_block(acc: Any, y: Any, row0: int, rows: int, t0: int, tile: int) -> None:
-    """Write accumulator rows 0..rows-1 (``tile`` columns each) to y[row0 + i, t0 : t0 + tile],
-    in compiled code only: row by row into a row-major y; into a y that is the transpose of a
-    row-major (n, rows) array, 16 rows at a time, one column of the block per vector (a gather
-    from the accumulator, one contiguous store): stored row by row, a row's floats lie 16 KB
-    apart at 4096 rows, all in one L1 set, and the 64 rows of a panel task took a quarter of
-    the product's time."""
-    raise NotImplementedError("store_block runs inside compiled kernels only")
-
-
-@overload(store_block, inline="always", prefer_literal=True)
-def _store_block(acc, y, row0, rows, t0, tile):  # numba matches the stub's argument names only
-    if isinstance(y, types.Array) and y.layout == "C":
-        def by_rows(acc, y, row0, rows, t0, tile):  # pragma: no cover - compiled
-            for i in range(acc.shape[0] // tile):
-                if i < rows:
-                    put_row(acc, i, y, row0 + i, t0, tile, False)
-        return by_rows
-
-    def by_columns(acc, y, row0, rows, t0, tile):  # pragma: no cover - compiled
-        n = y.shape[0]
-        for i0 in range(0, rows, LANES):
-            for t in range(tile):
-                vcolumn(y, row0 + i0 + (t0 + t) * n, acc, i0 * tile + t, tile, rows - i0)
-    return by_columns
 
 
 @intrinsic
@@ -627,84 +582,3 @@ def vcolumn(typingctx: Any, dst: Any, at: Any, src: Any, src_at: Any, stride: An
         return builder.zext(any_bad, ir.IntType(64))
 
     return types.int64(dst, types.intp, src, types.intp, types.intp, types.intp), codegen
-
-
-@nb.njit(inline="always")
-def row_fma(acc: Any, i: int, v: Any, x: Any, xo: int, tile: int) -> None:  # pragma: no cover - compiled
-    """Accumulator row i (``tile`` columns) += v * the ``tile`` floats of x from flat offset xo:
-    the step every SpMM kernel takes per stored value."""
-    for t in range(0, tile, LANES):
-        vfma(acc, i * tile + t, v, x, xo + t, tile)
-
-
-@nb.njit(inline="always")
-def row_entries(acc, run, values, at, length, h, entry, w, c, x, xt, tile):  # pragma: no cover - compiled
-    """``entry(acc, i, run, w, c, at, j, x, xt, tile)`` (``c``: the format's sizes, constants once
-    inlined) for the ``length`` stored entries of a row whose values start at flat offset
-    ``at``, entry j into partial-sum row j mod h (h independent FMA chains) with its value as
-    ``run_value(run, values, at, j mod 16)``. The values are decoded 16 at a time
-    (:func:`vvalues`); whole runs go without a test, only the last run checks each entry."""
-    j = 0
-    while j + LANES <= length:
-        vvalues(run, values, at + j, LANES)
-        for q in range(0, LANES, h):
-            for i in range(h):
-                entry(acc, i, run, w, c, at + j, q + i, x, xt, tile)
-        j += LANES
-    vvalues(run, values, at + j, length - j)
-    for q in range(0, LANES, h):
-        for i in range(h):
-            if j + q + i < length:
-                entry(acc, i, run, w, c, at + j, q + i, x, xt, tile)
-
-
-@nb.njit(inline="always")
-def fold_rows(acc: Any, tile: int) -> None:  # pragma: no cover - compiled
-    """Add every accumulator row (``tile`` columns each) into row 0: partial sums kept in
-    separate rows give independent FMA chains, so one output row still fills the FMA pipes."""
-    for i in range(1, acc.shape[0] // tile):
-        row_fma(acc, 0, 1.0, acc, i * tile, tile)
-
-
-@nb.njit(inline="always")
-def add_row(
-    acc: Any, i: int, y: Any, row: int, t0: int, tile: int
-) -> None:  # pragma: no cover - compiled
-    """y[row, t0 : t0 + tile] += accumulator row i."""
-    put_row(acc, i, y, row, t0, tile, True)
-
-
-def put_row(acc: Any, i: int, y: Any, row: int, t0: int, tile: int, add: bool) -> None:
-    """y[row, t0 : t0 + tile] = (``add``: +=) accumulator row i, in compiled code only. A
-    row-major y (rows, n) takes whole vectors; a y that is the transpose of a row-major (n, rows)
-    array (a Linear layer's output, written in place rather than transposed after) takes
-    scatters, a row's floats lying ``rows`` apart."""
-    raise NotImplementedError("put_row runs inside compiled kernels only")
-
-
-@overload(put_row, inline="always", prefer_literal=True)
-def _put_row(acc, i, y, row, t0, tile, add):  # numba matches the stub's argument names only
-    if isinstance(y, types.Array) and y.layout == "C":
-        def vectors(acc, i, y, row, t0, tile, add):  # pragma: no cover - compiled
-            n = y.shape[1]
-            for t in range(0, tile, LANES):
-                if add:
-                    vfma(y, row * n + t0 + t, 1.0, acc, i * tile + t, tile)
-                else:
-                    vmove(y, row * n + t0 + t, acc, i * tile + t, tile)
-        return vectors
-
-    def scattered(acc, i, y, row, t0, tile, add):  # pragma: no cover - compiled
-        rows = y.shape[0]
-        for t in range(0, tile, LANES):
-            vscatter(y, row + (t0 + t) * rows, rows, acc, i * tile + t, tile, add)
-    return scattered
-
-
-@nb.njit(inline="always")
-def lane_sum(acc: Any, a: int, n: int) -> Any:  # pragma: no cover - compiled
-    """acc[a] + ... + acc[a + n - 1] as float32."""
-    s = np.float32(0.0)
-    for i in range(a, a + n):
-        s += acc[i]
-    return s

@@ -14,7 +14,7 @@ import weakref
 
 import torch
 
-from .base import SparseKernel
+from ..kernels import SparseKernel
 
 _LIVE: "weakref.WeakValueDictionary[int, SparseKernel]" = weakref.WeakValueDictionary()
 _NUMBERS = itertools.count()

@@ -1,0 +1,8 @@
+"""Sparse models deployed: ``sparsify`` swaps pruned layers for sparse-kernel ones, reached
+through the ``sparsegrain::linear`` operator (so models compile and export), timed and cached per
+layer; ``save`` / ``load`` keep them in their encoded form."""
+
+from .saving import load, save
+from .sparsify import LayerChoice, SparseConv2d, SparseLinear, sparsify
+
+__all__ = ["LayerChoice", "SparseConv2d", "SparseLinear", "load", "save", "sparsify"]
