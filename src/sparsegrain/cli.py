@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 import json
+import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -315,8 +316,28 @@ def _print_encoded(rows: list, title: str) -> None:
 
 # --- hardware -------------------------------------------------------------------------------
 
+class StudyCommands(TyperGroup):
+    """``sparsegrain reproduce``: one command per registered study, built when asked for (the
+    studies import torch, which ``sparsegrain --help`` does without)."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        from .studies import STUDIES
+
+        return sorted(STUDIES)
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        from .studies import STUDIES
+
+        if name not in STUDIES:
+            return None
+        one = typer.Typer(rich_markup_mode=None)
+        _study_command(one, name, STUDIES[name])
+        return typer.main.get_command(one)
+
+
 reproduce_app = typer.Typer(
-    help="Reproduce a paper's results with the hardware models.", no_args_is_help=True
+    cls=StudyCommands, help="Reproduce a paper's results with the hardware models.",
+    no_args_is_help=True, rich_markup_mode=None,
 )
 app.add_typer(reproduce_app, name="reproduce")
 
@@ -378,56 +399,10 @@ def simulate_cmd(
         console.print(result.table())
 
 
-@reproduce_app.command("eie")
-def reproduce_eie_cmd(
-    out: Path = typer.Option(Path("reproduce/eie"), "--out", "-o", help="report folder"),
-    quick: bool = typer.Option(False, "--quick", help="three small layers, short sweeps"),
-    overwrite: bool = typer.Option(False, "--overwrite", help="replace report files already there"),
-    layers: str = typer.Option(None, "--layers", help="comma-separated subset, e.g. Alex-8,NT-We"),
-    seed: int = typer.Option(0, "--seed", help="seed of the random weights and activations"),
-    energy_table: str = typer.Option(None, "--energy-table", help="YAML energy table file"),
-    as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
-) -> None:
-    """EIE's nine benchmark layers on the EIE model: times, efficiency, energy, sweeps, CPU."""
-    from dataclasses import asdict
-
-    from rich.progress import Progress
-
-    from .studies.eie import check_writable, run_eie_study, write_eie_report
-
-    try:
-        check_writable(out, overwrite)
-        with Progress(console=console, transient=True) as bar:
-            names = [n.strip() for n in layers.split(",")] if layers else None
-            task = bar.add_task("EIE layers", total=len(names) if names else 3 if quick else 9)
-
-            def step(name: str) -> None:
-                bar.update(task, advance=1, description=f"EIE: {name} done")
-
-            runs = run_eie_study(quick=quick, seed=seed, energy_table=energy_table, layers=names,
-                             progress=step)
-        files = write_eie_report(runs, out, overwrite)
-    except ValueError as e:
-        raise fail(str(e))
-    if as_json:
-        print(json.dumps([asdict(r) for r in runs], indent=1))
-        return
-    table = Table(title="EIE model, 64 PEs, queue depth 8, 800 MHz")
-    for col in ("layer", "cycles", "actual (us)", "theoretical (us)", "efficiency", "energy (uJ)",
-                "CPU dense (us)", "CPU torch CSR (us)", "CPU kernel (us)"):
-        table.add_column(col, justify="left" if col == "layer" else "right")
-    for r in runs:
-        table.add_row(r.layer, f"{r.cycles:,}", f"{r.actual_us:.2f}", f"{r.theoretical_us:.2f}",
-                      f"{r.efficiency:.1%}", f"{r.energy_uj:.2f}", f"{r.cpu_dense_us:,.1f}",
-                      f"{r.cpu_sparse_us:,.1f}", f"{r.cpu_kernel_us:,.1f}")
-    console.print(table)
-    console.print("wrote " + ", ".join(str(f) for f in files))
-
-
 def _reproduce(name: str, out: Path | None, overwrite: bool, as_json: bool, **options: object) -> None:
     """Run one seed comparison, write its markdown, CSV and PNG plots, print the summary."""
     from .studies import run_study, write_study
-    from .studies.report import cell
+    from .studies.study import cell
 
     folder = Path("reproduce") / name if out is None else out
     try:
@@ -449,69 +424,55 @@ def _reproduce(name: str, out: Path | None, overwrite: bool, as_json: bool, **op
     console.print(f"wrote {', '.join(str(p) for p in paths)}", highlight=False)
 
 
-_OUT = typer.Option(None, "--out", "-o", help="output folder (default reproduce/<study>)")
-_QUICK = typer.Option(False, "--quick", help="one small layer only (seconds)")
-_OVERWRITE = typer.Option(False, "--overwrite", help="replace report files already in the folder")
-_MINILM = typer.Option(True, "--minilm/--no-minilm", help="add MiniLM's real weights (if installed)")
-_SEED = typer.Option(0, "--seed", help="seed of the random weights and activations")
-_JSON = typer.Option(False, "--json", help="print the rows as JSON")
-_FROM = typer.Option(None, "--from", help="a `sparsegrain tradeoff` output folder: add the "
-                     "comparison at equal accuracy from its sweep")
+def _study_command(into: typer.Typer, name: str, fn: Any) -> None:
+    """Add ``sparsegrain reproduce NAME``, its options built from the study function's signature
+    (each parameter's help and flag from its :class:`~sparsegrain.studies.study.Opt`): a new
+    registered study gets its command without an edit here."""
+    import inspect
+    import typing
 
+    from .studies.study import Opt
 
-@reproduce_app.command("granularity")
-def reproduce_granularity(
-    out: Path = _OUT, quick: bool = _QUICK, overwrite: bool = _OVERWRITE, minilm: bool = _MINILM,
-    seed: int = _SEED, as_json: bool = _JSON,
-    density: float = typer.Option(0.3, "--density", help="weight density of every pattern"),
-    act_density: float = typer.Option(0.5, "--act-density", help="density of the random activations"),
-    from_store: Path = _FROM,
-) -> None:
-    """Unstructured vs vector vs kernel vs filter at equal density: storage and SCNN references (Mao et al.)."""
-    _reproduce("granularity", out, overwrite, as_json, quick=quick, minilm=minilm, seed=seed,
-               density=density, act_density=act_density,
-               from_store=None if from_store is None else str(from_store))
+    hints = typing.get_type_hints(fn, include_extras=True)
+    common = [
+        inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=Path | None,
+                          default=typer.Option(None, "--out", "-o", help="output folder "
+                                               f"(default reproduce/{name})")),
+        inspect.Parameter("overwrite", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+                          default=typer.Option(False, "--overwrite",
+                                               help="replace report files already there")),
+        inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+                          default=typer.Option(False, "--json", help="print the rows as JSON")),
+    ]
+    tuples: dict[str, type] = {}
+    params = []
+    for pname, param in inspect.signature(fn).parameters.items():
+        hint = hints[pname]
+        opt = next((m for m in getattr(hint, "__metadata__", ()) if isinstance(m, Opt)), Opt(""))
+        base = typing.get_args(hint)[0] if hasattr(hint, "__metadata__") else hint
+        flag = opt.flag or f"--{pname.replace('_', '-')}"
+        default = param.default
+        if typing.get_origin(base) is tuple:  # typed on the command line as a comma list
+            tuples[pname] = typing.get_args(base)[0]
+            base, default = str, ",".join(map(str, default))
+        names = (f"{flag}/--no-{flag[2:]}",) if base is bool and default is True else (flag,)
+        params.append(inspect.Parameter(pname, inspect.Parameter.KEYWORD_ONLY, annotation=base,
+                                        default=typer.Option(default, *names, help=opt.help)))
 
+    def command(out: Path | None, overwrite: bool, as_json: bool, **options: Any) -> None:
+        for pname, kind in tuples.items():
+            try:
+                options[pname] = tuple(kind(t.strip()) for t in options[pname].split(",")
+                                       if t.strip())
+            except ValueError:
+                raise fail(f"--{pname.replace('_', '-')} takes comma-separated {kind.__name__} "
+                           f"values, got {options[pname]!r}") from None
+        _reproduce(name, out, overwrite, as_json, **options)
 
-@reproduce_app.command("csp")
-def reproduce_csp(
-    out: Path = _OUT, quick: bool = _QUICK, overwrite: bool = _OVERWRITE, minilm: bool = _MINILM,
-    seed: int = _SEED, as_json: bool = _JSON,
-    sparsities: str = typer.Option("0.7,0.9", "--sparsities", help="comma-separated weight sparsities"),
-    act_density: float = typer.Option(0.5, "--act-density", help="density of the random activations"),
-    chunk: int = typer.Option(32, "--chunk", help="CSP chunk width C (output channels)"),
-) -> None:
-    """CSP-H with csp:C masks vs SparTen with unstructured masks: cycles, speedup, energy (Hanson et al.)."""
-    try:
-        values = tuple(float(s) for s in sparsities.split(",") if s.strip())
-    except ValueError:
-        raise fail(f"--sparsities must be comma-separated numbers in [0, 1), got {sparsities!r}")
-    _reproduce("csp", out, overwrite, as_json, quick=quick, minilm=minilm, seed=seed,
-               sparsities=values, act_density=act_density, chunk=chunk)
-
-
-@reproduce_app.command("gs")
-def reproduce_gs(
-    out: Path = _OUT, quick: bool = _QUICK, overwrite: bool = _OVERWRITE, minilm: bool = _MINILM,
-    seed: int = _SEED, as_json: bool = _JSON,
-    sparsity: float = typer.Option(0.9, "--sparsity", help="weight sparsity of every pattern, in [0, 1)"),
-    lanes: int = typer.Option(8, "--lanes", help="B: vector lanes = scratchpad banks"),
-    from_store: Path = _FROM,
-) -> None:
-    """GS vertical/horizontal vs unstructured vs block Bx1/1xB vs dense on the GS engine (Sun et al.)."""
-    _reproduce("gs", out, overwrite, as_json, quick=quick, minilm=minilm, seed=seed,
-               sparsity=sparsity, lanes=lanes,
-               from_store=None if from_store is None else str(from_store))
-
-
-@reproduce_app.command("sparten")
-def reproduce_sparten(
-    out: Path = _OUT, quick: bool = _QUICK, overwrite: bool = _OVERWRITE, seed: int = _SEED,
-    as_json: bool = _JSON,
-    act_density: float = typer.Option(0.5, "--act-density", help="density of the random activations"),
-) -> None:
-    """SparTen vs a dense array, a one-sided sparse machine and SCNN on pruned AlexNet/VGG-16 layers (Gondimalla et al.)."""
-    _reproduce("sparten", out, overwrite, as_json, quick=quick, seed=seed, act_density=act_density)
+    command.__signature__ = inspect.Signature(common + params)  # type: ignore[attr-defined]
+    text = " ".join((fn.__doc__ or name).split("\n\n")[0].split())
+    command.__doc__ = re.sub(r":\w+:`~?\.?([^`]+)`|``([^`]+)``", lambda m: m[1] or m[2], text)
+    into.command(name)(command)
 
 
 # --- kernels --------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``sparsegrain reproduce eie``: table, JSON and plots from the EIE benchmark layers."""
+"""``sparsegrain reproduce eie``: table, CSV and plots from the EIE benchmark layers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sparsegrain.cli import app
-from sparsegrain.studies.eie import REPORT_FILES, measure_eie_layer
+from sparsegrain.studies.eie import measure_eie_layer
 from sparsegrain.hardware.base import EnergyTable
 from sparsegrain.workloads import LayerShape
 
@@ -17,19 +17,20 @@ runner = CliRunner()
 
 
 @pytest.mark.slow
-def test_reproduce_eie_writes_table_json_and_plots(tmp_path):
+def test_reproduce_eie_writes_table_csv_and_plots(tmp_path):
     out = runner.invoke(app, ["reproduce", "eie", "--quick", "--layers", "NT-We",
-                              "--out", str(tmp_path)])
+                              "--out", str(tmp_path), "--json"])
     assert out.exit_code == 0, out.output
-    assert "NT-We" in out.output
-    for name in REPORT_FILES:
+    for name in ("eie.md", "eie.csv", "eie_efficiency_vs_depth.png", "eie_speedup_vs_pes.png",
+                 "eie_efficiency_vs_depth.pdf"):
         assert (tmp_path / name).stat().st_size > 0, name
-    (run,) = json.loads((tmp_path / "results.json").read_text())
-    assert run["shape"] == [600, 4096]
-    assert abs(run["weight_density"] - 0.10) < 0.005 and abs(run["act_density"] - 1.0) < 1e-9
+    (run,) = json.loads(out.stdout)["rows"]
+    assert run["shape"] == "4096x600"
+    assert abs(run["weights"] - 0.10) < 0.005 and abs(run["acts"] - 1.0) < 1e-9
     assert run["theoretical_us"] <= run["actual_us"]
-    assert run["cpu_dense_us"] > 0 and run["cpu_sparse_us"] > 0 and run["cpu_kernel_us"] > 0
-    assert "| NT-We | 4096x600 |" in (tmp_path / "table.md").read_text()
+    assert run["cpu_dense_us"] > 0 and run["cpu_torch_csr_us"] > 0 and run["cpu_kernel_us"] > 0
+    assert "| NT-We | 4096x600 |" in (tmp_path / "eie.md").read_text()
+    assert set(json.loads(run["efficiency_by_depth"])) == {"2", "8", "32"}
 
 
 def test_sweeps_deeper_queues_and_more_pes_help():
@@ -48,7 +49,7 @@ def test_unknown_layer_is_a_one_line_error(tmp_path):
 
 
 def test_existing_report_is_kept_without_overwrite(tmp_path):
-    (tmp_path / "table.md").write_text("mine")
+    (tmp_path / "eie.md").write_text("mine")
     out = runner.invoke(app, ["reproduce", "eie", "--layers", "NT-We", "--out", str(tmp_path)])
-    assert out.exit_code == 2 and "--overwrite" in out.output
-    assert (tmp_path / "table.md").read_text() == "mine"
+    assert out.exit_code == 2 and "overwrite" in out.output
+    assert (tmp_path / "eie.md").read_text() == "mine"

@@ -29,7 +29,7 @@ def test_write_study_files_and_no_overwrite(tmp_path):
 
 
 def test_unknown_study():
-    with pytest.raises(ValueError, match="valid: csp, granularity, gs, sparten"):
+    with pytest.raises(ValueError, match="valid: csp, eie, granularity, gs, sparten"):
         run_study("eie-queues")
 
 

@@ -174,7 +174,7 @@ class FolderLock:
     def held(self) -> bool:
         return self.fd is not None
 
-    def __enter__(self) -> "FolderLock":
+    def __enter__(self) -> FolderLock:
         self.acquire()
         return self
 

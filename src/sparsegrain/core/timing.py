@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def call_times(fn: Callable[[], Any], reps: int, warmup: int = 1) -> list[float]:

@@ -7,7 +7,14 @@ Arrays are numpy arrays (contiguous, fixed dtypes) laid out on the 2-D view W[ou
 
 from ..core.registry import import_members
 from .base import (
-    FORMATS, Encoded, StorageReport, encode, format_spec, parse_format, pattern_params, register,
+    FORMATS,
+    Encoded,
+    StorageReport,
+    encode,
+    format_spec,
+    parse_format,
+    pattern_params,
+    register,
 )
 from .serial import from_bytes
 

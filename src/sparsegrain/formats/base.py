@@ -148,7 +148,7 @@ class Encoded(ABC):
     @classmethod
     def encode(cls, m: np.ndarray, keep: np.ndarray, /, weight: torch.Tensor,
                value_bits: int = DEFAULT_VALUE_BITS, dense_bits: int | None = None,
-               **params: Any) -> "Encoded":
+               **params: Any) -> Encoded:
         """Encode the 2-D view ``m`` with kept positions ``keep``; ``weight`` is the original.
         ``value_bits`` is the width of a stored value, ``dense_bits`` of a dense element (the
         compression reference; default ``value_bits``). ``m`` and ``keep`` are positional, so
@@ -157,9 +157,10 @@ class Encoded(ABC):
 
     @classmethod
     @abstractmethod
-    def _encode(cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], **params: Any
-                ) -> "Encoded":
-        """The format's own encoding; ``base`` holds the fields every format shares."""
+    def _encode(cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], /, *args: Any,
+                **params: Any) -> Encoded:
+        """The format's own encoding; ``base`` holds the fields every format shares. Overrides
+        name their own parameters after ``base``, which ``*args, **params`` here admits."""
 
     @classmethod
     def parameters(cls) -> list[str]:
@@ -242,7 +243,7 @@ def parse_format(text: str) -> tuple[str, dict[str, Any]]:
     if len(values) > len(names) or not all(v.isdigit() for v in values) or not well_formed:
         forms = ":".join([kind, *(n.upper() for n in names)]) if names else kind
         raise ValueError(f"malformed format {text!r}; form: {forms}[:option=value]")
-    params: dict[str, Any] = {n: int(v) for n, v in zip(names, values)}
+    params: dict[str, Any] = {n: int(v) for n, v in zip(names, values, strict=False)}
     for k, v in options.items():
         params[k] = v == "true" if v in ("true", "false") else int(v)
     known = FORMATS[kind].parameters()

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from ..patterns.base import Geometry
 from .base import Encoded, check_width, count_width, index_width, register
@@ -39,7 +38,7 @@ class BCSR(Encoded):
     def _encode(
         cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], block_rows: int = 4,
         block_cols: int = 4, index_bits: int | None = None, pointer_bits: int = 32
-    ) -> "BCSR":
+    ) -> BCSR:
         """4 x 4 blocks; ``index_bits`` defaults to ceil(log2(block columns)); 32-bit pointers."""
         for name, v in (("block_rows", block_rows), ("block_cols", block_cols)):
             if not isinstance(v, (int, np.integer)) or v < 1:

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from .base import Encoded, check_width, count_width, register
 
@@ -38,7 +37,7 @@ class Bitmap(Encoded):
     def _encode(
         cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], chunk: int = SPARTEN_CHUNK,
         pointer_bits: int = 32
-    ) -> "Bitmap":
+    ) -> Bitmap:
         """128-position chunks with 32-bit pointers by default."""
         if not isinstance(chunk, (int, np.integer)) or chunk < 0:
             raise ValueError(f"chunk must be a non-negative integer (0: no pointers), got {chunk!r}")

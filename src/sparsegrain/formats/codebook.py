@@ -93,7 +93,7 @@ class Codebook(Encoded):
     def _encode(
         cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], code_bits: int = 4, codebook:
         object = None, index: str = "csr", index_params: dict[str, Any] | None = None
-    ) -> "Codebook":
+    ) -> Codebook:
         """``code_bits`` = 4; ``codebook`` fixes the centroids (else k-means); ``index`` is the
         format holding the codes (default csr), encoded with ``index_params`` (N:M's n and m,
         say)."""

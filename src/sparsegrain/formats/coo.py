@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from .base import Encoded, check_width, index_width, register
 
@@ -28,7 +27,7 @@ class COO(Encoded):
     def _encode(
         cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], row_bits: int | None = None,
         col_bits: int | None = None
-    ) -> "COO":
+    ) -> COO:
         """Index widths default to ceil(log2(rows)) and ceil(log2(cols))."""
         r, c = np.nonzero(keep)
         widths = []

@@ -41,7 +41,7 @@ class CSPFormat(Encoded):
     @classmethod
     def _encode(
         cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], c: int = 8
-    ) -> "CSPFormat":
+    ) -> CSPFormat:
         """Chunks of C = 8 outputs; the mask must keep whole chunk prefixes (``csp:C``)."""
         if not isinstance(c, (int, np.integer)) or c < 1:
             raise ValueError(f"csp chunk width c must be a positive integer, got {c!r}")

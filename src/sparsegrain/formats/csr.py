@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 
 from ..patterns.base import Geometry
 from .base import Encoded, check_width, count_width, index_width, register
@@ -35,7 +34,7 @@ class Compressed(Encoded):
     def _encode(
         cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], index_bits: int | None = None,
         pointer_bits: int = DEFAULT_POINTER_BITS
-    ) -> "Compressed":
+    ) -> Compressed:
         """``index_bits`` defaults to ceil(log2(minor extent)); pointers are 32-bit."""
         if cls.axis == 1:
             m, keep = m.T, np.ascontiguousarray(keep.T)

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from .base import Encoded, register
 
@@ -25,7 +24,7 @@ class Dense(Encoded):
     @classmethod
     def _encode(
         cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any]
-    ) -> "Dense":
+    ) -> Dense:
         return cls(**base, values=m.copy(), n_kept=int(np.count_nonzero(keep)))
 
     @property

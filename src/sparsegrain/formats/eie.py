@@ -9,11 +9,10 @@ pointers, 64 PEs. The reference files of ``RalphMao/EIE-simulator`` (``ptr/ptrK.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 
 from .base import check_width, register
 from .codebook import quantize, shared_codebook
@@ -52,7 +51,7 @@ class EIEFormat(Relative):
         cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], n_pe: int = 64, index_bits:
         int = 4, pointer_bits: int = EIE_POINTER_BITS, code_bits: int = 4, codebook: object =
         None, bias_column: bool = False
-    ) -> "EIEFormat":
+    ) -> EIEFormat:
         """64 PEs, 4-bit codes and zeros_before, 16-bit pointers; ``codebook`` fixes the
         centroids (else k-means over the kept weights)."""
         check_relative(n_pe, index_bits)
@@ -112,7 +111,9 @@ def read_reference(
     code_bits = int(np.log2(len(book)))
     if len(book) != 1 << code_bits:
         raise ValueError(f"{path / 'arithm.dat'} holds {len(book)} entries, not a power of two")
-    ptr, codes, zb = [], [], []
+    ptr: list[np.ndarray] = []
+    codes: list[np.ndarray] = []
+    zb: list[np.ndarray] = []
     for k in range(n_pe):
         p = np.fromfile(path / "ptr" / f"ptr{k}.dat", dtype="<u4").astype(np.int64)
         spm = np.fromfile(path / "spm" / f"spm{k}.dat", dtype="<u4")
@@ -125,7 +126,7 @@ def read_reference(
         codes.append(pairs[:, 0].astype(np.uint8))
         zb.append(pairs[:, 1].astype(np.uint8))
     full = (1 << index_bits) - 1
-    fillers = int(sum(((c == 0) & (z == full)).sum() for c, z in zip(codes, zb)))
+    fillers = int(sum(((c == 0) & (z == full)).sum() for c, z in zip(codes, zb, strict=True)))
     cols = len(ptr[0]) - 1
     last = max(int(entry_positions(ptr[k], zb[k], n_pe, k)[0].max(initial=-1)) for k in range(n_pe))
     rows = last + 1 if rows is None else rows

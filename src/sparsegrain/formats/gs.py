@@ -148,7 +148,7 @@ class GSFormat(Encoded):
         cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], b: int = 8, e: int = 1,
         scatter: bool = False, row_order: object = None, index_bits: int = 16, pointer_bits: int =
         32, row_bits: int = 16
-    ) -> "GSFormat":
+    ) -> GSFormat:
         """B = 8 banks, E = 1 (vertical); ``scatter`` permutes rows (``row_order``, default:
         by kept count, densest first) and stores 16-bit row ids; 16-bit columns, 32-bit group
         pointers. The mask must obey ``gs:B:E`` (after the permutation)."""

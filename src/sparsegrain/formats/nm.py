@@ -39,13 +39,13 @@ class NMFormat(Encoded):
 
     @classmethod
     def _encode(cls, mat: np.ndarray, keep: np.ndarray, base: dict[str, Any], n: int = 2,
-                m: int = 4) -> "NMFormat":
+                m: int = 4) -> NMFormat:
         """2:4 by default; the mask must obey ``nm:N:M`` (at most N kept per group)."""
         spec = pattern(f"nm:{n}:{m}")
         rows, cols = mat.shape
         groups = keep.reshape(rows, -1, m) if cols % m == 0 else None
         count = None if groups is None else groups.sum(2, dtype=np.int64)
-        if count is None or count.max(initial=0) > n:
+        if groups is None or count is None or count.max(initial=0) > n:
             raise ValueError(f"format nm cannot hold this mask: {spec.violation(torch.from_numpy(keep))}")
         g_n = cols // m
         order = np.empty((rows * g_n, n), dtype=np.uint8)

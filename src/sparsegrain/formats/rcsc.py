@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from ..patterns.base import Geometry
 from .base import Encoded, check_width, count_width, register
@@ -168,7 +167,7 @@ class RelativeCSC(Relative):
     def _encode(
         cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], n_pe: int = 1, index_bits: int
         = 4, pointer_bits: int | None = None
-    ) -> "RelativeCSC":
+    ) -> RelativeCSC:
         """``index_bits`` b = 4; ``pointer_bits`` defaults to the minimal width for the
         largest PE's entry count."""
         check_relative(n_pe, index_bits)

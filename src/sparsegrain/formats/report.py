@@ -16,7 +16,6 @@ import torch
 from ..patterns import pattern
 from .base import FORMATS, StorageReport, encode, parse_format, pattern_params
 
-
 #: the format column of a layer the pattern cannot tile (no format is tried on it)
 SKIPPED = "(skipped)"
 
@@ -48,12 +47,14 @@ def encode_layers(
     for name, w in named.items():
         for text in patterns:
             spec = pattern(text) if text else None
-            try:
-                mask = w != 0 if spec is None else spec.mask(
-                    w, sparsity if sparsity is not None else 0.0)
-            except ValueError as e:  # the pattern cannot tile this layer: skipped with why
-                rows.append(LayerEncoding(name, spec.spec, SKIPPED, None, str(e)))
-                continue
+            if spec is None:
+                mask = w != 0
+            else:
+                try:
+                    mask = spec.mask(w, sparsity if sparsity is not None else 0.0)
+                except ValueError as e:  # the pattern cannot tile this layer: skipped with why
+                    rows.append(LayerEncoding(name, spec.spec, SKIPPED, None, str(e)))
+                    continue
             for f in formats or list(FORMATS):
                 kind, params = parse_format(f)
                 params = {**pattern_params(kind, spec), **params}

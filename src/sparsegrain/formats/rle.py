@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from .base import Encoded, register
 from .rcsc import check_relative, entry_positions, relative_layout
@@ -31,7 +30,7 @@ class RLE(Encoded):
     @classmethod
     def _encode(
         cls, m: np.ndarray, keep: np.ndarray, base: dict[str, Any], run_bits: int = 4
-    ) -> "RLE":
+    ) -> RLE:
         """4-bit zero runs (SCNN)."""
         check_relative(1, run_bits)
         _, zb, src, fillers = relative_layout(keep.reshape(-1, 1), 1, run_bits)

@@ -8,6 +8,8 @@ rows x K; it is the count nearest to the target: ``bank_size - round(sparsity * 
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from .base import Geometry, Pattern, from_matrix, keep_count, matrix_shape, shape_error, to_matrix
@@ -29,7 +31,7 @@ class Bank(Pattern):
         self.k = k
 
     @classmethod
-    def from_parts(cls, args: list[str], opts: dict[str, object]) -> Bank:
+    def from_parts(cls, args: list[str], opts: dict[str, Any]) -> Bank:
         if len(args) != 1:
             raise ValueError("bank takes one integer, the number of banks per row, e.g. bank:4")
         return cls(int(args[0]), **opts)

@@ -91,7 +91,7 @@ def matrix_shape(shape: torch.Size | tuple[int, ...]) -> tuple[int, int]:
     return int(rows), int(cols)
 
 
-def shape_error(pattern: "Pattern", shape: torch.Size | tuple[int, ...], rule: str) -> ValueError:
+def shape_error(pattern: Pattern, shape: torch.Size | tuple[int, ...], rule: str) -> ValueError:
     """A ValueError naming the pattern, the layer shape and the tiling rule it breaks."""
     return ValueError(f"{pattern.spec} cannot tile a layer of shape {shape_str(shape)}: {rule}")
 
@@ -194,8 +194,9 @@ class Pattern(ABC):
         return {}
 
     @classmethod
-    def from_parts(cls, args: list[str], opts: dict[str, object]) -> "Pattern":
-        """Build from the parsed string: positional ``args`` and ``key=value`` ``opts``."""
+    def from_parts(cls, args: list[str], opts: dict[str, Any]) -> Pattern:
+        """Build from the parsed string: positional ``args`` and ``key=value`` ``opts`` (values
+        as parsed, checked by the constructor)."""
         if args:
             raise ValueError(f"{cls.kind} takes no positional parameters, got {':'.join(args)!r}")
         return cls(**opts)
@@ -209,8 +210,9 @@ class Pattern(ABC):
     def __hash__(self) -> int:
         return hash(self.spec)
 
-    def check_shape(self, shape: torch.Size | tuple[int, ...]) -> None:
-        """Raise ``ValueError`` naming the shape and the rule if the pattern cannot tile it."""
+    def check_shape(self, shape: torch.Size | tuple[int, ...]) -> None:  # noqa: B027
+        """Raise ``ValueError`` naming the shape and the rule if the pattern cannot tile it; a
+        pattern without a tiling rule keeps this default, which accepts every shape."""
 
     def mask(
         self, weight: torch.Tensor, sparsity: float, score: torch.Tensor | None = None

@@ -20,6 +20,8 @@ a mask carries no permutation, so the validator and the format would need one pa
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from .base import Geometry, Pattern, from_matrix, keep_count, matrix_shape, to_matrix
@@ -41,7 +43,7 @@ class CSP(Pattern):
         self.c = c
 
     @classmethod
-    def from_parts(cls, args: list[str], opts: dict[str, object]) -> CSP:
+    def from_parts(cls, args: list[str], opts: dict[str, Any]) -> CSP:
         if len(args) != 1:
             raise ValueError("csp takes one integer, the chunk width in output channels, e.g. csp:8")
         return cls(int(args[0]), **opts)

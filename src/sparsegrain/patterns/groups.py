@@ -9,6 +9,8 @@ edge groups are smaller: they are padded with zero scores and the padding is nev
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from .base import Geometry, Pattern, from_matrix, group_norm, to_matrix
@@ -166,7 +168,7 @@ class Block(_TileGroups):
         self.r, self.c = r, c
 
     @classmethod
-    def from_parts(cls, args: list[str], opts: dict[str, object]) -> "Block":
+    def from_parts(cls, args: list[str], opts: dict[str, Any]) -> Block:
         if len(args) != 1 or "x" not in args[0]:
             raise ValueError("block takes one RxC parameter, e.g. block:4x4")
         r, c = args[0].lower().split("x", 1)

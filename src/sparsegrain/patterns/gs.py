@@ -36,11 +36,22 @@ last banks are then one column shorter (no padding).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba
 import numpy as np
 import torch
 
-from .base import Geometry, Pattern, from_matrix, group_norm, keep_count, matrix_shape, shape_error, to_matrix
+from .base import (
+    Geometry,
+    Pattern,
+    from_matrix,
+    group_norm,
+    keep_count,
+    matrix_shape,
+    shape_error,
+    to_matrix,
+)
 from .registry import register
 
 #: key of an empty slot: above every real key (real keys have a high word <= 0x7F7FFFFF)
@@ -174,7 +185,7 @@ def pack(keys: np.ndarray, order: np.ndarray, e: int, packs: np.ndarray, c_in: i
             need[:] = e
             owner[:] = -1
             complete = True
-            for step in range(b):
+            for _step in range(b):
                 best, best_i, best_bank = EMPTY, -1, -1
                 stuck = -1
                 for i in range(r):
@@ -245,7 +256,7 @@ class GS(Pattern):
         self.scatter, self.tile, self.block, self.calibrate = scatter, tile, (br, bc), calibrate
 
     @classmethod
-    def from_parts(cls, args: list[str], opts: dict[str, object]) -> GS:
+    def from_parts(cls, args: list[str], opts: dict[str, Any]) -> GS:
         if len(args) != 2:
             raise ValueError("gs takes two integers B (banks = lanes) and E (per row), e.g. gs:8:1")
         return cls(int(args[0]), int(args[1]), **opts)
@@ -307,10 +318,10 @@ class GS(Pattern):
 
     def _mask(self, score: torch.Tensor, sparsity: float) -> torch.Tensor:
         if self.block != (1, 1):
-            m = self._blocks(score)[:, :, None]
+            view = self._blocks(score)[:, :, None]
         else:  # (rows, C_in, K): the 2-D view's entries, read in place by bank_keys
-            m = score.reshape(score.shape[0], score.shape[1], -1)
-        m = m.float().contiguous().numpy()
+            view = score.reshape(score.shape[0], score.shape[1], -1)
+        m = view.float().contiguous().numpy()
         keys = bank_keys(m.view(np.uint32), self.b)
         keys.sort(axis=2)
         target = keep_count(m.size, sparsity)

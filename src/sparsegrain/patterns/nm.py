@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from .base import Geometry, Pattern, from_matrix, shape_error, to_matrix
@@ -27,7 +29,7 @@ class NM(Pattern):
         self.n, self.m = n, m
 
     @classmethod
-    def from_parts(cls, args: list[str], opts: dict[str, object]) -> "NM":
+    def from_parts(cls, args: list[str], opts: dict[str, Any]) -> NM:
         if len(args) != 2:
             raise ValueError("nm takes two integers, e.g. nm:2:4")
         return cls(int(args[0]), int(args[1]), **opts)

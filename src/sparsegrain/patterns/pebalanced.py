@@ -16,6 +16,8 @@ kept count is the multiple of P nearest the target.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from .base import Geometry, Pattern, from_matrix, keep_count, matrix_shape, shape_error, to_matrix
@@ -53,7 +55,7 @@ class PEBalanced(Pattern):
         self.p, self.balance = p, balance
 
     @classmethod
-    def from_parts(cls, args: list[str], opts: dict[str, object]) -> PEBalanced:
+    def from_parts(cls, args: list[str], opts: dict[str, Any]) -> PEBalanced:
         if len(args) != 1:
             raise ValueError("pebalanced takes one integer, the number of PEs, e.g. pebalanced:64")
         return cls(int(args[0]), **opts)

@@ -9,7 +9,7 @@ energy over CSP-H's for the same layer.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -18,10 +18,8 @@ from ..hardware.base import EnergyTable
 from ..hardware.csph import check_chunk
 from ..patterns import pattern
 from ..workloads.catalog import get_layer
-from .report import (
-    Study, dense_macs, energy_groups, geomean, layer_activations, minilm_layer, minilm_layers,
-    progress, run_layer, study,
-)
+from .common import dense_macs, energy_groups, geomean, layer_activations, minilm_layer, minilm_layers, run_layer
+from .study import ActDensity, MiniLM, Opt, Quick, Seed, Study, progress, study
 
 LAYERS = ("resnet50:layer1.1.conv2", "resnet50:layer2.1.conv2", "resnet50:layer3.1.conv2",
           "resnet50:layer4.1.conv2", "resnet50:layer3.1.conv3", "vgg16:conv5_2")
@@ -45,10 +43,15 @@ VARIANTS = (
 
 
 @study("csp")
-def csp(quick: bool = False, sparsities: tuple[float, ...] = (0.7, 0.9), act_density: float = 0.5,
-        chunk: int = 32, seed: int = 0, minilm: bool = True, tokens: int = 64) -> Study:
-    """CSP-H (csp:C masks) against SparTen (unstructured masks) per layer and sparsity, priced
-    with buffers by size, and the ratios under each pricing choice of :data:`VARIANTS`."""
+def csp(quick: Quick = False,
+        sparsities: Annotated[tuple[float, ...], Opt("weight sparsities, each in [0, 1)")] = (0.7, 0.9),
+        act_density: ActDensity = 0.5,
+        chunk: Annotated[int, Opt("CSP chunk width C (output channels)")] = 32,
+        seed: Seed = 0, minilm: MiniLM = True,
+        tokens: Annotated[int, Opt("rows of the random activations of an FC layer")] = 64) -> Study:
+    """CSP-H with csp:C masks vs SparTen with unstructured masks: cycles, speedup, energy (Hanson
+    et al.), per layer and sparsity, priced with buffers by size, and the ratios under each
+    pricing choice of :data:`VARIANTS`."""
     check_chunk(chunk)
     cases = [(spec, get_layer(spec), get_layer(spec).random_weight(seed + i))
              for i, spec in enumerate(QUICK_LAYERS if quick else LAYERS)]

@@ -1,4 +1,4 @@
-"""``sparsegrain reproduce eie``: EIE's nine benchmark layers on the EIE model (Han et al. 2016).
+"""The ``eie`` study: EIE's nine benchmark layers on the EIE model (Han et al. 2016).
 
 Seeded random weights at the published densities (SPEC 4.1, the catalog's ``eie`` network),
 encoded for EIE and run cycle-exact: a table of actual and theoretical time, load-balance
@@ -11,22 +11,20 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
 import numpy as np
 import torch
 
-from ..core.files import write_atomic
-from ..core.tables import markdown_table
 from ..core.timing import interleaved_ms
 from ..workloads import LayerShape, get_network
 from ..hardware.base import EnergyTable, simulate
 from ..hardware.eie import EIE
 from ..hardware.inputs import random_activations
 from ..kernels.build import kernel_for
-from .report import geomean
+from .common import geomean
+from .study import Opt, Quick, Seed, Study, progress, study
 
 #: the paper's queue depth (SPEC 4.1); it studies depths 1..256 and 1..256 PEs
 PAPER_DEPTH = 8
@@ -107,76 +105,67 @@ def measure_eie_layer(layer: LayerShape, seed: int, depths: tuple[int, ...], pes
 
 
 def run_eie_study(quick: bool = False, seed: int = 0, energy_table: str | None = None,
-              layers: list[str] | None = None,
-              progress: Callable[[str], None] | None = None) -> list[EIELayerResult]:
+                  layers: list[str] | None = None) -> list[EIELayerResult]:
     """The nine layers (three with ``quick``, or those named), their depth and PE sweeps."""
     table = EnergyTable.load(energy_table)
-    catalog = {l.name: l for l in get_network("eie")}
+    catalog = {lay.name: lay for lay in get_network("eie")}
     names = layers or (list(QUICK_LAYERS) if quick else list(catalog))
     unknown = [n for n in names if n not in catalog]
     if unknown:
         raise ValueError(f"unknown EIE layer {', '.join(unknown)}; valid: {', '.join(catalog)}")
-    layers = [catalog[n] for n in names]
     depths = (2, 8, 32) if quick else DEPTHS
     runs = []
-    for i, layer in enumerate(layers):
-        sweep = layer.name in PE_SWEEP_LAYERS
+    for i, name in enumerate(progress(names, "EIE layers")):
+        sweep = name in PE_SWEEP_LAYERS
         pes = ((1, 4, 16, 64) if quick else PE_COUNTS) if sweep else ()
-        runs.append(measure_eie_layer(layer, seed + i, depths, pes, table))
-        if progress:
-            progress(layer.name)
+        runs.append(measure_eie_layer(catalog[name], seed + i, depths, pes, table))
     return runs
 
 
-REPORT_FILES = ("results.json", "table.md", "eie_efficiency_vs_depth.png", "eie_speedup_vs_pes.png")
+@study("eie")
+def eie(quick: Quick = False, seed: Seed = 0,
+        energy_table: Annotated[str | None, Opt("YAML energy table file")] = None,
+        layers: Annotated[tuple[str, ...], Opt("a subset of the nine layers, e.g. Alex-8,NT-We")]
+        = ()) -> Study:
+    """EIE's nine benchmark layers on the EIE model (Han et al. 2016): times, efficiency,
+    energy, queue-depth and PE sweeps, and the same products on this CPU."""
+    runs = run_eie_study(quick, seed, energy_table, list(layers) or None)
+    rows = [{
+        "layer": r.layer, "shape": f"{r.shape[1]}x{r.shape[0]}",
+        "weights": round(r.weight_density, 4), "acts": round(r.act_density, 4),
+        "cycles": r.cycles, "actual_us": r.actual_us, "theoretical_us": r.theoretical_us,
+        "efficiency": r.efficiency, "energy_uj": r.energy_uj, "cpu_dense_us": r.cpu_dense_us,
+        "cpu_torch_csr_us": r.cpu_sparse_us, "cpu_kernel_us": r.cpu_kernel_us,
+        "vs_cpu_dense": r.cpu_dense_us / r.actual_us, "vs_best_cpu": best_cpu_us(r) / r.actual_us,
+        "efficiency_by_depth": json.dumps(r.efficiency_by_depth),
+        "cycles_by_pes": json.dumps(r.cycles_by_pes),
+    } for r in runs]
+    return Study(
+        name="eie", title="EIE model, 64 PEs, queue depth 8, 800 MHz", rows=rows,
+        table_columns=["layer", "shape", "weights", "acts", "cycles", "actual_us",
+                       "theoretical_us", "efficiency", "energy_uj", "cpu_dense_us",
+                       "cpu_torch_csr_us", "cpu_kernel_us", "vs_cpu_dense", "vs_best_cpu"],
+        summary=summary(runs),
+        plots=[("eie_efficiency_vs_depth.png", lambda fig: draw_depth(runs, fig)),
+               ("eie_speedup_vs_pes.png", lambda fig: draw_pes(runs, fig))])
 
 
-def check_writable(out: Path, overwrite: bool) -> None:
-    """Raise if ``out`` already holds report files and ``overwrite`` is off."""
-    there = [name for name in REPORT_FILES if (Path(out) / name).exists()
-             or (Path(out) / name).is_symlink()]
-    if there and not overwrite:
-        raise ValueError(f"{out} already holds {', '.join(there)}; pass --overwrite to replace them")
-
-
-def write_eie_report(runs: list[EIELayerResult], out: Path, overwrite: bool = True) -> list[Path]:
-    """results.json, table.md and the two plots in ``out``; returns the files written."""
-    check_writable(out, overwrite)
-    return [write_atomic(out, "results.json", json.dumps([asdict(r) for r in runs], indent=1)),
-            write_atomic(out, "table.md", eie_table(runs)), plot_depth(runs, out),
-            plot_pes(runs, out)]
-
-
-def eie_table(runs: list[EIELayerResult]) -> str:
-    """The per-layer table (64 PEs, queue depth 8, 800 MHz) in Markdown."""
-    head = ("layer", "shape", "weights", "acts", "cycles", "actual (us)", "theoretical (us)",
-            "efficiency", "energy (uJ)", "CPU dense (us)", "CPU torch CSR (us)",
-            "CPU kernel (us)", "vs CPU dense", "vs best CPU")
-    lines = markdown_table(head, ([
-        r.layer, f"{r.shape[1]}x{r.shape[0]}", f"{r.weight_density:.1%}", f"{r.act_density:.1%}",
-        f"{r.cycles:,}", f"{r.actual_us:.2f}", f"{r.theoretical_us:.2f}", f"{r.efficiency:.1%}",
-        f"{r.energy_uj:.2f}", f"{r.cpu_dense_us:,.1f}", f"{r.cpu_sparse_us:,.1f}",
-        f"{r.cpu_kernel_us:,.1f}", f"{r.cpu_dense_us / r.actual_us:,.0f}x",
-        f"{best_cpu_us(r) / r.actual_us:,.0f}x"] for r in runs))
+def summary(runs: list[EIELayerResult]) -> list[str]:
+    """How the CPU times were taken, and the simulated EIE against them and the paper."""
     dense = geomean([r.cpu_dense_us / r.actual_us for r in runs])
     best = geomean([best_cpu_us(r) / r.actual_us for r in runs])
-    lines.append("")
-    lines.append(
+    return [
         f"CPU times: float32 matrix-vector products, torch {torch.__version__} (dense and CSR) "
         f"and the project's CSR kernel, on {os.cpu_count()} cores of this machine, warmed up, "
-        f"interleaved, medians of 15 rounds; load average {os.getloadavg()[0]:.1f} when written."
-    )
-    lines.append(
+        f"interleaved, medians of 15 rounds; load average {os.getloadavg()[0]:.1f} when written.",
         f"Simulated EIE (64 PEs, 800 MHz) over this CPU, geometric mean over these layers: "
         f"{dense:,.0f}x over dense torch, {best:,.0f}x over the fastest CPU product of each "
         f"layer. Published (Han et al. 2016, geometric means over the nine layers): 189x over a "
-        f"dense CPU (Core i7-5930K) and 13x over a dense GPU (Titan X); the paper's per-layer "
-        f"CPU and GPU times are not among this project's sources, so the published ratios are "
-        f"compared as geometric means only, against another CPU. EIE Table IV, real Alex-8 "
-        f"weights and input: actual {PUBLISHED_ALEX8['actual'] * 1e6:.1f} us, theoretical "
-        f"{PUBLISHED_ALEX8['theoretical'] * 1e6:.1f} us."
-    )
-    return "\n".join(lines) + "\n"
+        f"dense CPU (Core i7-5930K) and 13x over a dense GPU (Titan X), against another CPU. EIE "
+        f"Table IV, real Alex-8 weights and input: actual "
+        f"{PUBLISHED_ALEX8['actual'] * 1e6:.1f} us, theoretical "
+        f"{PUBLISHED_ALEX8['theoretical'] * 1e6:.1f} us.",
+    ]
 
 
 def best_cpu_us(r: EIELayerResult) -> float:
@@ -184,25 +173,10 @@ def best_cpu_us(r: EIELayerResult) -> float:
     return min(r.cpu_dense_us, r.cpu_sparse_us, r.cpu_kernel_us)
 
 
-def _figure() -> tuple[Any, Any]:
-    """A figure and its axes at the study's size (matplotlib imported on first use)."""
-    from ..report.plots import plt
-
-    return plt.subplots(figsize=(7, 4.5))
-
-
-def _save(fig: Any, out: Path, stem: str) -> Path:
-    """Write ``fig`` as ``STEM.png`` and ``STEM.pdf`` in ``out`` (atomically) and release it;
-    returns the PNG's path."""
-    from ..report.plots import to_images, write_images
-
-    fig.tight_layout()
-    return write_images(to_images(fig), out, stem)["png"]
-
-
-def plot_depth(runs: list[EIELayerResult], out: Path) -> Path:
+def draw_depth(runs: list[EIELayerResult], fig: Any) -> None:
     """Load-balance efficiency against queue depth, one line per layer."""
-    fig, ax = _figure()
+    ax = fig.add_subplot()
+    d: list[int] = []
     for r in runs:
         d = sorted(r.efficiency_by_depth)
         ax.plot(d, [r.efficiency_by_depth[k] for k in d], marker="o", label=r.layer)
@@ -214,12 +188,11 @@ def plot_depth(runs: list[EIELayerResult], out: Path) -> Path:
     ax.set(xlabel="activation queue depth (fifo_depth)", ylim=(0, 1),
            ylabel="load-balance efficiency", title="EIE model: efficiency vs queue depth (64 PEs)")
     ax.legend(fontsize=7, ncol=3)
-    return _save(fig, out, "eie_efficiency_vs_depth")
 
 
-def plot_pes(runs: list[EIELayerResult], out: Path) -> Path:
+def draw_pes(runs: list[EIELayerResult], fig: Any) -> None:
     """Speedup over one PE against PE count, with the linear ideal."""
-    fig, ax = _figure()
+    ax = fig.add_subplot()
     top = 1
     for r in runs:
         if not r.cycles_by_pes:
@@ -237,4 +210,3 @@ def plot_pes(runs: list[EIELayerResult], out: Path) -> Path:
     ax.set(xlabel="PEs", ylabel="speedup over 1 PE",
            title="EIE model: speedup vs PE count (queue depth 8)")
     ax.legend(fontsize=7, ncol=2)
-    return _save(fig, out, "eie_speedup_vs_pes")

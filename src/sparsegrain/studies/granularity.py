@@ -7,7 +7,7 @@ per weight group: the index-saving effect), and SCNN's memory references by kind
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -15,10 +15,9 @@ from ..formats import encode
 from ..patterns import pattern
 from ..workloads.catalog import get_layer
 from ..hardware.scnn import REFERENCE_KINDS
-from .report import (
-    Study, equal_accuracy, geomean, layer_activations, minilm_layer, minilm_layers, progress,
-    run_layer, study,
-)
+from .common import geomean, layer_activations, minilm_layer, minilm_layers, run_layer
+from .equal_accuracy import equal_accuracy
+from .study import ActDensity, FromStore, MiniLM, Opt, Quick, Seed, Study, progress, study
 
 PATTERNS = ("unstructured", "vector", "kernel", "filter")
 LAYERS = ("resnet50:layer1.1.conv2", "resnet50:layer2.1.conv2", "resnet50:layer3.1.conv2",
@@ -51,10 +50,13 @@ def _row(name: str, spec: str, w: Any, mask: Any, acts: np.ndarray, layer: Any, 
 
 
 @study("granularity")
-def granularity(quick: bool = False, density: float = 0.3, act_density: float = 0.5, seed: int = 0,
-                minilm: bool = True, from_store: str | None = None) -> Study:
-    """SCNN references and storage of the four Dim-0..3 patterns at one per-layer density; with
-    ``from_store`` (a sweep folder that ran ``scnn``) also at equal accuracy."""
+def granularity(quick: Quick = False,
+                density: Annotated[float, Opt("weight density of every pattern, in (0, 1]")] = 0.3,
+                act_density: ActDensity = 0.5, seed: Seed = 0, minilm: MiniLM = True,
+                from_store: FromStore = None) -> Study:
+    """Unstructured vs vector vs kernel vs filter at equal density: storage and SCNN references
+    (Mao et al.); with ``from_store`` (a sweep folder that ran ``scnn``) also at equal
+    accuracy."""
     extra = equal_accuracy(from_store, "scnn") if from_store else []
     if not 0.0 < density <= 1.0:
         raise ValueError(f"density must be in (0, 1] (the fraction of weights kept), got {density}")

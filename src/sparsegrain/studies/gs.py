@@ -7,17 +7,16 @@ ResNet-50 conv layers: cycles, gathers, bank conflicts, lane utilisation, energy
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
 
 from ..patterns import pattern
 from ..workloads.catalog import get_layer
-from .report import (
-    Study, equal_accuracy, geomean, layer_activations, minilm_layer, minilm_layers, progress,
-    run_layer, study,
-)
+from .common import geomean, layer_activations, minilm_layer, minilm_layers, run_layer
+from .equal_accuracy import equal_accuracy
+from .study import ActDensity, FromStore, MiniLM, Opt, Quick, Seed, Study, progress, study
 
 LAYERS = ("gnmt:attn.query", "resnet50:layer2.1.conv2", "resnet50:layer3.1.conv1",
           "resnet50:layer3.1.conv2", "resnet50:layer4.1.conv2")
@@ -38,10 +37,14 @@ def configs(b: int) -> list[tuple[str, str | None, dict[str, Any]]]:
 
 
 @study("gs")
-def gs(quick: bool = False, sparsity: float = 0.9, lanes: int = 8, act_density: float = 1.0,
-       seed: int = 0, minilm: bool = True, from_store: str | None = None) -> Study:
-    """Every pattern on the same GS engine at one sparsity; with ``from_store`` (a folder
-    holding a ``sparsegrain tradeoff`` sweep that ran the ``gs`` engine) also at equal accuracy."""
+def gs(quick: Quick = False,
+       sparsity: Annotated[float, Opt("weight sparsity of every pattern, in [0, 1)")] = 0.9,
+       lanes: Annotated[int, Opt("B: vector lanes = scratchpad banks")] = 8,
+       act_density: ActDensity = 1.0, seed: Seed = 0, minilm: MiniLM = True,
+       from_store: FromStore = None) -> Study:
+    """GS vertical/horizontal vs unstructured vs block Bx1/1xB vs dense on the GS engine (Sun et
+    al.) at one sparsity; with ``from_store`` (a ``sparsegrain tradeoff`` sweep that ran the
+    ``gs`` engine) also at equal accuracy."""
     extra = equal_accuracy(from_store, "gs") if from_store else []
     cases = [(spec, get_layer(spec), get_layer(spec).random_weight(seed + i))
              for i, spec in enumerate(QUICK_LAYERS if quick else LAYERS)]

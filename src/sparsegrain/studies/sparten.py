@@ -16,7 +16,8 @@ import numpy as np
 
 from ..patterns import pattern
 from ..workloads.catalog import get_layer
-from .report import Study, dense_macs, geomean, layer_activations, progress, run_layer, study
+from .common import dense_macs, geomean, layer_activations, run_layer
+from .study import ActDensity, Quick, Seed, Study, progress, study
 
 #: layer -> weight density after pruning (Han et al., ICLR 2016: Table 4 AlexNet, Table 5 VGG-16)
 LAYERS = {
@@ -37,8 +38,9 @@ MACHINES = {
 
 
 @study("sparten")
-def sparten(quick: bool = False, act_density: float = 0.5, seed: int = 0) -> Study:
-    """SparTen's speedup and energy against dense, one-sided sparse and SCNN, per layer."""
+def sparten(quick: Quick = False, act_density: ActDensity = 0.5, seed: Seed = 0) -> Study:
+    """SparTen vs a dense array, a one-sided sparse machine and SCNN on pruned AlexNet/VGG-16
+    layers (Gondimalla et al.): speedup and energy per layer."""
     if not 0.0 < act_density <= 1.0:
         raise ValueError(f"act_density must be in (0, 1] (the fraction of nonzero activations), "
                          f"got {act_density}")

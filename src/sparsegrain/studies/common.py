@@ -1,0 +1,57 @@
+"""What the studies share: catalog layers run on a machine with seeded activations, MiniLM's real
+layers, and the small arithmetic of their summaries."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..hardware.base import simulate
+from ..hardware.layers import random_activations
+from ..workloads.catalog import LayerShape
+
+
+def layer_activations(layer: LayerShape, density: float, seed: int, tokens: int) -> np.ndarray:
+    """Seeded activations for a catalog layer: (C_in, H, W) for conv, (tokens, inputs) for FC."""
+    shape = (layer.in_features, *layer.input_size) if layer.kind == "conv" else (tokens, layer.in_features)
+    return random_activations(shape, density, seed)
+
+
+def run_layer(accel: str, layer: LayerShape, weight: torch.Tensor, acts: np.ndarray, **params: Any) -> Any:
+    """Simulate one catalog layer (its stride and padding) on ``accel``."""
+    if layer.kind == "conv":
+        params.update(stride=layer.stride, padding=layer.padding)
+    return simulate(accel, weight, acts, **params)
+
+
+def dense_macs(layer: LayerShape, acts: np.ndarray) -> int:
+    """Dense multiply-accumulates of the layer on these activations (all samples)."""
+    return layer.macs * (acts.shape[0] if layer.kind != "conv" else 1)
+
+
+def energy_groups(result: Any) -> dict[str, float]:
+    """Energy (uJ) by group of the action vocabulary: dram, sram, rf, compute, control."""
+    return {g: pj / 1e6 for g, pj in result.energy_by_group().items()}
+
+
+def geomean(xs: list[float]) -> float:
+    xs = [x for x in xs if x > 0 and math.isfinite(x)]
+    return float(np.exp(np.mean(np.log(xs)))) if xs else float("nan")
+
+
+def minilm_layers(filter_: str) -> dict[str, torch.Tensor]:
+    """Real all-MiniLM-L6-v2 weights whose names contain ``filter_``; empty when not installed."""
+    from ..workloads.weights import load_weights
+
+    try:
+        return load_weights("minilm", filter_)
+    except ValueError:
+        return {}
+
+
+def minilm_layer(name: str, w: torch.Tensor) -> LayerShape:
+    return LayerShape(f"minilm:{name.removeprefix('encoder.').removesuffix('.weight')}", "fc",
+                 w.shape[1], w.shape[0])
