@@ -82,7 +82,7 @@ def main() -> None:
     for fmt in track(list(work), description="encoding", console=console):
         w, params = work[fmt]
         enc = sg.encode(w, fmt, **params)  # warm-up (numba compiles on first use)
-        t_enc = timed(lambda: sg.encode(w, fmt, **params), args.repeat)
+        t_enc = timed(lambda w=w, fmt=fmt, params=params: sg.encode(w, fmt, **params), args.repeat)
         t_dec = timed(enc.decode, args.repeat)
         r = enc.storage()
         limit = 3.0 if fmt in KMEANS else 1.0

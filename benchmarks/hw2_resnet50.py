@@ -27,13 +27,13 @@ MASKS = {"scnn": "unstructured", "sparten": "unstructured", "csph": "csp:32", "g
 def main(models: list[str]) -> None:
     console = Console(width=150)
     layers = get_network("resnet50")
-    weights = [l.random_weight(i) for i, l in enumerate(layers)]
-    acts = [random_activations((l.in_features, *l.input_size) if l.kind == "conv" else (l.in_features,),
-                               0.5, seed=i) for i, l in enumerate(layers)]
+    weights = [lay.random_weight(i) for i, lay in enumerate(layers)]
+    acts = [random_activations((lay.in_features, *lay.input_size) if lay.kind == "conv" else (lay.in_features,),
+                               0.5, seed=i) for i, lay in enumerate(layers)]
     t0 = time.perf_counter()
-    for l, w, a in zip(layers, weights, acts):
+    for lay, w, a in zip(layers, weights, acts):
         x = torch.from_numpy(a)
-        F.conv2d(x[None], w, stride=l.stride, padding=l.padding) if l.kind == "conv" else F.linear(x, w)
+        F.conv2d(x[None], w, stride=lay.stride, padding=lay.padding) if lay.kind == "conv" else F.linear(x, w)
     dense_s = time.perf_counter() - t0
     table = Table(title=f"ResNet-50 ({len(layers)} conv+FC layers), 90% sparsity, batch 1")
     for col in ("model", "mask", "simulate (s)", "vs torch dense forward", "cycles", "energy (mJ)", "< 60 s"):
@@ -43,8 +43,8 @@ def main(models: list[str]) -> None:
         simulate(model, weights[-1] * masks[-1], acts[-1], mask=masks[-1])  # compile outside the timing
         t0 = time.perf_counter()
         cycles = energy = 0.0
-        for l, w, m, a in zip(layers, weights, masks, acts):
-            extra = {"stride": l.stride, "padding": l.padding} if l.kind == "conv" else {}
+        for lay, w, m, a in zip(layers, weights, masks, acts):
+            extra = {"stride": lay.stride, "padding": lay.padding} if lay.kind == "conv" else {}
             r = simulate(model, w * m, a, mask=m, **extra)
             cycles, energy = cycles + r.cycles, energy + r.energy_pj
         took = time.perf_counter() - t0

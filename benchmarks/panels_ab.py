@@ -16,11 +16,11 @@ import argparse
 import numpy as np
 import scipy.sparse as sp
 
-from sparsegrain.core.timing import interleaved_ms
-from sparsegrain.kernels.layout import aligned, tile_major
 from sparsegrain.benchmarking.bench import format_for, masked_weight
 from sparsegrain.benchmarking.peers import _mkl
+from sparsegrain.core.timing import interleaved_ms
 from sparsegrain.kernels.build import kernel_for
+from sparsegrain.kernels.layout import aligned, tile_major
 
 
 def main() -> None:

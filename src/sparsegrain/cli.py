@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
 import json
 import re
 import sys
@@ -14,6 +9,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 from typer.core import TyperGroup
 
 
@@ -144,7 +143,7 @@ def inspect_cmd(
         if all(r.error for r in reports):
             raise ValueError(f"no pattern tiles any layer: {reports[0].layer}: {reports[0].error}")
     except ValueError as e:
-        raise fail(str(e))
+        raise fail(str(e)) from None
     if as_json:
         print(json.dumps([r.to_dict() for r in reports], indent=1))
         return
@@ -195,25 +194,25 @@ def workloads_cmd(
         names = [network] if network is not None else list(NETWORKS)
         nets = {n: get_network(n) for n in names}
     except ValueError as e:
-        raise fail(str(e))
+        raise fail(str(e)) from None
     if as_json:
-        print(json.dumps({n: [vars(l) for l in ls] for n, ls in nets.items()}, indent=1))
+        print(json.dumps({n: [vars(lay) for lay in ls] for n, ls in nets.items()}, indent=1))
         return
     if network is None:
         table = Table(title="workload catalog")
         for col in ("network", "layers", "weights (M)", "MACs/sample (M)"):
             table.add_column(col, justify="left" if col == "network" else "right")
         for n, ls in nets.items():
-            table.add_row(n, str(len(ls)), f"{sum(l.n_weights for l in ls) / 1e6:,.2f}",
-                          f"{sum(l.macs for l in ls) / 1e6:,.1f}")
+            table.add_row(n, str(len(ls)), f"{sum(lay.n_weights for lay in ls) / 1e6:,.2f}",
+                          f"{sum(lay.macs for lay in ls) / 1e6:,.1f}")
     else:
         table = Table(title=network)
         for col in ("layer", "kind", "weight shape", "input", "stride", "weight density", "act density"):
             table.add_column(col)
-        for l in nets[network]:
-            table.add_row(l.name, l.kind, str(l.weight_shape), str(l.input_size or "-"), str(l.stride),
-                          "-" if l.weight_density is None else f"{l.weight_density:.0%}",
-                          "-" if l.act_density is None else f"{l.act_density:.1%}")
+        for lay in nets[network]:
+            table.add_row(lay.name, lay.kind, str(lay.weight_shape), str(lay.input_size or "-"), str(lay.stride),
+                          "-" if lay.weight_density is None else f"{lay.weight_density:.0%}",
+                          "-" if lay.act_density is None else f"{lay.act_density:.1%}")
     console.print(table)
 
 
@@ -271,7 +270,7 @@ def encode_cmd(
             raise ValueError(f"nothing could be encoded: {failed.layer} ({failed.pattern}, "
                              f"{failed.format}): {failed.error}")
     except ValueError as e:
-        raise fail(str(e))
+        raise fail(str(e)) from None
     skipped = [r for r in rows if r.format == SKIPPED]
     rows = [r for r in rows if r.format != SKIPPED]
     summary = totals(rows) if len(named) > 1 else rows
@@ -392,7 +391,7 @@ def simulate_cmd(
         result = simulate(accel, w, a, energy_table=energy_table,
                           **{**derived, **_model_params(param)})
     except ValueError as e:
-        raise fail(str(e))
+        raise fail(str(e)) from None
     if as_json:
         print(json.dumps({"layer": name, **result.to_dict()}, indent=1))
     else:
@@ -409,7 +408,7 @@ def _reproduce(name: str, out: Path | None, overwrite: bool, as_json: bool, **op
         study = run_study(name, **options)
         paths = write_study(study, folder, overwrite=overwrite)
     except ValueError as e:
-        raise fail(str(e))
+        raise fail(str(e)) from None
     if as_json:
         print(json.dumps({"study": name, "files": [str(p) for p in paths], "rows": study.rows}, indent=1))
         return
@@ -528,7 +527,7 @@ def bench_cmd(
         copy = kbench.copy_bandwidth()
         rows = [r for p in pattern for r in kbench.bench(dims, p, sparsity, batches, reps, copy)]
     except ValueError as e:
-        raise fail(str(e))
+        raise fail(str(e)) from None
     if as_json:
         print(json.dumps([r.to_dict() for r in rows], indent=1))
         return
@@ -637,9 +636,9 @@ def tradeoff_cmd(
                         device=device)
         summary, paths = report_sweep(out, run.config, budgets)
     except ValueError as e:
-        raise fail(str(e))
+        raise fail(str(e)) from None
     except KeyboardInterrupt:
-        raise _interrupted(out)
+        raise _interrupted(out) from None
     if not as_json:
         console.print(f"{run.measured} point(s) measured, {run.skipped} already in the store, "
                       f"in {run.seconds:.1f} s")
@@ -671,7 +670,7 @@ def sensitivity_cmd(
             result = scan(model, pattern, sparsity, split_list(layers) or None, progress=tick)
         paths = write(result, out)
     except ValueError as e:
-        raise fail(str(e))
+        raise fail(str(e)) from None
     if as_json:
         print(json.dumps({**asdict(result), "files": {k: str(v) for k, v in paths.items()}},
                          indent=1))
@@ -701,7 +700,7 @@ def report_cmd(
     try:
         summary, paths = report_sweep(out, budgets=budget)
     except ValueError as e:
-        raise fail(str(e))
+        raise fail(str(e)) from None
     _print_report(summary, paths, as_json)
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
+from sparsegrain.benchmarking.bench import format_for
 from sparsegrain.experiments.config import Pruning, SweepConfig
 from sparsegrain.experiments.point import accelerator_params
 from sparsegrain.experiments.sweep import resolve
 from sparsegrain.formats import FORMATS, encode, parse_format
 from sparsegrain.formats.report import encode_layers
 from sparsegrain.hardware import ACCELERATORS
-from sparsegrain.benchmarking.bench import format_for
 from sparsegrain.kernels.build import candidates, tries
 from sparsegrain.patterns import PATTERNS, examples, pattern
 

@@ -3,7 +3,8 @@ without being named in a test: the pattern whose masks it exploits."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sparsegrain.experiments.config import (
-    DENSE, Pruning, SweepConfig, config_key, point_config)
+from sparsegrain.experiments.config import DENSE, Pruning, SweepConfig, config_key, point_config
 
 SMALL = dict(patterns="unstructured,filter", sparsities="0.5,0.9", accelerators="")
 

@@ -14,7 +14,7 @@ def relative_reference(m: np.ndarray, keep: np.ndarray, n_pe: int, bits: int):
         ptr, entries = [0], []
         for j in range(cols):
             zeros = 0
-            for local, i in enumerate(range(k, rows, n_pe)):
+            for i in range(k, rows, n_pe):
                 if not keep[i, j]:
                     zeros += 1
                     continue

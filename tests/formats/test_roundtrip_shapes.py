@@ -8,16 +8,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from conformance.members import native
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
 import sparsegrain as sg
-from sparsegrain.formats import FORMATS, Encoded, from_bytes
 from sparsegrain.deploy import sparsify
+from sparsegrain.formats import FORMATS, Encoded, from_bytes
 from sparsegrain.patterns import Pattern
-
-from conformance.members import native
 
 #: values of the parameters formats take, defaults or not (a format is given those it takes)
 OPTIONS: dict[str, list] = {

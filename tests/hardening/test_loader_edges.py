@@ -14,8 +14,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from sparsegrain.cli import app
 from sparsegrain.benchmarking.peers import bench_peers
+from sparsegrain.cli import app
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ link is refused, and a store damaged inside valid SQLite gives one line from ``r
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner

@@ -3,7 +3,8 @@ sequences, and variants whose user code misbehaves in one way each."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn

@@ -20,7 +20,6 @@ def run_rtl(layer: EIELayer, acts: np.ndarray, fifo_depth: int, sram_width: int 
             max_cycles: int = 100_000) -> tuple[int, np.ndarray]:
     """(cycles, outputs) as the authors' simulator would report them."""
     P, B = layer.n_pe, fifo_depth
-    line = sram_width // (layer.code_bits + layer.index_bits)
     groups = -(-len(acts) // P)
     src = np.zeros(groups * P, dtype=np.float32)
     src[:len(acts)] = acts

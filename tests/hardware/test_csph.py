@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 import torch
+from hw_models import csp_mask, relu_input
 
 from sparsegrain.hardware import simulate
-from hw_models import csp_mask, relu_input
 
 
 def test_conv_outputs_match_torch():

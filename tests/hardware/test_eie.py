@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import FC8
+from eie_rtl import run_rtl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import FC8
-from eie_rtl import run_rtl
 from sparsegrain.formats.eie import read_reference
 from sparsegrain.hardware.eie import (
-    EIELayer, analytic_cycles, layer_from_encoded, simulate_layer, work_counts,
+    EIELayer,
+    analytic_cycles,
+    layer_from_encoded,
+    simulate_layer,
+    work_counts,
 )
 
 

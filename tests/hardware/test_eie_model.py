@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import FC8
 
 import sparsegrain
-from conftest import FC8
 from sparsegrain.formats.eie import read_reference
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from typer.testing import CliRunner
 
 from sparsegrain.cli import app
-from sparsegrain.studies.eie import measure_eie_layer
 from sparsegrain.hardware.base import EnergyTable
+from sparsegrain.studies.eie import measure_eie_layer
 from sparsegrain.workloads import LayerShape
 
 runner = CliRunner()

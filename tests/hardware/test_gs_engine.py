@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 import torch
-
-from sparsegrain.hardware import simulate
-from sparsegrain import pattern
-from sparsegrain.hardware.gs import GSEngine
 from hw_models import gs_mask, relu_input, sparse_conv
+
+from sparsegrain import pattern
+from sparsegrain.hardware import simulate
+from sparsegrain.hardware.gs import GSEngine
 
 
 @pytest.mark.parametrize("layout", ["auto", "gs", "unstructured", "block_bx1", "block_1xb", "dense"])

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 import torch
+from hw_models import relu_input, sparse_conv
 
 from sparsegrain import pattern
 from sparsegrain.hardware import simulate
-from hw_models import relu_input, sparse_conv
 
 
 @pytest.mark.parametrize("stride,padding", [(1, 1), (2, 1), (1, 0), (3, 2)])

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 import torch
+from hw_models import relu_input, sparse_conv
 
 from sparsegrain.hardware import simulate
-from hw_models import relu_input, sparse_conv
 
 
 def test_conv_outputs_match_torch():

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from importlib import resources
+
 import numpy as np
 import pytest
 import torch
 import yaml
-from importlib import resources
 
 import sparsegrain
 from sparsegrain.hardware import EnergyTable

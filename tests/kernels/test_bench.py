@@ -5,8 +5,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from sparsegrain.cli import app
 from sparsegrain.benchmarking.bench import crossover
+from sparsegrain.cli import app
 
 runner = CliRunner()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparsegrain.kernels.layout import float_values, stored_values
 from sparsegrain.kernels.codes import BOOK, Codes
+from sparsegrain.kernels.layout import float_values, stored_values
 
 
 @pytest.mark.parametrize("shape", [(0,), (1,), (7,), (3, 5), (4, 2, 3)])

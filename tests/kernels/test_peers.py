@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from sparsegrain.cli import app
 from sparsegrain.benchmarking.peers import KERNEL, OURS, bench_peers, ours
+from sparsegrain.cli import app
 
 
 def test_every_engine_is_timed_on_every_cell() -> None:

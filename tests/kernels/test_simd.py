@@ -5,11 +5,25 @@ import numpy as np
 import pytest
 from numba.core.errors import TypingError
 
+from sparsegrain.kernels.intrinsics import (
+    LANES,
+    NO_OFFSETS,
+    run_value,
+    vfma,
+    vgather_fma,
+    vrun_fma,
+    vvalues,
+    wide_vectors,
+)
 from sparsegrain.kernels.nm import group_offsets
-from sparsegrain.kernels.intrinsics import (LANES, NO_OFFSETS, run_value, vfma, vgather_fma,
-                                            vrun_fma, vvalues, wide_vectors)
-from sparsegrain.kernels.steps import (accumulator, add_row, fold_rows, lane_sum, store_block,
-                                       zero_block)
+from sparsegrain.kernels.steps import (
+    accumulator,
+    add_row,
+    fold_rows,
+    lane_sum,
+    store_block,
+    zero_block,
+)
 
 TWO_ROWS, THREE_ROWS, TWELVE_ROWS = 2 * LANES, 3 * LANES, 12 * LANES  # sizes must be constants
 

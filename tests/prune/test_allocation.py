@@ -11,7 +11,7 @@ import torch.nn.utils.prune as torch_prune
 from torch import nn
 
 from sparsegrain.patterns import pattern
-from sparsegrain.prune import Pruner, PruneConfig
+from sparsegrain.prune import PruneConfig, Pruner
 from sparsegrain.prune.allocation import GRID, allocate_global, allocate_sensitivity, cost_curve
 
 

@@ -35,7 +35,7 @@ def sim(cycles: float, share: dict[str, float]) -> dict:
 def rows() -> list[Row]:
     out = []
     for (p, s), (acc, ratio, cycles) in POINTS.items():
-        def r(kind: str, target: str, result: dict, status: str = OK) -> Row:
+        def r(kind: str, target: str, result: dict, status: str = OK, p=p, s=s) -> Row:
             return Row(f"{p}{s}{kind}{target}", "digits-cnn", p, s, kind, target, 0, status, {},
                        result)
         out.append(r("accuracy", "", {"metric": "accuracy", "higher_is_better": True,

@@ -6,13 +6,13 @@ from sparsegrain.workloads.catalog import NETWORKS
 
 def test_resnet50_has_its_published_weight_count():
     # torchvision resnet50: 25,557,032 parameters, of which 53,120 BN and 1,000 fc bias
-    assert sum(l.n_weights for l in get_network("resnet50")) == 25_557_032 - 53_120 - 1_000
+    assert sum(lay.n_weights for lay in get_network("resnet50")) == 25_557_032 - 53_120 - 1_000
 
 
 def test_vgg16_weight_count_and_fc6_input():
     layers = get_network("vgg16")
     # torchvision vgg16: 138,357,544 parameters including 13,416 biases
-    assert sum(l.n_weights for l in layers) == 138_357_544 - 13_416
+    assert sum(lay.n_weights for lay in layers) == 138_357_544 - 13_416
     assert get_layer("vgg16:fc6").in_features == 512 * 7 * 7
 
 

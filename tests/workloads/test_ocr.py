@@ -7,7 +7,16 @@ import pytest
 import torch
 
 from sparsegrain import workloads
-from sparsegrain.workloads.ocr import CHARSET, CRNN, FONTS, OcrCRNN, decode, edit_distance, pad_batch, render
+from sparsegrain.workloads.ocr import (
+    CHARSET,
+    CRNN,
+    FONTS,
+    OcrCRNN,
+    decode,
+    edit_distance,
+    pad_batch,
+    render,
+)
 
 pytest.importorskip("easyocr_en_models")
 
@@ -29,8 +38,9 @@ def test_greedy_ctc_merges_repeats_and_drops_blanks() -> None:
 def test_rebuilt_crnn_reads_clean_rendered_words() -> None:
     """The architecture is right only if the pretrained weights read clean text perfectly."""
     spec = OcrCRNN.__new__(OcrCRNN)  # no word sets: only the weights are needed here
-    import easyocr_en_models
     from pathlib import Path
+
+    import easyocr_en_models
 
     spec.weights = Path(easyocr_en_models.model_dir()) / "english_g2.pth"
     model = spec.load()

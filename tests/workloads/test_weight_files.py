@@ -3,7 +3,6 @@ code runs or any memory is taken."""
 
 import json
 import zipfile
-from typing import Tuple
 
 import numpy as np
 import pytest
@@ -12,8 +11,8 @@ from safetensors.torch import save_file
 from torch import nn
 from typer.testing import CliRunner
 
-from sparsegrain.cli import app
 from sparsegrain.benchmarking.bench import bench
+from sparsegrain.cli import app
 from sparsegrain.patterns.inspect import inspect_layer
 from sparsegrain.studies.csp import check_chunk, csp
 from sparsegrain.workloads import load_weights
@@ -32,11 +31,11 @@ class FileWriter(nn.Module):
         return x @ self.weight
 
     @torch.jit.export
-    def __getstate__(self) -> Tuple[torch.Tensor, str, bool]:
+    def __getstate__(self) -> tuple[torch.Tensor, str, bool]:
         return (self.weight, self.path, self.training)
 
     @torch.jit.export
-    def __setstate__(self, state: Tuple[torch.Tensor, str, bool]) -> None:
+    def __setstate__(self, state: tuple[torch.Tensor, str, bool]) -> None:
         self.weight = state[0]
         self.path = state[1]
         self.training = state[2]

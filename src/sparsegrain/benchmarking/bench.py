@@ -17,11 +17,11 @@ import torch
 
 from ..core.arrays import available_memory
 from ..core.timing import median_ms
-from ..patterns import examples, pattern
-from ..patterns.base import check_sparsity
 from ..kernels import SparseKernel
 from ..kernels.base import native_kernels
 from ..kernels.build import kernel_for
+from ..patterns import examples, pattern
+from ..patterns.base import check_sparsity
 
 #: bytes of the buffer timed for the copy bandwidth (well past the caches)
 COPY_BYTES = 256 * 2**20
@@ -143,9 +143,9 @@ def bench(
                 shape=(int(shape[0]), int(shape[1])),
                 nnz=nnz,
                 encoded_bytes=kernel.nbytes,
-                dense_ms=median_ms(lambda: w @ xv, reps),
-                torch_csr_ms=median_ms(lambda: w_csr @ x, reps),
-                kernel_ms=median_ms(lambda: kernel @ xv, reps),
+                dense_ms=median_ms(lambda xv=xv: w @ xv, reps),
+                torch_csr_ms=median_ms(lambda x=x: w_csr @ x, reps),
+                kernel_ms=median_ms(lambda xv=xv: kernel @ xv, reps),
                 copy_gbps=copy_gbps,
             )
         )

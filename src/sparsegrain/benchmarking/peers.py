@@ -16,18 +16,19 @@ import glob
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..core.arrays import available_memory
 from ..core.timing import interleaved_ms
+from ..kernels.build import VALUE_LABELS, kernel_for
+from ..kernels.layout import VALUE_BITS
 from ..patterns import pattern
 from .bench import format_for, masked_weight, memory_needed
-from ..kernels.layout import VALUE_BITS
-from ..kernels.build import VALUE_LABELS, kernel_for
 
 KERNEL = "sparsegrain"
 
@@ -174,7 +175,7 @@ def bench_peers(shape: tuple[int, int], specs: list[str], sparsity: float, batch
                 got = np.asarray(fn(x), dtype=np.float64).reshape(ref.shape)
                 if not np.allclose(got, ref, rtol=1e-3, atol=1e-3 * np.abs(ref).max()):
                     raise RuntimeError(f"{name} gives another product on {spec}, batch {batch}")
-            ms = interleaved_ms({n: (lambda f=f: f(x)) for n, f in fns.items()}, rounds)
+            ms = interleaved_ms({n: (lambda f=f, x=x: f(x)) for n, f in fns.items()}, rounds)
             rows.append(PeerRow(pattern(spec).spec, fmt, sparsity, batch,
                                 (int(shape[0]), int(shape[1])), ms))
     return rows, missing

@@ -16,7 +16,7 @@ import torch
 
 from ..kernels import SparseKernel
 
-_LIVE: "weakref.WeakValueDictionary[int, SparseKernel]" = weakref.WeakValueDictionary()
+_LIVE: weakref.WeakValueDictionary[int, SparseKernel] = weakref.WeakValueDictionary()
 _NUMBERS = itertools.count()
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -16,14 +15,13 @@ from torch.nn import functional as F
 from ..core.hooks import module_inputs
 from ..core.timing import interleaved_ms
 from ..kernels import SparseKernel
-from ..kernels.build import candidates, from_encoded, kernel_for
+from ..kernels.build import candidates
 from ..kernels.conv import conv2d
 from ..kernels.layout import check_value_bits
 from ..patterns import Pattern
 from ..patterns import pattern as make_pattern
 from . import ops
 from .autotune import DecisionCache, decision_key
-
 
 
 class KernelLayer(nn.Module):
@@ -183,12 +181,12 @@ def sparsify(
         if name in seen:
             x = seen[name]
             fns = {"dense": dense_layer(module, weight, x),
-                   **{label: (lambda m=m: m(x)) for label, m in wrapped.items()}}
+                   **{label: (lambda m=m, x=x: m(x)) for label, m in wrapped.items()}}
         else:
             x = torch.randn(batch, int(np.prod(weight.shape[1:])), generator=gen)
             dense_w = weight.reshape(weight.shape[0], -1).float()
-            fns = {"dense": lambda: x @ dense_w.T,
-                   **{label: (lambda k=k: k.linear(x)) for label, k in kernels.items()}}
+            fns = {"dense": lambda x=x, dense_w=dense_w: x @ dense_w.T,
+                   **{label: (lambda k=k, x=x: k.linear(x)) for label, k in kernels.items()}}
         key = None if decisions is None else decision_key(mask, list(kernels), tuple(x.shape))
         times = None if key is None else decisions.get(key)
         cached = times is not None and set(times) == set(fns)

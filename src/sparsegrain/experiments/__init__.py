@@ -2,8 +2,8 @@
 storage and accelerator cost, and keep every result in an embedded SQLite store."""
 
 from .config import DENSE, Pruning, SweepConfig
-from .store import STORE_NAME, ResultStore, Row, open_store
 from .point import measure_point
+from .store import STORE_NAME, ResultStore, Row, open_store
 from .sweep import SweepRun, run_sweep, sweep_keys
 
 __all__ = [

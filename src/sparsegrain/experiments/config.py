@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any
 
 from .. import patterns as patterns_lib
 from ..formats import parse_format
@@ -107,7 +108,7 @@ class SweepConfig:
         return Plan(patterns, machines)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "SweepConfig":
+    def from_dict(cls, d: dict[str, Any]) -> SweepConfig:
         """Inverse of :meth:`to_dict` (as stored with a sweep)."""
         d = dict(d)
         d["pruning"] = Pruning(**d.get("pruning", {}))

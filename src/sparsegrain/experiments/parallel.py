@@ -31,14 +31,20 @@ import multiprocessing as mp
 import os
 import socket
 import sys
+from collections.abc import Callable, Iterator
 from multiprocessing.managers import SyncManager
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Protocol
 
 import torch
 
 from ..workloads import MODELS
-from ..workloads.workload import (FILE_MODULE_PREFIX, Workload, is_reference, load_workload,
-                                  plugin_names)
+from ..workloads.workload import (
+    FILE_MODULE_PREFIX,
+    Workload,
+    is_reference,
+    load_workload,
+    plugin_names,
+)
 from .config import SweepConfig
 from .point import ACCURACY, CPU, measure_point, point_keys, point_rows
 from .store import ERROR, Pending, Row

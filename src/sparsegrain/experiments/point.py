@@ -10,8 +10,9 @@ import math
 import statistics
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -26,7 +27,6 @@ from ..prune import Gradual, PruneConfig
 from ..workloads.workload import Workload, call_user
 from .config import DENSE, SweepConfig, config_key, point_config
 from .store import ERROR, NOT_APPLICABLE, OK, Row
-
 
 ACCURACY, FORMAT, ACCELERATOR, CPU = "accuracy", "format", "accelerator", "cpu"
 

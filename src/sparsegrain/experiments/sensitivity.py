@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..patterns import pattern as make_pattern
 from ..prune import PruneConfig

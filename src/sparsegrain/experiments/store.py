@@ -22,10 +22,11 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 
@@ -144,7 +145,7 @@ class ResultStore:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "ResultStore":
+    def __enter__(self) -> ResultStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -180,7 +181,7 @@ class ResultStore:
         (n,) = self.db.execute(f"SELECT COUNT(*) FROM results WHERE key IN ({marks})", keys).fetchone()
         return n == len(set(keys))
 
-    def commit_point(self, rows: list[Row], pending: "Pending | None" = None) -> None:
+    def commit_point(self, rows: list[Row], pending: Pending | None = None) -> None:
         """Write every row of one point in a single transaction (replacing same-key rows), with
         the pruned model's state when its CPU latency is still to be timed (``pending``)."""
         with self._writing():
@@ -206,7 +207,7 @@ class ResultStore:
         return {k for (k,) in self.db.execute(
             f"SELECT key FROM pruned WHERE key IN ({marks})", keys)} if keys else set()
 
-    def pending(self, keys: Iterable[str]) -> list["Pending"]:
+    def pending(self, keys: Iterable[str]) -> list[Pending]:
         """The pruned models stored under ``keys`` whose CPU latency is still to be timed."""
         keys = list(keys)
         if not keys:

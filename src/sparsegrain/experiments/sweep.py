@@ -20,16 +20,21 @@ from typing import Any
 
 import torch
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
-from ..formats import FORMATS, format_spec, parse_format
 from ..core.files import FolderLock
+from ..formats import FORMATS, format_spec, parse_format
 from ..workloads.workload import Workload, load_workload
+from .config import DENSE, SweepConfig, first_fit
 from .parallel import check_device, check_options, make_runner
-from .config import first_fit
 from .point import CPU, point_keys, time_stored
-from .config import DENSE, SweepConfig
 from .sensitivity import DEFAULT_SCAN, Sensitivity, scan
 from .store import ERROR, open_store
 

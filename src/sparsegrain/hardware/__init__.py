@@ -2,7 +2,15 @@
 
 from ..core.registry import import_members
 from .base import (
-    ACCELERATORS, Accelerator, EnergyTable, SimResult, Unsupported, build, price, register, simulate,
+    ACCELERATORS,
+    Accelerator,
+    EnergyTable,
+    SimResult,
+    Unsupported,
+    build,
+    price,
+    register,
+    simulate,
 )
 from .layers import Layer
 

@@ -28,7 +28,7 @@ class Action(str):
     op: str
     width: int
 
-    def __new__(cls, component: str, op: str, width: int = 32) -> "Action":
+    def __new__(cls, component: str, op: str, width: int = 32) -> Action:
         if component in MEMORIES:
             if op not in MEMORY_OPS or width != 32:
                 raise ValueError(f"a {component} action is read or write, counted in 32-bit words")
@@ -57,7 +57,7 @@ class Action(str):
         return Action, (self.component, self.op, self.width)
 
     @classmethod
-    def parse(cls, key: str) -> "Action":
+    def parse(cls, key: str) -> Action:
         """The action an energy-table key names, or a ValueError listing the vocabulary."""
         if isinstance(key, Action):
             return key

@@ -39,7 +39,7 @@ class EnergyTable:
     sources: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, source: str | Path | None = None) -> "EnergyTable":
+    def load(cls, source: str | Path | None = None) -> EnergyTable:
         """Load a shipped table by name (default ``horowitz_45nm``) or a YAML file by path."""
         source = DEFAULT_TABLE if source is None else source
         path = Path(source)
@@ -143,7 +143,7 @@ class SimResult:
         """Energy (pJ) by group of the action vocabulary: dram, sram, rf, compute, control."""
         return energy_by_group(self.energy_by_action)
 
-    def priced(self, table: EnergyTable, memory: str = "sized") -> "SimResult":
+    def priced(self, table: EnergyTable, memory: str = "sized") -> SimResult:
         """This result with energies from ``table``; memory accesses of declared buffers priced
         by the buffers' sizes (``memory="sized"``) or by the table's entry per kind (``flat``)."""
         self.energy_by_action = price(self.actions, table)

@@ -33,7 +33,14 @@ from numba import njit
 from ..patterns import pattern
 from ..patterns.base import Geometry
 from .actions import (
-    DRAM_READ, DRAM_WRITE, INT8_ADD, INT16_MUL, INT32_ADD, RF_READ, RF_WRITE, SRAM_READ,
+    DRAM_READ,
+    DRAM_WRITE,
+    INT8_ADD,
+    INT16_MUL,
+    INT32_ADD,
+    RF_READ,
+    RF_WRITE,
+    SRAM_READ,
     SRAM_WRITE,
 )
 from .base import Accelerator, SimResult, register

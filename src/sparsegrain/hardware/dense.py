@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .actions import Action, DRAM_READ, DRAM_WRITE, RF_READ, RF_WRITE, SRAM_READ, SRAM_WRITE
+from .actions import DRAM_READ, DRAM_WRITE, RF_READ, RF_WRITE, SRAM_READ, SRAM_WRITE, Action
 from .base import SimResult
 from .layers import Layer, LayerRun
 from .storage import GLOBAL_BUFFER_KIB, Storage
@@ -43,7 +43,7 @@ class Gemm:
     run: LayerRun
 
     @classmethod
-    def of(cls, layer: Layer) -> "Gemm":
+    def of(cls, layer: Layer) -> Gemm:
         """A layer as the GEMM a dense array runs: FC as it is (M = the batch), a convolution
         lowered by im2col (M = samples x output positions)."""
         run = layer.prepare()

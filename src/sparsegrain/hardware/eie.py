@@ -24,13 +24,12 @@ import torch
 
 from ..core.arrays import as_float32
 from ..formats import encode
-from ..formats.eie import EIEFormat
-from ..formats.eie import pointer_bits_for
-from .actions import INT16_ADD, INT16_MUL, INT8_ADD, RF_READ, RF_WRITE, SRAM_READ
-from .storage import Storage
+from ..formats.eie import EIEFormat, pointer_bits_for
+from .actions import INT8_ADD, INT16_ADD, INT16_MUL, RF_READ, RF_WRITE, SRAM_READ
 from .base import Accelerator, SimResult, register
 from .inputs import random_activations
 from .layers import Layer
+from .storage import Storage
 
 #: Cycles from a PE's pointer/entry stage to the end-of-layer test seeing its write retire:
 #: weight SRAM read, decode, multiply, add/write, then the activation unit's write register.
@@ -81,7 +80,7 @@ class EIELayer:
         index_bits: int = 4,
         code_bits: int = 4,
         pointer_bits: int = 16,
-    ) -> "EIELayer":
+    ) -> EIELayer:
         """Stack per-PE pointer/entry arrays (PE k at position k) into one layer."""
         sizes = np.array([len(c) for c in codes], dtype=np.int64)
         return cls(

@@ -110,7 +110,7 @@ class Layer:
         w = self.weight.decode() if isinstance(self.weight, Encoded) else self.weight
         return as_float32(w, "weights")
 
-    def prepare(self) -> "LayerRun":
+    def prepare(self) -> LayerRun:
         """The checked layer: weight, mask and batched activations as numpy arrays."""
         w = self.dense_weight()
         m = (w != 0) if self.mask is None else as_bool(self.mask, "mask")

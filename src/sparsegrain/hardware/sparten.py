@@ -39,7 +39,14 @@ import numpy as np
 from numba import njit
 
 from .actions import (
-    DRAM_READ, DRAM_WRITE, INT8_ADD, INT16_MUL, INT32_ADD, RF_READ, RF_WRITE, SRAM_READ,
+    DRAM_READ,
+    DRAM_WRITE,
+    INT8_ADD,
+    INT16_MUL,
+    INT32_ADD,
+    RF_READ,
+    RF_WRITE,
+    SRAM_READ,
     SRAM_WRITE,
 )
 from .base import Accelerator, SimResult, register

@@ -47,7 +47,7 @@ class Storage:
             raise ValueError(f"storage needs a positive capacity and width, got {self.nbytes} B "
                              f"and {self.width_bits} bits")
 
-    def scaled(self, factor: float) -> "Storage":
+    def scaled(self, factor: float) -> Storage:
         """The same buffer with ``factor`` times the capacity (for sensitivity studies)."""
         return Storage(self.kind, self.nbytes * factor, self.width_bits, self.reads, self.writes)
 

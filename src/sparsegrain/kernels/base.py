@@ -12,7 +12,8 @@ constant, and keep a register block of output rows x tile columns in vector regi
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numba as nb
 import numpy as np
@@ -22,9 +23,8 @@ from ..core.registry import Registry
 from ..formats import FORMATS
 from ..patterns import Pattern
 from .codes import Codes
-from .layout import aligned, check_input, stored_values, tile_job, tile_major, vector_input
-from .intrinsics import LANES, vcolumn, wide_vectors
-from .steps import accumulator
+from .intrinsics import LANES
+from .layout import aligned, check_input, stored_values, tile_major, vector_input
 from .tuning import ACC_VECTORS, TILES
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class SparseKernel(ABC):
 
     @classmethod
     @abstractmethod
-    def from_encoded(cls, enc: Any) -> "SparseKernel":
+    def from_encoded(cls, enc: Any) -> SparseKernel:
         """Take the arrays of a :class:`sparsegrain.formats.Encoded` of this kernel's format."""
 
     @property

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Any, Callable
+from typing import Any
 
 import numba as nb
 import numpy as np
 
-from .tuning import PREFETCH, SPMV_BLOCK_ROWS
 from .base import SparseKernel, block_rows, register
+from .intrinsics import (
+    LANES,
+    narrow,
+    prefetch,
+    run_value,
+    value_at,
+    vgather_fma,
+    vvalues,
+    wide_vectors,
+)
 from .layout import index32, kernel_value_bits, tile_job
-from .intrinsics import (LANES, narrow, prefetch, run_value, value_at, vgather_fma, vvalues,
-                         wide_vectors)
 from .steps import accumulator, lane_sum, row_fma, store_block, zero_block
+from .tuning import PREFETCH, SPMV_BLOCK_ROWS
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
@@ -120,7 +129,7 @@ class BCSRKernel(SparseKernel):
         self.lane_cols = (np.arange(-(-rb * cb // LANES) * LANES) % cb).astype(np.int32)
 
     @classmethod
-    def from_encoded(cls, enc: Any) -> "BCSRKernel":
+    def from_encoded(cls, enc: Any) -> BCSRKernel:
         return cls(enc.matrix_shape, enc.indptr, enc.indices, enc.blocks, kernel_value_bits(enc))
 
     @property

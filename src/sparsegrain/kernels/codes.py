@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 from numba import types
 from numba.core import cgutils
-from numba.extending import NativeValue, make_attribute_wrapper, models, register_model, typeof_impl, unbox
+from numba.extending import (
+    NativeValue,
+    make_attribute_wrapper,
+    models,
+    register_model,
+    typeof_impl,
+    unbox,
+)
 
 #: entries of a codebook (4-bit codes)
 BOOK = 16

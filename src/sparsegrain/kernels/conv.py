@@ -6,7 +6,7 @@ so the patches come channel-last from the shared :func:`~sparsegrain.core.loweri
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

@@ -9,17 +9,18 @@ input of every cell from the lengths once (Hanson et al., ISCA 2022).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Any, Callable
+from typing import Any
 
 import numba as nb
 import numpy as np
 
 from .base import SparseKernel, block_rows, register
-from .layout import kernel_value_bits, spread, spread_stride, tile_job
 from .intrinsics import LANES, prefetch, vaxpy, vrun_fma, wide_vectors
-from .tuning import PREFETCH
+from .layout import kernel_value_bits, spread, spread_stride, tile_job
 from .steps import store_block, zero_block
+from .tuning import PREFETCH
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
@@ -105,7 +106,7 @@ class CSPKernel(SparseKernel):
         self.cell_input = np.nonzero(held)[1].astype(np.int32)
 
     @classmethod
-    def from_encoded(cls, enc: Any) -> "CSPKernel":
+    def from_encoded(cls, enc: Any) -> CSPKernel:
         return cls(enc.matrix_shape, enc.values, enc.lengths, kernel_value_bits(enc))
 
     @property

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Any, Callable
+from typing import Any
 
 import numba as nb
 import numpy as np
 
-from .tuning import PREFETCH, ROWS_PER_TASK
 from .base import SparseKernel, block_height, block_rows, register
-from .layout import column_index, float_values, kernel_value_bits, tile_job
 from .intrinsics import LANES, NO_OFFSETS, ld, prefetch, run_value, vgather_fma, wide_vectors
+from .layout import column_index, float_values, kernel_value_bits, tile_job
 from .steps import accumulator, fold_rows, lane_sum, row_entries, row_fma, store_block, zero_block
+from .tuning import PREFETCH, ROWS_PER_TASK
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
@@ -87,7 +88,7 @@ class CSRKernel(SparseKernel):
             raise ValueError(f"CSR arrays do not describe a {self.shape} matrix")
 
     @classmethod
-    def from_encoded(cls, enc: Any) -> "CSRKernel":
+    def from_encoded(cls, enc: Any) -> CSRKernel:
         return cls(enc.matrix_shape, enc.indptr, enc.indices, enc.data, kernel_value_bits(enc))
 
     @property

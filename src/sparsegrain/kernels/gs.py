@@ -8,17 +8,18 @@ the scatter variant writes row slot s to ``row_ids[group * R + s]`` (Sun et al.,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Any, Callable
+from typing import Any
 
 import numba as nb
 import numpy as np
 
-from .tuning import PREFETCH, GATHER_RUN, GROUPS_PER_TASK
 from .base import SparseKernel, block_rows, register
-from .layout import float_values, index32, kernel_value_bits, tile_job
 from .intrinsics import LANES, NO_OFFSETS, prefetch, value_at, vgather_fma, vrun_fma, wide_vectors
+from .layout import float_values, index32, kernel_value_bits, tile_job
 from .steps import accumulator, add_row, zero_block
+from .tuning import GATHER_RUN, GROUPS_PER_TASK, PREFETCH
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
@@ -138,7 +139,7 @@ class GSKernel(SparseKernel):
             raise ValueError(f"GS arrays do not describe a {self.shape} matrix")
 
     @classmethod
-    def from_encoded(cls, enc: Any) -> "GSKernel":
+    def from_encoded(cls, enc: Any) -> GSKernel:
         row_ids = enc.row_ids.astype(np.int64) if enc.scatter else None
         return cls(enc.matrix_shape, enc.pack_ptr, enc.values, enc.col_idx, enc.e, row_ids,
                    kernel_value_bits(enc))

@@ -21,7 +21,7 @@ from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.core.errors import TypingError
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic
 
 from .codes import BOOK, CodesType
 from .tuning import PREFETCH  # noqa: F401  (the distance every kernel prefetches at)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Any, Callable
+from typing import Any
 
 import numba as nb
 import numpy as np
 
-from .tuning import PREFETCH, ROWS_PER_TASK
 from .base import SparseKernel, block_height, block_rows, register
-from .layout import float_values, kernel_value_bits, tile_job
 from .intrinsics import LANES, ld, prefetch, run_value, vgather_fma, wide_vectors
+from .layout import float_values, kernel_value_bits, tile_job
 from .steps import accumulator, fold_rows, lane_sum, row_entries, row_fma, store_block, zero_block
+from .tuning import PREFETCH, ROWS_PER_TASK
 
 
 def group_offsets(n: int, m: int) -> np.ndarray:
@@ -118,7 +119,7 @@ class NMKernel(SparseKernel):
         self.offsets = group_offsets(self.values.shape[2], self.m)
 
     @classmethod
-    def from_encoded(cls, enc: Any) -> "NMKernel":
+    def from_encoded(cls, enc: Any) -> NMKernel:
         rows, cols = enc.matrix_shape
         shape = (rows, cols // enc.m, enc.n)
         return cls(enc.matrix_shape, enc.values.reshape(shape), enc.indices.reshape(shape), enc.m,

@@ -24,17 +24,18 @@ entries (a column and a value each, in the kernel's value width) in step order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Callable
+from typing import Any
 
 import numba as nb
 import numpy as np
 
-from .tuning import PREFETCH, GROUP, PANEL_BYTES, TASK
-from .layout import column_index, stored_values, tile_job
 from .intrinsics import LANES, ld, prefetch, value_at, vmove, vzero
+from .layout import column_index, stored_values, tile_job
 from .steps import accumulator, row_fma, store_block
+from .tuning import GROUP, PANEL_BYTES, PREFETCH, TASK
 
 
 def panel_width(tile: int) -> int:

@@ -99,7 +99,7 @@ class PruneConfig:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "PruneConfig":
+    def from_dict(cls, d: dict[str, Any]) -> PruneConfig:
         """A config from a recipe mapping; an unknown key is a ``ValueError`` naming it."""
         if not isinstance(d, dict):
             raise ValueError(f"a pruning recipe must be a mapping, got {type(d).__name__}")
@@ -110,7 +110,7 @@ class PruneConfig:
         return cls(**d)
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> "PruneConfig":
+    def from_yaml(cls, path: str | Path) -> PruneConfig:
         """Read a YAML recipe file."""
         p = Path(path)
         if not p.is_file():
@@ -139,7 +139,7 @@ def _layer_overrides(name: str, over: Any) -> dict[str, Any]:
     return out
 
 
-def load_config(config: "PruneConfig | dict[str, Any] | str | Path") -> PruneConfig:
+def load_config(config: PruneConfig | dict[str, Any] | str | Path) -> PruneConfig:
     """A :class:`PruneConfig` from itself, a recipe mapping, or a YAML file path."""
     if isinstance(config, PruneConfig):
         return config

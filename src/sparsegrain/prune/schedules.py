@@ -13,7 +13,7 @@ from typing import Any
 
 from ..core.registry import Registry
 
-SCHEDULES: Registry[type["Schedule"]] = Registry("schedule kind", attr="kind")
+SCHEDULES: Registry[type[Schedule]] = Registry("schedule kind", attr="kind")
 _register = SCHEDULES.register
 
 
@@ -129,7 +129,7 @@ class Iterative(Schedule):
         return self.start + (self.rounds - 1) * self.round_steps
 
 
-def schedule(spec: "Schedule | dict[str, Any] | str") -> Schedule:
+def schedule(spec: Schedule | dict[str, Any] | str) -> Schedule:
     """A schedule from an instance, a recipe dict (``{"kind": "gradual", "end": 200}``) or a name.
 
     Raises ``ValueError`` naming an unknown kind or field.

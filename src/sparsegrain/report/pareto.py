@@ -3,7 +3,7 @@ on one."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def pareto_front(xs: Sequence[float], ys: Sequence[float]) -> list[int]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from ..core.files import FolderLock
 from ..experiments.config import SweepConfig
-from ..experiments.store import STORE_NAME, ResultStore
 from ..experiments.point import accelerator_params
+from ..experiments.store import STORE_NAME, ResultStore
 from ..experiments.sweep import sweep_keys
 from .budget import DEFAULT_BUDGETS, check_budgets
 from .render import write_report

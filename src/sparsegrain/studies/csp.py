@@ -18,7 +18,15 @@ from ..hardware.base import EnergyTable
 from ..hardware.csph import check_chunk
 from ..patterns import pattern
 from ..workloads.catalog import get_layer
-from .common import dense_macs, energy_groups, geomean, layer_activations, minilm_layer, minilm_layers, run_layer
+from .common import (
+    dense_macs,
+    energy_groups,
+    geomean,
+    layer_activations,
+    minilm_layer,
+    minilm_layers,
+    run_layer,
+)
 from .study import ActDensity, MiniLM, Opt, Quick, Seed, Study, progress, study
 
 LAYERS = ("resnet50:layer1.1.conv2", "resnet50:layer2.1.conv2", "resnet50:layer3.1.conv2",

@@ -18,11 +18,11 @@ import numpy as np
 import torch
 
 from ..core.timing import interleaved_ms
-from ..workloads import LayerShape, get_network
 from ..hardware.base import EnergyTable, simulate
 from ..hardware.eie import EIE
 from ..hardware.inputs import random_activations
 from ..kernels.build import kernel_for
+from ..workloads import LayerShape, get_network
 from .common import geomean
 from .study import Opt, Quick, Seed, Study, progress, study
 

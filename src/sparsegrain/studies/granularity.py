@@ -12,9 +12,9 @@ from typing import Annotated, Any
 import numpy as np
 
 from ..formats import encode
+from ..hardware.scnn import REFERENCE_KINDS
 from ..patterns import pattern
 from ..workloads.catalog import get_layer
-from ..hardware.scnn import REFERENCE_KINDS
 from .common import geomean, layer_activations, minilm_layer, minilm_layers, run_layer
 from .equal_accuracy import equal_accuracy
 from .study import ActDensity, FromStore, MiniLM, Opt, Quick, Seed, Study, progress, study

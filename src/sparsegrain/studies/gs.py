@@ -75,7 +75,7 @@ def gs(quick: Quick = False,
 def _speedups(rows: list[dict[str, Any]], num: str, den: str) -> float:
     by = {(r["layer"], r["pattern"]): r["cycles"] for r in rows}
     layers = dict.fromkeys(r["layer"] for r in rows)
-    return geomean([by[(l, num)] / by[(l, den)] for l in layers])
+    return geomean([by[(lay, num)] / by[(lay, den)] for lay in layers])
 
 
 def _summary(rows: list[dict[str, Any]], b: int) -> list[str]:
@@ -90,7 +90,7 @@ def _summary(rows: list[dict[str, Any]], b: int) -> list[str]:
                     ("unstructured", f"block {b}x1", f"block 1x{b}", "dense")) + "; GS horizontal "
         f"vs vertical {_speedups(rows, h, v):.2f}x.",
         "**Why the figure differs:** at equal sparsity a block pattern keeps as many weights as GS, "
-        f"and on this core a B x 1 block costs a value load, a scalar index load, a broadcast and "
+        "and on this core a B x 1 block costs a value load, a scalar index load, a broadcast and "
         "an FMA, against a GS pack's value load, index load, gather and FMA: the two are close by "
         "construction. The paper's 2-3x compares runtimes at the *same accuracy*, where block "
         "patterns must keep more weights (lower sparsity) than GS; this comparison holds sparsity "
@@ -109,10 +109,10 @@ def _plots(rows: list[dict[str, Any]]) -> list[tuple[str, Any]]:
         width = 0.8 / len(pats)
         x = np.arange(len(layers))
         for i, p in enumerate(pats):
-            vals = [next(r["speedup_vs_dense"] for r in rows if r["layer"] == l and r["pattern"] == p)
-                    for l in layers]
+            vals = [next(r["speedup_vs_dense"] for r in rows if r["layer"] == lay and r["pattern"] == p)
+                    for lay in layers]
             ax.bar(x + i * width, vals, width, label=p)
-        ax.set_xticks(x + 0.4 - width / 2, [l.split(":")[-1] for l in layers], fontsize=7)
+        ax.set_xticks(x + 0.4 - width / 2, [lay.split(":")[-1] for lay in layers], fontsize=7)
         ax.set_ylabel("speedup over dense on the GS engine")
         ax.legend(fontsize=7)
 

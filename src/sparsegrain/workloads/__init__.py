@@ -3,8 +3,8 @@
 from ..core.registry import import_members
 from .catalog import NETWORKS, LayerShape, get_layer, get_network
 from .models import MODELS, ModelSpec, get
-from .workload import PruneResult, Workload, load_workload
 from .weights import load_weights
+from .workload import PruneResult, Workload, load_workload
 
 import_members(__name__, __path__)  # every module registers its members
 

@@ -224,5 +224,5 @@ def get_layer(spec: str) -> LayerShape:
         if layer.name == lname:
             return layer
     raise ValueError(
-        f"network {net!r} has no layer {lname!r}; layers: {', '.join(l.name for l in layers)}"
+        f"network {net!r} has no layer {lname!r}; layers: {', '.join(lay.name for lay in layers)}"
     )

@@ -7,16 +7,16 @@ and are cached after the first load. A fixed stratified split (seed 0) holds out
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..core import files
 from . import models
 from .models import ModelSpec, device_of, register, save_atomic, train_steps
-
 
 #: the tensors of a cached split, in train_test_split's order
 SPLIT = ("x_train", "x_test", "y_train", "y_test")
@@ -77,7 +77,7 @@ class ImageClassifier(ModelSpec):
     def __init__(self) -> None:
         # the split is cached beside the model: making it imports scikit-learn (1.5 s), which
         # every sweep worker would pay again
-        path = models.cache_dir() / f"{self.name}-split.pt"
+        path = files.cache_dir() / f"{self.name}-split.pt"
         split = models.load_cached(path, split_of)
         if split is None:
             split = self._split()
@@ -98,7 +98,7 @@ class ImageClassifier(ModelSpec):
         raise NotImplementedError
 
     def load(self, cache_dir: str | Path | None = None) -> nn.Module:
-        path = models.cache_dir(cache_dir) / f"{self.name}-v{self.version}.pt"
+        path = files.cache_dir(cache_dir) / f"{self.name}-v{self.version}.pt"
         with torch.random.fork_rng():
             torch.manual_seed(0)
             model = SmallCNN()

@@ -12,8 +12,8 @@ from __future__ import annotations
 import itertools
 import os
 import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn

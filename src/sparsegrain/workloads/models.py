@@ -27,19 +27,20 @@ import importlib.util
 import io
 import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
 
-from ..core.files import cache_dir, write_atomic
+from ..core.files import write_atomic
 from ..core.registry import Registry
 from ..prune import Gradual, PruneConfig
 from .workload import PruneResult, Workload, prune_model
 
-MODELS: Registry[type["ModelSpec"]] = Registry("model", attr="name")
-_LOADED: dict[str, "ModelSpec"] = {}
+MODELS: Registry[type[ModelSpec]] = Registry("model", attr="name")
+_LOADED: dict[str, ModelSpec] = {}
 INSTALL_HINT = "pip install 'sparsegrain[models]'"
 
 

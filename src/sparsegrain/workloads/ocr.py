@@ -12,14 +12,15 @@ set of rendered words.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from .models import ModelSpec, cache_dir, load_cached, register, save_atomic, train_steps
+from ..core.files import cache_dir
+from .models import ModelSpec, load_cached, register, save_atomic, train_steps
 
 #: english_g2's character set; class 0 is the CTC blank (easyocr's config for english_g2)
 CHARSET = "0123456789!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~ €ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

@@ -4,8 +4,8 @@ with activations read from a file or generated."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -13,8 +13,8 @@ import torch
 from ..core.arrays import as_float32, available_memory
 from ..hardware.inputs import check_density, random_activations
 from ..patterns import pattern as make_pattern
-from ..patterns.base import check_sparsity
 from ..patterns import to_matrix
+from ..patterns.base import check_sparsity
 from .catalog import get_layer
 from .weights import load_weights, read_tensors
 

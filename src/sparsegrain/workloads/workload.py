@@ -17,16 +17,17 @@ import importlib.util
 import math
 import numbers
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..prune import Pruner, PruneConfig, load_config
+from ..prune import PruneConfig, Pruner, load_config
 
 #: the entry-point group through which installed packages add workloads
 ENTRY_POINT_GROUP = "sparsegrain.workloads"
