@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,15 @@ def main() -> None:
 errors = Console(stderr=True, emoji=False, width=console.width)
 
 
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Inside a command: a ValueError (bad input, a refused file) ends it as one line on stderr."""
+    try:
+        yield
+    except ValueError as e:
+        raise fail(str(e)) from None
+
+
 def fail(message: str) -> typer.Exit:
     """Print a one-line error in red on stderr and return the Exit to raise (status 2)."""
     errors.print(f"[bold red]error:[/] {escape(' '.join(message.split()))}", highlight=False,
@@ -135,15 +145,13 @@ def inspect_cmd(
     from .patterns.inspect import inspect_layer
     from .workloads.weights import load_weights
 
-    try:
+    with one_line_errors():
         patterns_lib.check_sparsity(sparsity)
         specs = [patterns_lib.pattern(s).spec for s in _pattern_list(pattern)]
         named = load_weights(weights, layers)
         reports = [inspect_layer(n, w, s, sparsity) for n, w in named.items() for s in specs]
         if all(r.error for r in reports):
             raise ValueError(f"no pattern tiles any layer: {reports[0].layer}: {reports[0].error}")
-    except ValueError as e:
-        raise fail(str(e)) from None
     if as_json:
         print(json.dumps([r.to_dict() for r in reports], indent=1))
         return
@@ -190,11 +198,9 @@ def workloads_cmd(
     """List the catalogued networks, or one network's layers with shapes and densities."""
     from .workloads.catalog import NETWORKS, get_network
 
-    try:
+    with one_line_errors():
         names = [network] if network is not None else list(NETWORKS)
         nets = {n: get_network(n) for n in names}
-    except ValueError as e:
-        raise fail(str(e)) from None
     if as_json:
         print(json.dumps({n: [vars(lay) for lay in ls] for n, ls in nets.items()}, indent=1))
         return
@@ -254,7 +260,7 @@ def encode_cmd(
     from . import patterns as patterns_lib
     from .formats.report import SKIPPED, encode_layers, totals
 
-    try:
+    with one_line_errors():
         if pattern is not None and sparsity is None:
             raise ValueError("--pattern needs --sparsity (without a pattern the weights' own "
                              "nonzeros are kept)")
@@ -269,8 +275,6 @@ def encode_cmd(
         if failed is not None and all(r.report is None for r in rows):
             raise ValueError(f"nothing could be encoded: {failed.layer} ({failed.pattern}, "
                              f"{failed.format}): {failed.error}")
-    except ValueError as e:
-        raise fail(str(e)) from None
     skipped = [r for r in rows if r.format == SKIPPED]
     rows = [r for r in rows if r.format != SKIPPED]
     summary = totals(rows) if len(named) > 1 else rows
@@ -380,7 +384,7 @@ def simulate_cmd(
     from .hardware import ACCELERATORS, simulate
     from .workloads.operands import layer_inputs
 
-    try:
+    with one_line_errors():
         if layer is not None and weights is None:
             raise ValueError("--layer picks a layer of --weights; give --weights FILE too")
         name, w, a = layer_inputs(
@@ -390,8 +394,6 @@ def simulate_cmd(
             patterns_lib.pattern(pattern).geometry) or {})
         result = simulate(accel, w, a, energy_table=energy_table,
                           **{**derived, **_model_params(param)})
-    except ValueError as e:
-        raise fail(str(e)) from None
     if as_json:
         print(json.dumps({"layer": name, **result.to_dict()}, indent=1))
     else:
@@ -404,11 +406,9 @@ def _reproduce(name: str, out: Path | None, overwrite: bool, as_json: bool, **op
     from .studies.study import cell
 
     folder = Path("reproduce") / name if out is None else out
-    try:
+    with one_line_errors():
         study = run_study(name, **options)
         paths = write_study(study, folder, overwrite=overwrite)
-    except ValueError as e:
-        raise fail(str(e)) from None
     if as_json:
         print(json.dumps({"study": name, "files": [str(p) for p in paths], "rows": study.rows}, indent=1))
         return
@@ -513,7 +513,7 @@ def bench_cmd(
     """Time the sparse CPU kernels against dense torch and torch's CSR matmul (W @ X)."""
     from .benchmarking import bench as kbench
 
-    try:
+    with one_line_errors():
         dims, batches = _shape(shape), _ints(batch, "batch")
         if reps < 1:
             raise ValueError(f"reps must be at least 1, got {reps}")
@@ -526,8 +526,6 @@ def bench_cmd(
             return _bench_peers(dims, pattern, sparsity, batches, reps, as_json, tuple(value_bits))
         copy = kbench.copy_bandwidth()
         rows = [r for p in pattern for r in kbench.bench(dims, p, sparsity, batches, reps, copy)]
-    except ValueError as e:
-        raise fail(str(e)) from None
     if as_json:
         print(json.dumps([r.to_dict() for r in rows], indent=1))
         return
@@ -665,12 +663,10 @@ def sensitivity_cmd(
     from .experiments.sensitivity import scan
     from .report.sensitivity import table, write
 
-    try:
+    with one_line_errors():
         with _progress("sensitivity scan") as tick:
             result = scan(model, pattern, sparsity, split_list(layers) or None, progress=tick)
         paths = write(result, out)
-    except ValueError as e:
-        raise fail(str(e)) from None
     if as_json:
         print(json.dumps({**asdict(result), "files": {k: str(v) for k, v in paths.items()}},
                          indent=1))
@@ -697,10 +693,8 @@ def report_cmd(
     """Rewrite report.md, report.html and the plots of the last sweep stored in OUT."""
     from .report import report_sweep
 
-    try:
+    with one_line_errors():
         summary, paths = report_sweep(out, budgets=budget)
-    except ValueError as e:
-        raise fail(str(e)) from None
     _print_report(summary, paths, as_json)
 
 

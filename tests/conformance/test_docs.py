@@ -26,7 +26,7 @@ ENTRIES = [
     *((k, "`" + k, ("performance.md",)) for k in KERNELS),
     *((k, "`" + k + "`", ("hardware.md", "hardware2.md")) for k in ACCELERATORS),
     *((k, k, ("pruning.md",)) for k in MODELS),
-    *((k, "reproduce " + k, ("hardware2.md",)) for k in STUDIES),
+    *((k, "reproduce " + k, ("hardware.md", "hardware2.md")) for k in STUDIES),
 ]
 
 

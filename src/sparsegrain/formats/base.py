@@ -46,6 +46,20 @@ def check_width(name: str, bits: int, need: int, what: str) -> None:
         raise ValueError(f"{name} = {bits} is too narrow: {what} needs {need} bits")
 
 
+def row_pointers(major: np.ndarray, rows: int, cols: int, index_bits: int | None,
+                 pointer_bits: int, what: str) -> tuple[np.ndarray, int]:
+    """The row pointers of a compressed-row layout whose entries lie in rows ``major`` (sorted)
+    and the width of its column indices (the narrowest that holds ``cols`` where not given),
+    both widths checked: ``what`` names an entry (``"entry"``, ``"block"``)."""
+    indptr = np.zeros(rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(major, minlength=rows), out=indptr[1:])
+    need = index_width(cols)
+    index_bits = need if index_bits is None else index_bits
+    check_width("index_bits", index_bits, need, f"a column index below {cols}")
+    check_width("pointer_bits", pointer_bits, count_width(len(major)), f"{len(major)} {what}s")
+    return indptr, index_bits
+
+
 @dataclass
 class StorageReport:
     """Size of an encoded weight in bits, by field; printable as a rich table.
@@ -126,6 +140,9 @@ class Encoded(ABC):
     positional: ClassVar[tuple[str, ...]] = ()
     #: does ``decode`` give the kept weights back exactly (False: values shared via a codebook)
     exact: ClassVar[bool] = True
+    #: the kind (width, count, size, flag) of a scalar field whose name the serial form does not
+    #: know already (:data:`~.serial.FIELD_KINDS`), so that a buffer's value is bounded
+    field_kinds: ClassVar[dict[str, str]] = {}
 
     shape: tuple[int, ...]
     dtype: str

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..patterns.base import Geometry
-from .base import Encoded, check_width, count_width, index_width, register
+from .base import Encoded, register, row_pointers
 
 
 @register("bcsr")
@@ -52,12 +52,7 @@ class BCSR(Encoded):
         kept_tiles = np.zeros((nr * r, nc * c), dtype=bool)
         kept_tiles[:rows, :cols] = keep
         br, bc = np.nonzero(kept_tiles.reshape(nr, r, nc, c).any(axis=(1, 3)))
-        indptr = np.zeros(nr + 1, dtype=np.int64)
-        np.cumsum(np.bincount(br, minlength=nr), out=indptr[1:])
-        need = index_width(nc)
-        index_bits = need if index_bits is None else index_bits
-        check_width("index_bits", index_bits, need, f"a block column below {nc}")
-        check_width("pointer_bits", pointer_bits, count_width(len(br)), f"{len(br)} blocks")
+        indptr, index_bits = row_pointers(br, nr, nc, index_bits, pointer_bits, "block")
         return cls(
             **base,
             indptr=indptr,

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..patterns.base import Geometry
-from .base import Encoded, check_width, count_width, index_width, register
+from .base import Encoded, register, row_pointers
 
 DEFAULT_POINTER_BITS = 32
 
@@ -39,12 +39,8 @@ class Compressed(Encoded):
         if cls.axis == 1:
             m, keep = m.T, np.ascontiguousarray(keep.T)
         major, minor = np.nonzero(keep)
-        indptr = np.zeros(m.shape[0] + 1, dtype=np.int64)
-        np.cumsum(np.bincount(major, minlength=m.shape[0]), out=indptr[1:])
-        need = index_width(m.shape[1])
-        index_bits = need if index_bits is None else index_bits
-        check_width("index_bits", index_bits, need, f"a minor index below {m.shape[1]}")
-        check_width("pointer_bits", pointer_bits, count_width(len(major)), f"{len(major)} entries")
+        indptr, index_bits = row_pointers(major, m.shape[0], m.shape[1], index_bits,
+                                          pointer_bits, "entry")
         return cls(
             **base,
             indptr=indptr,

@@ -96,8 +96,9 @@ WEIGHT_DTYPES = {"float32", "float16", "bfloat16", "float64", "int8", "int16", "
 MIN_ELEMENTS, ELEMENTS_PER_BYTE = 2**24, 1024
 
 
-#: the kind of every scalar field of every format, which bounds it (:func:`_limits`); a scalar
-#: field not named here is refused, so a new format's scalar fields must be given a kind
+#: the kind of the scalar fields the formats share by name, which bounds them (:func:`_limits`);
+#: a format declares any other scalar field's kind in its ``field_kinds``, and a scalar field
+#: of no kind is refused
 FIELD_KINDS = {
     **dict.fromkeys(["value_bits", "dense_bits", "index_bits", "pointer_bits", "row_bits",
                      "col_bits", "code_bits", "run_bits"], "width"),
@@ -147,11 +148,12 @@ def _check_fields(desc: dict[str, Any], payload: int) -> None:
                          f"{payload:,}-byte payload")
     may_be_none = {f.name for f in declared if f.default is None}
     for name, d in fields.items():
-        kind = FIELD_KINDS.get(name)
+        kind = FORMATS[fmt].field_kinds.get(name, FIELD_KINDS.get(name))
         if kind is None:
             if "value" in d:
                 raise ValueError(f"{fmt} field {name} is a value of no kind that can be checked; "
-                                 f"kinds are given to {', '.join(FIELD_KINDS)}")
+                                 f"kinds are given to {', '.join(FIELD_KINDS)} and a format's "
+                                 "own field_kinds")
             if "encoded" in d:
                 _check_fields(d["encoded"], payload)
             continue

@@ -77,106 +77,142 @@ def _scnn(x, w_k, w_r, w_s, w_v, ptr, idx_count, k_groups, ho, wo, stride, pad,
     ``reduce``, accumulator updates are the distinct outputs of each run of entries that share
     ``group_of`` (contiguous: entries are sorted by channel, filter, row, column)."""
     n_img, n_c, h, wd = x.shape
-    n_k = ptr.shape[1] - 1
-    out = np.zeros((n_img, n_k, ho, wo))
+    out = np.zeros((n_img, ptr.shape[1] - 1, ho, wo))
+    weights, geo = (w_k, w_r, w_s, w_v), (pad, stride, ho, wo)
     th = (h + grid_r - 1) // grid_r
     tw = (wd + grid_c - 1) // grid_c
-    n_pe = grid_r * grid_c
-    ay = np.empty(th * tw, np.int64)
-    ax = np.empty(th * tw, np.int64)
-    av = np.empty(th * tw)
+    tile = (np.empty(th * tw, np.int64), np.empty(th * tw, np.int64), np.empty(th * tw))
     keys = np.empty(f_vec * i_vec, np.int64)
     bank_n = np.zeros(banks, np.int64)
     refs = np.zeros(5, np.int64)  # w values, w indices, a values, a indices, acc rmw
-    products = 0
-    valid = 0
-    pow2 = (banks & (banks - 1)) == 0
-    bank_mask = banks - 1
-    cycles = 0
-    pe_cyc = np.zeros(n_pe, np.int64)
-    seen = np.zeros(n_k * ho * wo, np.int64)  # stamp of the last group that touched an output
-    stamp = 0
+    seen = np.zeros(out[0].size, np.int64)  # stamp of the last group that touched an output
+    pe_cyc = np.zeros(grid_r * grid_c, np.int64)
+    cycles = products = valid = stamp = 0
     for n in range(n_img):
         for g in range(k_groups.size - 1):
             k0, k1 = k_groups[g], k_groups[g + 1]
             pe_cyc[:] = 0
             for c in range(n_c):
                 e0, e1 = ptr[c, k0], ptr[c, k1]
-                nw = e1 - e0
-                if nw == 0:
+                if e1 == e0:
                     continue
-                n_idx = 0
-                for k in range(k0, k1):
-                    n_idx += idx_count[k, c]
-                for pe in range(n_pe):
-                    y0 = (pe // grid_c) * th
-                    x0 = (pe % grid_c) * tw
-                    na = 0
-                    for y in range(y0, min(y0 + th, h)):
-                        for xx in range(x0, min(x0 + tw, wd)):
-                            v = x[n, c, y, xx]
-                            if v != 0.0:
-                                ay[na] = y
-                                ax[na] = xx
-                                av[na] = v
-                                na += 1
+                n_idx = idx_count[k0:k1, c].sum()
+                for pe in range(pe_cyc.size):
+                    na = _gather_tile(x[n, c], (pe // grid_c) * th, (pe % grid_c) * tw, th, tw, tile)
                     if na == 0:
                         continue
-                    n_wv = (nw + f_vec - 1) // f_vec
-                    refs[0] += nw
+                    n_wv = (e1 - e0 + f_vec - 1) // f_vec
+                    refs[0] += e1 - e0
                     refs[1] += n_idx
                     refs[2] += n_wv * na
                     refs[3] += n_wv * na
-                    for wb in range(e0, e1, f_vec):
-                        we = min(wb + f_vec, e1)
-                        for ab in range(0, na, i_vec):
-                            ae = min(ab + i_vec, na)
-                            nk = 0
-                            for e in range(wb, we):
-                                for a in range(ab, ae):
-                                    products += 1
-                                    oy, ox = output_at(ay[a], ax[a], w_r[e], w_s[e], pad,
-                                                       stride, ho, wo)
-                                    if oy < 0:
-                                        continue
-                                    valid += 1
-                                    key = (w_k[e] * ho + oy) * wo + ox
-                                    out[n, w_k[e], oy, ox] += w_v[e] * av[a]
-                                    found = False
-                                    if merge:
-                                        for q in range(nk):
-                                            if keys[q] == key:
-                                                found = True
-                                                break
-                                    if not found:
-                                        keys[nk] = key
-                                        nk += 1
-                            worst = 1
-                            for q in range(nk):
-                                b = keys[q] & bank_mask if pow2 else keys[q] % banks
-                                bank_n[b] += 1
-                                if bank_n[b] > worst:
-                                    worst = bank_n[b]
-                            for q in range(nk):
-                                bank_n[keys[q] & bank_mask if pow2 else keys[q] % banks] = 0
-                            if not reduce:
-                                refs[4] += nk
-                            pe_cyc[pe] += worst
+                    cyc, pe_products, pe_valid, rmw = _cartesian_product(
+                        out[n], e0, e1, na, tile, weights, geo, f_vec, i_vec, merge, keys, bank_n)
+                    pe_cyc[pe] += cyc
+                    products += pe_products
+                    valid += pe_valid
                     if reduce:
-                        for e in range(e0, e1):
-                            if e == e0 or group_of[e] != group_of[e - 1]:
-                                stamp += 1
-                            for a in range(na):
-                                oy, ox = output_at(ay[a], ax[a], w_r[e], w_s[e], pad,
-                                                   stride, ho, wo)
-                                if oy < 0:
-                                    continue
-                                key = (w_k[e] * ho + oy) * wo + ox
-                                if seen[key] != stamp:
-                                    seen[key] = stamp
-                                    refs[4] += 1
+                        rmw, stamp = _group_updates(e0, e1, na, tile, weights, geo, group_of,
+                                                    seen, stamp)
+                    refs[4] += rmw
             cycles += pe_cyc.max()
     return out, cycles, refs, products, valid
+
+
+@njit(inline="always")
+def _gather_tile(plane, y0, x0, th, tw, tile):  # pragma: no cover - numba
+    """Collect the nonzero activations of the ``th`` x ``tw`` tile at (y0, x0) of one channel's
+    ``plane`` into ``tile`` (rows, columns, values; order y, x); returns how many."""
+    ay, ax, av = tile
+    na = 0
+    for y in range(y0, min(y0 + th, plane.shape[0])):
+        for xx in range(x0, min(x0 + tw, plane.shape[1])):
+            if plane[y, xx] != 0.0:
+                ay[na] = y
+                ax[na] = xx
+                av[na] = plane[y, xx]
+                na += 1
+    return na
+
+
+@njit(inline="always")
+def _cartesian_product(out_n, e0, e1, na, tile, weights, geo, f_vec, i_vec, merge, keys,
+                       bank_n):  # pragma: no cover - numba
+    """One PE's work on one channel: every F-vector of weight entries e0..e1 times every
+    I-vector of its ``na`` activations, summed into ``out_n``. Returns its cycles, products,
+    products that land on an output, and accumulator updates (each step's distinct outputs,
+    or every output a product lands on without ``merge``)."""
+    ay, ax, av = tile
+    w_k, w_r, w_s, w_v = weights
+    pad, stride, ho, wo = geo
+    cycles = valid = updates = 0
+    for wb in range(e0, e1, f_vec):
+        for ab in range(0, na, i_vec):
+            nk = 0  # the outputs of this step, in ``keys``
+            for e in range(wb, min(wb + f_vec, e1)):
+                for a in range(ab, min(ab + i_vec, na)):
+                    oy, ox = output_at(ay[a], ax[a], w_r[e], w_s[e], pad, stride, ho, wo)
+                    if oy < 0:
+                        continue
+                    valid += 1
+                    out_n[w_k[e], oy, ox] += w_v[e] * av[a]
+                    key = (w_k[e] * ho + oy) * wo + ox
+                    if not (merge and _holds(keys, nk, key)):
+                        keys[nk] = key
+                        nk += 1
+            updates += nk
+            cycles += _busiest_bank(keys, nk, bank_n)
+    return cycles, (e1 - e0) * na, valid, updates
+
+
+@njit(inline="always")
+def _holds(keys, nk, key):  # pragma: no cover - numba
+    """Whether ``key`` is among the first ``nk`` keys."""
+    for q in range(nk):
+        if keys[q] == key:
+            return True
+    return False
+
+
+@njit(inline="always")
+def _busiest_bank(keys, nk, bank_n):  # pragma: no cover - numba
+    """The cycles of a step: the most of its ``nk`` outputs that share an accumulator bank
+    (bank = output address mod the bank count; at least 1). ``bank_n`` is zero before and after."""
+    banks = bank_n.size
+    pow2 = (banks & (banks - 1)) == 0
+    worst = 1
+    for q in range(nk):
+        b = keys[q] & (banks - 1) if pow2 else keys[q] % banks
+        bank_n[b] += 1
+        if bank_n[b] > worst:
+            worst = bank_n[b]
+    for q in range(nk):
+        bank_n[keys[q] & (banks - 1) if pow2 else keys[q] % banks] = 0
+    return worst
+
+
+@njit(inline="always")
+def _group_updates(e0, e1, na, tile, weights, geo, group_of, seen,
+                   stamp):  # pragma: no cover - numba
+    """Accumulator updates with ``reduce_groups``: the distinct outputs each run of entries
+    sharing ``group_of`` reaches from the PE's ``na`` activations. ``seen`` holds the stamp of
+    the last run that touched each output; returns the updates and the last stamp used."""
+    ay, ax, _ = tile
+    w_k, w_r, w_s, _ = weights
+    pad, stride, ho, wo = geo
+    updates = 0
+    for e in range(e0, e1):
+        if e == e0 or group_of[e] != group_of[e - 1]:
+            stamp += 1
+        for a in range(na):
+            oy, ox = output_at(ay[a], ax[a], w_r[e], w_s[e], pad, stride, ho, wo)
+            if oy < 0:
+                continue
+            key = (w_k[e] * ho + oy) * wo + ox
+            if seen[key] != stamp:
+                seen[key] = stamp
+                updates += 1
+    return updates, stamp
 
 
 def group_kind(mask: np.ndarray, kind: str) -> str:

@@ -2,12 +2,13 @@
 
 A model declares the buffers it uses as :class:`Storage` (kind, capacity, access width) and
 counts words read and written per buffer; the totals per kind are its ``dram_*``, ``sram_*``
-and ``rf_*`` actions. Priced ``flat``, every word of a kind costs the energy table's entry, as
-before. Priced ``sized``, an SRAM word costs what CACTI 7 gives for an array of that capacity and
-access width at 45 nm (the node of the shipped Horowitz table; ``energy/cacti7_sram_45nm.yaml``,
-made by ``scripts/cacti_sram_table.py``), interpolated log-log between the grid's points and held
-at its edges (256 B to 4 MiB; wider than 512 bits, the energy per bit of a 512-bit access). Register files (a few words of flip-flops, which
-CACTI does not model) and DRAM keep the table's per-word entry.
+and ``rf_*`` actions. Priced ``flat``, every word of a kind costs the energy table's entry for
+that kind, whatever the buffer's size. Priced ``sized``, an SRAM word costs what CACTI 7 gives for
+an array of that capacity and access width at 45 nm (the node of the shipped Horowitz table;
+``energy/cacti7_sram_45nm.yaml``, made by ``scripts/cacti_sram_table.py``), interpolated log-log
+between the grid's points and held at its edges (256 B to 4 MiB; wider than 512 bits, the energy
+per bit of a 512-bit access). Register files (a few words of flip-flops, which CACTI does not
+model) and DRAM keep the table's per-word entry.
 """
 
 from __future__ import annotations

@@ -150,7 +150,9 @@ class Geometry:
 class Pattern(ABC):
     """A rule for which weights may be nonzero.
 
-    Subclasses implement :meth:`_mask` on a checked score tensor and :meth:`is_valid`.
+    Subclasses implement :meth:`_mask` on a checked score tensor and :meth:`_violation` on a
+    boolean mask whose shape the pattern tiles; :meth:`violation` and :meth:`is_valid` check the
+    mask's type and shape before asking it.
     ``spec`` is the canonical string that :func:`sparsegrain.pattern` parses back.
     """
 

@@ -198,11 +198,27 @@ def equal_accuracy(summary: Summary) -> list[ReportBlock]:
 
 def blocks(summary: Summary, config: dict[str, Any] | None = None) -> list[ReportBlock]:
     """The report's content, in order: the answer at equal accuracy first."""
-    on_front = fronts(summary)
+    cfg = config or {}
+    out = _baseline(summary)
+    out += equal_accuracy(summary)
+    out.append(_settings(summary, cfg))
+    out += _results(summary)
+    out.append(ReportBlock("h2", "Plots"))
+    for stem, (title, images) in all_plots(summary).items():
+        out.append(ReportBlock("img", text=title, images=images, stem=stem))
+    out += _accelerator_table(summary)
+    out += _cpu_table(summary, cfg)
+    out += _compression_table(summary)
+    out += _left_out(summary)
+    return out
+
+
+def _baseline(summary: Summary) -> list[ReportBlock]:
+    """The title, the dense baseline, and a warning if pruned points beat it beyond noise."""
     d = summary.dense
-    out = [ReportBlock("h1", f"Trade-off sweep: {summary.model}")]
-    out.append(ReportBlock("p", f"**Dense baseline {summary.metric}: {d.accuracy:.4f}** "
-                          f"(evaluation set of the model, {d.seeds} seed(s))."))
+    out = [ReportBlock("h1", f"Trade-off sweep: {summary.model}"),
+           ReportBlock("p", f"**Dense baseline {summary.metric}: {d.accuracy:.4f}** "
+                       f"(evaluation set of the model, {d.seeds} seed(s)).")]
     better = summary.beats_dense()
     if better:
         band = (f"the seeds' spread, {summary.noise:.4f}" if summary.noise
@@ -213,10 +229,13 @@ def blocks(summary: Summary, config: dict[str, Any] | None = None) -> list[Repor
             + ", ".join(f"{e.label} ({e.accuracy:.4f})" for e in better)
             + ". The dense baseline is fine-tuned the same steps as every point; a pruned model "
               "well above it usually means an evaluation that varies or a model still training.")))
-    out += equal_accuracy(summary)
-    cfg = config or {}
+    return out
+
+
+def _settings(summary: Summary, cfg: dict[str, Any]) -> ReportBlock:
+    """What the sweep ran: patterns, sparsities, formats, machines, layers and pruning."""
     pruning = cfg.get("pruning", {})
-    out.append(ReportBlock("ul", items=[
+    return ReportBlock("ul", items=[
         f"patterns: {', '.join(summary.patterns)}",
         f"target sparsities: {', '.join(f'{s:g}' for s in summary.sparsities)}",
         f"formats: {', '.join(summary.formats) or 'none'}",
@@ -233,61 +252,87 @@ def blocks(summary: Summary, config: dict[str, Any] | None = None) -> list[Repor
         f"accelerators run each measured layer with its real pruned weights and the input "
         f"activations of {cfg.get('sim_samples', 1)} evaluation sample(s), captured with forward "
         f"hooks; speedup and energy gain are dense / pruned on the same accelerator",
-    ]))
-    head, body = main_table(summary, on_front)
-    out += [ReportBlock("h2", "Results"),
-            ReportBlock("p", "★ marks a point on a Pareto front of the metric against the named axis, "
-                       "over all sparsities (size: compression ratio; speed and energy: an "
-                       "accelerator's speedup and energy gain). `n/a`: the format or accelerator "
-                       "rejects the mask (reasons below)."),
-            ReportBlock("table", head=head, body=body)]
+    ])
+
+
+def _results(summary: Summary) -> list[ReportBlock]:
+    """The main table with its Pareto marks, then the fronts at each sparsity."""
+    head, body = main_table(summary, fronts(summary))
     fhead = ["sparsity", "front: compression", *(f"front: {a} speedup" for a in summary.machines)]
-    out += [ReportBlock("h2", "Pareto front at each sparsity"),
+    return [ReportBlock("h2", "Results"),
+            ReportBlock("p", "★ marks a point on a Pareto front of the metric against the named axis, "
+                        "over all sparsities (size: compression ratio; speed and energy: an "
+                        "accelerator's speedup and energy gain). `n/a`: the format or accelerator "
+                        "rejects the mask (reasons below)."),
+            ReportBlock("table", head=head, body=body),
+            ReportBlock("h2", "Pareto front at each sparsity"),
             ReportBlock("p", "Patterns not dominated at equal target sparsity, on accuracy and the "
-                       f"named axis; a pattern whose actual sparsity is more than {REACHED} from "
-                       "the target (N:M fixes it) is left out at that target."),
+                        f"named axis; a pattern whose actual sparsity is more than {REACHED} from "
+                        "the target (N:M fixes it) is left out at that target."),
             ReportBlock("table", head=fhead, body=fronts_by_sparsity(summary))]
-    out.append(ReportBlock("h2", "Plots"))
-    for stem, (title, images) in all_plots(summary).items():
-        out.append(ReportBlock("img", text=title, images=images, stem=stem))
-    every = [summary.dense, *summary.entries]
-    if summary.accelerators:
-        atable = [[e.pattern, f"{e.sparsity:g}",
-                   *(_time_energy(e.accel.get(a)) for a in summary.accelerators)] for e in every]
-        heads = [f"{a} ({', '.join(summary.ran.get(a, [])) or 'none'})" for a in summary.accelerators]
-        out += [ReportBlock("h2", "Time and energy per inference on each accelerator"),
-                ReportBlock("p", "Modelled time (µs) / energy (µJ) of the layers each accelerator ran "
-                           "(in brackets: a machine declines layers it cannot run, so compare "
-                           "machines only over the same layers), for the captured evaluation "
-                           "sample(s); systolic and SIMD, where present, are dense machines."),
-                ReportBlock("table", head=["pattern", "sparsity", *heads], body=atable)]
-    if summary.measured:
-        ctable = [[e.pattern, f"{e.sparsity:g}", _num(e.cpu.get("dense_ms"), ".3g"),
-                   _num(e.cpu.get("sparse_ms"), ".3g"), _num(e.speedup.get("cpu"), ".2f", "x")]
-                  for e in every]
-        out += [ReportBlock("h2", "Measured latency on this CPU"),
-                ReportBlock("p", f"The pruned model run whole on batch {cfg.get('cpu_batch', '?')} "
-                           "of the sample inputs, its pruned layers on the project's kernels "
-                           "(`sparsify`, which keeps a layer dense where its kernel is slower), "
-                           "against the same weights run dense by torch: medians (ms) of 15 "
-                           "interleaved rounds in the same run, at the sweep's thread count. "
-                           "Where every layer stays dense (and in the dense row) the deployed "
-                           "model is the dense one: its speedup is 1 and the two medians show "
-                           "the timing noise."),
-                ReportBlock("table", head=["pattern", "sparsity", "dense ms", "sparse ms",
-                                           "speedup"], body=ctable)]
+
+
+def _accelerator_table(summary: Summary) -> list[ReportBlock]:
+    """Modelled time and energy of every point on each accelerator (none without one)."""
+    if not summary.accelerators:
+        return []
+    atable = [[e.pattern, f"{e.sparsity:g}",
+               *(_time_energy(e.accel.get(a)) for a in summary.accelerators)]
+              for e in [summary.dense, *summary.entries]]
+    heads = [f"{a} ({', '.join(summary.ran.get(a, [])) or 'none'})" for a in summary.accelerators]
+    return [ReportBlock("h2", "Time and energy per inference on each accelerator"),
+            ReportBlock("p", "Modelled time (µs) / energy (µJ) of the layers each accelerator ran "
+                        "(in brackets: a machine declines layers it cannot run, so compare "
+                        "machines only over the same layers), for the captured evaluation "
+                        "sample(s); systolic and SIMD, where present, are dense machines."),
+            ReportBlock("table", head=["pattern", "sparsity", *heads], body=atable)]
+
+
+def _rounds(counts: list[int]) -> str:
+    """``15 `` or ``7 or 15 ``: the stored round counts as the CPU paragraph names them, or
+    nothing where no row recorded its count."""
+    return " or ".join(str(n) for n in counts) + " " if counts else ""
+
+
+def _cpu_table(summary: Summary, cfg: dict[str, Any]) -> list[ReportBlock]:
+    """Measured dense and sparse latency of every point on this CPU (none if not measured)."""
+    if not summary.measured:
+        return []
+    ctable = [[e.pattern, f"{e.sparsity:g}", _num(e.cpu.get("dense_ms"), ".3g"),
+               _num(e.cpu.get("sparse_ms"), ".3g"), _num(e.speedup.get("cpu"), ".2f", "x")]
+              for e in [summary.dense, *summary.entries]]
+    return [ReportBlock("h2", "Measured latency on this CPU"),
+            ReportBlock("p", f"The pruned model run whole on batch {cfg.get('cpu_batch', '?')} "
+                        "of the sample inputs, its pruned layers on the project's kernels "
+                        "(`sparsify`, which keeps a layer dense where its kernel is slower), "
+                        "against the same weights run dense by torch: medians (ms) of "
+                        f"{_rounds(summary.cpu_rounds)}interleaved rounds in the same run, at the "
+                        "sweep's thread count. Where every layer stays dense (and in the dense "
+                        "row) the deployed model is the dense one: its speedup is 1 and the two "
+                        "medians show the timing noise."),
+            ReportBlock("table", head=["pattern", "sparsity", "dense ms", "sparse ms",
+                                       "speedup"], body=ctable)]
+
+
+def _compression_table(summary: Summary) -> list[ReportBlock]:
+    """The compression ratio of every point in each format, quantising ones marked."""
     ftable = [[e.pattern, f"{e.sparsity:g}",
                *(_num(e.compression.get(f), ".2f", "x" + ("q" if f in e.lossy else ""))
-                 for f in summary.formats)] for e in every]
-    out += [ReportBlock("h2", "Compression ratio by format (pruned layers)"),
-            ReportBlock("p", "`q`: the format quantises the values (it does not decode back exactly; "
-                       "the metric above is of the exact weights), so it is left out of the "
-                       "best-format column."),
+                 for f in summary.formats)] for e in [summary.dense, *summary.entries]]
+    return [ReportBlock("h2", "Compression ratio by format (pruned layers)"),
+            ReportBlock("p", "`q`: the format quantises the values (it does not decode back "
+                        "exactly; the metric above is of the exact weights), so it is left out of "
+                        "the best-format column."),
             ReportBlock("table", head=["pattern", "sparsity", *summary.formats], body=ftable)]
+
+
+def _left_out(summary: Summary) -> list[ReportBlock]:
+    """What a format or accelerator rejected, and the layers a point left dense."""
+    out = []
     if summary.not_applicable:
         out += [ReportBlock("h2", "Not applicable"),
                 ReportBlock("p", "Each format or accelerator, the points where it rejected the mask, "
-                           "and its first reason (every reason is in the store)."),
+                            "and its first reason (every reason is in the store)."),
                 ReportBlock("ul", items=not_applicable(summary))]
     left = {f"{e.label}: {n} ({why})" for e in summary.entries for n, why in e.left_dense.items()}
     if left:

@@ -8,7 +8,6 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..experiments.config import DENSE
 from ..experiments.store import OK, Row
@@ -81,6 +80,9 @@ class Summary:
     measured: list[str] = field(default_factory=list)
     #: the layers each accelerator ran in the dense baseline (others it declined)
     ran: dict[str, list[str]] = field(default_factory=dict)
+    #: the interleaved rounds each CPU median is taken over, as the rows record them (several
+    #: counts where rows differ, none where no row records it)
+    cpu_rounds: list[int] = field(default_factory=list)
 
     def score(self, e: Entry) -> float:
         """Accuracy oriented so that higher is better (for Pareto fronts)."""
@@ -121,10 +123,11 @@ def summarize(rows: Iterable[Row]) -> Summary:
         raise ValueError(f"a report covers one model; the rows hold {models or 'none'}")
     failed = {(r.pattern, r.sparsity, r.seed) for r in rows
               if r.kind == ACCURACY and r.status != OK}
+    # a failed point has no figures
+    kept = [r for r in rows if (r.pattern, r.sparsity, r.seed) not in failed]
     by_point: dict[tuple[str, float], list[Row]] = defaultdict(list)
-    for r in rows:
-        if (r.pattern, r.sparsity, r.seed) not in failed:  # a failed point has no figures
-            by_point[r.pattern, r.sparsity].append(r)
+    for r in kept:
+        by_point[r.pattern, r.sparsity].append(r)
     dense_rows = by_point.pop((DENSE, 0.0), None)
     if not dense_rows:
         raise ValueError("the rows hold no dense baseline")
@@ -150,6 +153,8 @@ def summarize(rows: Iterable[Row]) -> Summary:
         measured=[CPU] if any(r.kind == CPU for r in rows) else [],
         ran={r.target: list(r.result.get("layers", {})) for r in dense_rows
              if r.kind == ACCELERATOR and r.status == OK},
+        cpu_rounds=sorted({r.result["rounds"] for r in kept
+                           if r.kind == CPU and r.status == OK and "rounds" in r.result}),
     )
 
 
@@ -200,12 +205,4 @@ def _entry(pattern: str, sparsity: float, rows: list[Row], base: dict) -> Entry:
         e.speedup[CPU] = _mean([r["speedup"] for r in timed])
         e.cpu = {k: _mean([r[k] for r in timed]) for k in ("dense_ms", "sparse_ms")}
     return e
-
-
-def format_row_table(summary: Summary) -> tuple[list[str], list[list[Any]]]:
-    """Compression ratio of every format at every point (None = not applicable)."""
-    head = ["pattern", "sparsity", *summary.formats]
-    body = [[e.pattern, e.sparsity, *(e.compression.get(f) for f in summary.formats)]
-            for e in [summary.dense, *summary.entries]]
-    return head, body
 

@@ -6,7 +6,8 @@ import os
 
 import torch
 
-from ..base import SparseKernel, float_values
+from ..base import SparseKernel
+from ..layout import float_values
 
 #: value dtypes the Triton kernels store (accumulation is always float32)
 GPU_DTYPES = (torch.float16, torch.bfloat16)
