@@ -5,6 +5,15 @@ results store -> report.
 """
 
 import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the names as type checkers see them; at run time each loads on first use
+    from .api import tradeoff
+    from .deploy import load, save, sparsify
+    from .formats import encode
+    from .hardware import simulate
+    from .patterns import Pattern, pattern
+    from .workloads import Workload
 
 __version__ = "0.1.0"
 

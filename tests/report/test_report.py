@@ -159,3 +159,16 @@ def test_a_model_name_cannot_break_the_markdown(tmp_path: Path) -> None:
     md = write_report(summarize(named), tmp_path)["md"].read_text()
     assert "<script>" not in md and "\n# | evil" not in md
     assert md.splitlines()[0] == "# Trade-off sweep: &lt;script&gt;x&lt;/script&gt; # | evil"
+
+
+def test_the_cpu_paragraph_names_the_rounds_the_rows_recorded(tmp_path: Path) -> None:
+    def cpu(rounds: int | None) -> list[Row]:
+        extra = {} if rounds is None else {"rounds": rounds}
+        return [Row(f"{p}{s}cpu", "digits-cnn", p, s, "cpu", "cpu", 0, OK, {},
+                    {"dense_ms": 2.0, "sparse_ms": 1.0, "speedup": 2.0, "identical": False,
+                     **extra}) for (p, s) in POINTS]
+
+    for rounds, says in ((15, "of 15 interleaved rounds"), (7, "of 7 interleaved rounds"),
+                         (None, "of interleaved rounds")):
+        md = write_report(summarize(rows() + cpu(rounds)), tmp_path)["md"].read_text()
+        assert says in md, (rounds, md)

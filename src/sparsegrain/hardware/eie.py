@@ -140,6 +140,7 @@ def broadcast_schedule(
 def _run_kernel(ptr, base, codes, zeros_before, codebook, steps, empty_from, values,
                 n_rows, fifo_depth, line_entries, max_cycles):  # pragma: no cover - compiled
     """Step EIE cycle by cycle; returns (cycles, stats, outputs)."""
+    # long: one compiled cycle loop whose state (queues, pointers, counters) numba keeps in registers
     n_pe = ptr.shape[0]
     n_steps = steps.shape[0]
     y = np.zeros(n_rows, dtype=np.float32)
@@ -445,6 +446,7 @@ class EIE(Accelerator):
     ) -> SimResult:
         """Price-ready actions, EIE's two times and load-balance efficiency (SPEC 4.1), over
         the activation vectors ``acts`` (N, inputs) run one after the other."""
+        # long: every access of the run priced in one place, in the order of SPEC 4.1's table
         p = layer.n_pe
         useful = counts["useful_macs"]
         entries = useful + counts["filler_entries"]

@@ -165,6 +165,7 @@ class SparTen(Accelerator):
         self.gb_kib, self.join_logic, self.skip_activations = gb_kib, join_logic, skip_activations
 
     def _run(self, layer: Layer) -> SimResult:
+        # long: the join, then every action and buffer of SparTen's dataflow counted side by side
         lay = layer.prepare()
         w, x = lay.matrix(), lay.columns()
         n_f, n_in = w.shape
