@@ -52,3 +52,24 @@ def test_a_format_asked_for_by_name_is_used_even_where_auto_would_skip_it():
     sg.sparsify(model, format="bcsr", keep_dense_if_slower=False, cache=False)
     assert model[0].kernel.fmt == "bcsr"
     assert torch.allclose(model(x), want, atol=1e-6)
+
+
+def test_the_eager_call_and_the_operator_give_the_same_rows(sparse_model):
+    w, b = sparse_model.dense
+    for batch in (1, 3):
+        x = torch.randn(batch, 64)
+        with torch.no_grad():
+            eager = sparse_model(x)
+            traced = torch.ops.sparsegrain.linear(x, sparse_model[0].number) + b
+        assert torch.equal(eager, traced)
+        assert torch.allclose(eager, x @ w.T + b, atol=1e-5)
+    assert sparse_model(torch.randn(2, 5, 64)).shape == (2, 5, 48)
+
+
+def test_a_nan_row_that_meets_a_kept_weight_is_refused(sparse_model):
+    w, _ = sparse_model.dense
+    col = int(w.abs().sum(0).argmax())  # a column with kept weights
+    x = torch.zeros(1, 64)
+    x[0, col] = float("nan")
+    with pytest.raises(ValueError, match="NaN or inf"):
+        sparse_model(x)

@@ -24,9 +24,20 @@ from . import ops
 from .autotune import DecisionCache, decision_key
 
 
+def eager(x: torch.Tensor) -> bool:
+    """Is this call plain Python, where the kernel may be called directly? Not while
+    ``torch.compile``, ``torch.export`` or a JIT trace records the graph (they need the
+    ``sparsegrain::linear`` operator), nor where a gradient is asked of the input (the operator
+    says the layer is inference-only)."""
+    return not (torch.compiler.is_compiling() or torch.jit.is_tracing()
+                or (x.requires_grad and torch.is_grad_enabled()))
+
+
 class KernelLayer(nn.Module):
-    """A layer whose weight is a sparse kernel, reached through the ``sparsegrain::linear``
-    operator (:mod:`.ops`) by a number that copies and unpickled layers renew."""
+    """A layer whose weight is a sparse kernel: called directly in plain eager code (the
+    operator's dispatch cost more than a small layer's product), and through the
+    ``sparsegrain::linear`` operator (:mod:`.ops`), by a number that copies and unpickled
+    layers renew, where a graph is recorded or a gradient asked for."""
 
     def __init__(self, kernel: SparseKernel, bias: torch.Tensor | None) -> None:
         super().__init__()
@@ -39,7 +50,12 @@ class KernelLayer(nn.Module):
         self.number = ops.number(self.kernel)
 
     def product(self, x: torch.Tensor) -> torch.Tensor:
-        """x (rows, cols) @ W.T as float32."""
+        """x (rows, cols) @ W.T as a new float32 tensor."""
+        if eager(x):
+            x = x.detach()
+            if x.shape[0] == 1 and x.dtype is torch.float32:
+                return torch.from_numpy(self.kernel.row_product(x.numpy()[0])).unsqueeze(0)
+            return self.kernel.linear(x.float())
         return torch.ops.sparsegrain.linear(x.float(), self.number)
 
     def check_input(self, x: torch.Tensor) -> None:
@@ -58,12 +74,19 @@ class SparseLinear(KernelLayer):
     """``y = x @ W.T + b`` with W held encoded and multiplied by a CPU sparse kernel."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = self._buffers["bias"]
+        if (type(x) is torch.Tensor and x.dtype is torch.float32 and x.dim() == 2
+                and x.shape[0] == 1 and eager(x)):  # one row, the common deployed call
+            row = (x.detach() if x.requires_grad else x).numpy()[0]
+            y = torch.from_numpy(self.kernel.row_product(row)[None])
+            return y if bias is None else y.add_(bias)
         self.check_input(x)
         lead = x.shape[:-1]
         y = self.product(x.reshape(-1, x.shape[-1]))
-        if self.bias is not None:
-            y = y + self.bias
-        return y.view(*lead, -1).to(x.dtype)
+        if bias is not None:
+            y = y.add_(bias) if not y.requires_grad else y + bias
+        y = y.view(*lead, -1)
+        return y if x.dtype is torch.float32 else y.to(x.dtype)
 
 class SparseConv2d(KernelLayer):
     """A groups-1 Conv2d whose channel-last weight matrix is encoded (im2col + sparse kernel)."""

@@ -11,6 +11,7 @@ constant, and keep a register block of output rows x tile columns in vector regi
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -19,6 +20,7 @@ import numba as nb
 import numpy as np
 import torch
 
+from ..core.arrays import require_finite
 from ..core.registry import Registry
 from ..formats import FORMATS
 from ..patterns import Pattern
@@ -154,12 +156,19 @@ class SparseKernel(ABC):
                 f"{self.shape}: linear expects (batch, {self.shape[1]})"
             )
         x = check_input(x.T, self.shape[1], f"{self.fmt} weight of shape {self.shape}")
-        n = x.shape[1]
-        if n == 1:
-            y = np.zeros(self.shape[0], dtype=np.float32)
-            self._spmv(vector_input(x[:, 0]), y)
-            return torch.from_numpy(y[None, :])
+        if x.shape[1] == 1:
+            return torch.from_numpy(self.row_product(x[:, 0])[None, :])
         return torch.from_numpy(self._product(x, transposed=True))
+
+    def row_product(self, x: np.ndarray) -> np.ndarray:
+        """``W @ x`` for one float32 input row: the vector product, its input checked through
+        its output (a NaN or inf in x reaches y wherever a kept weight meets it, and only then
+        is x scanned, to say so; x itself is never copied)."""
+        y = np.zeros(self.shape[0], dtype=np.float32)
+        self._spmv(x if x.flags.c_contiguous else np.ascontiguousarray(x), y)
+        if not math.isfinite(np.add.reduce(y)):
+            require_finite(x, "input")
+        return y
 
     def _product(self, x: np.ndarray, transposed: bool = False) -> np.ndarray:
         """W @ x for x (cols, n), in batch tiles, the widest first, returned as (rows, n), or

@@ -1,0 +1,66 @@
+"""What a sparsified Linear layer costs beyond its kernel, per call, against dense ``nn.Linear``.
+
+For each shape the same 90 %-unstructured weight is run, in one process and interleaved
+(medians of 25 rounds): the kernel's own product on a prepared float32 row (what the layer
+cannot avoid), the sparsified layer called as a torch module in eager mode (what a user's model
+pays), the custom operator ``sparsegrain::linear`` that ``torch.compile`` and ``torch.export``
+record, and dense ``nn.Linear``. Overhead = layer - kernel. Load average printed.
+
+    PYTHONPATH=src python benchmarks/layer_overhead.py [--batch 1] [--format csr]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import torch
+from torch import nn
+
+from sparsegrain.core.timing import interleaved_ms
+from sparsegrain.deploy import sparsify
+
+SHAPES = ((384, 384), (1536, 384), (384, 1536), (4096, 4096))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--format", default="csr")
+    ap.add_argument("--sparsity", type=float, default=0.9)
+    ap.add_argument("--rounds", type=int, default=25)
+    args = ap.parse_args()
+    print(f"torch threads {torch.get_num_threads()}, batch {args.batch}, {args.format} at "
+          f"{args.sparsity:.0%}; load average {os.getloadavg()[0]:.2f}")
+    print(f"{'out x in':>11s} {'kernel us':>9s} {'layer us':>9s} {'overhead':>8s} "
+          f"{'operator us':>11s} {'dense us':>8s} {'dense/layer':>11s}")
+    gen = torch.Generator().manual_seed(0)
+    for rows, cols in SHAPES:
+        dense = nn.Linear(cols, rows)
+        with torch.no_grad():
+            dense.weight[torch.rand(dense.weight.shape, generator=gen) < args.sparsity] = 0
+        model = nn.Sequential(nn.Linear(cols, rows))
+        model[0].load_state_dict(dense.state_dict())
+        sparsify(model, format=args.format, keep_dense_if_slower=False, cache=False)
+        layer = model[0]
+        x = torch.randn(args.batch, cols, generator=gen)
+        row = x.numpy()
+        kernel = layer.kernel
+        with torch.no_grad():
+            fns = {
+                "kernel": (lambda: kernel.row_product(row[0])) if args.batch == 1
+                else (lambda: kernel.linear(x)),
+                "layer": lambda: layer(x),
+                "operator": lambda: torch.ops.sparsegrain.linear(x, layer.number),
+                "dense": lambda: dense(x),
+            }
+            ms = interleaved_ms(fns, rounds=args.rounds)
+        us = {k: v * 1e3 for k, v in ms.items()}
+        print(f"{rows:>5d}x{cols:<5d} {us['kernel']:9.1f} {us['layer']:9.1f} "
+              f"{us['layer'] - us['kernel']:8.1f} {us['operator']:11.1f} {us['dense']:8.1f} "
+              f"{us['dense'] / us['layer']:10.2f}x")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
