@@ -36,30 +36,33 @@ def main() -> None:
           f"{'operator us':>11s} {'dense us':>8s} {'dense/layer':>11s}")
     gen = torch.Generator().manual_seed(0)
     for rows, cols in SHAPES:
-        dense = nn.Linear(cols, rows)
-        with torch.no_grad():
-            dense.weight[torch.rand(dense.weight.shape, generator=gen) < args.sparsity] = 0
-        model = nn.Sequential(nn.Linear(cols, rows))
-        model[0].load_state_dict(dense.state_dict())
-        sparsify(model, format=args.format, keep_dense_if_slower=False, cache=False)
-        layer = model[0]
-        x = torch.randn(args.batch, cols, generator=gen)
-        row = x.numpy()
-        kernel = layer.kernel
-        with torch.no_grad():
-            fns = {
-                "kernel": (lambda: kernel.row_product(row[0])) if args.batch == 1
-                else (lambda: kernel.linear(x)),
-                "layer": lambda: layer(x),
-                "operator": lambda: torch.ops.sparsegrain.linear(x, layer.number),
-                "dense": lambda: dense(x),
-            }
-            ms = interleaved_ms(fns, rounds=args.rounds)
-        us = {k: v * 1e3 for k, v in ms.items()}
+        us = time_shape(rows, cols, args, gen)
         print(f"{rows:>5d}x{cols:<5d} {us['kernel']:9.1f} {us['layer']:9.1f} "
               f"{us['layer'] - us['kernel']:8.1f} {us['operator']:11.1f} {us['dense']:8.1f} "
               f"{us['dense'] / us['layer']:10.2f}x")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+def time_shape(rows: int, cols: int, args: argparse.Namespace, gen: torch.Generator
+               ) -> dict[str, float]:
+    """Microseconds per call of the kernel, the sparsified layer, the operator and dense."""
+    dense = nn.Linear(cols, rows)
+    with torch.no_grad():
+        dense.weight[torch.rand(dense.weight.shape, generator=gen) < args.sparsity] = 0
+    model = nn.Sequential(nn.Linear(cols, rows))
+    model[0].load_state_dict(dense.state_dict())
+    sparsify(model, format=args.format, keep_dense_if_slower=False, cache=False)
+    layer, x = model[0], torch.randn(args.batch, cols, generator=gen)
+    row, kernel = x.numpy()[0], layer.kernel
+    with torch.no_grad():
+        ms = interleaved_ms({
+            "kernel": (lambda: kernel.row_product(row)) if args.batch == 1
+            else (lambda: kernel.linear(x)),
+            "layer": lambda: layer(x),
+            "operator": lambda: torch.ops.sparsegrain.linear(x, layer.number),
+            "dense": lambda: dense(x),
+        }, rounds=args.rounds)
+    return {k: v * 1e3 for k, v in ms.items()}
 
 
 if __name__ == "__main__":
