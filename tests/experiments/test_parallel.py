@@ -22,7 +22,8 @@ pytestmark = pytest.mark.slow
 TINY = SweepConfig(patterns=("unstructured", "gs:8:1"), sparsities=(0.8,), accelerators=("gs",),
                    formats=("csr", "gs"), pruning=Pruning(steps=8, every=2))
 #: result fields that are timings (or decided by timings), left out of the comparison
-TIMED = {"seconds", "prune_s", "dense_ms", "sparse_ms", "speedup", "identical", "layers"}
+TIMED = {"seconds", "prune_s", "dense_ms", "sparse_ms", "speedup", "identical", "layers", "noise",
+         "load"}
 
 
 def stored(out: Path) -> dict[tuple[str, str, str], dict]:

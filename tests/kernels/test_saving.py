@@ -143,7 +143,11 @@ def test_a_sparsified_minilm_round_trips(tmp_path: Path) -> None:
         assert torch.equal(back(*inputs), want)
 
 
-def test_sparsify_reuses_cached_decisions_and_times_again_on_other_threads(tmp_path: Path) -> None:
+def test_sparsify_reuses_cached_decisions_and_times_again_on_other_threads(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sparsegrain.deploy import autotune
+
+    monkeypatch.setattr(autotune.Decision, "holds", lambda self, load: True)
     first = sparsify(pruned("unstructured"), cache=tmp_path)
     assert (tmp_path / "sparsify-decisions.json").is_file()
     assert not any(c.cached for c in first.sparsify_report)
@@ -168,8 +172,34 @@ def test_changed_kernels_time_again(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     them (a changed kernel, another machine sharing the cache folder) times again."""
     from sparsegrain.deploy import autotune
 
+    monkeypatch.setattr(autotune.Decision, "holds", lambda self, load: True)
     first = sparsify(pruned("unstructured"), cache=tmp_path)
     assert not any(c.cached for c in first.sparsify_report)
     assert all(c.cached for c in sparsify(pruned("unstructured"), cache=tmp_path).sparsify_report)
     monkeypatch.setattr(autotune, "kernel_code", lambda: "another kernel build")
     assert not any(c.cached for c in sparsify(pruned("unstructured"), cache=tmp_path).sparsify_report)
+
+
+def test_a_decision_holds_only_clear_of_its_noise_and_not_from_a_busier_moment() -> None:
+    from sparsegrain.deploy.autotune import LOAD_SLACK, Decision
+
+    clear = Decision({"dense": 2.0, "csr": 1.0}, noise=0.05, load=1.0)
+    assert clear.margin == pytest.approx(1.0) and clear.holds(1.0)
+    assert not Decision({"dense": 1.05, "csr": 1.0}, noise=0.05, load=1.0).holds(1.0)
+    assert not clear.holds(1.0 - LOAD_SLACK - 0.1)  # timed busier than now: time again
+    assert clear.holds(3.0)  # a quieter moment's decision stands when the machine is busier
+
+
+def test_a_decision_within_its_noise_is_timed_again(tmp_path: Path) -> None:
+    import json
+
+    first = sparsify(pruned("unstructured"), cache=tmp_path)
+    path = tmp_path / "sparsify-decisions.json"
+    stored = json.loads(path.read_text())
+    for entry in stored.values():
+        entry["noise"] = 10.0  # no margin is clear of that
+    path.write_text(json.dumps(stored))
+    again = sparsify(pruned("unstructured"), cache=tmp_path)
+    assert not any(c.cached for c in again.sparsify_report)
+    assert all(c.noise < 10.0 for c in again.sparsify_report)
+    assert len(first.sparsify_report) == len(again.sparsify_report)

@@ -172,3 +172,16 @@ def test_the_cpu_paragraph_names_the_rounds_the_rows_recorded(tmp_path: Path) ->
                          (None, "of interleaved rounds")):
         md = write_report(summarize(rows() + cpu(rounds)), tmp_path)["md"].read_text()
         assert says in md, (rounds, md)
+
+
+def test_a_measured_speedup_shows_its_noise_and_a_kept_dense_model_says_so(tmp_path: Path) -> None:
+    def cpu(p: str, s: float) -> Row:
+        same = p == "dense" or p == "filter"
+        return Row(f"{p}{s}cpu", "digits-cnn", p, s, "cpu", "cpu", 0, OK, {},
+                   {"dense_ms": 2.0, "sparse_ms": 2.0 if same else 1.0,
+                    "speedup": 1.0 if same else 2.0, "identical": same, "noise": 0.04,
+                    "rounds": 15})
+
+    md = write_report(summarize(rows() + [cpu(p, s) for p, s in POINTS]), tmp_path)["md"]
+    text = md.read_text()
+    assert "2.00x ±4%" in text and "1x dense kept, ±4%" in text

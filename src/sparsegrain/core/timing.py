@@ -29,9 +29,16 @@ def median_ms(fn: Callable[[], Any], reps: int = 5) -> float:
 
 def interleaved_ms(fns: dict[str, Callable[[], Any]], rounds: int = 15, warmup: int = 2,
                    min_sample_s: float = 1e-3) -> dict[str, float]:
-    """Median milliseconds per call of each function, timed in turn within every round (the
-    order reversed every other round) so that a change of machine load falls on all of them
-    alike. Each sample times as many calls as make it last ``min_sample_s`` (calibrated on
+    """Median milliseconds per call of each function (see :func:`interleaved_samples`)."""
+    samples = interleaved_samples(fns, rounds, warmup, min_sample_s)
+    return {name: statistics.median(ts) for name, ts in samples.items()}
+
+
+def interleaved_samples(fns: dict[str, Callable[[], Any]], rounds: int = 15, warmup: int = 2,
+                        min_sample_s: float = 1e-3) -> dict[str, list[float]]:
+    """Milliseconds per call of each function in every round, timed in turn within every round
+    (the order reversed every other round) so that a change of machine load falls on all of
+    them alike. Each sample times as many calls as make it last ``min_sample_s`` (calibrated on
     the slowest function), so sub-millisecond calls are not lost in the timer's noise."""
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds}")
@@ -49,4 +56,12 @@ def interleaved_ms(fns: dict[str, Callable[[], Any]], rounds: int = 15, warmup: 
             for _ in range(number):
                 fn()
             times[name].append((time.perf_counter() - t) / number)
-    return {name: statistics.median(ts) * 1e3 for name, ts in times.items()}
+    return {name: [t * 1e3 for t in ts] for name, ts in times.items()}
+
+
+def spread(samples: list[float]) -> float:
+    """Half the interquartile range of ``samples`` over their median: their noise, relative."""
+    if len(samples) < 4:
+        return 0.0
+    q1, _, q3 = statistics.quantiles(samples, n=4)
+    return (q3 - q1) / 2 / max(statistics.median(samples), 1e-12)

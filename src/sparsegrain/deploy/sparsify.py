@@ -4,6 +4,7 @@ ones (inference only), choosing per layer the fastest of dense and each format t
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..core.hooks import module_inputs
-from ..core.timing import interleaved_ms
+from ..core.timing import interleaved_samples, spread
 from ..kernels import SparseKernel
 from ..kernels.build import candidates
 from ..kernels.conv import conv2d
@@ -21,7 +22,7 @@ from ..kernels.layout import check_value_bits
 from ..patterns import Pattern
 from ..patterns import pattern as make_pattern
 from . import ops
-from .autotune import DecisionCache, decision_key
+from .autotune import Decision, DecisionCache, decision_key, load_now
 
 
 def eager(x: torch.Tensor) -> bool:
@@ -116,6 +117,10 @@ class LayerChoice:
     times_ms: dict[str, float]
     #: were the times read from the decision cache (measured by an earlier call)
     cached: bool = False
+    #: the timings' noise (largest half interquartile range over a median) and the load average
+    #: they were taken under
+    noise: float = 0.0
+    load: float = 0.0
 
 
 def pruned_weight(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -211,19 +216,24 @@ def sparsify(
             fns = {"dense": lambda x=x, dense_w=dense_w: x @ dense_w.T,
                    **{label: (lambda k=k, x=x: k.linear(x)) for label, k in kernels.items()}}
         key = None if decisions is None else decision_key(mask, list(kernels), tuple(x.shape))
-        times = None if key is None else decisions.get(key)
-        cached = times is not None and set(times) == set(fns)
+        decision = None if key is None else decisions.get(key)
+        cached = (decision is not None and set(decision.times) == set(fns)
+                  and decision.holds(load_now()))
         if not cached:
             with torch.no_grad():
-                times = interleaved_ms(fns, rounds=7, warmup=1)
+                samples = interleaved_samples(fns, rounds=7, warmup=1)
+            decision = Decision({k: statistics.median(v) for k, v in samples.items()},
+                                max(spread(v) for v in samples.values()), load_now())
             if key is not None:
-                decisions.put(key, times)
+                decisions.put(key, decision)
+        times = decision.times
         sparse = min((t, label) for label, t in times.items() if label != "dense")[1]
         chosen = "dense" if keep_dense_if_slower and times["dense"] < times[sparse] else sparse
         if chosen != "dense":
             set_module(model, name, wrapped[chosen])
         sparsity = 1.0 - float(mask.float().mean())
-        report.append(LayerChoice(name, tuple(weight.shape), sparsity, chosen, times, cached))
+        report.append(LayerChoice(name, tuple(weight.shape), sparsity, chosen, times, cached,
+                                  decision.noise, decision.load))
     if decisions is not None:
         decisions.save()
     model.sparsify_report = report

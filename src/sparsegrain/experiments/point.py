@@ -18,8 +18,9 @@ import torch
 from torch import nn
 
 from ..core.hooks import module_inputs
-from ..core.timing import interleaved_ms
+from ..core.timing import interleaved_samples, spread
 from ..deploy import sparsify
+from ..deploy.autotune import load_now
 from ..formats import encode
 from ..hardware import EnergyTable, Layer, Unsupported, build
 from ..patterns import Pattern
@@ -337,8 +338,10 @@ def measure_cpu(model: nn.Module, pattern: Pattern | None, inputs: tuple, batch:
     kernels (:func:`sparsegrain.deploy.sparsify`, deciding per layer on the layer's real
     input, dense where its kernel is slower), against the same model run dense by torch:
     medians over ``rounds`` interleaved rounds on the first ``batch`` sample inputs, at the
-    thread count torch had before the sweep (:data:`MACHINE_THREADS`). Where every layer stays
-    dense the speedup is 1 (the same model); the medians are kept as the noise floor."""
+    thread count torch had before the sweep (:data:`MACHINE_THREADS`), with the speedup's
+    noise (half the interquartile range of the per-round ratios, relative) and the load
+    average. Where every layer stays dense the speedup is 1 (the same model); the medians and
+    the noise are kept as the noise floor."""
     x = first(inputs, batch)
     training_threads = torch.get_num_threads()
     torch.set_num_threads(MACHINE_THREADS)
@@ -352,12 +355,16 @@ def measure_cpu(model: nn.Module, pattern: Pattern | None, inputs: tuple, batch:
             except ValueError as e:
                 return NOT_APPLICABLE, {"reason": str(e)}
         with torch.no_grad():
-            ms = interleaved_ms({"dense": lambda: model(*x), "sparse": lambda: fast(*x)}, rounds)
+            samples = interleaved_samples({"dense": lambda: model(*x), "sparse": lambda: fast(*x)},
+                                          rounds)
     finally:
         torch.set_num_threads(training_threads)
+    ms = {k: statistics.median(v) for k, v in samples.items()}
+    noise = spread([d / s for d, s in zip(samples["dense"], samples["sparse"], strict=True)])
     # Every layer kept dense: the deployed model is the dense one, so its speedup is 1 by
     # construction; the two medians still show the timing noise.
     same = all(c == "dense" for c in choices.values())
     return OK, {"dense_ms": ms["dense"], "sparse_ms": ms["sparse"],
                 "speedup": 1.0 if same else ms["dense"] / ms["sparse"], "identical": same,
-                "batch": batch, "threads": MACHINE_THREADS, "rounds": rounds, "layers": choices}
+                "noise": noise, "load": load_now(), "batch": batch, "threads": MACHINE_THREADS,
+                "rounds": rounds, "layers": choices}

@@ -204,5 +204,7 @@ def _entry(pattern: str, sparsity: float, rows: list[Row], base: dict) -> Entry:
     if timed:
         e.speedup[CPU] = _mean([r["speedup"] for r in timed])
         e.cpu = {k: _mean([r[k] for r in timed]) for k in ("dense_ms", "sparse_ms")}
+        e.cpu["noise"] = max((r.get("noise", 0.0) for r in timed), default=0.0)
+        e.cpu["identical"] = all(r.get("identical", False) for r in timed)
     return e
 
