@@ -9,6 +9,7 @@ models of a row are timed in turn in every round (interleaved medians), so a cha
 load falls on all three alike.
 
     HF_HUB_OFFLINE=1 PYTHONPATH=src python benchmarks/minilm_sparsify.py --sparsity 0.8,0.9
+    (``--patterns unstructured,gs:8:1`` for a subset, ``--batch 1`` for one sentence a call)
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def main() -> None:
     ap.add_argument("--sentences", type=int, default=256)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--patterns", default="", help="comma-separated subset of each sparsity's "
+                    "patterns (default: all of them)")
     args = ap.parse_args()
     console = Console()
     texts = sentences(args.sentences)
@@ -81,7 +84,8 @@ def main() -> None:
                 "layers sparse", "formats", "max |diff|"):
         table.add_column(col, justify="left" if col in ("pattern", "formats") else "right")
     for s in (float(v) for v in args.sparsity.split(",")):
-        for spec in PATTERNS[s]:
+        chosen_patterns = [p for p in args.patterns.split(",") if p] or PATTERNS[s]
+        for spec in [p for p in PATTERNS[s] if p in chosen_patterns]:
 
             pruned, model = load(), load()
             prune_linears(pruned, spec, s)
