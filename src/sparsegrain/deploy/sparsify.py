@@ -215,17 +215,7 @@ def sparsify(
             dense_w = weight.reshape(weight.shape[0], -1).float()
             fns = {"dense": lambda x=x, dense_w=dense_w: x @ dense_w.T,
                    **{label: (lambda k=k, x=x: k.linear(x)) for label, k in kernels.items()}}
-        key = None if decisions is None else decision_key(mask, list(kernels), tuple(x.shape))
-        decision = None if key is None else decisions.get(key)
-        cached = (decision is not None and set(decision.times) == set(fns)
-                  and decision.holds(load_now()))
-        if not cached:
-            with torch.no_grad():
-                samples = interleaved_samples(fns, rounds=7, warmup=1)
-            decision = Decision({k: statistics.median(v) for k, v in samples.items()},
-                                max(spread(v) for v in samples.values()), load_now())
-            if key is not None:
-                decisions.put(key, decision)
+        decision, cached = decide(fns, decisions, mask, list(kernels), tuple(x.shape))
         times = decision.times
         sparse = min((t, label) for label, t in times.items() if label != "dense")[1]
         chosen = "dense" if keep_dense_if_slower and times["dense"] < times[sparse] else sparse
@@ -238,6 +228,23 @@ def sparsify(
         decisions.save()
     model.sparsify_report = report
     return model
+
+
+def decide(fns: dict[str, Any], decisions: DecisionCache | None, mask: torch.Tensor,
+           labels: list[str], input_shape: tuple[int, ...]) -> tuple[Decision, bool]:
+    """The timings of one layer's candidates: a cached decision where one holds, else timed now
+    (and cached); with whether it came from the cache."""
+    key = None if decisions is None else decision_key(mask, labels, input_shape)
+    decision = None if decisions is None or key is None else decisions.get(key)
+    if decision is not None and set(decision.times) == set(fns) and decision.holds(load_now()):
+        return decision, True
+    with torch.no_grad():
+        samples = interleaved_samples(fns, rounds=7, warmup=1)
+    decision = Decision({k: statistics.median(v) for k, v in samples.items()},
+                        max(spread(v) for v in samples.values()), load_now())
+    if decisions is not None and key is not None:
+        decisions.put(key, decision)
+    return decision, False
 
 
 def sparse_layer(kernel: SparseKernel, module: nn.Module) -> nn.Module:
