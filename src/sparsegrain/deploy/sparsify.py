@@ -5,6 +5,7 @@ ones (inference only), choosing per layer the fastest of dense and each format t
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -230,7 +231,7 @@ def sparsify(
     return model
 
 
-def decide(fns: dict[str, Any], decisions: DecisionCache | None, mask: torch.Tensor,
+def decide(fns: dict[str, Callable[[], object]], decisions: DecisionCache | None, mask: torch.Tensor,
            labels: list[str], input_shape: tuple[int, ...]) -> tuple[Decision, bool]:
     """The timings of one layer's candidates: a cached decision where one holds, else timed now
     (and cached); with whether it came from the cache."""
