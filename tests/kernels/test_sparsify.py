@@ -61,7 +61,7 @@ def test_auto_times_every_candidate_and_keeps_outputs(gen):
 
 
 def test_model_without_pruned_layers_says_so(gen):
-    with pytest.raises(ValueError, match="no pruned Linear/Conv2d layer"):
+    with pytest.raises(ValueError, match="no pruned Linear, Conv1d, Conv2d, LSTM or GRU layer"):
         sparsify(nn.Sequential(nn.Linear(4, 4)))
     with pytest.raises(ValueError, match="unknown kernel format 'nosuch'"):
         net = small_net(gen)

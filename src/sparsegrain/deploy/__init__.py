@@ -2,7 +2,9 @@
 through the ``sparsegrain::linear`` operator (so models compile and export), timed and cached per
 layer; ``save`` / ``load`` keep them in their encoded form."""
 
+from .recurrent import SparseRNN
 from .saving import load, save
-from .sparsify import LayerChoice, SparseConv2d, SparseLinear, sparsify
+from .sparsify import LayerChoice, SparseConv1d, SparseConv2d, SparseLinear, sparsify
 
-__all__ = ["LayerChoice", "SparseConv2d", "SparseLinear", "load", "save", "sparsify"]
+__all__ = ["LayerChoice", "SparseConv1d", "SparseConv2d", "SparseLinear", "SparseRNN", "load", "save",
+           "sparsify"]

@@ -9,6 +9,7 @@ back into a skeleton of the same architecture (any weights; they are replaced) a
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ from torch import nn
 from ..core.files import write_atomic
 from ..formats.serial import from_bytes
 from ..kernels.build import from_encoded
-from .sparsify import KernelLayer, SparseConv2d, SparseLinear, set_module
+from . import ops
+from .recurrent import SparseRNN
+from .sparsify import KernelLayer, SparseConv1d, SparseConv2d, set_module, sparse_layer
 
 ENCODED = ".__encoded__"
 MANIFEST = "sparsegrain"
@@ -36,6 +39,10 @@ def save(model: nn.Module, path: str | Path) -> Path:
 
     if not isinstance(model, nn.Module):
         raise ValueError(f"save takes a torch.nn.Module, got {type(model).__name__}")
+    recurrent = [n for n, m in model.named_modules() if isinstance(m, SparseRNN)]
+    if recurrent:
+        raise ValueError(f"{recurrent[0]} is a sparse LSTM/GRU, which save does not write yet; "
+                         "save the pruned model's state dict and sparsify it after loading")
     layers = {n: m for n, m in model.named_modules() if isinstance(m, KernelLayer)}
     if not layers:
         raise ValueError("the model has no sparse layer to save; run "
@@ -58,15 +65,17 @@ def save(model: nn.Module, path: str | Path) -> Path:
 def geometry(layer: nn.Module) -> dict[str, Any]:
     """What a sparse or dense Linear/Conv2d layer's saved form must match: its kind, its
     weight's (out, in) sizes and, for a convolution, its kernel, stride, padding and dilation."""
-    conv = isinstance(layer, (nn.Conv2d, SparseConv2d))
+    kind = ("conv2d" if isinstance(layer, (nn.Conv2d, SparseConv2d))
+            else "conv1d" if isinstance(layer, (nn.Conv1d, SparseConv1d)) else "linear")
     if isinstance(layer, KernelLayer):
         out, cols = layer.kernel.shape
     else:
         out, cols = layer.weight.shape[0], layer.weight[0].numel()
-    geo: dict[str, Any] = {"kind": "conv2d" if conv else "linear", "shape": [int(out), int(cols)]}
-    if conv:
-        geo |= {k: [int(v) for v in getattr(layer, k)] if not isinstance(getattr(layer, k), str)
-                else getattr(layer, k) for k in ("kernel_size", "stride", "padding", "dilation")}
+    geo: dict[str, Any] = {"kind": kind, "shape": [int(out), int(cols)]}
+    if kind != "linear":  # a sparse Conv1d holds its sizes as a height-1 Conv2d's
+        skip = 1 if isinstance(layer, SparseConv1d) else 0
+        geo |= {k: [int(v) for v in getattr(layer, k)[skip:]]
+                for k in ("kernel_size", "stride", "padding", "dilation")}
     return geo
 
 
@@ -134,7 +143,7 @@ def _layer(skeleton: nn.Module, name: str, saved: str | dict[str, Any], blob: by
         old = skeleton.get_submodule(name)
     except AttributeError:
         raise ValueError(f"the skeleton has no layer {name}") from None
-    want = nn.Linear if kind == "linear" else nn.Conv2d
+    want = {"linear": nn.Linear, "conv1d": nn.Conv1d, "conv2d": nn.Conv2d}[kind]
     if not isinstance(old, (want, KernelLayer)):
         raise ValueError(f"the skeleton's {name} is a {type(old).__name__}, the saved layer a "
                          f"{want.__name__}")
@@ -148,4 +157,8 @@ def _layer(skeleton: nn.Module, name: str, saved: str | dict[str, Any], blob: by
     if differ:
         k = differ[0]
         raise ValueError(f"the saved {name} has {k} {expected[k]}, the skeleton's {have[k]}")
-    return SparseLinear(kernel, old.bias) if kind == "linear" else SparseConv2d(kernel, old)
+    if isinstance(old, KernelLayer):  # a skeleton already sparse: its geometry, the saved kernel
+        new = copy.deepcopy(old)
+        new.kernel, new.number = kernel, ops.number(kernel)
+        return new
+    return sparse_layer(kernel, old)

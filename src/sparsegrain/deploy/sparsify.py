@@ -1,4 +1,4 @@
-"""Drop-in sparse layers: ``sparsify(model)`` swaps pruned Linear/Conv2d layers for kernel-backed
+"""Drop-in sparse layers: ``sparsify(model)`` swaps pruned Linear/Conv1d/Conv2d layers for kernel-backed
 ones (inference only), choosing per layer the fastest of dense and each format that holds its mask.
 """
 
@@ -24,6 +24,7 @@ from ..patterns import Pattern
 from ..patterns import pattern as make_pattern
 from . import ops
 from .autotune import Decision, DecisionCache, decision_key, load_now
+from .recurrent import SparseRNN, gate_matrices, replaceable_rnn
 
 
 def eager(x: torch.Tensor) -> bool:
@@ -107,6 +108,40 @@ class SparseConv2d(KernelLayer):
         return y.to(x.dtype)
 
 
+class SparseConv1d(KernelLayer):
+    """A groups-1 Conv1d run as a height-1 Conv2d over its channel-last weight matrix (the same
+    matrix: a (C_out, C_in, K) weight flattens as a (C_out, C_in, 1, K) one does)."""
+
+    def __init__(self, kernel: SparseKernel, conv: nn.Conv1d) -> None:
+        super().__init__(kernel, conv.bias)
+        self.kernel_size, self.stride = (1, conv.kernel_size[0]), (1, conv.stride[0])
+        self.padding, self.dilation = (0, int(conv.padding[0])), (1, conv.dilation[0])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        batched = x if x.dim() == 3 else x.unsqueeze(0)
+        y = conv2d(self.kernel, batched.unsqueeze(2), self.kernel_size, self.stride,
+                   self.padding, self.dilation, self.product).squeeze(2)
+        if self.bias is not None:
+            y = y + self.bias.view(1, -1, 1)
+        y = y if x.dim() == 3 else y.squeeze(0)
+        return y.to(x.dtype)
+
+
+#: the module types ``sparsify`` replaces, by the sparse layer that replaces each
+SPARSE_LAYERS: dict[type[nn.Module], type[KernelLayer]] = {
+    nn.Linear: SparseLinear, nn.Conv2d: SparseConv2d, nn.Conv1d: SparseConv1d}
+
+
+def replaceable(m: nn.Module) -> bool:
+    """Can a sparse layer stand in for ``m``: a Linear, or a groups-1 Conv1d/Conv2d with
+    zero padding given as sizes (not ``"same"``)?"""
+    if isinstance(m, nn.Linear):
+        return True
+    return (isinstance(m, (nn.Conv1d, nn.Conv2d)) and m.groups == 1
+            and m.padding_mode == "zeros" and not isinstance(m.padding, str))
+
+
 @dataclass
 class LayerChoice:
     """What :func:`sparsify` did with one layer, and the times (ms) it measured."""
@@ -124,21 +159,24 @@ class LayerChoice:
     load: float = 0.0
 
 
-def pruned_weight(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """(weight, mask) of a pruned Linear/Conv2d, or None if it carries no mask and no zeros.
+def pruned_weight(module: nn.Module, name: str = "weight"
+                  ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(weight, mask) of a pruned layer's tensor ``name``, or None if it carries no mask and no
+    zeros.
 
     A mask comes from a parametrization with a ``mask`` buffer (sparsegrain's pruner), from
-    ``torch.nn.utils.prune`` (``weight_mask``), or from the zeros of a plain weight.
+    ``torch.nn.utils.prune`` (``<name>_mask``), or from the zeros of a plain weight.
     """
-    weight = module.weight.detach()
+    weight = getattr(module, name).detach()
     mask = None
     params = getattr(module, "parametrizations", None)
-    if params is not None and "weight" in params:
-        mask = next((p.mask for p in params["weight"] if isinstance(getattr(p, "mask", None), torch.Tensor)), None)
+    if params is not None and name in params:
+        mask = next((p.mask for p in params[name]
+                     if isinstance(getattr(p, "mask", None), torch.Tensor)), None)
         if mask is None:
             mask = weight != 0
-    elif isinstance(getattr(module, "weight_mask", None), torch.Tensor):
-        mask = module.weight_mask
+    elif isinstance(getattr(module, f"{name}_mask", None), torch.Tensor):
+        mask = getattr(module, f"{name}_mask")
     elif bool((weight == 0).any()):
         mask = weight != 0
     if mask is None:
@@ -157,13 +195,13 @@ def sparsify(
     cache: bool | str | Path = True,
     value_bits: int = 32,
 ) -> nn.Module:
-    """Replace, in place, each pruned Linear/Conv2d of ``model`` by a sparse-kernel layer.
+    """Replace, in place, each pruned Linear/Conv1d/Conv2d of ``model`` by a sparse-kernel layer.
 
     ``format="auto"`` detects which formats hold each layer's mask and times them against the
     dense layer (interleaved medians), keeping the fastest (dense if it wins and
     ``keep_dense_if_slower``). With ``inputs`` (what ``model(*inputs)`` takes, at the
     deployment batch) each layer is timed as a whole layer on the activations it really
-    receives, against torch's own dense Linear/Conv2d; without, its matrix is timed on
+    receives, against torch's own dense layer; without, its matrix is timed on
     ``batch`` random rows. Returns the model; its attribute ``sparsify_report`` lists a
     :class:`LayerChoice` per pruned layer. ``pattern``, the pattern the model was pruned with,
     gives each format the parameters it derives from that pattern (the encoding ``encode`` and
@@ -190,16 +228,17 @@ def sparsify(
     layers = [
         (n, m)
         for n, m in model.named_modules()
-        if (isinstance(m, nn.Linear) or (isinstance(m, nn.Conv2d) and m.groups == 1))
-        and n not in inside_attention
+        if replaceable(m) and n not in inside_attention
         and pruned_weight(m) is not None
     ]
-    if not layers:
+    rnns = [(n, m) for n, m in model.named_modules() if replaceable_rnn(m)
+            and any(pruned_weight(m, g) is not None for g in gate_matrices(m))]
+    if not layers and not rnns:
         raise ValueError(
-            "the model has no pruned Linear/Conv2d layer (no mask parametrization, no "
-            "torch.nn.utils.prune mask and no zero weights)"
+            "the model has no pruned Linear, Conv1d, Conv2d, LSTM or GRU layer (no mask "
+            "parametrization, no torch.nn.utils.prune mask and no zero weights)"
         )
-    seen = {} if inputs is None else module_inputs(model, [n for n, _ in layers], inputs)
+    seen = {} if inputs is None else module_inputs(model, [n for n, _ in layers + rnns], inputs)
     decisions = None if cache is False else DecisionCache(None if cache is True else cache)
     report = []
     gen = torch.Generator().manual_seed(0)
@@ -216,19 +255,77 @@ def sparsify(
             dense_w = weight.reshape(weight.shape[0], -1).float()
             fns = {"dense": lambda x=x, dense_w=dense_w: x @ dense_w.T,
                    **{label: (lambda k=k, x=x: k.linear(x)) for label, k in kernels.items()}}
-        decision, cached = decide(fns, decisions, mask, list(kernels), tuple(x.shape))
-        times = decision.times
-        sparse = min((t, label) for label, t in times.items() if label != "dense")[1]
-        chosen = "dense" if keep_dense_if_slower and times["dense"] < times[sparse] else sparse
-        if chosen != "dense":
-            set_module(model, name, wrapped[chosen])
-        sparsity = 1.0 - float(mask.float().mean())
-        report.append(LayerChoice(name, tuple(weight.shape), sparsity, chosen, times, cached,
-                                  decision.noise, decision.load))
+        choice = choose(name, weight, mask, fns, decisions, tuple(x.shape), keep_dense_if_slower)
+        if choice.chosen != "dense":
+            set_module(model, name, wrapped[choice.chosen])
+        report.append(choice)
+    for name, rnn in rnns:
+        kept, choices = sparse_gates(name, rnn, seen.get(name), format, spec, value_bits,
+                                     decisions, keep_dense_if_slower, batch, gen)
+        report += choices
+        if kept:
+            set_module(model, name, SparseRNN(rnn, kept))
     if decisions is not None:
         decisions.save()
     model.sparsify_report = report
     return model
+
+
+def sparse_gates(name: str, rnn: nn.Module, seen: torch.Tensor | None, fmt: str,
+                 spec: Pattern | None, value_bits: int, decisions: DecisionCache | None,
+                 keep_dense_if_slower: bool, batch: int, gen: torch.Generator
+                 ) -> tuple[dict[str, SparseKernel], list[LayerChoice]]:
+    """The kernels chosen for a recurrent layer's pruned gate matrices, each timed on the rows
+    it multiplies in one call (:func:`gate_rows`), and the choices."""
+    kept: dict[str, SparseKernel] = {}
+    choices = []
+    for gate in gate_matrices(rnn):
+        found = pruned_weight(rnn, gate)
+        if found is None:
+            continue
+        weight, mask = found
+        kernels = candidates(weight, mask, fmt, spec, value_bits)
+        x = gate_rows(rnn, gate, seen, batch, gen)
+        fns = {"dense": lambda x=x, w=weight.float(): x @ w.T,
+               **{label: (lambda k=k, x=x: k.linear(x)) for label, k in kernels.items()}}
+        choice = choose(f"{name}.{gate}", weight, mask, fns, decisions, tuple(x.shape),
+                        keep_dense_if_slower)
+        if choice.chosen != "dense":
+            kept[gate] = kernels[choice.chosen]
+        choices.append(choice)
+    return kept, choices
+
+
+def choose(name: str, weight: torch.Tensor, mask: torch.Tensor, fns: dict[str, Callable[[], object]],
+           decisions: DecisionCache | None, input_shape: tuple[int, ...],
+           keep_dense_if_slower: bool) -> LayerChoice:
+    """One weight's choice among its candidates (``fns``, "dense" among them): the fastest
+    kernel, or dense where it is faster and ``keep_dense_if_slower``."""
+    decision, cached = decide(fns, decisions, mask, [k for k in fns if k != "dense"], input_shape)
+    times = decision.times
+    sparse = min((t, label) for label, t in times.items() if label != "dense")[1]
+    chosen = "dense" if keep_dense_if_slower and times["dense"] < times[sparse] else sparse
+    return LayerChoice(name, tuple(weight.shape), 1.0 - float(mask.float().mean()), chosen, times,
+                       cached, decision.noise, decision.load)
+
+
+def gate_rows(rnn: nn.Module, gate: str, seen: torch.Tensor | None, batch: int,
+              gen: torch.Generator) -> torch.Tensor:
+    """The rows a gate matrix multiplies in one call: the input sequence's (steps x batch) for
+    the first layer's input projection (the real input where one was seen), random rows of that
+    many for a deeper layer's, and the batch's hidden states for a recurrent one."""
+    cols = getattr(rnn, gate).shape[1]
+    if seen is None:
+        steps, sequences = batch, 1
+    elif seen.dim() == 3:
+        steps, sequences = (seen.shape[1], seen.shape[0]) if rnn.batch_first else seen.shape[:2]
+    else:
+        steps, sequences = seen.shape[0], 1
+    if gate.startswith("weight_hh"):
+        return torch.randn(sequences, cols, generator=gen)
+    if gate in ("weight_ih_l0", "weight_ih_l0_reverse") and seen is not None:
+        return seen.reshape(-1, cols).float()
+    return torch.randn(steps * sequences, cols, generator=gen)
 
 
 def decide(fns: dict[str, Callable[[], object]], decisions: DecisionCache | None, mask: torch.Tensor,
@@ -249,17 +346,19 @@ def decide(fns: dict[str, Callable[[], object]], decisions: DecisionCache | None
 
 
 def sparse_layer(kernel: SparseKernel, module: nn.Module) -> nn.Module:
-    """The kernel-backed replacement of a Linear or Conv2d."""
-    return SparseLinear(kernel, module.bias) if isinstance(module, nn.Linear) \
-        else SparseConv2d(kernel, module)
+    """The kernel-backed replacement of a Linear, Conv1d or Conv2d."""
+    cls = next(v for k, v in SPARSE_LAYERS.items() if isinstance(module, k))
+    return SparseLinear(kernel, module.bias) if cls is SparseLinear else cls(kernel, module)
 
 
 def dense_layer(module: nn.Module, weight: torch.Tensor, x: torch.Tensor):
-    """torch's dense Linear/Conv2d with the (masked) ``weight`` on ``x``, as a call to time."""
+    """torch's dense Linear/Conv1d/Conv2d with the (masked) ``weight`` on ``x``, as a call to
+    time."""
     w = weight.float()
     if isinstance(module, nn.Linear):
         return lambda: F.linear(x, w, module.bias)
-    return lambda: F.conv2d(x, w, module.bias, module.stride, module.padding, module.dilation)
+    conv = F.conv1d if isinstance(module, nn.Conv1d) else F.conv2d
+    return lambda: conv(x, w, module.bias, module.stride, module.padding, module.dilation)
 
 
 def set_module(model: nn.Module, name: str, new: nn.Module) -> None:
