@@ -56,6 +56,12 @@ def test_the_python_api_sweeps_a_workload_object_with_batchnorm(tmp_path):
     assert {"csr", "eie", "cpu"} <= set(ok.target)
     assert res.report["md"].is_file()
     assert callable(sg.sparsify) and "sparsify" in sg.__all__
+    model = batchnorm_workload().model
+    held = sum(model.get_submodule(n).weight.numel() for n in ("conv2", "fc1", "fc2"))
+    total = sum(p.numel() for p in model.parameters() if p.dim() >= 2)
+    share = res.table[res.table.kind == "accuracy"]
+    assert f"they hold {held / total:.1%} of the model's weights" in res.report["md"].read_text()
+    assert len(share) == 2
 
 
 def test_the_dense_baseline_is_fine_tuned_like_the_points(tmp_path):

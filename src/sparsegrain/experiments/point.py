@@ -139,6 +139,7 @@ def _measure_point(spec: Workload, cfg: SweepConfig, pattern: str, sparsity: flo
         "metrics": metrics,
         "sparsity_actual": zeros / max(total, 1),
         "layer_sparsity": {n: float((~lay.mask).float().mean()) for n, lay in layers.items()},
+        "measured_share": measured_share(model, layers),
         "left_dense": left_dense,
         "allocation": cfg.allocation,
         **({"layer_targets": targets} if targets else {}),
@@ -198,6 +199,14 @@ def prune(
             except ValueError as e:
                 left_dense[name] = str(e)
     return masks, left_dense
+
+
+def measured_share(model: nn.Module, layers: dict[str, PrunedLayer]) -> float:
+    """The share of the model's weights (every parameter of two or more dimensions: Linear,
+    convolution, recurrent gate and embedding matrices) that the measured layers hold: what the
+    formats', machines' and pruning figures cover."""
+    total = sum(p.numel() for p in model.parameters() if p.dim() >= 2)
+    return sum(lay.weight.numel() for lay in layers.values()) / max(total, 1)
 
 
 @dataclass

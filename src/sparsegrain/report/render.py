@@ -255,7 +255,10 @@ def _settings(summary: Summary, cfg: dict[str, Any]) -> ReportBlock:
             a + "".join(f" {k}={v}" for k, v in cfg.get("accelerator_params", {}).get(a, {}).items())
             for a in summary.accelerators) or "none"),
         f"pruned and measured layers: {', '.join(summary.layers)} (layers outside this list "
-        f"stay dense in every point, dense baseline included)",
+        f"stay dense in every point, dense baseline included)"
+        + ("" if summary.measured_share is None else
+           f"; they hold {summary.measured_share:.1%} of the model's weights, the share every "
+           "size, machine and sparsity figure here covers"),
         f"pruning: gradual cubic schedule over {pruning.get('steps', '?')} fine-tuning steps "
         f"(ramp {pruning.get('ramp', '?')}, masks updated every {pruning.get('every', '?')} "
         f"steps), magnitude criterion" if pruning else "pruning: as stored",

@@ -78,6 +78,8 @@ class Summary:
     budgets: tuple[float, ...] = (0.5, 1.0, 2.0)
     #: machines timed for real rather than modelled (``cpu``), speedup only
     measured: list[str] = field(default_factory=list)
+    #: the share of the model's weights the measured layers hold (None in older stores)
+    measured_share: float | None = None
     #: the layers each accelerator ran in the dense baseline (others it declined)
     ran: dict[str, list[str]] = field(default_factory=dict)
     #: the interleaved rounds each CPU median is taken over, as the rows record them (several
@@ -149,6 +151,7 @@ def summarize(rows: Iterable[Row]) -> Summary:
         formats=list(dict.fromkeys(r.target for r in rows if r.kind == FORMAT)),
         accelerators=list(dict.fromkeys(r.target for r in rows if r.kind == ACCELERATOR)),
         layers=list(acc.result["layer_sparsity"]),
+        measured_share=acc.result.get("measured_share"),
         not_applicable=not_applicable,
         measured=[CPU] if any(r.kind == CPU for r in rows) else [],
         ran={r.target: list(r.result.get("layers", {})) for r in dense_rows
