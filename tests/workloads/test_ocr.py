@@ -76,3 +76,22 @@ def test_the_ocr_workload_hashes_its_batchnorm_state() -> None:
     bn = next(m for m in wl.model.modules() if isinstance(m, torch.nn.BatchNorm2d))
     bn.num_batches_tracked += 1
     assert wl.weights_hash() != h
+
+
+@pytest.mark.slow
+def test_the_ocr_crnn_sweeps_with_its_lstm_measured(tmp_path) -> None:
+    from sparsegrain.experiments import Pruning, SweepConfig, run_sweep
+    from sparsegrain.experiments.store import STORE_NAME, ResultStore
+
+    cfg = SweepConfig(model="ocr-crnn", patterns=("gs:8:1",), sparsities=(0.5,),
+                      accelerators=("eie",), formats=("csr",), pruning=Pruning(steps=0),
+                      cpu_batch=1)
+    run_sweep(cfg, tmp_path)
+    with ResultStore(tmp_path / STORE_NAME, readonly=True) as store:
+        got = {(r.pattern, r.kind): r for r in store.rows()}
+    gates = [n for n in got["gs:8:1", "accuracy"].result["layer_sparsity"] if ".weight_" in n]
+    assert len(gates) == 8  # two bidirectional LSTMs, input and recurrent matrices
+    assert set(gates) <= set(got["gs:8:1", "format"].result["layers"])
+    assert set(gates) <= set(got["gs:8:1", "accelerator"].result["layers"])
+    assert got["gs:8:1", "cpu"].status == "ok"
+    assert 0.9 < got["dense", "accuracy"].result["measured_share"] <= 1.0

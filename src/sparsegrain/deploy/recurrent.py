@@ -51,6 +51,8 @@ class SparseRNN(nn.Module):
         self.hidden_size, self.num_layers = rnn.hidden_size, rnn.num_layers
         self.bidirectional, self.batch_first = rnn.bidirectional, rnn.batch_first
         self.kernels = dict(kernels)
+        #: where a run leaves, by gate matrix, the rows it multiplied: (sequences, steps, cols)
+        self.record: dict[str, torch.Tensor] | None = None
         self.numbers = {name: ops.number(k) for name, k in self.kernels.items()}
         for name in tensor_names(rnn):
             if name not in self.kernels:
@@ -129,12 +131,15 @@ class SparseRNN(nn.Module):
         """One layer in one direction over the whole sequence: outputs (T, B, H), last h, c."""
         suffix = f"l{layer}" + ("_reverse" if d else "")
         steps, batch = seq.shape[0], seq.shape[1]
+        if self.record is not None:
+            self.record[f"weight_ih_{suffix}"] = seq.transpose(0, 1).detach().clone()
         gi = self._times(f"weight_ih_{suffix}", seq.reshape(steps * batch, -1))
         b_ih, b_hh = self._bias(f"bias_ih_{suffix}"), self._bias(f"bias_hh_{suffix}")
         if b_ih is not None:
             gi = gi + b_ih
         gi = gi.view(steps, batch, -1)
         order = range(steps - 1, -1, -1) if d else range(steps)
+        h_start = h
         outs: list[torch.Tensor] = [torch.empty(0)] * steps
         for t in order:
             gh = self._times(f"weight_hh_{suffix}", h)
@@ -150,5 +155,10 @@ class SparseRNN(nn.Module):
                 r, z = torch.sigmoid(ri + rh), torch.sigmoid(zi + zh)
                 h = (1 - z) * torch.tanh(ni + r * nh) + z * h
             outs[t] = h
+        if self.record is not None:  # each step multiplied the hidden state of the step before
+            before = [outs[t + 1] if d else outs[t - 1] for t in range(steps)
+                      if (t + 1 < steps if d else t > 0)]
+            rows = [*before, h_start] if d else [h_start, *before]
+            self.record[f"weight_hh_{suffix}"] = torch.stack(rows).transpose(0, 1).detach().clone()
         return torch.stack(outs), h, (c if c is not None else h)
 

@@ -262,9 +262,13 @@ def sparsify(
     for name, rnn in rnns:
         kept, choices = sparse_gates(name, rnn, seen.get(name), format, spec, value_bits,
                                      decisions, keep_dense_if_slower, batch, gen)
-        report += choices
         if kept:
-            set_module(model, name, SparseRNN(rnn, kept))
+            sparse_rnn = SparseRNN(rnn, kept)
+            whole = whole_rnn(name, rnn, sparse_rnn, seen.get(name), batch, gen)
+            if whole.chosen != "dense" or not keep_dense_if_slower:
+                set_module(model, name, sparse_rnn)
+            choices.append(whole)
+        report += choices
     if decisions is not None:
         decisions.save()
     model.sparsify_report = report
@@ -294,6 +298,23 @@ def sparse_gates(name: str, rnn: nn.Module, seen: torch.Tensor | None, fmt: str,
             kept[gate] = kernels[choice.chosen]
         choices.append(choice)
     return kept, choices
+
+
+def whole_rnn(name: str, rnn: nn.Module, sparse: SparseRNN, seen: torch.Tensor | None,
+              batch: int, gen: torch.Generator) -> LayerChoice:
+    """The recurrent layer as a whole, torch's own (its fused steps) against the sparse one (its
+    steps in Python, its products on the kernels), on the input it really receives: the gates
+    may each win and the layer still lose."""
+    x = seen if seen is not None else torch.randn(batch, 1, rnn.input_size, generator=gen)
+    with torch.no_grad():
+        samples = interleaved_samples({"dense": lambda: rnn(x), "sparse": lambda: sparse(x)},
+                                      rounds=7, warmup=1)
+    times = {k: statistics.median(v) for k, v in samples.items()}
+    gates = [getattr(rnn, g) for g in gate_matrices(rnn)]
+    zeros = sum(int((g == 0).sum()) for g in gates) / max(sum(g.numel() for g in gates), 1)
+    chosen = "sparse gates" if times["sparse"] < times["dense"] else "dense"
+    return LayerChoice(name, (rnn.hidden_size, rnn.input_size), zeros, chosen, times, False,
+                       max(spread(v) for v in samples.values()), load_now())
 
 
 def choose(name: str, weight: torch.Tensor, mask: torch.Tensor, fns: dict[str, Callable[[], object]],

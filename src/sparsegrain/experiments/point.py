@@ -21,10 +21,12 @@ from ..core.hooks import module_inputs
 from ..core.timing import interleaved_samples, spread
 from ..deploy import sparsify
 from ..deploy.autotune import load_now
+from ..deploy.recurrent import RECURRENT, SparseRNN, gate_matrices
 from ..formats import encode
 from ..hardware import EnergyTable, Layer, Unsupported, build
 from ..patterns import Pattern
 from ..prune import Gradual, PruneConfig
+from ..prune.pruner import weight_names
 from ..workloads.workload import Workload, call_user
 from .config import DENSE, SweepConfig, config_key, point_config
 from .store import ERROR, NOT_APPLICABLE, OK, Row
@@ -192,12 +194,15 @@ def prune(
         masks = spec.prune(model, config, steps=steps).masks
     left_dense = {}
     for name in spec.layers(model):
-        if f"{name}.weight" not in masks:
-            try:
-                cfg.plan.patterns[pattern].check_shape(model.get_submodule(name).weight.shape)
-                left_dense[name] = "not selected by the pruner"
-            except ValueError as e:
-                left_dense[name] = str(e)
+        module = model.get_submodule(name)
+        for tensor in weight_names(module):
+            key = name if tensor == "weight" else f"{name}.{tensor}"
+            if f"{name}.{tensor}" not in masks:
+                try:
+                    cfg.plan.patterns[pattern].check_shape(getattr(module, tensor).shape)
+                    left_dense[key] = "not selected by the pruner"
+                except ValueError as e:
+                    left_dense[key] = str(e)
     return masks, left_dense
 
 
@@ -221,11 +226,18 @@ class PrunedLayer:
 
 def pruned_layers(model: nn.Module, names: list[str], masks: dict[str, torch.Tensor]
                   ) -> dict[str, PrunedLayer]:
-    """Every measured layer by module name; a layer without a pruning mask (dense baseline, or
-    left dense) keeps its nonzeros."""
+    """Every measured weight by name: a layer's ``weight`` under the module's name, each gate
+    matrix of an LSTM or GRU as ``module.weight_ih_l0`` and so on; a weight without a pruning
+    mask (dense baseline, or left dense) keeps its nonzeros."""
     out = {}
     for name in names:
         module = model.get_submodule(name)
+        if isinstance(module, RECURRENT):
+            for gate in gate_matrices(module):
+                w = getattr(module, gate).detach()
+                key = f"{name}.{gate}"
+                out[key] = PrunedLayer(w, masks.get(key, w != 0).bool(), {})
+            continue
         w = module.weight.detach()
         out[name] = PrunedLayer(w, masks.get(f"{name}.weight", w != 0).bool(), conv_params(module))
     return out
@@ -247,8 +259,24 @@ def conv_params(module: nn.Module) -> dict[str, Any]:
 def capture_inputs(
     model: nn.Module, names: list[str], inputs: tuple, n: int
 ) -> dict[str, torch.Tensor]:
-    """The input activations of each named module on the first ``n`` evaluation samples."""
-    return module_inputs(model, names, first(inputs, n))
+    """The input activations of each measured weight (:func:`pruned_layers`' names) on the
+    first ``n`` evaluation samples: a layer's input; for a recurrent layer's gate matrix the
+    rows it multiplies over the sequence, (samples, steps, columns), from a rerun of the layer
+    that records them."""
+    modules = list(dict.fromkeys(n.rsplit(".weight_", 1)[0] if ".weight_" in n else n
+                                 for n in names))
+    seen = module_inputs(model, modules, first(inputs, n))
+    acts = {name: x for name, x in seen.items()
+            if not isinstance(model.get_submodule(name), RECURRENT)}
+    for name, x in seen.items():
+        rnn = model.get_submodule(name)
+        if isinstance(rnn, RECURRENT):
+            rerun = SparseRNN(rnn, {})
+            rerun.record = {}
+            with torch.no_grad():
+                rerun(x)
+            acts |= {f"{name}.{gate}": rows for gate, rows in rerun.record.items()}
+    return acts
 
 
 def first(inputs: tuple, n: int) -> tuple:

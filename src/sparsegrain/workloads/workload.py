@@ -34,7 +34,7 @@ ENTRY_POINT_GROUP = "sparsegrain.workloads"
 #: the module name a workload file imported by path gets (plus a hash of its path)
 FILE_MODULE_PREFIX = "sparsegrain_workload_"
 #: module types a sweep measures (their ``weight`` is what formats and machines take)
-MEASURED = (nn.Linear, nn.Conv1d, nn.Conv2d)
+MEASURED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.LSTM, nn.GRU)
 
 Finetune = Callable[[nn.Module, int, Callable[[int], None] | None], None]
 
@@ -120,8 +120,9 @@ class Workload:
         return next(iter(out)), out
 
     def layers(self, model: nn.Module) -> list[str]:
-        """The measured layers: ``prunable`` resolved against the model's Linear/Conv layers,
-        or all of them but the first and the last; an entry matching none is an error."""
+        """The measured layers: ``prunable`` resolved against the model's Linear, Conv, LSTM
+        and GRU layers, or all of them but the first and the last; an entry matching none is an
+        error."""
         names = [n for n, m in model.named_modules() if isinstance(m, MEASURED) and n]
         if self.prunable is None:
             return names[1:-1] if len(names) > 2 else names
@@ -130,7 +131,7 @@ class Workload:
             hits = [n for n in names if fnmatch.fnmatchcase(n, entry)]
             if not hits:
                 raise ValueError(
-                    f"prunable entry {entry!r} matches no Linear/Conv layer; layers: "
+                    f"prunable entry {entry!r} matches no Linear, Conv, LSTM or GRU layer; layers: "
                     f"{', '.join(names) or 'none'}"
                 )
             chosen += [n for n in hits if n not in chosen]
