@@ -34,7 +34,8 @@ def test_a_number_or_a_dict_is_the_metric_and_anything_else_is_refused():
 def test_layers_default_to_all_but_first_and_last_and_globs_must_match():
     assert make().layers(net()) == ["2"]
     assert make(prunable=["*"]).layers(net()) == ["0", "2", "4"]
-    with pytest.raises(ValueError, match=r"prunable entry 'encoder\.\*' matches no Linear/Conv"):
+    with pytest.raises(ValueError,
+                       match=r"prunable entry 'encoder\.\*' matches no Linear, Conv, LSTM or GRU"):
         make(prunable=["encoder.*"]).layers(net())
 
 
