@@ -185,3 +185,16 @@ def test_a_measured_speedup_shows_its_noise_and_a_kept_dense_model_says_so(tmp_p
     md = write_report(summarize(rows() + [cpu(p, s) for p, s in POINTS]), tmp_path)["md"]
     text = md.read_text()
     assert "2.00x ±4%" in text and "1x dense kept, ±4%" in text
+
+
+def test_the_report_opens_with_a_model_card(tmp_path: Path) -> None:
+    card = {"parameters": 151_234, "weights": 150_000, "layers": {"Conv2d": 3, "Linear": 2},
+            "metric": "accuracy", "higher_is_better": True, "description": "small CNN on digits"}
+    carded = [Row(r.key, r.model, r.pattern, r.sparsity, r.kind, r.target, r.seed, r.status,
+                  r.config, {**r.result, "model_card": card})
+              if (r.pattern, r.kind) == ("dense", "accuracy") else r for r in rows()]
+    md = write_report(summarize(carded), tmp_path)["md"].read_text()
+    assert ("**Model:** small CNN on digits. 151,234 parameters, 150,000 of them in weight "
+            "matrices and kernels; layers: 3 Conv2d, 2 Linear. Metric: accuracy (higher is "
+            "better), dense 0.9800") in md
+    assert "**Model:**" not in write_report(summarize(rows()), tmp_path / "old")["md"].read_text()

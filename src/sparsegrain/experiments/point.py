@@ -142,6 +142,7 @@ def _measure_point(spec: Workload, cfg: SweepConfig, pattern: str, sparsity: flo
         "sparsity_actual": zeros / max(total, 1),
         "layer_sparsity": {n: float((~lay.mask).float().mean()) for n, lay in layers.items()},
         "measured_share": measured_share(model, layers),
+        **({"model_card": spec.card()} if pattern == DENSE else {}),
         "left_dense": left_dense,
         "allocation": cfg.allocation,
         **({"layer_targets": targets} if targets else {}),

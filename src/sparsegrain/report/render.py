@@ -36,6 +36,20 @@ class ReportBlock:
     stem: str = ""
 
 
+def _model_card(summary: Summary) -> list[ReportBlock]:
+    """The model in figures: what it is, its size, its layers by kind, its metric and value."""
+    card = summary.card
+    if not card:
+        return []
+    layers = ", ".join(f"{n} {k}" for k, n in sorted(card["layers"].items(), key=lambda kv: -kv[1]))
+    direction = "higher is better" if card.get("higher_is_better", True) else "lower is better"
+    return [ReportBlock("p", (
+        f"**Model:** {card.get('description') or summary.model}. {card['parameters']:,} "
+        f"parameters, {card['weights']:,} of them in weight matrices and kernels; layers: "
+        f"{layers}. Metric: {card['metric']} ({direction}), dense "
+        f"{summary.dense.accuracy:.4f} on the model's evaluation set."))]
+
+
 def _measured(e: Entry, machine: str) -> str:
     """A measured speedup with its noise (``1.31x ±4%``); where every layer stayed dense,
     the same model, said as such (``1x dense kept, ±3%``)."""
@@ -231,6 +245,7 @@ def _baseline(summary: Summary) -> list[ReportBlock]:
     out = [ReportBlock("h1", f"Trade-off sweep: {summary.model}"),
            ReportBlock("p", f"**Dense baseline {summary.metric}: {d.accuracy:.4f}** "
                        f"(evaluation set of the model, {d.seeds} seed(s)).")]
+    out += _model_card(summary)
     better = summary.beats_dense()
     if better:
         band = (f"the seeds' spread, {summary.noise:.4f}" if summary.noise

@@ -8,6 +8,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..experiments.config import DENSE
 from ..experiments.store import OK, Row
@@ -80,6 +81,8 @@ class Summary:
     measured: list[str] = field(default_factory=list)
     #: the share of the model's weights the measured layers hold (None in older stores)
     measured_share: float | None = None
+    #: the model in figures (:meth:`~sparsegrain.workloads.Workload.card`; None in older stores)
+    card: dict[str, Any] | None = None
     #: the layers each accelerator ran in the dense baseline (others it declined)
     ran: dict[str, list[str]] = field(default_factory=dict)
     #: the interleaved rounds each CPU median is taken over, as the rows record them (several
@@ -152,6 +155,7 @@ def summarize(rows: Iterable[Row]) -> Summary:
         accelerators=list(dict.fromkeys(r.target for r in rows if r.kind == ACCELERATOR)),
         layers=list(acc.result["layer_sparsity"]),
         measured_share=acc.result.get("measured_share"),
+        card=acc.result.get("model_card"),
         not_applicable=not_applicable,
         measured=[CPU] if any(r.kind == CPU for r in rows) else [],
         ran={r.target: list(r.result.get("layers", {})) for r in dense_rows

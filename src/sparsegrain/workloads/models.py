@@ -167,6 +167,7 @@ class ModelSpec(ABC):
             finetune=self.finetune, prunable=self.prunable(model), metric=self.metric,
             higher_is_better=self.higher_is_better, name=self.name,
             version=getattr(self, "version", None), finetune_steps=self.finetune_steps,
+            description=self.summary,
         )
 
 

@@ -66,6 +66,8 @@ class Workload:
     version: str | int | None = None
     #: fine-tuning steps per point when the sweep names none (with ``finetune`` only)
     finetune_steps: int = 300
+    #: what the model is and what it is evaluated on, for the report's model card
+    description: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, nn.Module):
@@ -83,6 +85,18 @@ class Workload:
     def label(self) -> str:
         """The name reports show."""
         return self.name or type(self.model).__name__
+
+    def card(self) -> dict[str, Any]:
+        """The model in figures: parameters, weights (tensors of two or more dimensions),
+        layers by kind, the metric and what the model is."""
+        kinds: dict[str, int] = {}
+        for m in self.model.modules():
+            if any(True for _ in m.parameters(recurse=False)):
+                kinds[type(m).__name__] = kinds.get(type(m).__name__, 0) + 1
+        return {"parameters": sum(p.numel() for p in self.model.parameters()),
+                "weights": sum(p.numel() for p in self.model.parameters() if p.dim() >= 2),
+                "layers": kinds, "metric": self.metric, "higher_is_better": self.higher_is_better,
+                "description": self.description}
 
     def fresh_model(self) -> nn.Module:
         """A copy of the dense model, in eval mode, that a point may prune."""
