@@ -8,7 +8,13 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from .experiments import SweepConfig, run_sweep
-from .experiments.config import DEFAULT_ACCELERATORS, DEFAULT_PATTERNS, DEFAULT_SPARSITIES, Pruning
+from .experiments.config import (
+    DEFAULT_ACCELERATORS,
+    DEFAULT_PATTERNS,
+    DEFAULT_SPARSITIES,
+    Pruning,
+    split_list,
+)
 from .experiments.store import STORE_NAME, ResultStore, Row
 from .experiments.sweep import sweep_keys
 from .report import report_sweep
@@ -55,8 +61,11 @@ def tradeoff(
     budgets = check_budgets(budgets)
     wl = None if isinstance(workload, str) else load_workload(workload)  # a name: the sweep's
     model = workload if wl is None else (wl.name or "workload")
-    cfg = SweepConfig(model=model, patterns=patterns, sparsities=sparsities,
-                      accelerators=accelerators, formats=formats, seeds=tuple(seeds),
+    def items(v: Any) -> Any:  # a comma list as a user types it, or a sequence already
+        return split_list(v) if isinstance(v, str) else v
+
+    cfg = SweepConfig(model=model, patterns=items(patterns), sparsities=items(sparsities),
+                      accelerators=items(accelerators), formats=items(formats), seeds=tuple(seeds),
                       pruning=Pruning(steps=steps), allocation=allocation, cpu_batch=cpu_batch)
     run = run_sweep(cfg, out, resume=resume, force=force, workload=wl, workers=workers, ray=ray,
                     device=device)

@@ -620,14 +620,15 @@ def tradeoff_cmd(
     """Prune a real model with every pattern at every sparsity and report accuracy, size and
     modelled accelerator cost; results go to an SQLite store in OUT, the report beside it."""
     from .experiments import SweepConfig, run_sweep
-    from .experiments.config import Pruning
+    from .experiments.config import Pruning, split_list
     from .report import report_sweep
     from .report.budget import check_budgets
 
     try:
         cfg = SweepConfig(
-            model=model, patterns=patterns, sparsities=sparsity, accelerators=accelerators,
-            formats=formats, seeds=tuple(_int_list(seeds, "seed")), pruning=Pruning(steps=steps),
+            model=model, patterns=split_list(patterns), sparsities=split_list(sparsity),
+            accelerators=split_list(accelerators), formats=split_list(formats),
+            seeds=tuple(_int_list(seeds, "seed")), pruning=Pruning(steps=steps),
             allocation=allocation, cpu_batch=cpu_batch)
         budgets = check_budgets(budget)
         run = run_sweep(cfg, out, resume=resume, force=force, workers=workers, ray=ray,

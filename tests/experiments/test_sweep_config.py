@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from sparsegrain.experiments.config import DENSE, Pruning, SweepConfig, config_key, point_config
+from sparsegrain.experiments.config import (
+    DENSE,
+    Pruning,
+    SweepConfig,
+    config_key,
+    point_config,
+    split_list,
+)
 
-SMALL = dict(patterns="unstructured,filter", sparsities="0.5,0.9", accelerators="")
+SMALL = dict(patterns=["unstructured", "filter"], sparsities=["0.5", "0.9"], accelerators=[])
 
 
 def test_names_are_canonical_and_points_start_with_dense() -> None:
@@ -33,8 +40,13 @@ def test_names_are_canonical_and_points_start_with_dense() -> None:
 ])
 def test_bad_input_names_what_is_allowed(field: str, value: str, expect: str) -> None:
     with pytest.raises(ValueError) as e:
-        SweepConfig(**{**SMALL, field: value})
+        SweepConfig(**{**SMALL, field: split_list(value) if field != "model" else value})
     assert expect in str(e.value)
+
+
+def test_a_comma_text_is_split_before_the_config_takes_it() -> None:
+    with pytest.raises(ValueError, match="patterns takes a sequence, not the text 'a,b'"):
+        SweepConfig(patterns="a,b")
 
 
 def test_pruning_steps_are_checked() -> None:
@@ -66,4 +78,4 @@ def test_config_round_trips_through_its_stored_form() -> None:
     cfg = SweepConfig(**SMALL, pruning=Pruning(steps=40, every=5))
     again = SweepConfig.from_dict(cfg.to_dict())
     assert again == cfg and again.fingerprint() == cfg.fingerprint()
-    assert SweepConfig(**{**SMALL, "sparsities": "0.5"}).fingerprint() != cfg.fingerprint()
+    assert SweepConfig(**{**SMALL, "sparsities": ["0.5"]}).fingerprint() != cfg.fingerprint()

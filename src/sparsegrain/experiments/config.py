@@ -81,6 +81,11 @@ class SweepConfig:
 
     def __post_init__(self) -> None:
         check_model(self.model)
+        for name in ("patterns", "sparsities", "accelerators", "formats", "seeds"):
+            if isinstance(getattr(self, name), str):
+                raise ValueError(f"SweepConfig {name} takes a sequence, not the text "
+                                 f"{getattr(self, name)!r}; split what a user typed with "
+                                 "split_list first")
         object.__setattr__(self, "patterns", tuple(check_patterns(self.patterns)))
         object.__setattr__(self, "sparsities", tuple(check_sparsities(self.sparsities)))
         object.__setattr__(self, "accelerators", tuple(check_accelerators(self.accelerators)))
