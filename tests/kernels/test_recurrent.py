@@ -103,3 +103,20 @@ def test_saving_a_sparse_recurrent_layer_says_it_is_not_written(tmp_path):
     with pytest.raises(ValueError, match="rnn is a sparse LSTM/GRU, which save does not write"):
         sg.save(model, tmp_path / "m.safetensors")
     assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_the_whole_layer_decision_is_cached_like_a_gates(tmp_path, monkeypatch):
+    from sparsegrain.deploy import autotune
+
+    monkeypatch.setattr(autotune.Decision, "holds", lambda self, load: True)
+    x = torch.randn(6, 2, 12)
+
+    def run():
+        torch.manual_seed(0)
+        model = prune(Tagger(nn.LSTM, False, False))
+        return sg.sparsify(model, inputs=(x,), cache=tmp_path, keep_dense_if_slower=False)
+
+    first, again = run().sparsify_report, run().sparsify_report
+    assert [c.name for c in first][-1] == "rnn" and not first[-1].cached
+    assert again[-1].name == "rnn" and again[-1].cached
+    assert again[-1].times_ms == first[-1].times_ms

@@ -264,7 +264,7 @@ def sparsify(
                                      decisions, keep_dense_if_slower, batch, gen)
         if kept:
             sparse_rnn = SparseRNN(rnn, kept)
-            whole = whole_rnn(name, rnn, sparse_rnn, seen.get(name), batch, gen)
+            whole = whole_rnn(name, rnn, sparse_rnn, seen.get(name), batch, gen, decisions)
             if whole.chosen != "dense" or not keep_dense_if_slower:
                 set_module(model, name, sparse_rnn)
             choices.append(whole)
@@ -301,20 +301,21 @@ def sparse_gates(name: str, rnn: nn.Module, seen: torch.Tensor | None, fmt: str,
 
 
 def whole_rnn(name: str, rnn: nn.Module, sparse: SparseRNN, seen: torch.Tensor | None,
-              batch: int, gen: torch.Generator) -> LayerChoice:
+              batch: int, gen: torch.Generator, decisions: DecisionCache | None) -> LayerChoice:
     """The recurrent layer as a whole, torch's own (its fused steps) against the sparse one (its
     steps in Python, its products on the kernels), on the input it really receives: the gates
-    may each win and the layer still lose."""
+    may each win and the layer still lose. Cached like a layer's decision, keyed by every gate
+    matrix's mask and the kernels chosen for them."""
     x = seen if seen is not None else torch.randn(batch, 1, rnn.input_size, generator=gen)
-    with torch.no_grad():
-        samples = interleaved_samples({"dense": lambda: rnn(x), "sparse": lambda: sparse(x)},
-                                      rounds=7, warmup=1)
-    times = {k: statistics.median(v) for k, v in samples.items()}
-    gates = [getattr(rnn, g) for g in gate_matrices(rnn)]
-    zeros = sum(int((g == 0).sum()) for g in gates) / max(sum(g.numel() for g in gates), 1)
-    chosen = "sparse gates" if times["sparse"] < times["dense"] else "dense"
-    return LayerChoice(name, (rnn.hidden_size, rnn.input_size), zeros, chosen, times, False,
-                       max(spread(v) for v in samples.values()), load_now())
+    gates = [getattr(rnn, g).detach() for g in gate_matrices(rnn)]
+    mask = torch.cat([(g != 0).reshape(-1) for g in gates])[None]
+    labels = [f"{g}:{k.fmt}" for g, k in sparse.kernels.items()]
+    decision, cached = decide({"dense": lambda: rnn(x), "sparse gates": lambda: sparse(x)},
+                              decisions, mask, labels, tuple(x.shape))
+    times = decision.times
+    chosen = "sparse gates" if times["sparse gates"] < times["dense"] else "dense"
+    return LayerChoice(name, (rnn.hidden_size, rnn.input_size), 1.0 - float(mask.float().mean()),
+                       chosen, times, cached, decision.noise, decision.load)
 
 
 def choose(name: str, weight: torch.Tensor, mask: torch.Tensor, fns: dict[str, Callable[[], object]],
