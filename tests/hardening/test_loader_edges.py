@@ -44,7 +44,7 @@ def refused(weight: Path, activations: Path) -> str:
 
 
 def test_peer_benchmark_compares_with_the_memory_available(monkeypatch):
-    monkeypatch.setattr("sparsegrain.benchmarking.peers.available_memory", lambda: 2**30)
+    monkeypatch.setattr("sparsegrain.core.arrays.available_memory", lambda: 2**30)
     with pytest.raises(ValueError, match=r"needs about 3\.5 GiB; 1\.0 GiB of memory is "
                                          "available now"):
         bench_peers((8192, 8192), ["unstructured"], 0.5, [1])
@@ -53,7 +53,7 @@ def test_peer_benchmark_compares_with_the_memory_available(monkeypatch):
 def test_activations_larger_than_the_memory_available_are_refused_before_reading(
         tmp_path, weight, monkeypatch):
     np.save(tmp_path / "a.npy", np.ones((200, 64), np.float32))  # 50 KiB; the weight 8 KiB
-    monkeypatch.setattr("sparsegrain.workloads.weights.available_memory", lambda: 16 * 2**10)
+    monkeypatch.setattr("sparsegrain.core.arrays.available_memory", lambda: 16 * 2**10)
     assert "a.npy declares 0.0 MiB of arrays, more than the 0.0 MiB of memory available" in (
         refused(weight, tmp_path / "a.npy"))
 

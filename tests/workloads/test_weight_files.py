@@ -221,7 +221,7 @@ def test_csp_chunk_is_bounded_by_the_csph_accumulators():
 
 
 def test_bench_compares_with_the_memory_available(monkeypatch):
-    monkeypatch.setattr("sparsegrain.benchmarking.bench.available_memory", lambda: 2**30)
+    monkeypatch.setattr("sparsegrain.core.arrays.available_memory", lambda: 2**30)
     with pytest.raises(ValueError, match=r"needs about 1\.8 GiB .*; 1\.0 GiB of memory is "
                                          "available now"):
         bench((8192, 8192), "unstructured", 0.5, [1])

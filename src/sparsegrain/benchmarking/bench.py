@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ..core.arrays import available_memory
+from ..core.arrays import require_memory
 from ..core.timing import median_ms
 from ..kernels import SparseKernel
 from ..kernels.base import native_kernels
@@ -115,12 +115,10 @@ def bench(
         raise ValueError(f"shape must be two positive sizes ROWSxCOLS, got {shape}")
     if not batches or min(batches) < 1:
         raise ValueError(f"batches must be positive integers, got {batches}")
-    need, free = memory_needed(shape, max(batches)), available_memory()
-    if need > free:
-        raise ValueError(
-            f"a {shape[0]}x{shape[1]} benchmark at batch {max(batches)} needs about "
-            f"{need / 2**30:.1f} GiB (dense, CSR, encoded copies and X in fp32); "
-            f"{free / 2**30:.1f} GiB of memory is available now")
+    require_memory(memory_needed(shape, max(batches)),
+                   f"a {shape[0]}x{shape[1]} benchmark at batch {max(batches)} needs about "
+                   "{need} (dense, CSR, encoded copies and X in fp32); {free} of memory is "
+                   "available now")
     fmt, params = format_for(spec)
     w = masked_weight(shape, spec, sparsity)
     kernel = kernel or kernel_for(w, fmt, **params)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core.arrays import available_memory
+from ..core.arrays import require_memory
 from ..core.timing import interleaved_ms
 from ..kernels.build import VALUE_LABELS, kernel_for
 from ..kernels.layout import VALUE_BITS
@@ -154,11 +154,9 @@ def bench_peers(shape: tuple[int, int], specs: list[str], sparsity: float, batch
     returns the rows and the engines missing. Each of the project's kernels is checked against
     the product of the weight it holds (float16-rounded, or shared among a 4-bit codebook),
     every peer against the float32 weight's."""
-    need, free = memory_needed(shape, max(batches)) * 2, available_memory()
-    if need > free:
-        raise ValueError(f"a {shape[0]}x{shape[1]} peer benchmark at batch {max(batches)} needs "
-                         f"about {need / 2**30:.1f} GiB; {free / 2**30:.1f} GiB of memory is "
-                         "available now")
+    require_memory(memory_needed(shape, max(batches)) * 2,
+                   f"a {shape[0]}x{shape[1]} peer benchmark at batch {max(batches)} needs "
+                   "about {need}; {free} of memory is available now")
     rows, missing = [], []
     gen = torch.Generator().manual_seed(1)
     for spec in specs:

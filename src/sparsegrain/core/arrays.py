@@ -68,4 +68,17 @@ def available_memory() -> int:
     return 8 * 2**30
 
 
+def byte_size(n: int) -> str:
+    """``n`` bytes as a person reads them: GiB from one GiB up, MiB below."""
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
+
+
+def require_memory(need: int, message: str) -> None:
+    """A ValueError when ``need`` bytes exceed the memory available now (checked before
+    allocating them): ``message`` with ``{need}`` and ``{free}`` given as :func:`byte_size`."""
+    free = available_memory()
+    if need > free:
+        raise ValueError(message.format(need=byte_size(need), free=byte_size(free)))
+
+
 INTEGER_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..core.arrays import as_float32, available_memory
+from ..core.arrays import as_float32, require_memory
 from ..hardware.inputs import check_density, random_activations
 from ..patterns import pattern as make_pattern
 from ..patterns import to_matrix
@@ -144,7 +144,5 @@ def _one_tensor(named: dict[str, torch.Tensor], what: str) -> torch.Tensor:
 
 def _require_memory(what: str, need: int) -> None:
     """Refuse activations that would take more memory than is available, before reading them."""
-    free = available_memory()
-    if need > free:
-        raise ValueError(f"{what} takes up to {need / 2**30:.1f} GiB of memory to read, more than "
-                         f"the {free / 2**30:.1f} GiB available now; give a smaller file")
+    require_memory(need, f"{what} takes up to {{need}} of memory to read, more than the {{free}} "
+                         "available now; give a smaller file")

@@ -29,7 +29,7 @@ from typing import IO
 import numpy as np
 import torch
 
-from ..core.arrays import available_memory
+from ..core.arrays import require_memory
 from .catalog import NETWORKS, get_network
 
 BUNDLED = ("minilm",)
@@ -62,10 +62,6 @@ COPY_AGAIN = "the file is damaged: copy or download it again"
 ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)
 
 
-def _size(n: int) -> str:
-    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
-
-
 def _first_line(e: BaseException) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else ""
@@ -73,10 +69,8 @@ def _first_line(e: BaseException) -> str:
 
 def _require_memory(path: Path, need: int) -> None:
     """Refuse a file whose arrays, as its headers declare them, exceed the memory available."""
-    free = available_memory()
-    if need > free:
-        raise ValueError(f"{path} declares {_size(need)} of arrays, more than the {_size(free)} "
-                         "of memory available now; give a smaller file or free memory")
+    require_memory(need, f"{path} declares {{need}} of arrays, more than the {{free}} of memory "
+                         "available now; give a smaller file or free memory")
 
 
 def _zip(path: Path) -> zipfile.ZipFile:
@@ -292,10 +286,9 @@ def _prunable(named: dict[str, torch.Tensor], source: str | Path, layer_filter: 
         if v.is_meta:
             raise ValueError(f"{source}: weight {k!r} is a meta tensor, which holds no data "
                              "(saved before its model was materialised); save real weights")
-    need, free = sum(_copy_bytes(v) for v in chosen.values()), available_memory()
-    if need > free:
-        raise ValueError(f"{source}: making its weights dense float32 takes {_size(need)} more "
-                         f"memory, beyond the {_size(free)} available now")
+    require_memory(sum(_copy_bytes(v) for v in chosen.values()),
+                   f"{source}: making its weights dense float32 takes {{need}} more memory, "
+                   "beyond the {free} available now")
     weights = {}
     for k, v in chosen.items():
         w = _dense(v).float().contiguous()
