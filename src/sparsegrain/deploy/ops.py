@@ -57,3 +57,24 @@ def _keep_nothing(ctx: object, inputs: tuple, output: torch.Tensor) -> None:
 
 
 linear.register_autograd(_inference_only, setup_context=_keep_nothing)
+
+
+def eager(x: torch.Tensor) -> bool:
+    """Is this call plain Python, where the kernel may be called directly? Not while
+    ``torch.compile``, ``torch.export`` or a JIT trace records the graph (they need the
+    operator), nor where a gradient is asked of the input (the operator says the layer is
+    inference-only)."""
+    return not (torch.compiler.is_compiling() or torch.jit.is_tracing()
+                or (x.requires_grad and torch.is_grad_enabled()))
+
+
+def multiply(kernel: SparseKernel, n: int, x: torch.Tensor) -> torch.Tensor:
+    """x (rows, cols) @ W.T as a new float32 tensor, for ``kernel`` numbered ``n``: the kernel
+    called directly in eager code (one row straight to its vector product), the operator where
+    a graph is recorded or a gradient asked for."""
+    if eager(x):
+        x = x.detach()
+        if x.shape[0] == 1 and x.dtype is torch.float32:
+            return torch.from_numpy(kernel.row_product(x.numpy()[0])).unsqueeze(0)
+        return kernel.linear(x.float())
+    return torch.ops.sparsegrain.linear(x.float(), n)

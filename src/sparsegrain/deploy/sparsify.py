@@ -27,15 +27,6 @@ from .autotune import Decision, DecisionCache, decision_key, load_now
 from .recurrent import SparseRNN, gate_matrices, replaceable_rnn
 
 
-def eager(x: torch.Tensor) -> bool:
-    """Is this call plain Python, where the kernel may be called directly? Not while
-    ``torch.compile``, ``torch.export`` or a JIT trace records the graph (they need the
-    ``sparsegrain::linear`` operator), nor where a gradient is asked of the input (the operator
-    says the layer is inference-only)."""
-    return not (torch.compiler.is_compiling() or torch.jit.is_tracing()
-                or (x.requires_grad and torch.is_grad_enabled()))
-
-
 class KernelLayer(nn.Module):
     """A layer whose weight is a sparse kernel: called directly in plain eager code (the
     operator's dispatch cost more than a small layer's product), and through the
@@ -53,13 +44,8 @@ class KernelLayer(nn.Module):
         self.number = ops.number(self.kernel)
 
     def product(self, x: torch.Tensor) -> torch.Tensor:
-        """x (rows, cols) @ W.T as a new float32 tensor."""
-        if eager(x):
-            x = x.detach()
-            if x.shape[0] == 1 and x.dtype is torch.float32:
-                return torch.from_numpy(self.kernel.row_product(x.numpy()[0])).unsqueeze(0)
-            return self.kernel.linear(x.float())
-        return torch.ops.sparsegrain.linear(x.float(), self.number)
+        """x (rows, cols) @ W.T as a new float32 tensor (:func:`.ops.multiply`)."""
+        return ops.multiply(self.kernel, self.number, x)
 
     def check_input(self, x: torch.Tensor) -> None:
         """A TypeError for an input the dense layer would refuse too (integers, which a float
@@ -79,7 +65,7 @@ class SparseLinear(KernelLayer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bias = self._buffers["bias"]
         if (type(x) is torch.Tensor and x.dtype is torch.float32 and x.dim() == 2
-                and x.shape[0] == 1 and eager(x)):  # one row, the common deployed call
+                and x.shape[0] == 1 and ops.eager(x)):  # one row, the common deployed call
             row = (x.detach() if x.requires_grad else x).numpy()[0]
             y = torch.from_numpy(self.kernel.row_product(row)[None])
             return y if bias is None else y.add_(bias)
@@ -252,9 +238,7 @@ def sparsify(
                    **{label: (lambda m=m, x=x: m(x)) for label, m in wrapped.items()}}
         else:
             x = torch.randn(batch, int(np.prod(weight.shape[1:])), generator=gen)
-            dense_w = weight.reshape(weight.shape[0], -1).float()
-            fns = {"dense": lambda x=x, dense_w=dense_w: x @ dense_w.T,
-                   **{label: (lambda k=k, x=x: k.linear(x)) for label, k in kernels.items()}}
+            fns = matrix_calls(x, weight, kernels)
         choice = choose(name, weight, mask, fns, decisions, tuple(x.shape), keep_dense_if_slower)
         if choice.chosen != "dense":
             set_module(model, name, wrapped[choice.chosen])
@@ -290,14 +274,22 @@ def sparse_gates(name: str, rnn: nn.Module, seen: torch.Tensor | None, fmt: str,
         weight, mask = found
         kernels = candidates(weight, mask, fmt, spec, value_bits)
         x = gate_rows(rnn, gate, seen, batch, gen)
-        fns = {"dense": lambda x=x, w=weight.float(): x @ w.T,
-               **{label: (lambda k=k, x=x: k.linear(x)) for label, k in kernels.items()}}
+        fns = matrix_calls(x, weight, kernels)
         choice = choose(f"{name}.{gate}", weight, mask, fns, decisions, tuple(x.shape),
                         keep_dense_if_slower)
         if choice.chosen != "dense":
             kept[gate] = kernels[choice.chosen]
         choices.append(choice)
     return kept, choices
+
+
+def matrix_calls(x: torch.Tensor, weight: torch.Tensor, kernels: dict[str, SparseKernel]
+                 ) -> dict[str, Callable[[], object]]:
+    """Rows ``x`` times a weight's 2-D view, dense and by each candidate kernel, as calls to
+    time."""
+    dense = weight.reshape(weight.shape[0], -1).float()
+    return {"dense": lambda: x @ dense.T,
+            **{label: (lambda k=k: k.linear(x)) for label, k in kernels.items()}}
 
 
 def whole_rnn(name: str, rnn: nn.Module, sparse: SparseRNN, seen: torch.Tensor | None,
@@ -355,14 +347,14 @@ def decide(fns: dict[str, Callable[[], object]], decisions: DecisionCache | None
     """The timings of one layer's candidates: a cached decision where one holds, else timed now
     (and cached); with whether it came from the cache."""
     key = None if decisions is None else decision_key(mask, labels, input_shape)
-    decision = None if decisions is None or key is None else decisions.get(key)
+    decision = None if key is None else decisions.get(key)
     if decision is not None and set(decision.times) == set(fns) and decision.holds(load_now()):
         return decision, True
     with torch.no_grad():
         samples = interleaved_samples(fns, rounds=7, warmup=1)
     decision = Decision({k: statistics.median(v) for k, v in samples.items()},
                         max(spread(v) for v in samples.values()), load_now())
-    if decisions is not None and key is not None:
+    if key is not None:
         decisions.put(key, decision)
     return decision, False
 
