@@ -21,13 +21,13 @@ from ..core.hooks import module_inputs
 from ..core.timing import interleaved_samples, spread
 from ..deploy import sparsify
 from ..deploy.autotune import load_now
-from ..deploy.recurrent import RECURRENT, SparseRNN, gate_matrices
+from ..deploy.recurrent import RECURRENT, SparseRNN
 from ..formats import encode
 from ..hardware import EnergyTable, Layer, Unsupported, build
 from ..patterns import Pattern
 from ..prune import Gradual, PruneConfig
 from ..prune.pruner import weight_names
-from ..workloads.workload import Workload, call_user
+from ..workloads.workload import Workload, call_user, failure
 from .config import DENSE, SweepConfig, config_key, point_config
 from .store import ERROR, NOT_APPLICABLE, OK, Row
 
@@ -109,10 +109,8 @@ def measure_point(
     try:
         return _measure_point(spec, cfg, pattern, sparsity, seed, track, targets, device, pruned)
     except (Exception, SystemExit) as e:  # noqa: BLE001 - one error row, never a lost sweep
-        detail = f"sys.exit({e.code!r})" if isinstance(e, SystemExit) else f"{type(e).__name__}: {e}"
-        if isinstance(e, ValueError):
-            detail = str(e)
-        reason = f"point {pattern} @ {sparsity:g} (seed {seed}) failed while {stage[0]}: {detail}"
+        reason = (f"point {pattern} @ {sparsity:g} (seed {seed}) failed while {stage[0]}: "
+                  f"{failure(e)}")
         return [point_rows(spec, cfg, pattern, sparsity, seed)(ACCURACY, "", ERROR,
                                                                {"reason": reason})]
 
@@ -131,7 +129,8 @@ def _measure_point(spec: Workload, cfg: SweepConfig, pattern: str, sparsity: flo
     metric, metrics = spec.measure(model)
     model = model.cpu()
     masks = {k: m.cpu() for k, m in masks.items()}
-    layers = pruned_layers(model, spec.layers(model), masks)
+    names = spec.layers(model)
+    layers = pruned_layers(model, names, masks)
     zeros = sum(int((~lay.mask).sum()) for lay in layers.values())
     total = sum(lay.mask.numel() for lay in layers.values())
     rows = [row(ACCURACY, "", OK, {
@@ -154,7 +153,7 @@ def _measure_point(spec: Workload, cfg: SweepConfig, pattern: str, sparsity: flo
         rows.append(row(FORMAT, fmt, status, result))
     if cfg.accelerators:
         say("capturing activations")
-        acts = capture_inputs(model, list(layers), spec.inputs(), cfg.sim_samples)
+        acts = capture_inputs(model, names, spec.inputs(), cfg.sim_samples)
         for accel, params in accelerator_params(cfg).items():
             say(f"simulating {accel}")
             status, result = measure_accelerator(accel, layers, acts, params)
@@ -194,17 +193,30 @@ def prune(
         warnings.simplefilter("ignore")  # layers left dense are reported below instead
         masks = spec.prune(model, config, steps=steps).masks
     left_dense = {}
-    for name in spec.layers(model):
-        module = model.get_submodule(name)
-        for tensor in weight_names(module):
-            key = name if tensor == "weight" else f"{name}.{tensor}"
-            if f"{name}.{tensor}" not in masks:
-                try:
-                    cfg.plan.patterns[pattern].check_shape(getattr(module, tensor).shape)
-                    left_dense[key] = "not selected by the pruner"
-                except ValueError as e:
-                    left_dense[key] = str(e)
+    for key, module, tensor in measured_weights(model, spec.layers(model)):
+        if tensor_path(key, tensor) not in masks:
+            try:
+                cfg.plan.patterns[pattern].check_shape(getattr(module, tensor).shape)
+                left_dense[key] = "not selected by the pruner"
+            except ValueError as e:
+                left_dense[key] = str(e)
     return masks, left_dense
+
+
+def measured_weights(model: nn.Module, names: list[str]) -> list[tuple[str, nn.Module, str]]:
+    """(key, module, tensor name) of every measured weight of the layers ``names``: a layer's
+    ``weight`` keyed by the layer's name, each gate matrix of a recurrent layer by
+    ``layer.weight_ih_l0`` and so on (the pruner's names for them)."""
+    out = []
+    for name in names:
+        module = model.get_submodule(name)
+        out += [(name if t == "weight" else f"{name}.{t}", module, t) for t in weight_names(module)]
+    return out
+
+
+def tensor_path(key: str, tensor: str) -> str:
+    """The pruner's name of a measured weight (its masks' key): ``layer.weight`` for a layer."""
+    return f"{key}.weight" if tensor == "weight" else key
 
 
 def measured_share(model: nn.Module, layers: dict[str, PrunedLayer]) -> float:
@@ -231,16 +243,10 @@ def pruned_layers(model: nn.Module, names: list[str], masks: dict[str, torch.Ten
     matrix of an LSTM or GRU as ``module.weight_ih_l0`` and so on; a weight without a pruning
     mask (dense baseline, or left dense) keeps its nonzeros."""
     out = {}
-    for name in names:
-        module = model.get_submodule(name)
-        if isinstance(module, RECURRENT):
-            for gate in gate_matrices(module):
-                w = getattr(module, gate).detach()
-                key = f"{name}.{gate}"
-                out[key] = PrunedLayer(w, masks.get(key, w != 0).bool(), {})
-            continue
-        w = module.weight.detach()
-        out[name] = PrunedLayer(w, masks.get(f"{name}.weight", w != 0).bool(), conv_params(module))
+    for key, module, tensor in measured_weights(model, names):
+        w = getattr(module, tensor).detach()
+        params = conv_params(module) if tensor == "weight" else {}
+        out[key] = PrunedLayer(w, masks.get(tensor_path(key, tensor), w != 0).bool(), params)
     return out
 
 
@@ -260,23 +266,21 @@ def conv_params(module: nn.Module) -> dict[str, Any]:
 def capture_inputs(
     model: nn.Module, names: list[str], inputs: tuple, n: int
 ) -> dict[str, torch.Tensor]:
-    """The input activations of each measured weight (:func:`pruned_layers`' names) on the
-    first ``n`` evaluation samples: a layer's input; for a recurrent layer's gate matrix the
-    rows it multiplies over the sequence, (samples, steps, columns), from a rerun of the layer
-    that records them."""
-    modules = list(dict.fromkeys(n.rsplit(".weight_", 1)[0] if ".weight_" in n else n
-                                 for n in names))
-    seen = module_inputs(model, modules, first(inputs, n))
-    acts = {name: x for name, x in seen.items()
-            if not isinstance(model.get_submodule(name), RECURRENT)}
-    for name, x in seen.items():
+    """The input activations of each measured weight of the layers ``names``
+    (:func:`measured_weights`' keys) on the first ``n`` evaluation samples: a layer's input;
+    for a recurrent layer's gate matrix the rows it multiplies over the sequence, (samples,
+    steps, columns), from a rerun of the layer that records them."""
+    acts: dict[str, torch.Tensor] = {}
+    for name, x in module_inputs(model, names, first(inputs, n)).items():
         rnn = model.get_submodule(name)
-        if isinstance(rnn, RECURRENT):
-            rerun = SparseRNN(rnn, {})
-            rerun.record = {}
-            with torch.no_grad():
-                rerun(x)
-            acts |= {f"{name}.{gate}": rows for gate, rows in rerun.record.items()}
+        if not isinstance(rnn, RECURRENT):
+            acts[name] = x
+            continue
+        rerun = SparseRNN(rnn, {})
+        rerun.record = {}
+        with torch.no_grad():
+            rerun(x)
+        acts |= {f"{name}.{gate}": rows for gate, rows in rerun.record.items()}
     return acts
 
 

@@ -183,8 +183,15 @@ def call_user(fn: Callable[..., Any], what: str, *args: Any) -> Any:
     try:
         return fn(*args)
     except (Exception, SystemExit) as e:  # noqa: BLE001 - the user's code: report, not crash
-        detail = f"sys.exit({e.code!r})" if isinstance(e, SystemExit) else f"{type(e).__name__}: {e}"
-        raise ValueError(f"the workload's {what} failed: {detail}") from None
+        raise ValueError(f"the workload's {what} failed: {failure(e)}") from None
+
+
+def failure(e: BaseException) -> str:
+    """What went wrong, in one line: a ValueError's own message (already one of the project's
+    lines), ``sys.exit(code)``, or the exception's type and message."""
+    if isinstance(e, SystemExit):
+        return f"sys.exit({e.code!r})"
+    return str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
 
 
 def _number(key: Any, value: Any) -> float:
