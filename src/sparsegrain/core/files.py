@@ -200,7 +200,7 @@ class FolderLock:
                                  "offers no locks?); choose another output folder") from None
             # the previous owner removes the file as it releases: a lock on that removed file
             # guards nothing, so start again on the file now at the path
-            if _same_file(fd, self.path):
+            if same_file(fd, self.path):
                 break
             os.close(fd)
         me = {"pid": os.getpid(), "host": socket.gethostname(), "task": self.task,
@@ -225,14 +225,14 @@ class FolderLock:
     def release(self) -> None:
         """Remove the lock file and drop the lock, if this object holds it."""
         if self.fd is not None:
-            if _same_file(self.fd, self.path):
+            if same_file(self.fd, self.path):
                 with contextlib.suppress(OSError):
                     self.path.unlink()
             os.close(self.fd)
             self.fd = None
 
 
-def _same_file(fd: int, path: Path) -> bool:
+def same_file(fd: int, path: Path) -> bool:
     """Is the open ``fd`` the file now at ``path`` (not a link, not a replaced file)?"""
     try:
         st = os.lstat(path)

@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from ..core.files import LOCK_NAME, _same_file
+from ..core.files import LOCK_NAME, same_file
 
 STORE_NAME = "sweep.sqlite"
 
@@ -114,7 +114,7 @@ class ResultStore:
         try:
             self.db = sqlite3.connect(self.path)
             # the file SQLite opened must be the one just opened without following links
-            if not _same_file(fd, self.path):
+            if not same_file(fd, self.path):
                 self.db.close()
                 raise ValueError(f"{self.path} was replaced while being opened; rerun")
         finally:
