@@ -359,9 +359,13 @@ class EIE(Accelerator):
         sram_width: int = 64,
         mode: str = "exact",
         codebook: Any = None,
+        max_vectors: int | None = 2048,
     ) -> None:
         """``fifo_depth`` slots per activation queue (holding ``fifo_depth - 1``, as in the
-        authors' ring buffer); ``n_pe`` defaults to the encoding's, else 64 (the paper's)."""
+        authors' ring buffer); ``n_pe`` defaults to the encoding's, else 64 (the paper's).
+        A layer with more activation vectors than ``max_vectors`` (a convolution's output
+        positions) is run on that many evenly spaced ones and its counts scaled to all of them
+        (None: every vector), since each vector is a separate product on the same weights."""
         if n_pe is not None and (not isinstance(n_pe, (int, np.integer)) or n_pe < 1):
             raise ValueError(f"n_pe must be an integer >= 1, got {n_pe!r}")
         if not isinstance(fifo_depth, (int, np.integer)) or fifo_depth < 2:
@@ -375,6 +379,9 @@ class EIE(Accelerator):
             raise ValueError(f"sram_width must be an integer >= 8 (bits), got {sram_width!r}")
         if mode not in ("exact", "analytic"):
             raise ValueError(f"mode must be 'exact' or 'analytic', got {mode!r}")
+        if max_vectors is not None and (not isinstance(max_vectors, (int, np.integer)) or max_vectors < 1):
+            raise ValueError(f"max_vectors must be an integer >= 1 or None, got {max_vectors!r}")
+        self.max_vectors = max_vectors
         self.n_pe = n_pe
         self.fifo_depth = int(fifo_depth)
         self.clock_hz = float(clock_hz)
@@ -411,8 +418,11 @@ class EIE(Accelerator):
         else:
             enc, vectors = self.encode(torch.from_numpy(run.matrix())), run.columns()
         eie = layer_from_encoded(enc)
+        run_on = vectors
+        if self.max_vectors is not None and len(vectors) > self.max_vectors:
+            run_on = vectors[np.linspace(0, len(vectors) - 1, self.max_vectors).round().astype(int)]
         cycles, counts, outputs = 0, {}, []
-        for acts in vectors:
+        for acts in run_on:
             if self.mode == "exact":
                 c, k, y = simulate_layer(eie, acts, self.fifo_depth, self.sram_width)
             else:
@@ -420,6 +430,12 @@ class EIE(Accelerator):
             cycles += c
             counts = {n: counts.get(n, 0) + v for n, v in k.items()}
             outputs.append(y)
+        if len(run_on) < len(vectors):
+            scale = len(vectors) / len(run_on)
+            cycles = round(cycles * scale)
+            counts = {n: round(v * scale) for n, v in counts.items()}
+            counts["vectors_simulated"] = len(run_on)
+            outputs = [None]
         if outputs[0] is None:
             y = None
         elif run is not None:

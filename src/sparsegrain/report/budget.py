@@ -7,9 +7,14 @@ drop of the headline metric from dense, in points (hundredths of the metric: 1 p
 = 0.01; for a lower-is-better metric the budget is a rise). Each pattern's curve starts at the
 dense model (sparsity 0, 1x on every machine). Its measured points whose metric stays within the
 budget are candidates, and so is the point where the metric crosses the budget between two
-neighbouring points of the curve: its sparsity and figures are interpolated linearly between
-them (marked interpolated). The best figure over the candidates is what the pattern reaches
-without leaving the budget.
+neighbouring points of the curve: its sparsity and figures are interpolated between them
+(marked interpolated). The best figure over the candidates is what the pattern reaches without
+leaving the budget.
+
+Interpolation is linear in what is linear in sparsity: the sparsity itself, and the reciprocals
+of the gains (a run's time, energy and size follow the weights kept, 1 - sparsity, so 1/speedup
+is the straight line between two points, not speedup). Interpolating a gain linearly would
+overstate it wherever the curve bends up, most for the patterns reaching high sparsity.
 """
 
 from __future__ import annotations
@@ -105,9 +110,7 @@ def answer(summary: Summary, budget: float) -> dict[str, PatternAnswer]:
                 nxt = pts[i + 1] if i + 1 < len(pts) else None
                 if nxt is not None and sign * nxt[0].accuracy < floor:
                     t = (score - floor) / (score - sign * nxt[0].accuracy)
-                    b = nxt[1]
-                    candidates.append(({k: figs[k] + t * (b[k] - figs[k]) for k in figs if k in b},
-                                       True))
+                    candidates.append((_between(figs, nxt[1], t), True))
         ans = PatternAnswer(p, _best(candidates, ("sparsity", "")))
         ans.compression = _best(candidates, ("compression", STORAGE))
         for a in summary.machines:
@@ -116,6 +119,20 @@ def answer(summary: Summary, budget: float) -> dict[str, PatternAnswer]:
                 if r is not None:
                     into[a] = r
         out[p] = ans
+    return out
+
+
+def _between(a: dict[tuple[str, str], float], b: dict[tuple[str, str], float], t: float
+             ) -> dict[tuple[str, str], float]:
+    """Figures a fraction ``t`` of the way from point ``a`` to point ``b``: sparsity linearly,
+    every gain through its reciprocal (the time, energy or size ratio, linear in the weights
+    kept)."""
+    out = {}
+    for k in a.keys() & b.keys():
+        if k[0] == "sparsity":
+            out[k] = a[k] + t * (b[k] - a[k])
+        else:
+            out[k] = 1.0 / (1.0 / a[k] + t * (1.0 / b[k] - 1.0 / a[k]))
     return out
 
 

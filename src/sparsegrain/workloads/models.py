@@ -67,6 +67,67 @@ def train_steps(
     model.eval()
 
 
+def _norms(model: nn.Module) -> dict[str, nn.modules.batchnorm._BatchNorm]:
+    return {n: m for n, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
+
+
+def _channel_moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and standard deviation of a (B, C, ...) activation."""
+    flat = x.detach().transpose(0, 1).reshape(x.shape[1], -1)
+    return flat.mean(1), flat.std(1).clamp_min(1e-6)
+
+
+class BatchNormAnchor:
+    """Re-anchors a pruned model's BatchNorm statistics to the dense model's.
+
+    Pruning shrinks and shifts each layer's outputs, and frozen running statistics then push most
+    of them below the next ReLU: a pruned detector goes silent and fine-tuning cannot revive it.
+    Re-estimating the statistics on the workload's own inputs fixes the shift but also discards
+    what the dense model learnt on its training data (its inputs differ from ours). This moves
+    each BatchNorm by the pruning-induced change only: on the same inputs, the pruned model's
+    per-channel input moments (m_p, s_p) are mapped to the normalised moments the dense model
+    had there (m_d, s_d), i.e. running std' = std * s_p / s_d and running mean' = m_p -
+    (m_d - mean) * s_p / s_d; on the dense model itself it changes nothing. One forward pass
+    suffices, as each layer is corrected before the next one reads it."""
+
+    def __init__(self, dense: nn.Module, inputs: tuple) -> None:
+        self.inputs = inputs
+        self.moments = self._capture(dense, correct=False)
+        #: the dense running statistics every correction starts from (so that it is idempotent)
+        self.running = {n: (m.running_mean.clone(), (m.running_var + m.eps).sqrt())
+                        for n, m in _norms(dense).items() if m.running_mean is not None}
+
+    @torch.no_grad()
+    def _capture(self, model: nn.Module, correct: bool) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        seen: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+        def hook(name: str) -> Callable[..., None]:
+            def pre(module: nn.modules.batchnorm._BatchNorm, args: tuple) -> None:
+                seen[name] = _channel_moments(args[0])
+                if correct and name in self.running:
+                    (m_p, s_p), (m_d, s_d) = seen[name], self.moments[name]
+                    mean, std = self.running[name]
+                    scale = s_p / s_d
+                    module.running_mean.copy_(m_p - (m_d - mean) * scale)
+                    module.running_var.copy_(((std * scale) ** 2 - module.eps).clamp_min(0.0))
+            return pre
+
+        was = model.training
+        model.eval()
+        handles = [m.register_forward_pre_hook(hook(n)) for n, m in _norms(model).items()]
+        try:
+            model(*(x.to(device_of(model)) for x in self.inputs))
+        finally:
+            for h in handles:
+                h.remove()
+            model.train(was)
+        return seen
+
+    def correct(self, model: nn.Module) -> None:
+        """Move ``model``'s BatchNorm running statistics by its change from the dense model."""
+        self._capture(model, correct=True)
+
+
 def device_of(model: nn.Module) -> torch.device:
     """Where ``model``'s parameters live: a workload puts its batches there (the sweep moves
     the model to ``--device`` before fine-tuning and evaluating it)."""
