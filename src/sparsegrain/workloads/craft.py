@@ -23,6 +23,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -129,8 +130,8 @@ def render_page(
 
     Words are placed left to right on lines of random height, never overlapping; ink and page
     colours differ by at least a third of the range, and the page is a noisy blurred gradient."""
-    from PIL import Image, ImageDraw, ImageFilter, ImageFont
     import matplotlib
+    from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
     height, width = size
     fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
@@ -167,7 +168,7 @@ def render_page(
     return np.clip(arr, 0, 255).astype(np.uint8), boxes
 
 
-def _ink_box(layer: "Image.Image", near: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+def _ink_box(layer: Any, near: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     """The box of the inked pixels of the word just drawn inside ``near`` (the font's box, which
     also spans the line's ascent)."""
     x0, y0, x1, y1 = near
