@@ -2,7 +2,7 @@ import csv
 
 import pytest
 
-from sparsegrain.studies import Study, run_study, write_study
+from sparsegrain.studies import Study, equal_accuracy, run_study, write_study
 
 
 def _tiny() -> Study:
@@ -84,9 +84,20 @@ def test_gs_study_adds_the_equal_accuracy_table_from_a_sweep(gs_sweep):
     s = run_study("gs", quick=True, from_store=str(gs_sweep))
     text = "\n".join(s.summary)
     assert "**At equal accuracy**" in text
-    table = [ln for ln in text.splitlines() if ln.startswith("| 1 | gs:8:1 |")]
-    assert len(table) == 1 and table[0].count("|") == 10
+    table = [ln.split(" | ") for ln in text.splitlines() if ln.startswith("| digits-cnn |")]
+    assert [r[2] for r in table] == ["0.5", "1", "2"] and {r[3] for r in table} == {"gs:8:1"}
+    head = next(ln for ln in text.splitlines() if ln.startswith("| network |"))
+    assert "over block:8x1" in head and "over unstructured" in head
+    per_layer = next(ln for ln in text.splitlines() if ln.startswith("| layer |"))
+    assert "gs:8:1 over block:8x1" in per_layer
+    layers = [ln for ln in text.splitlines() if ln.startswith(("| conv", "| fc"))]
+    assert len(layers) == 3  # digits-cnn's pruned layers: conv2, conv3, fc1
+    twice = run_study("gs", quick=True, from_store=f"{gs_sweep},{gs_sweep}")
+    rows = [ln for ln in "\n".join(twice.summary).splitlines() if ln.startswith("| digits-cnn |")]
+    assert len(rows) == 2 * len(table)
     with pytest.raises(ValueError, match="did not simulate scnn; it ran gs"):
+        equal_accuracy.ratio_table([str(gs_sweep)], "scnn", "speedup", lambda p: True, lambda p: True)
+    with pytest.raises(ValueError, match="holds none of vector, kernel or filter"):
         run_study("granularity", quick=True, from_store=str(gs_sweep))
     with pytest.raises(ValueError, match="holds no sweep store"):
         run_study("gs", quick=True, from_store=str(gs_sweep / "nothing"))

@@ -330,6 +330,25 @@ def machine_layer(lay: PrunedLayer, x: torch.Tensor) -> Layer:
     return Layer(w, x, **lay.params)
 
 
+def stacked_gates(layers: dict[str, PrunedLayer], acts: dict[str, torch.Tensor]
+                  ) -> tuple[dict[str, PrunedLayer], dict[str, torch.Tensor]]:
+    """The layers with each recurrent layer's input and recurrent gate matrices of one layer and
+    direction joined as [W_ih W_hh] (key ``rnn.weight_l0``, ``rnn.weight_l0_reverse``), against
+    the joined rows [x_t, h_t-1] of every step: how EIE ran NT-LSTM. Other layers unchanged."""
+    out_layers, out_acts = dict(layers), dict(acts)
+    for key in layers:
+        head, sep, tail = key.rpartition(".weight_ih_")
+        other = f"{head}.weight_hh_{tail}"
+        if not sep or other not in layers:
+            continue
+        a, b = out_layers.pop(key), out_layers.pop(other)
+        joined = f"{head}.weight_{tail}"
+        out_layers[joined] = PrunedLayer(torch.cat([a.weight, b.weight], 1),
+                                         torch.cat([a.mask, b.mask], 1), {})
+        out_acts[joined] = torch.cat([out_acts.pop(key), out_acts.pop(other)], -1)
+    return out_layers, out_acts
+
+
 def measure_accelerator(
     accel: str, layers: dict[str, PrunedLayer], acts: dict[str, torch.Tensor],
     params: dict[str, Any] | None = None,
@@ -339,6 +358,8 @@ def measure_accelerator(
     mask it cannot exploit, a scratchpad too small) is listed with its reason; none accepted =
     not applicable. An exception inside a run is an error row naming the layer."""
     machine = build(accel, **(params or {}))
+    if machine.stacks_gates:
+        layers, acts = stacked_gates(layers, acts)
     per_layer: dict[str, dict[str, Any]] = {}
     rejected: dict[str, str] = {}
     t0 = time.perf_counter()

@@ -234,6 +234,9 @@ class Accelerator(ABC):
     summary: str = ""
     #: are ``outputs`` the layer's exact products (False: computed with shared weights)
     exact_outputs: bool = True
+    #: does the machine run a recurrent layer's input and recurrent gate matrices as one matrix
+    #: [W_ih W_hh] against the joined input [x_t, h_t-1] (a sweep then hands them to it so)
+    stacks_gates: bool = False
 
     @classmethod
     def for_pattern(cls, geometry: Geometry) -> dict[str, Any] | None:

@@ -350,6 +350,7 @@ class EIE(Accelerator):
 
     summary = "EIE sparse matrix-vector engine, cycle-exact (Han et al., ISCA 2016)"
     exact_outputs = False  # 4-bit shared weights
+    stacks_gates = True  # NT-LSTM in the paper's Table III: 2,400 x 1,201 = 4 gates x [x, h, 1]
 
     def __init__(
         self,
@@ -359,7 +360,7 @@ class EIE(Accelerator):
         sram_width: int = 64,
         mode: str = "exact",
         codebook: Any = None,
-        max_vectors: int | None = 2048,
+        max_vectors: int | None = 512,
     ) -> None:
         """``fifo_depth`` slots per activation queue (holding ``fifo_depth - 1``, as in the
         authors' ring buffer); ``n_pe`` defaults to the encoding's, else 64 (the paper's).

@@ -91,6 +91,19 @@ def _figures(e: Entry, machines: list[str], dense: bool = False
     return out
 
 
+def within(summary: Summary, budget: float, e: Entry) -> bool:
+    """Whether point ``e`` keeps its metric within ``budget`` points of the dense model's."""
+    sign = 1.0 if summary.higher_is_better else -1.0
+    return sign * e.accuracy >= sign * summary.dense.accuracy - budget / 100.0
+
+
+def densest_within(summary: Summary, budget: float, pattern: str) -> Entry | None:
+    """``pattern``'s measured point of highest sparsity within ``budget``: the measured end of
+    its curve (no interpolation), for figures kept per layer."""
+    inside = [e for e in summary.entries if e.pattern == pattern and within(summary, budget, e)]
+    return max(inside, key=lambda e: e.sparsity_actual, default=None)
+
+
 def answer(summary: Summary, budget: float) -> dict[str, PatternAnswer]:
     """Every pattern's best figures within ``budget`` points of the dense metric."""
     sign = 1.0 if summary.higher_is_better else -1.0

@@ -35,6 +35,8 @@ class Entry:
     energy_gain: dict[str, float] = field(default_factory=dict)
     #: raw accelerator figures (cycles, time_s, energy_pj), by accelerator
     accel: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: cycles of each layer, by accelerator then layer (mean over seeds)
+    layer_cycles: dict[str, dict[str, float]] = field(default_factory=dict)
     left_dense: dict[str, str] = field(default_factory=dict)
     #: measured latency on the sweep's CPU: dense_ms and sparse_ms (medians, same run)
     cpu: dict[str, float] = field(default_factory=dict)
@@ -200,6 +202,9 @@ def _entry(pattern: str, sparsity: float, rows: list[Row], base: dict) -> Entry:
         mine = [r for r in ok if r.kind == ACCELERATOR and r.target == target]
         e.accel[target] = {k: _mean([r.result[k] for r in mine])
                            for k in ("cycles", "time_s", "energy_pj")}
+        e.layer_cycles[target] = {n: _mean([r.result["layers"][n]["cycles"] for r in mine])
+                                  for n in mine[0].result.get("layers", {})
+                                  if all(n in r.result.get("layers", {}) for r in mine)}
         pairs = [_common(base[ACCELERATOR, target, r.seed], r.result) for r in mine
                  if (ACCELERATOR, target, r.seed) in base]
         pairs = [p for p in pairs if p is not None]

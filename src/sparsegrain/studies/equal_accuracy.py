@@ -1,45 +1,105 @@
-"""A sweep's patterns compared at equal accuracy, as the studies that read a stored sweep show it."""
+"""Stored sweeps' patterns compared at equal accuracy, as the studies that read them show it: one
+table over every network swept (one ``sparsegrain tradeoff`` folder each), and per-layer detail."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..report.budget import STORAGE, answer, densest_within, ratio
+from ..report.summary import Summary
 
-def equal_accuracy(store: str | Path, machine: str, budgets: tuple[float, ...] = (0.5, 1.0, 2.0)
-                   ) -> list[str]:
-    """Markdown paragraphs comparing the patterns of the sweep stored in folder ``store`` at
-    equal accuracy: per budget, the sparsity each keeps, its speedup on ``machine`` and its
-    storage compression, and the ratios to unstructured and to the sweep's block pattern."""
-    from ..report.budget import STORAGE, answer, ratio, references
+
+def folders(spec: str | Path) -> list[str]:
+    """The sweep folders of a ``--from`` value: one, or several separated by commas."""
+    out = [s.strip() for s in str(spec).split(",") if s.strip()]
+    if not out:
+        raise ValueError("--from names no folder; give a `sparsegrain tradeoff` output folder "
+                         "or several separated by commas")
+    return out
+
+
+def _load(store: str, machine: str) -> tuple[Summary, Any]:
     from ..report.sweep_report import load_summary
 
     summary, config = load_summary(store)
-    if machine not in summary.machines:
+    if machine != STORAGE and machine not in summary.accelerators:
         raise ValueError(f"the sweep in {store} did not simulate {machine}; it ran "
-                         f"{', '.join(summary.machines) or 'no machine'} (sweep again with "
+                         f"{', '.join(summary.accelerators) or 'no machine'} (sweep again with "
                          f"--accelerators {machine})")
-    refs = references(summary)
-    head = ["budget", "pattern", "sparsity kept", f"{machine} speedup", "compression",
-            *(f"{machine} vs {n}" for n in refs), *(f"storage vs {n}" for n in refs)]
+    return summary, config
+
+
+def _cell(v: float | None, suffix: str = "x") -> str:
+    return "—" if v is None else f"{v:.2f}{suffix}"
+
+
+def ratio_table(
+    stores: list[str], machine: str, kind: str, subject: Callable[[str], bool],
+    against: Callable[[str], bool], budgets: tuple[float, ...] = (0.5, 1.0, 2.0),
+    wanted: str = "the patterns compared",
+) -> list[str]:
+    """Markdown: per network, budget and subject pattern, the sparsity it keeps within the budget,
+    its best ``kind`` figure on ``machine`` (``speedup``/``energy_gain``, or ``compression`` on
+    storage) and that figure over each ``against`` pattern's within the same budget. A sweep
+    holding no subject pattern (``wanted`` names them) is a ValueError."""
+    loaded = [_load(store, machine) for store in stores]
+    for store, (summary, _) in zip(stores, loaded):
+        if not any(subject(p) for p in summary.patterns):
+            raise ValueError(f"the sweep in {store} holds none of {wanted} (it swept "
+                             f"{', '.join(summary.patterns)}); sweep them with --patterns")
+    others = list(dict.fromkeys(p for s, _ in loaded for p in s.patterns if against(p)))
+    head = ["network", "dense metric", "budget", "pattern", "sparsity kept",
+            f"{machine} {kind}", *(f"over {p}" for p in others)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-
-    def fmt(r: Any) -> str:
-        return "—" if r is None else f"{r.value:.2f}x{'~' if r.interpolated else ''}"
-
-    for b in budgets:
-        answers = answer(summary, b)
-        for p, a in answers.items():
-            vs = [ratio(answers, p, ref, "speedup", machine) for ref in refs.values()]
-            st = [ratio(answers, p, ref, "compression", STORAGE) for ref in refs.values()]
-            lines.append("| " + " | ".join([
-                f"{b:g}", p, "—" if a.sparsity is None else f"{a.sparsity.sparsity:.3f}"
-                + ("~" if a.sparsity.interpolated else ""), fmt(a.speedup.get(machine)),
-                fmt(a.compression), *("—" if v is None else f"{v:.2f}x" for v in [*vs, *st])])
-                + " |")
+    for summary, config in loaded:
+        dense = f"{summary.metric} {summary.dense.accuracy:.4f}"
+        for b in budgets:
+            answers = answer(summary, b)
+            for p in (p for p in summary.patterns if subject(p)):
+                a = answers[p]
+                reach = a.compression if kind == "compression" else getattr(a, kind).get(machine)
+                kept = "—" if a.sparsity is None else (
+                    f"{a.sparsity.value:.3f}{'~' if a.sparsity.interpolated else ''}")
+                vs = [ratio(answers, p, o, kind, machine) if o in answers else None for o in others]
+                lines.append("| " + " | ".join([
+                    config.model, dense, f"{b:g}", p, kept,
+                    _cell(None if reach is None else reach.value), *map(_cell, vs)]) + " |")
     return [
-        f"**At equal accuracy** (the sweep stored in `{store}`: model {config.model}, patterns "
-        f"{', '.join(summary.patterns)}, fine-tuned; budgets in points of {summary.metric} below "
-        "dense, `~` interpolated between measured sparsities, see `sparsegrain report`):",
+        f"**At equal accuracy** ({', '.join(f'`{s}`' for s in stores)}; budgets in points of "
+        "each network's metric below its dense model; `~`: the budget is crossed between two "
+        "measured sparsities and the figures are interpolated there, the gains through their "
+        "reciprocals, which are linear in the weights kept; `—`: the pattern reached no point "
+        "within the budget or the machine did not run it):",
+        "\n".join(lines),
+    ]
+
+
+def layer_table(store: str, machine: str, subject: str, against: list[str], budget: float = 1.0
+                ) -> list[str]:
+    """Markdown: per layer, ``machine``'s speedup over dense of ``subject`` and of each
+    ``against`` pattern at their densest measured points within ``budget``, and the ratios."""
+    summary, config = _load(store, machine)
+    points = {p: densest_within(summary, budget, p) for p in [subject, *against]
+              if p in summary.patterns}
+    if points.get(subject) is None:
+        return [f"Per layer ({config.model}): {subject} has no measured point within {budget:g} "
+                "point(s) of dense."]
+    dense = summary.dense.layer_cycles.get(machine, {})
+    cols = [p for p, e in points.items() if e is not None]
+    head = ["layer", *(f"{p} @ {points[p].sparsity_actual:.2f}" for p in cols),  # type: ignore[union-attr]
+            *(f"{subject} over {p}" for p in cols if p != subject)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for layer, base in dense.items():
+        speed = {p: base / points[p].layer_cycles[machine][layer]  # type: ignore[union-attr]
+                 for p in cols if layer in points[p].layer_cycles.get(machine, {})}  # type: ignore[union-attr]
+        lines.append("| " + " | ".join([
+            layer, *(_cell(speed.get(p)) for p in cols),
+            *(_cell(speed[subject] / speed[p] if subject in speed and p in speed else None)
+              for p in cols if p != subject)]) + " |")
+    return [
+        f"Per layer ({config.model}, `{store}`, {machine} cycles of dense over each pattern's "
+        f"densest measured point within {budget:g} point(s) of dense, sparsity after `@`):",
         "\n".join(lines),
     ]

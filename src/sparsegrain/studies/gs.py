@@ -15,7 +15,7 @@ import torch
 from ..patterns import pattern
 from ..workloads.catalog import get_layer
 from .common import geomean, layer_activations, minilm_layer, minilm_layers, run_layer
-from .equal_accuracy import equal_accuracy
+from .equal_accuracy import folders, layer_table, ratio_table
 from .study import ActDensity, FromStore, MiniLM, Opt, Quick, Seed, Study, progress, study
 
 LAYERS = ("gnmt:attn.query", "resnet50:layer2.1.conv2", "resnet50:layer3.1.conv1",
@@ -45,7 +45,7 @@ def gs(quick: Quick = False,
     """GS vertical/horizontal vs unstructured vs block Bx1/1xB vs dense on the GS engine (Sun et
     al.) at one sparsity; with ``from_store`` (a ``sparsegrain tradeoff`` sweep that ran the
     ``gs`` engine) also at equal accuracy."""
-    extra = equal_accuracy(from_store, "gs") if from_store else []
+    extra = at_equal_accuracy(folders(from_store)) if from_store else []
     cases = [(spec, get_layer(spec), get_layer(spec).random_weight(seed + i))
              for i, spec in enumerate(QUICK_LAYERS if quick else LAYERS)]
     if minilm and not quick:
@@ -70,6 +70,29 @@ def gs(quick: Quick = False,
             "bank_conflicts", "lane_utilization", "energy_uj"]
     return Study("gs", f"Patterns on the GS engine at {sparsity:.0%} sparsity, B = {lanes}", rows,
                  cols, _summary(rows, lanes) + extra, _plots(rows))
+
+
+def at_equal_accuracy(stores: list[str]) -> list[str]:
+    """The published claim's own comparison on stored sweeps: per network and budget, the GS
+    engine's speedup of each GS pattern over each structured (block) pattern and unstructured,
+    then per layer at 1 point."""
+    out = [f"**Published:** {PUBLISHED}.",
+           *ratio_table(stores, "gs", "speedup", lambda p: p.startswith("gs:"),
+                        lambda p: p.startswith("block:") or p == "unstructured",
+                        wanted="the GS patterns (gs:B:E)")]
+    for store in stores:
+        summary_patterns = _patterns(store)
+        subject = next((p for p in summary_patterns if p.startswith("gs:")), None)
+        if subject is not None:
+            out += layer_table(store, "gs", subject,
+                               [p for p in summary_patterns if p.startswith("block:")])
+    return out
+
+
+def _patterns(store: str) -> list[str]:
+    from ..report.sweep_report import load_summary
+
+    return load_summary(store)[0].patterns
 
 
 def _speedups(rows: list[dict[str, Any]], num: str, den: str) -> float:

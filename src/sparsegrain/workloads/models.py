@@ -105,8 +105,9 @@ class BatchNormAnchor:
             def pre(module: nn.modules.batchnorm._BatchNorm, args: tuple) -> None:
                 seen[name] = _channel_moments(args[0])
                 if correct and name in self.running:
-                    (m_p, s_p), (m_d, s_d) = seen[name], self.moments[name]
-                    mean, std = self.running[name]
+                    dev = module.running_mean.device
+                    (m_p, s_p) = seen[name]
+                    m_d, s_d, mean, std = (t.to(dev) for t in (*self.moments[name], *self.running[name]))
                     scale = s_p / s_d
                     module.running_mean.copy_(m_p - (m_d - mean) * scale)
                     module.running_var.copy_(((std * scale) ** 2 - module.eps).clamp_min(0.0))

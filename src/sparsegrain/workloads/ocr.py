@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..core.files import cache_dir
-from .models import ModelSpec, load_cached, register, save_atomic, train_steps
+from .models import ModelSpec, device_of, load_cached, register, save_atomic, train_steps
 
 #: english_g2's character set; class 0 is the CTC blank (easyocr's config for english_g2)
 CHARSET = "0123456789!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~ €ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -222,7 +222,7 @@ class OcrCRNN(ModelSpec):
         preds = [
             p
             for i in range(0, self.n_eval, self.eval_batch)
-            for p in decode(model(pad_batch(self.eval_images[i : i + self.eval_batch])))
+            for p in decode(model(pad_batch(self.eval_images[i : i + self.eval_batch]).to(device_of(model))).cpu())
         ]
         errors = sum(edit_distance(p, t) for p, t in zip(preds, self.eval_texts))
         return {
@@ -242,8 +242,8 @@ class OcrCRNN(ModelSpec):
             # consecutive words in width order: a batch of similar widths pads little
             first = int(torch.randint(0, self.n_train - self.batch + 1, (1,), generator=g))
             idx = range(first, first + self.batch)
-            x = pad_batch([self.train_images[i] for i in idx])
-            logp = model(x).log_softmax(-1).transpose(0, 1)  # (T, B, classes)
+            x = pad_batch([self.train_images[i] for i in idx]).to(device_of(model))
+            logp = model(x).log_softmax(-1).transpose(0, 1).cpu()  # (T, B, classes); CTC on the CPU
             tg = [self.targets[i] for i in idx]
             lengths = torch.tensor([len(t) for t in tg])
             return ctc(logp, torch.cat(tg), torch.full((len(tg),), logp.shape[0]), lengths)
