@@ -110,3 +110,29 @@ def test_the_batchnorm_anchor_moves_statistics_by_the_pruning_shift_only() -> No
         once = pruned[1].running_mean.clone()
         anchor.correct(pruned)
         torch.testing.assert_close(pruned[1].running_mean, once)
+
+
+def test_anchored_fine_tuning_corrects_every_few_steps_and_after_the_last() -> None:
+    """``anchored`` wraps the pruner's callback: it runs first, then the BatchNorm correction
+    every ``anchor_every`` steps and after the last step; with ``anchor_every = 0`` the callback
+    is returned as it is."""
+    calls: list[str] = []
+
+    class Anchor:
+        def correct(self, model: torch.nn.Module) -> None:
+            calls.append("anchor")
+
+    class Spec(ModelSpec):
+        anchor_every = 3
+        load = evaluate = finetune = sample_inputs = prunable = lambda *a: None  # type: ignore[assignment]
+
+    spec = Spec()
+    spec._anchor = Anchor()  # type: ignore[assignment]
+    step = spec.anchored(torch.nn.Linear(2, 2), 8, lambda s: calls.append(f"pruner {s}"))
+    for s in range(8):
+        step(s)
+    assert calls == ["pruner 0", "anchor", "pruner 1", "pruner 2", "pruner 3", "anchor",
+                     "pruner 4", "pruner 5", "pruner 6", "anchor", "pruner 7", "anchor"]
+    plain = lambda s: None  # noqa: E731
+    spec.anchor_every = 0
+    assert spec.anchored(torch.nn.Linear(2, 2), 8, plain) is plain

@@ -31,7 +31,6 @@ from torch import nn
 
 from ..core.files import cache_dir
 from .models import (
-    BatchNormAnchor,
     ModelSpec,
     device_of,
     load_cached,
@@ -254,10 +253,8 @@ class Craft(ModelSpec):
     #: page size (height, width) and words per page
     page, words = (160, 256), 8
     lr, batch = 1e-4, 4
-    #: fine-tuning steps between two BatchNorm corrections (BatchNormAnchor)
     anchor_every = 2
     version = 1
-    _anchor: BatchNormAnchor | None = None
 
     def __init__(self) -> None:
         import easyocr_en_models
@@ -316,7 +313,7 @@ class Craft(ModelSpec):
         self, model: nn.Module, steps: int, callback: Callable[[int], None] | None = None
     ) -> None:
         """Distillation: mean squared error to the dense model's two maps on the training pages
-        (Adam); BatchNorm statistics stay frozen."""
+        (Adam); BatchNorm statistics frozen but anchored (:meth:`ModelSpec.anchored`)."""
         g = torch.Generator().manual_seed(1)
         opt = torch.optim.Adam(model.parameters(), lr=self.lr)
 
@@ -325,21 +322,10 @@ class Craft(ModelSpec):
             dev = device_of(model)
             return nn.functional.mse_loss(model(self.train_x[idx].to(dev)), self.train_maps[idx].to(dev))
 
-        anchor = self.anchor()
+        train_steps(model, opt, steps, loss_at, self.anchored(model, steps, callback), train_mode=False)
 
-        def step_done(step: int) -> None:
-            if callback is not None:
-                callback(step)  # the pruner may update the masks here
-            if step % self.anchor_every == 0 or step == steps - 1:
-                anchor.correct(model)
-
-        train_steps(model, opt, steps, loss_at, step_done, train_mode=False)
-
-    def anchor(self) -> BatchNormAnchor:
-        """The dense model's BatchNorm inputs on the first evaluation-batch of training pages."""
-        if self._anchor is None:
-            self._anchor = BatchNormAnchor(self.load(), (self.train_x[: self.eval_batch],))
-        return self._anchor
+    def anchor_inputs(self) -> tuple:
+        return (self.train_x[: self.eval_batch],)
 
     def sample_inputs(self) -> tuple:
         return (self.eval_x[: self.eval_batch],)

@@ -175,6 +175,9 @@ class ModelSpec(ABC):
     requires: tuple[tuple[str, str], ...] = ()
     #: fine-tuning steps a sweep should use by default
     finetune_steps: int = 300
+    #: fine-tuning steps between two BatchNorm re-anchorings (:meth:`anchored`); 0: none
+    anchor_every: int = 0
+    _anchor: BatchNormAnchor | None = None
 
     @classmethod
     def missing(cls) -> list[str]:
@@ -202,6 +205,33 @@ class ModelSpec(ABC):
     @abstractmethod
     def prunable(self, model: nn.Module) -> list[str]:
         """Names of the modules to prune."""
+
+    def anchor_inputs(self) -> tuple:
+        """Training inputs on which BatchNorm statistics are anchored (``anchor_every > 0``)."""
+        raise NotImplementedError(f"{self.name} sets anchor_every but gives no anchor_inputs")
+
+    def anchor(self) -> BatchNormAnchor:
+        """The dense model's BatchNorm inputs on :meth:`anchor_inputs`, measured once."""
+        if self._anchor is None:
+            self._anchor = BatchNormAnchor(self.load(), self.anchor_inputs())
+        return self._anchor
+
+    def anchored(self, model: nn.Module, steps: int, callback: Callable[[int], None] | None
+                 ) -> Callable[[int], None] | None:
+        """The fine-tuning loop's callback: ``callback`` (where the pruner updates its masks),
+        then, every ``anchor_every`` steps and after the last, the BatchNorm statistics moved
+        by the change since the dense model (:class:`BatchNormAnchor`)."""
+        if not self.anchor_every:
+            return callback
+        anchor = self.anchor()
+
+        def step_done(step: int) -> None:
+            if callback is not None:
+                callback(step)
+            if step % self.anchor_every == 0 or step == steps - 1:
+                anchor.correct(model)
+
+        return step_done
 
     def schedule(self, steps: int | None = None) -> Gradual:
         """The gradual schedule a sweep should use with ``steps`` fine-tuning steps: the cubic ramp

@@ -192,6 +192,7 @@ class OcrCRNN(ModelSpec):
     #: degradation: Gaussian blur sigma (pixels at 64 px height) and noise std (page = 1)
     blur, noise = 2.0, 0.2
     lr, batch = 1e-4, 16
+    anchor_every = 5
     version = 1
 
     def __init__(self) -> None:
@@ -248,8 +249,11 @@ class OcrCRNN(ModelSpec):
             lengths = torch.tensor([len(t) for t in tg])
             return ctc(logp, torch.cat(tg), torch.full((len(tg),), logp.shape[0]), lengths)
 
-        # frozen BatchNorm statistics: the batches are small
-        train_steps(model, opt, steps, loss_at, callback, train_mode=False)
+        # frozen BatchNorm statistics (the batches are small), anchored to the dense model's
+        train_steps(model, opt, steps, loss_at, self.anchored(model, steps, callback), train_mode=False)
+
+    def anchor_inputs(self) -> tuple:
+        return (pad_batch(self.train_images[:32]),)
 
     def sample_inputs(self) -> tuple:
         return (pad_batch(self.eval_images[-32:]),)
