@@ -60,6 +60,9 @@ def test_the_rebuilt_detector_finds_the_rendered_words() -> None:
     names = spec.prunable(model)
     assert "basenet.slice5.1" in names and "basenet.slice1.0" not in names
     assert not any(n.startswith("conv_cls") for n in names)
+    words = sum(len(b) for b in spec.eval_boxes)
+    assert 150 < words <= 8 * spec.n_eval
+    assert spec.workload().card()["evaluation"] == f"24 rendered pages of 160x256 px, {words} words"
 
 
 @pytest.mark.slow

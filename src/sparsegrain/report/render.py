@@ -43,11 +43,12 @@ def _model_card(summary: Summary) -> list[ReportBlock]:
         return []
     layers = ", ".join(f"{n} {k}" for k, n in sorted(card["layers"].items(), key=lambda kv: -kv[1]))
     direction = "higher is better" if card.get("higher_is_better", True) else "lower is better"
+    evaluated = card.get("evaluation") or "the model's evaluation set"
     return [ReportBlock("p", (
         f"**Model:** {card.get('description') or summary.model}. {card['parameters']:,} "
         f"parameters, {card['weights']:,} of them in weight matrices and kernels; layers: "
         f"{layers}. Metric: {card['metric']} ({direction}), dense "
-        f"{summary.dense.accuracy:.4f} on the model's evaluation set."))]
+        f"{summary.dense.accuracy:.4f} on {evaluated}."))]
 
 
 def _measured(e: Entry, machine: str) -> str:

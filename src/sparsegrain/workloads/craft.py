@@ -324,6 +324,10 @@ class Craft(ModelSpec):
 
         train_steps(model, opt, steps, loss_at, self.anchored(model, steps, callback), train_mode=False)
 
+    def evaluation(self) -> str:
+        words = sum(len(b) for b in self.eval_boxes)
+        return f"{self.n_eval} rendered pages of {self.page[0]}x{self.page[1]} px, {words} words"
+
     def anchor_inputs(self) -> tuple:
         return (self.train_x[: self.eval_batch],)
 

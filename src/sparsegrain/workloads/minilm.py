@@ -138,6 +138,9 @@ class MiniLM(ModelSpec):
             self.dense_train = dense(*self._inputs(self.train_batch))
         self.dense_neighbours = neighbours(self.dense_eval, self.k)
 
+    def evaluation(self) -> str:
+        return f"{self.n_eval} sentences over {len(TOPICS)} topics"
+
     @staticmethod
     def _inputs(batch: dict, idx: torch.Tensor | slice = slice(None)) -> tuple:
         return batch["input_ids"][idx], batch["attention_mask"][idx]

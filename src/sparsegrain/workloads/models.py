@@ -206,6 +206,10 @@ class ModelSpec(ABC):
     def prunable(self, model: nn.Module) -> list[str]:
         """Names of the modules to prune."""
 
+    def evaluation(self) -> str | None:
+        """The evaluation set in words, for the model card (None: not described)."""
+        return None
+
     def anchor_inputs(self) -> tuple:
         """Training inputs on which BatchNorm statistics are anchored (``anchor_every > 0``)."""
         raise NotImplementedError(f"{self.name} sets anchor_every but gives no anchor_inputs")
@@ -259,7 +263,7 @@ class ModelSpec(ABC):
             finetune=self.finetune, prunable=self.prunable(model), metric=self.metric,
             higher_is_better=self.higher_is_better, name=self.name,
             version=getattr(self, "version", None), finetune_steps=self.finetune_steps,
-            description=self.summary,
+            description=self.summary, evaluation=self.evaluation(),
         )
 
 

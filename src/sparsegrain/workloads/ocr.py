@@ -252,6 +252,9 @@ class OcrCRNN(ModelSpec):
         # frozen BatchNorm statistics (the batches are small), anchored to the dense model's
         train_steps(model, opt, steps, loss_at, self.anchored(model, steps, callback), train_mode=False)
 
+    def evaluation(self) -> str:
+        return f"{self.n_eval} rendered words, blurred (sigma {self.blur} px) and noised (std {self.noise})"
+
     def anchor_inputs(self) -> tuple:
         return (pad_batch(self.train_images[:32]),)
 

@@ -68,6 +68,8 @@ class Workload:
     finetune_steps: int = 300
     #: what the model is and what it is evaluated on, for the report's model card
     description: str | None = None
+    #: the evaluation set in words ("24 rendered pages, 191 words"), for the model card
+    evaluation: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, nn.Module):
@@ -96,7 +98,7 @@ class Workload:
         return {"parameters": sum(p.numel() for p in self.model.parameters()),
                 "weights": sum(p.numel() for p in self.model.parameters() if p.dim() >= 2),
                 "layers": kinds, "metric": self.metric, "higher_is_better": self.higher_is_better,
-                "description": self.description}
+                "description": self.description, "evaluation": self.evaluation}
 
     def fresh_model(self) -> nn.Module:
         """A copy of the dense model, in eval mode, that a point may prune."""
