@@ -89,7 +89,8 @@ def test_gs_study_adds_the_equal_accuracy_table_from_a_sweep(gs_sweep):
     head = next(ln for ln in text.splitlines() if ln.startswith("| network |"))
     assert "over block:8x1" in head and "over unstructured" in head
     per_layer = next(ln for ln in text.splitlines() if ln.startswith("| layer |"))
-    assert "gs:8:1 over block:8x1" in per_layer
+    assert per_layer.startswith("| layer | gs:8:1 @ ")  # block:8x1 joins it only within the budget
+    assert ("block:8x1 @" in per_layer) == ("gs:8:1 over block:8x1" in per_layer)
     layers = [ln for ln in text.splitlines() if ln.startswith(("| conv", "| fc"))]
     assert len(layers) == 3  # digits-cnn's pruned layers: conv2, conv3, fc1
     twice = run_study("gs", quick=True, from_store=f"{gs_sweep},{gs_sweep}")
