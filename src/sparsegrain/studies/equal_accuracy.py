@@ -76,13 +76,22 @@ def ratio_table(
     ]
 
 
-def layer_table(store: str, machine: str, subject: str, against: list[str], budget: float = 1.0
-                ) -> list[str]:
-    """Markdown: per layer, ``machine``'s speedup over dense of ``subject`` and of each
-    ``against`` pattern at their densest measured points within ``budget``, and the ratios."""
+def layer_table(store: str, machine: str, subject: Callable[[str], bool],
+                against: Callable[[str], bool], budget: float = 1.0) -> list[str]:
+    """Markdown: per layer, ``machine``'s speedup over dense of the sweep's first ``subject``
+    pattern and of each ``against`` pattern at their densest measured points within ``budget``,
+    and the ratios; nothing when the sweep holds no subject pattern."""
     summary, config = _load(store, machine)
-    points = {p: densest_within(summary, budget, p) for p in [subject, *against]
-              if p in summary.patterns}
+    first = next((p for p in summary.patterns if subject(p)), None)
+    if first is None:
+        return []
+    return _layer_rows(summary, config, store, machine, first,
+                       [p for p in summary.patterns if against(p)], budget)
+
+
+def _layer_rows(summary: Summary, config: Any, store: str, machine: str, subject: str,
+                against: list[str], budget: float) -> list[str]:
+    points = {p: densest_within(summary, budget, p) for p in [subject, *against]}
     if points.get(subject) is None:
         return [f"Per layer ({config.model}): {subject} has no measured point within {budget:g} "
                 "point(s) of dense."]

@@ -81,18 +81,9 @@ def at_equal_accuracy(stores: list[str]) -> list[str]:
                         lambda p: p.startswith("block:") or p == "unstructured",
                         wanted="the GS patterns (gs:B:E)")]
     for store in stores:
-        summary_patterns = _patterns(store)
-        subject = next((p for p in summary_patterns if p.startswith("gs:")), None)
-        if subject is not None:
-            out += layer_table(store, "gs", subject,
-                               [p for p in summary_patterns if p.startswith("block:")])
+        out += layer_table(store, "gs", lambda p: p.startswith("gs:"),
+                           lambda p: p.startswith("block:"))
     return out
-
-
-def _patterns(store: str) -> list[str]:
-    from ..report.sweep_report import load_summary
-
-    return load_summary(store)[0].patterns
 
 
 def _speedups(rows: list[dict[str, Any]], num: str, den: str) -> float:
