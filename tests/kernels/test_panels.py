@@ -41,7 +41,7 @@ def plan_matrix(kernel, tile) -> np.ndarray:
 
 @pytest.mark.parametrize("fmt", ["csr", "nm", "gs"])
 @settings(max_examples=12, deadline=None)
-@given(case=wide(), bits=st.sampled_from([32, 16]), tile=st.sampled_from([64, 8]))
+@given(case=wide(), bits=st.sampled_from([32, 16]), tile=st.sampled_from([64, 16, 8]))
 def test_plan_holds_every_entry_once(fmt, case, bits, tile):
     rng, rows, cols = case
     kernel, w = CASES[fmt](rng, rows, cols, value_bits=bits)
@@ -62,7 +62,7 @@ def test_plan_holds_every_entry_once(fmt, case, bits, tile):
 
 @pytest.mark.parametrize("fmt", ["csr", "nm", "gs"])
 @settings(max_examples=12, deadline=None)
-@given(case=wide(), batch=st.sampled_from([8, 64, 100, 128]), codes=st.booleans())
+@given(case=wide(), batch=st.sampled_from([8, 16, 48, 64, 100, 128]), codes=st.booleans())
 def test_panel_products_equal_dense(fmt, case, batch, codes):
     rng, rows, cols = case
     make = ONE_PACK_WIDTH.get(fmt, CASES[fmt])
@@ -71,8 +71,8 @@ def test_panel_products_equal_dense(fmt, case, batch, codes):
     want = torch.from_numpy(w).double() @ x.double()
     torch.testing.assert_close((kernel @ x).double(), want, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(kernel.linear(x.T).double(), want.T, rtol=1e-4, atol=1e-4)
-    assert kernel.panels(64) is not None and (8 not in kernel.panel_tiles
-                                              or kernel.panels(8) is not None)
+    assert kernel.panels(64) is not None and all(kernel.panels(t) is not None
+                                                 for t in kernel.panel_tiles)
 
 
 def test_sorted_rows_pad_little():
@@ -81,7 +81,7 @@ def test_sorted_rows_pad_little():
     from sparsegrain.kernels.build import kernel_for
 
     kernel = kernel_for(masked_weight((512, 1024), "unstructured", 0.9), "csr")
-    for tile in (64, 8):
+    for tile in (64, 16, 8):
         slots = kernel.panels(tile).ptr[-1] * GROUP
         assert kernel.stored_entries <= slots < 1.15 * kernel.stored_entries
 
@@ -109,9 +109,10 @@ def test_formats_that_reuse_x_rows_have_no_plan(fmt):
 
 
 @pytest.mark.parametrize("fmt", ["csr", "nm", "gs"])
-@pytest.mark.parametrize("batch", [8, 64])
+@pytest.mark.parametrize("batch", [8, 16, 64])
 def test_several_panels_of_a_narrow_tile(fmt, batch):
-    """8-column tiles take panels of 1,024 columns: three of them here, and two row tasks."""
+    """Narrow tiles take wide panels (1,024 columns at 8, 512 at 16): three or more of them
+    here, and two row tasks."""
     rng = np.random.default_rng(11)
     kernel, w = CASES[fmt](rng, 130, 2 * panel_width(8) + 50)
     assert kernel.panels(batch if batch in kernel.panel_tiles else 64).panels >= 3

@@ -75,7 +75,7 @@ class CSRKernel(SparseKernel):
     and ``data`` per kept weight."""
 
     summary = "row pointers + a column index per kept weight (scipy's layout)"
-    panel_tiles = (64, 8)
+    panel_tiles = (64, 16, 8)
     spmm = staticmethod(csr_spmm)
 
     def __init__(self, shape: tuple[int, int], indptr: Any, indices: Any, data: Any,

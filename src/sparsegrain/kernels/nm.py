@@ -97,7 +97,7 @@ class NMKernel(SparseKernel):
     """N:M: ``values`` and ``positions`` (0..M-1), both (rows, cols / M, N); unused slots hold 0."""
 
     summary = "N values + N in-group positions per M inputs; no pointers"
-    panel_tiles = (64, 8)
+    panel_tiles = (64, 16, 8)
     auto_params = ({"n": 2, "m": 4}, {"n": 1, "m": 4}, {"n": 2, "m": 8})
     spmm = staticmethod(nm_spmm)
 
