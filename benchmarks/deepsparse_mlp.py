@@ -4,9 +4,10 @@ Three 4096 x 4096 Linear layers (ReLU between), each pruned to 90 % by magnitude
 batch 64, float32, every engine on the same weights: dense torch, ``sparsify`` (CSR kernels, with
 float32 values and with 16-bit ones, the latter checked against the float16-rounded weights),
 onnxruntime on the exported ONNX graph, and DeepSparse 1.8.0 (the last release that installs;
-run in its own virtual environment, named by ``--deepsparse-python``). DeepSparse runs in a
-child process, so the engines alternate by round (``--rounds``) rather than by call; each
-round's figure is a median of 15 calls after 3 warm-up calls; the table gives the medians.
+run in its own virtual environment, named by ``--deepsparse-python``: :mod:`deepsparse_peer`).
+DeepSparse runs in a child process, so the engines alternate by round (``--rounds``) rather
+than by call; each round's figure is a median of 15 calls after 3 warm-up calls; the table
+gives the medians.
 
     python -m venv /tmp/ds && /tmp/ds/bin/pip install deepsparse==1.8.0
     PYTHONPATH=src python benchmarks/deepsparse_mlp.py --deepsparse-python /tmp/ds/bin/python
@@ -16,32 +17,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+from deepsparse_peer import DeepSparse  # the sibling script
 from torch import nn
 
 import sparsegrain as sg
 from sparsegrain.core.timing import call_times
 from sparsegrain.deploy import sparsify
-
-CHILD = """
-import sys, time
-import numpy as np
-from deepsparse import Engine
-engine = Engine(model=sys.argv[1], batch_size=int(sys.argv[2]), num_cores=int(sys.argv[3]))
-x = [np.load(sys.argv[4])]
-for _ in range(3):
-    engine(x)
-times = []
-for _ in range(15):
-    t = time.perf_counter(); engine(x); times.append(time.perf_counter() - t)
-np.save(sys.argv[5], engine(x)[0])
-print(sorted(times)[7] * 1e3)
-"""
 
 
 def model(width: int, sparsity: float) -> nn.Module:
@@ -84,10 +70,9 @@ def main() -> None:
     engines = {"torch dense": lambda: dense(x), "sparsegrain": lambda: fast(x),
                "sparsegrain fp16": lambda: fast16(x)}
     with tempfile.TemporaryDirectory() as tmp:
-        onnx_path, x_path, y_path = (str(Path(tmp) / n) for n in ("mlp.onnx", "x.npy", "y.npy"))
+        onnx_path = str(Path(tmp) / "mlp.onnx")
         torch.onnx.export(dense, (x,), onnx_path, input_names=["x"], output_names=["y"],
                           dynamo=False, opset_version=17)
-        np.save(x_path, x.numpy())
         try:
             import onnxruntime as ort
 
@@ -98,8 +83,11 @@ def main() -> None:
         except ImportError:
             print("onnxruntime not installed: left out")
         times: dict[str, list[float]] = {n: [] for n in engines}
+        deepsparse = None
         if args.deepsparse_python:
             times["deepsparse 1.8.0"] = []
+            deepsparse = DeepSparse(args.deepsparse_python, onnx_path, [x.numpy()], args.batch,
+                                    torch.get_num_threads())
         with torch.no_grad():
             assert np.allclose(fast(x).numpy(), want, rtol=1e-3, atol=1e-3)
             assert np.allclose(fast16(x).numpy(), want16, rtol=1e-3, atol=1e-3)
@@ -108,13 +96,12 @@ def main() -> None:
                       flush=True)
                 for name, fn in engines.items():
                     times[name].append(median_call_ms(fn))
-                if args.deepsparse_python:
-                    out = subprocess.run(
-                        [args.deepsparse_python, "-c", CHILD, onnx_path, str(args.batch),
-                         str(torch.get_num_threads()), x_path, y_path],
-                        capture_output=True, text=True, check=True)
-                    times["deepsparse 1.8.0"].append(float(out.stdout.strip().splitlines()[-1]))
-                    assert np.allclose(np.load(y_path), want, rtol=1e-3, atol=1e-3)
+                if deepsparse is not None:
+                    deepsparse.ms(3)  # its warm-up, as the others' median_call_ms has
+                    times["deepsparse 1.8.0"].append(deepsparse.ms(15))
+        if deepsparse is not None:
+            assert np.allclose(deepsparse.output(), want, rtol=1e-3, atol=1e-3)
+            deepsparse.close()
     med = {n: statistics.median(t) for n, t in times.items()}
     print(f"\n{args.width}-wide 3-layer MLP, {args.sparsity:.0%} unstructured, batch "
           f"{args.batch}, {torch.get_num_threads()} threads, medians of {args.rounds} rounds")

@@ -1,25 +1,38 @@
-"""A pruned real network end to end on this CPU: MiniLM's encoder pruned, sparsified and run as
-a torch module, against the same model dense in torch and dense in onnxruntime.
+"""Pruned real networks end to end on this CPU: each pruned, sparsified and called as a torch
+module, against the same model dense in torch, in onnxruntime and in DeepSparse.
 
-all-MiniLM-L6-v2 (bundled weights): every encoder Linear pruned to each sparsity with each
-pattern (magnitude), then ``sparsegrain.sparsify`` (format per layer by timing on the rows that
-layer really receives, dense kept where faster). The encoder's forward on pre-tokenised input
-(token ids and mask; tokenising and pooling left out, as they are the same for every engine) at
-one sentence and at a batch of sentences; every engine timed in turn in every round
-(interleaved medians), load printed. onnxruntime runs the dense encoder exported with
-``torch.onnx.export`` (all graph optimisations, torch's thread count). DeepSparse runs in its
-own environment (docs/performance.md).
+Networks: all-MiniLM-L6-v2's encoder (bundled weights; pre-tokenised sentences, tokenising and
+pooling left out, as they are the same for every engine), the ocr-crnn recognizer (CNN + BiLSTM,
+rendered word images) and the CRAFT detector (VGG16-BN U-Net, rendered pages). Each network's
+prunable layers (every encoder Linear; the workload's own list for the other two) are pruned
+one-shot by magnitude with each pattern and sparsity, then ``sparsegrain.sparsify`` picks a
+format per layer by timing on the rows that layer really receives (dense kept where faster).
 
-    HF_HUB_OFFLINE=1 PYTHONPATH=src python benchmarks/end_to_end.py [--sparsity 0.8,0.9]
+Engines, all on 2 threads (torch's count) and timed in turn in every round, the order reversed
+every other round (medians over rounds of per-round medians; load average printed):
+torch dense; onnxruntime on the pruned model exported to ONNX (all graph optimisations; with
+thread spinning on and off, the faster taken: spinning is its default and faster alone, but its
+idle threads hold the cores while the next engine runs); DeepSparse 1.8.0 on the same ONNX file
+(its sparse kernels find the zeros), in its own venv given by ``--deepsparse-python``
+(:mod:`deepsparse_peer`); sparsegrain. Outputs are checked against the pruned model's.
+
+    HF_HUB_OFFLINE=1 PYTHONPATH=src python benchmarks/end_to_end.py \\
+        [--models minilm,ocr-crnn,craft] [--patterns unstructured,gs:8:1,block:4x4] \\
+        [--sparsity 0.8,0.9] [--deepsparse-python /tmp/ds/bin/python]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import math
 import os
+import statistics
 import tempfile
+import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -27,10 +40,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from sparsegrain.core.timing import interleaved_ms  # noqa: E402
+from sparsegrain.core.timing import call_times  # noqa: E402
 from sparsegrain.deploy import sparsify  # noqa: E402
 from sparsegrain.patterns import pattern  # noqa: E402
-from sparsegrain.workloads.weights import minilm_dir  # noqa: E402
 
 WORDS = ("sparse kernels make pruned models faster on the processors people already own while "
          "structured patterns keep accuracy close to unstructured pruning").split()
@@ -47,75 +59,178 @@ class Encoder(nn.Module):
         return self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
 
 
-def prune_linears(model: nn.Module, spec: str, sparsity: float) -> None:
-    """Zero every encoder Linear's weights with ``spec`` at ``sparsity`` (magnitude scores)."""
-    for name, m in model.named_modules():
-        if isinstance(m, nn.Linear) and "encoder" in name:
-            with torch.no_grad():
-                m.weight *= pattern(spec).mask(m.weight, sparsity)
+@dataclass
+class Network:
+    """A dense model, its inputs for a batch of ``batch`` items, and how it is pruned."""
+
+    name: str
+    model: nn.Module
+    feed: Callable[[int], tuple[torch.Tensor, ...]]
+    prune: Callable[[nn.Module, str, float], None]
+    unit: str
+    batches: tuple[int, ...]
 
 
-def onnx_session(model: nn.Module, feed: tuple[torch.Tensor, torch.Tensor]):
-    """An onnxruntime session on ``model`` exported dense, at torch's thread count."""
-    import onnxruntime as ort
+def minilm() -> Network:
+    from sentence_transformers import SentenceTransformer
 
-    path = os.path.join(tempfile.mkdtemp(), "encoder.onnx")
+    from sparsegrain.workloads.weights import minilm_dir
+
+    st = SentenceTransformer(str(minilm_dir()), device="cpu")
+
+    def feed(batch: int) -> tuple[torch.Tensor, ...]:
+        rng = np.random.default_rng(0)
+        texts = [" ".join(rng.choice(WORDS, size=int(rng.integers(8, 24)))) for _ in range(batch)]
+        tok = st.tokenizer(texts, padding=True, return_tensors="pt")
+        return tok["input_ids"], tok["attention_mask"]
+
+    def prune(model: nn.Module, spec: str, sparsity: float) -> None:
+        for name, m in model.named_modules():
+            if isinstance(m, nn.Linear) and "encoder" in name:
+                with torch.no_grad():
+                    m.weight *= pattern(spec).mask(m.weight, sparsity)
+
+    return Network("minilm", Encoder(st[0].auto_model).eval(), feed, prune, "sentences", (1, 32))
+
+
+def workload(name: str) -> Network:
+    """ocr-crnn or craft, pruned one-shot on the workload's own prunable layers."""
+    from sparsegrain.prune import PruneConfig
+    from sparsegrain.workloads.models import get
+
+    spec = get(name)
+    images = spec.sample_inputs()[0]
+
+    def feed(batch: int) -> tuple[torch.Tensor, ...]:
+        return (images.repeat(-(-batch // len(images)), *[1] * (images.dim() - 1))[:batch],)
+
+    def prune(model: nn.Module, pat: str, sparsity: float) -> None:
+        spec.prune(model, PruneConfig(pattern=pat, sparsity=sparsity), steps=0)
+
+    return Network(name, spec.load(), feed, prune, "images", (1, 16))
+
+
+NETWORKS = {"minilm": minilm, "ocr-crnn": lambda: workload("ocr-crnn"),
+            "craft": lambda: workload("craft")}
+
+
+def export(model: nn.Module, feed: tuple[torch.Tensor, ...], path: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, feed, path, input_names=["ids", "mask"], output_names=["out"],
-                          dynamic_axes={"ids": {0: "b", 1: "t"}, "mask": {0: "b", 1: "t"}},
+        torch.onnx.export(model, feed, path, input_names=[f"in{i}" for i in range(len(feed))],
                           opset_version=17, dynamo=False)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
-    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
-def row(spec: str, sparsity: float, batch: int, dense: Encoder, tokenizer, rounds: int) -> str:
-    """One line: each engine's ms per call at ``batch`` sentences and the ratios."""
-    rng = np.random.default_rng(0)
-    texts = [" ".join(rng.choice(WORDS, size=int(rng.integers(8, 24)))) for _ in range(batch)]
-    tok = tokenizer(texts, padding=True, return_tensors="pt")
-    feed = (tok["input_ids"], tok["attention_mask"])
-    pruned = copy.deepcopy(dense)
-    prune_linears(pruned, spec, sparsity)
+def onnx_runs(path: str, feed: tuple[torch.Tensor, ...]) -> dict[str, Callable[[], object]]:
+    """onnxruntime on ``path`` with thread spinning on and off (empty without onnxruntime)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return {}
+    inputs = {f"in{i}": t.numpy() for i, t in enumerate(feed)}
+    runs = {}
+    for spin in ("1", "0"):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        options.add_session_config_entry("session.intra_op.allow_spinning", spin)
+        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        runs[f"onnxruntime spin {spin}"] = (lambda s=session: s.run(None, inputs))
+    return runs
+
+
+def timed_rounds(engines: dict[str, Callable[[], object]], deepsparse, rounds: int,
+                 ) -> dict[str, float]:
+    """Median ms per call of every engine over ``rounds`` rounds, each round a median of as many
+    calls as take about 0.3 s (3 to 15), the engines in turn, reversed every other round."""
+    one = {n: min(call_times(fn, 2, warmup=1)) for n, fn in engines.items()}
+    calls = max(3, min(15, math.ceil(0.3 / max(one.values()))))
+    names = [*engines] + (["deepsparse"] if deepsparse else [])
+    samples: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(rounds):
+        for n in names if r % 2 == 0 else names[::-1]:
+            samples[n].append(deepsparse.ms(calls) if n == "deepsparse" else
+                              statistics.median(call_times(engines[n], calls, warmup=0)) * 1e3)
+    return {n: statistics.median(v) for n, v in samples.items()}
+
+
+def row(net: Network, spec: str, sparsity: float, batch: int, args: argparse.Namespace) -> str:
+    """One table line: each engine's ms per call at ``batch`` items and sparsegrain's ratios."""
+    from deepsparse_peer import DeepSparse
+
+    feed = net.feed(batch)
+    pruned = copy.deepcopy(net.model)
+    net.prune(pruned, spec, sparsity)
     sparse = copy.deepcopy(pruned)
     sparsify(sparse, inputs=feed)
-    session = onnx_session(dense, feed)
-    onnx_feed = {"ids": feed[0].numpy(), "mask": feed[1].numpy()}
     with torch.no_grad():
-        diff = float((sparse(*feed) - pruned(*feed)).abs().max())
-        ms = interleaved_ms({"torch dense": lambda: dense(*feed),
-                             "onnxruntime dense": lambda: session.run(None, onnx_feed),
-                             "sparsegrain": lambda: sparse(*feed)}, rounds=rounds)
-    layers = sparse.sparsify_report
-    kept = sum(c.chosen != "dense" for c in layers)
-    return (f"| {spec} | {sparsity:.0%} | {batch} | {ms['torch dense']:.2f} | "
-            f"{ms['onnxruntime dense']:.2f} | {ms['sparsegrain']:.2f} | "
-            f"{ms['torch dense'] / ms['sparsegrain']:.2f}x | "
-            f"{ms['onnxruntime dense'] / ms['sparsegrain']:.2f}x | {kept}/{len(layers)} | "
-            f"{diff:.1e} |")
+        want = pruned(*feed)
+        diff = float((sparse(*feed) - want).abs().max())
+    scale = float(want.abs().max())
+    engines = {"torch dense": lambda: net.model(*feed), "sparsegrain": lambda: sparse(*feed)}
+    deepsparse = None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.onnx")
+        export(pruned, feed, path)
+        engines.update(onnx_runs(path, feed))
+        if args.deepsparse_python:
+            deepsparse = DeepSparse(args.deepsparse_python, path, [t.numpy() for t in feed],
+                                    batch, torch.get_num_threads())
+        try:
+            with torch.no_grad():
+                ms = timed_rounds(engines, deepsparse, args.rounds)
+            if deepsparse is not None:
+                got = deepsparse.output()
+                if not np.allclose(got, want.numpy(), atol=1e-3 * scale, rtol=1e-3):
+                    print(f"  deepsparse output differs from the pruned model's by "
+                          f"{np.abs(got - want.numpy()).max():.1e}")
+        finally:
+            if deepsparse is not None:
+                deepsparse.close()
+    ort_ms = min((v for k, v in ms.items() if k.startswith("onnxruntime")), default=math.nan)
+    ds_ms = ms.get("deepsparse", math.nan)
+    ours = ms["sparsegrain"]
+    kept = sum(c.chosen != "dense" for c in sparse.sparsify_report)
+    return (f"| {net.name} | {spec} | {sparsity:.0%} | {batch} {net.unit} | "
+            f"{ms['torch dense']:.2f} | {ort_ms:.2f} | {ds_ms:.2f} | {ours:.2f} | "
+            f"{ms['torch dense'] / ours:.2f}x | {ort_ms / ours:.2f}x | {ds_ms / ours:.2f}x | "
+            f"{kept}/{len(sparse.sparsify_report)} | {diff / scale:.1e} |")
 
 
 def main() -> None:
-    from sentence_transformers import SentenceTransformer
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sparsity", default="0.9")
+    ap.add_argument("--models", default="minilm,ocr-crnn,craft")
     ap.add_argument("--patterns", default="unstructured,gs:8:1,block:4x4")
-    ap.add_argument("--batch", default="1,32")
-    ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--sparsity", default="0.8,0.9")
+    ap.add_argument("--batch", default=None,
+                    help="batch sizes (default: 1 and 32 sentences, 1 and 16 images)")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--deepsparse-python", default=None, help="python of a deepsparse venv")
     args = ap.parse_args()
-    st = SentenceTransformer(str(minilm_dir()), device="cpu")
-    dense = Encoder(st[0].auto_model).eval()
-    print(f"MiniLM-L6 encoder, torch threads {torch.get_num_threads()}; load average "
-          f"{os.getloadavg()[0]:.2f}")
-    print("| pattern | sparsity | sentences | torch dense ms | onnxruntime dense ms | "
-          "sparsegrain ms | vs torch | vs onnxruntime | layers sparse | max diff |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for s in (float(v) for v in args.sparsity.split(",")):
-        for spec in args.patterns.split(","):
-            for batch in (int(b) for b in args.batch.split(",")):
-                print(row(spec, s, batch, dense, st.tokenizer, args.rounds), flush=True)
+    unknown = set(args.models.split(",")) - set(NETWORKS)
+    if unknown:
+        ap.error(f"unknown model(s) {', '.join(sorted(unknown))}; valid: {', '.join(NETWORKS)}")
+    print(f"torch threads {torch.get_num_threads()}; load average {os.getloadavg()[0]:.2f}; "
+          f"DeepSparse {'in ' + args.deepsparse_python if args.deepsparse_python else 'left out'}")
+    print("| network | pattern | sparsity | batch | torch dense ms | onnxruntime ms | "
+          "deepsparse ms | sparsegrain ms | vs torch | vs onnxruntime | vs deepsparse | "
+          "layers sparse | max diff / max |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    start = time.perf_counter()
+    jobs = [(m, s, p) for m in args.models.split(",") for s in args.sparsity.split(",")
+            for p in args.patterns.split(",")]
+    loaded: dict[str, Network] = {}
+    for i, (m, s, p) in enumerate(jobs):
+        if m not in loaded:
+            loaded.clear()  # one network in memory at a time
+            loaded[m] = NETWORKS[m]()
+        net = loaded[m]
+        batches = [int(b) for b in args.batch.split(",")] if args.batch else net.batches
+        for b in batches:
+            print(row(net, p, float(s), b, args), flush=True)
+        spent = time.perf_counter() - start
+        print(f"  [{i + 1}/{len(jobs)} pattern-sparsity pairs, {spent / 60:.1f} min; about "
+              f"{spent / (i + 1) * (len(jobs) - i - 1) / 60:.0f} min left; load "
+              f"{os.getloadavg()[0]:.2f}]", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

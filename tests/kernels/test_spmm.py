@@ -123,3 +123,24 @@ def test_spread_visits_every_task_once_and_samples_them_evenly(n):
     first = [t < max(1, n // 10) for t in order]
     if n >= 64:
         assert abs(sum(first[: n // 2]) - sum(first[n // 2 :])) <= max(2, n // 50)
+
+
+@pytest.mark.parametrize("fmt", sorted(CASES))
+@given(case=shapes(), batch=st.sampled_from([2, 16, 17, 64]), linear=st.booleans())
+def test_outputs_left_unzeroed_are_all_written(fmt, case, batch, linear):
+    """Kernels that store every output get an output buffer nobody zeroed: filled with NaN here,
+    a single output the kernel failed to write would show."""
+    from unittest import mock
+
+    from sparsegrain.kernels import base
+
+    def poisoned(shape, zero=False):
+        return np.zeros(shape, np.float32) if zero else np.full(shape, np.nan, np.float32)
+
+    rng, rows, cols = case
+    kernel, w = ONE_PACK_WIDTH.get(fmt, CASES[fmt])(rng, rows, cols)
+    x = torch.from_numpy(rng.standard_normal((kernel.shape[1], batch)).astype(np.float32))
+    want = torch.from_numpy(w).double() @ x.double()
+    with mock.patch.object(base, "aligned", poisoned):
+        got = kernel.linear(x.T).T if linear else kernel @ x
+    torch.testing.assert_close(got.double(), want, rtol=1e-4, atol=1e-4)
