@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from sparsegrain.benchmarking.peers import KERNEL, OURS, bench_peers, ours
+from sparsegrain.benchmarking.peers import KERNEL, LAYER, OURS, bench_peers, ours
 from sparsegrain.cli import app
 
 
@@ -15,9 +15,10 @@ def test_every_engine_is_timed_on_every_cell() -> None:
     rows, missing = bench_peers((128, 96), ["unstructured", "block:4x4"], 0.8, [1, 20], rounds=2)
     assert len(rows) == 4
     for r in rows:
-        assert {KERNEL, "torch dense", "torch CSR", "scipy CSR"} <= set(r.ms)
+        assert {KERNEL, LAYER, "torch dense", "torch CSR", "scipy CSR"} <= set(r.ms)
         assert all(t > 0 for t in r.ms.values())
-        assert r.best_peer != KERNEL and r.vs_best_peer == {KERNEL: r.ms[r.best_peer] / r.ms[KERNEL]}
+        assert r.best_peer not in (KERNEL, LAYER)
+        assert r.vs_best_peer == {n: r.ms[r.best_peer] / r.ms[n] for n in (KERNEL, LAYER)}
     assert "torch BSR" in rows[2].ms and "torch BSR" not in rows[0].ms
     assert not missing, missing  # the dev extra installs sparsegrain[peers]
     assert "MKL sparse" in rows[0].ms and "onnxruntime dense" in rows[0].ms
@@ -45,7 +46,7 @@ def test_narrow_value_kernels_are_timed_beside_and_never_counted_peers() -> None
     data = json.loads(run.stdout[run.stdout.index("{"):])
     names = [ours(16), ours(4)]
     assert names == ["sparsegrain fp16", "sparsegrain 4-bit"]
-    assert all(set(r["vs_best_peer"]) == {KERNEL, *names} for r in data["rows"])
+    assert all(set(r["vs_best_peer"]) == {KERNEL, *names, LAYER} for r in data["rows"])
     rows, _ = bench_peers((64, 96), ["gs:8:1"], 0.9, [1, 16], rounds=1, value_bits=(4,))
     for r in rows:
         assert r.best_peer not in OURS

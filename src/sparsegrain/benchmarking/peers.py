@@ -3,7 +3,8 @@
 Engines, each ``Y = W @ X`` in float32 on the same masked weight: dense torch, onnxruntime's dense
 MatMul (``pip install onnx onnxruntime``), torch's CSR and (for block masks) BSR, scipy's CSR,
 Intel MKL's sparse BLAS through ``sparse-dot-mkl`` (``pip install sparse-dot-mkl mkl``; the
-optional extra ``sparsegrain[peers]`` installs these), and the pattern's kernel. Engines that are
+optional extra ``sparsegrain[peers]`` installs these), the pattern's kernel, and the same kernel
+as a user meets it: a ``sparsify``-ed nn.Linear called as a module on (batch, cols) rows. Engines that are
 not installed are left out and named. Times are interleaved medians (``core.timing``), every
 engine timed in turn within each round, after a check that all of them give the same product.
 onnxruntime's threads are told not to spin after a run: spinning, they hold the cores while the
@@ -38,8 +39,11 @@ def ours(value_bits: int) -> str:
     return KERNEL + VALUE_LABELS[value_bits]
 
 
-#: the engine names of the project's kernels, one per value width
-OURS = tuple(ours(b) for b in VALUE_BITS)
+#: the float32 kernel as a user runs it: ``sparsify``'s nn.Linear called as a module on the
+#: (batch, cols) rows a model gives it, its output (batch, rows)
+LAYER = "sparsegrain layer"
+#: the engine names of the project's kernels, one per value width, and the layer
+OURS = (*(ours(b) for b in VALUE_BITS), LAYER)
 
 
 @dataclass
@@ -125,7 +129,9 @@ def engines(w: torch.Tensor, spec: str, value_bits: tuple[int, ...] = ()
         block = geometry.block if geometry.block and all(
             w.shape[i] % geometry.block[i] == 0 for i in (0, 1)) else None
         t_bsr = w.to_sparse_bsr(block) if block else None
+    layer = sparse_linear(w, spec)
     out: dict[str, Callable[[Any], Any]] = {
+        LAYER: lambda rows: layer(rows),
         "torch dense": lambda x: w @ x,
         "torch CSR": lambda x: t_csr @ x,
         "scipy CSR": lambda x: csr @ x.numpy(),
@@ -147,6 +153,19 @@ def engines(w: torch.Tensor, spec: str, value_bits: tuple[int, ...] = ()
     return out, {n: k.encoded.decode() for n, k in kernels.items()}, missing
 
 
+def sparse_linear(w: torch.Tensor, spec: str) -> torch.nn.Module:
+    """An nn.Linear holding ``w`` (no bias), sparsified with the format of pattern ``spec``
+    (kept sparse even where dense would be faster: the cell compares kernels)."""
+    from ..deploy import sparsify
+
+    linear = torch.nn.Linear(w.shape[1], w.shape[0], bias=False)
+    with torch.no_grad():
+        linear.weight.copy_(w)
+    model = sparsify(torch.nn.Sequential(linear), format=format_for(spec)[0], pattern=spec,
+                     keep_dense_if_slower=False, cache=False)
+    return model[0]
+
+
 def bench_peers(shape: tuple[int, int], specs: list[str], sparsity: float, batches: list[int],
                 rounds: int = 7, progress: Callable[[str], None] = lambda s: None,
                 value_bits: tuple[int, ...] = ()) -> tuple[list[PeerRow], list[str]]:
@@ -166,14 +185,18 @@ def bench_peers(shape: tuple[int, int], specs: list[str], sparsity: float, batch
         for batch in batches:
             progress(f"{spec}, batch {batch}")
             x = torch.randn(shape[1], batch, generator=gen)
+            given = {n: x.T.contiguous() if n == LAYER else x for n in fns}  # the layer's rows
             exact = (w.double() @ x.double()).numpy()
             refs = {n: (h.double() @ x.double()).numpy() for n, h in held.items()}
-            for name, fn in fns.items():
-                ref = refs.get(name, exact)
-                got = np.asarray(fn(x), dtype=np.float64).reshape(ref.shape)
-                if not np.allclose(got, ref, rtol=1e-3, atol=1e-3 * np.abs(ref).max()):
-                    raise RuntimeError(f"{name} gives another product on {spec}, batch {batch}")
-            ms = interleaved_ms({n: (lambda f=f, x=x: f(x)) for n, f in fns.items()}, rounds)
+            with torch.no_grad():
+                for name, fn in fns.items():
+                    ref = refs.get(name, exact)
+                    got = np.asarray(fn(given[name]), dtype=np.float64)
+                    got = (got.T if name == LAYER else got).reshape(ref.shape)
+                    if not np.allclose(got, ref, rtol=1e-3, atol=1e-3 * np.abs(ref).max()):
+                        raise RuntimeError(f"{name} gives another product on {spec}, batch {batch}")
+                ms = interleaved_ms({n: (lambda f=f, x=given[n]: f(x)) for n, f in fns.items()},
+                                    rounds)
             rows.append(PeerRow(pattern(spec).spec, fmt, sparsity, batch,
                                 (int(shape[0]), int(shape[1])), ms))
     return rows, missing

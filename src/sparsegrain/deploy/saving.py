@@ -22,6 +22,7 @@ from ..core.files import write_atomic
 from ..formats.serial import from_bytes
 from ..kernels.build import from_encoded
 from . import ops
+from .compact import CompactLayer
 from .recurrent import SparseRNN
 from .sparsify import KernelLayer, SparseConv1d, SparseConv2d, set_module, sparse_layer
 
@@ -42,6 +43,10 @@ def save(model: nn.Module, path: str | Path) -> Path:
     recurrent = [n for n, m in model.named_modules() if isinstance(m, SparseRNN)]
     if recurrent:
         raise ValueError(f"{recurrent[0]} is a sparse LSTM/GRU, which save does not write yet; "
+                         "save the pruned model's state dict and sparsify it after loading")
+    compact = [n for n, m in model.named_modules() if isinstance(m, CompactLayer)]
+    if compact:
+        raise ValueError(f"{compact[0]} is a compact dense layer, which save does not write yet; "
                          "save the pruned model's state dict and sparsify it after loading")
     layers = {n: m for n, m in model.named_modules() if isinstance(m, KernelLayer)}
     if not layers:

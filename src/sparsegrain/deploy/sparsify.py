@@ -24,7 +24,12 @@ from ..patterns import Pattern
 from ..patterns import pattern as make_pattern
 from . import ops
 from .autotune import Decision, DecisionCache, decision_key, load_now
+from .compact import CompactLayer, shrinks
 from .recurrent import SparseRNN, gate_matrices, replaceable_rnn
+
+#: the candidate that runs a layer as the smaller dense layer of its kept channels
+#: (:class:`~.compact.CompactLayer`), where the mask empties whole outputs or inputs
+COMPACT = "compact"
 
 
 class KernelLayer(nn.Module):
@@ -185,7 +190,10 @@ def sparsify(
 
     ``format="auto"`` detects which formats hold each layer's mask and times them against the
     dense layer (interleaved medians), keeping the fastest (dense if it wins and
-    ``keep_dense_if_slower``). With ``inputs`` (what ``model(*inputs)`` takes, at the
+    ``keep_dense_if_slower``); where the mask empties whole output channels or leaves input
+    channels unread, the smaller dense layer of the kept channels is a candidate too
+    (``"compact"``, :mod:`.compact`; float32 only, and for a convolution only with
+    ``inputs``). With ``inputs`` (what ``model(*inputs)`` takes, at the
     deployment batch) each layer is timed as a whole layer on the activations it really
     receives, against torch's own dense layer; without, its matrix is timed on
     ``batch`` random rows. Returns the model; its attribute ``sparsify_report`` lists a
@@ -232,6 +240,9 @@ def sparsify(
         weight, mask = pruned_weight(module)
         kernels = candidates(weight, mask, format, spec, value_bits)
         wrapped = {label: sparse_layer(k, module) for label, k in kernels.items()}
+        if (format == "auto" and value_bits == 32 and shrinks(mask)
+                and (name in seen or isinstance(module, nn.Linear))):
+            wrapped[COMPACT] = CompactLayer(module, weight, mask)
         if name in seen:
             x = seen[name]
             fns = {"dense": dense_layer(module, weight, x),
@@ -239,6 +250,8 @@ def sparsify(
         else:
             x = torch.randn(batch, int(np.prod(weight.shape[1:])), generator=gen)
             fns = matrix_calls(x, weight, kernels)
+            if COMPACT in wrapped:
+                fns[COMPACT] = lambda m=wrapped[COMPACT], x=x: m(x)
         choice = choose(name, weight, mask, fns, decisions, tuple(x.shape), keep_dense_if_slower)
         if choice.chosen != "dense":
             set_module(model, name, wrapped[choice.chosen])
