@@ -69,11 +69,17 @@ class SparseLinear(KernelLayer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bias = self._buffers["bias"]
-        if (type(x) is torch.Tensor and x.dtype is torch.float32 and x.dim() == 2
-                and x.shape[0] == 1 and ops.eager(x)):  # one row, the common deployed call
-            row = (x.detach() if x.requires_grad else x).numpy()[0]
-            y = torch.from_numpy(self.kernel.row_product(row)[None])
-            return y if bias is None else y.add_(bias)
+        if type(x) is torch.Tensor and x.dtype is torch.float32 and ops.eager(x):
+            rows = x.detach() if x.requires_grad else x
+            if rows.dim() == 2 and rows.shape[0] == 1:  # one row, the common deployed call
+                y = torch.from_numpy(self.kernel.row_product(rows.numpy()[0])[None])
+                return y if bias is None else y.add_(bias)
+            if rows.dim() >= 1 and rows.shape[-1] == self.kernel.shape[1]:
+                flat = rows.reshape(-1, rows.shape[-1]).numpy()
+                y = torch.from_numpy(self.kernel.rows_product(flat))
+                if bias is not None:
+                    y.add_(bias)
+                return y.view(*rows.shape[:-1], -1)
         self.check_input(x)
         lead = x.shape[:-1]
         y = self.product(x.reshape(-1, x.shape[-1]))
