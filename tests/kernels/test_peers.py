@@ -19,6 +19,7 @@ def test_every_engine_is_timed_on_every_cell() -> None:
         assert all(t > 0 for t in r.ms.values())
         assert r.best_peer not in (KERNEL, LAYER)
         assert r.vs_best_peer == {n: r.ms[r.best_peer] / r.ms[n] for n in (KERNEL, LAYER)}
+        assert r.layer_format.split(":")[0] in ("csr", "bcsr") and r.to_dict()["layer_format"]
     assert "torch BSR" in rows[2].ms and "torch BSR" not in rows[0].ms
     assert not missing, missing  # the dev extra installs sparsegrain[peers]
     assert "MKL sparse" in rows[0].ms and "onnxruntime dense" in rows[0].ms

@@ -39,7 +39,8 @@ def ours(value_bits: int) -> str:
     return KERNEL + VALUE_LABELS[value_bits]
 
 
-#: the float32 kernel as a user runs it: ``sparsify``'s nn.Linear called as a module on the
+#: the weight as a user runs it: ``sparsify(format="auto", pattern=...)``'s nn.Linear (the
+#: fastest float32 kernel holding the mask at the cell's batch) called as a module on the
 #: (batch, cols) rows a model gives it, its output (batch, rows)
 LAYER = "sparsegrain layer"
 #: the engine names of the project's kernels, one per value width, and the layer
@@ -56,6 +57,8 @@ class PeerRow:
     batch: int
     shape: tuple[int, int]
     ms: dict[str, float] = field(default_factory=dict)
+    #: the kernel ``sparsify`` chose for the layer engine
+    layer_format: str = ""
 
     @property
     def best_peer(self) -> str:
@@ -70,7 +73,8 @@ class PeerRow:
     def to_dict(self) -> dict[str, Any]:
         return {"pattern": self.pattern, "format": self.format, "sparsity": self.sparsity,
                 "batch": self.batch, "shape": list(self.shape), "ms": dict(self.ms),
-                "best_peer": self.best_peer, "vs_best_peer": self.vs_best_peer}
+                "best_peer": self.best_peer, "vs_best_peer": self.vs_best_peer,
+                "layer_format": self.layer_format}
 
 
 def _mkl() -> Any | None:
@@ -129,9 +133,7 @@ def engines(w: torch.Tensor, spec: str, value_bits: tuple[int, ...] = ()
         block = geometry.block if geometry.block and all(
             w.shape[i] % geometry.block[i] == 0 for i in (0, 1)) else None
         t_bsr = w.to_sparse_bsr(block) if block else None
-    layer = sparse_linear(w, spec)
     out: dict[str, Callable[[Any], Any]] = {
-        LAYER: lambda rows: layer(rows),
         "torch dense": lambda x: w @ x,
         "torch CSR": lambda x: t_csr @ x,
         "scipy CSR": lambda x: csr @ x.numpy(),
@@ -153,17 +155,18 @@ def engines(w: torch.Tensor, spec: str, value_bits: tuple[int, ...] = ()
     return out, {n: k.encoded.decode() for n, k in kernels.items()}, missing
 
 
-def sparse_linear(w: torch.Tensor, spec: str) -> torch.nn.Module:
-    """An nn.Linear holding ``w`` (no bias), sparsified with the format of pattern ``spec``
-    (kept sparse even where dense would be faster: the cell compares kernels)."""
+def sparse_linear(w: torch.Tensor, spec: str, batch: int) -> tuple[torch.nn.Module, str]:
+    """An nn.Linear holding ``w`` (no bias) as ``sparsify`` deploys it for ``batch`` rows, with
+    the kernels of pattern ``spec`` and CSR as candidates (kept sparse even where dense would
+    be faster: the cell compares sparse engines), and the format it chose."""
     from ..deploy import sparsify
 
     linear = torch.nn.Linear(w.shape[1], w.shape[0], bias=False)
     with torch.no_grad():
         linear.weight.copy_(w)
-    model = sparsify(torch.nn.Sequential(linear), format=format_for(spec)[0], pattern=spec,
+    model = sparsify(torch.nn.Sequential(linear), pattern=spec, batch=batch,
                      keep_dense_if_slower=False, cache=False)
-    return model[0]
+    return model[0], model.sparsify_report[0].chosen
 
 
 def bench_peers(shape: tuple[int, int], specs: list[str], sparsity: float, batches: list[int],
@@ -185,6 +188,8 @@ def bench_peers(shape: tuple[int, int], specs: list[str], sparsity: float, batch
         for batch in batches:
             progress(f"{spec}, batch {batch}")
             x = torch.randn(shape[1], batch, generator=gen)
+            layer, chosen = sparse_linear(w, spec, batch)
+            fns[LAYER] = layer
             given = {n: x.T.contiguous() if n == LAYER else x for n in fns}  # the layer's rows
             exact = (w.double() @ x.double()).numpy()
             refs = {n: (h.double() @ x.double()).numpy() for n, h in held.items()}
@@ -198,5 +203,5 @@ def bench_peers(shape: tuple[int, int], specs: list[str], sparsity: float, batch
                 ms = interleaved_ms({n: (lambda f=f, x=given[n]: f(x)) for n, f in fns.items()},
                                     rounds)
             rows.append(PeerRow(pattern(spec).spec, fmt, sparsity, batch,
-                                (int(shape[0]), int(shape[1])), ms))
+                                (int(shape[0]), int(shape[1])), ms, chosen))
     return rows, missing
