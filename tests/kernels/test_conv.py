@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from sparsegrain.kernels import conv2d
 from sparsegrain.kernels.csr import CSRKernel
-from sparsegrain.patterns import to_matrix
+from sparsegrain.patterns import pattern, to_matrix
 
 
 @given(
@@ -29,6 +29,36 @@ def test_conv_equals_torch(seed, c_in, c_out, k, stride, padding, dilation, batc
     got = conv2d(kernel, x, k, stride, padding, dilation)
     want = F.conv2d(x, w, stride=stride, padding=padding, dilation=dilation)
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    unfolded = conv2d(kernel, x, k, stride, padding, dilation, product=kernel.linear)
+    torch.testing.assert_close(unfolded, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "gs", "bcsr"])
+def test_patches_gathered_in_many_steps(fmt, monkeypatch):
+    """A step of one batch tile at a time (the patch budget cut to nothing): every tile's
+    patches gathered and multiplied, the positions of several samples and the padded last tile
+    included."""
+    from sparsegrain.kernels import conv
+    from sparsegrain.kernels.build import kernel_for
+
+    monkeypatch.setattr(conv, "PATCH_BYTES", 1)
+    gen = torch.Generator().manual_seed(3)
+    w = torch.randn(16, 6, 3, 3, generator=gen)
+    spec = {"gs": "gs:8:1", "bcsr": "block:4x2"}.get(fmt, "unstructured")
+    m = to_matrix(w) * pattern(spec).mask(to_matrix(w), 0.7)
+    w = m.reshape(16, 3, 3, 6).permute(0, 3, 1, 2)  # the channel-last matrix back as a weight
+    x = torch.randn(3, 6, 13, 11, generator=gen)
+    kernel = kernel_for(m, fmt, **({"b": 8} if fmt == "gs" else {}))
+    got = conv.conv2d(kernel, x, (3, 3), (2, 1), (1, 1))
+    torch.testing.assert_close(got, F.conv2d(x, w, stride=(2, 1), padding=1), rtol=1e-4, atol=1e-4)
+
+
+def test_a_non_finite_input_is_named_once():
+    kernel = CSRKernel((2, 9), np.array([0, 1, 2]), [0, 4], [1.0, 2.0])
+    x = torch.zeros(1, 1, 4, 4)
+    x[0, 0, 3, 3] = float("nan")
+    with pytest.raises(ValueError, match="input holds 1 NaN or inf value"):
+        conv2d(kernel, x, (3, 3))
 
 
 def test_channel_mismatch_is_named():

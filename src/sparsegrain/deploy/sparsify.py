@@ -52,6 +52,12 @@ class KernelLayer(nn.Module):
         """x (rows, cols) @ W.T as a new float32 tensor (:func:`.ops.multiply`)."""
         return ops.multiply(self.kernel, self.number, x)
 
+    def graph_product(self, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """The product a convolution passes its unfolded patches to where a graph is recorded
+        or a gradient asked for (the operator); None in plain eager code, where the kernel
+        gathers its patches itself."""
+        return None if ops.eager(x) else self.product
+
     def check_input(self, x: torch.Tensor) -> None:
         """A TypeError for an input the dense layer would refuse too (integers, which a float
         product would otherwise return truncated)."""
@@ -99,7 +105,7 @@ class SparseConv2d(KernelLayer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         y = conv2d(self.kernel, x, self.kernel_size, self.stride, self.padding, self.dilation,
-                   self.product)
+                   self.graph_product(x))
         if self.bias is not None:
             y = y + self.bias.view(1, -1, 1, 1)
         return y.to(x.dtype)
@@ -118,7 +124,7 @@ class SparseConv1d(KernelLayer):
         self.check_input(x)
         batched = x if x.dim() == 3 else x.unsqueeze(0)
         y = conv2d(self.kernel, batched.unsqueeze(2), self.kernel_size, self.stride,
-                   self.padding, self.dilation, self.product).squeeze(2)
+                   self.padding, self.dilation, self.graph_product(x)).squeeze(2)
         if self.bias is not None:
             y = y + self.bias.view(1, -1, 1)
         y = y if x.dim() == 3 else y.squeeze(0)
