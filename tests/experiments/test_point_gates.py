@@ -12,6 +12,7 @@ from sparsegrain.experiments.point import (
     pruned_layers,
     stacked_gates,
 )
+from sparsegrain.hardware.machines import Machine
 
 
 def _lstm_layers() -> tuple[nn.Module, dict, dict]:
@@ -49,8 +50,8 @@ def test_gate_matrices_stack_with_their_joined_inputs() -> None:
 
 def test_eie_runs_the_stacked_matrices_and_other_machines_the_gates_apart() -> None:
     _, layers, acts = _lstm_layers()
-    status, eie = measure_accelerator("eie", layers, acts, {"n_pe": 4})
+    status, eie = measure_accelerator(Machine("eie", "eie", {"n_pe": 4}), layers, acts)
     assert status == "ok" and set(eie["layers"]) == {"0.weight_l0", "0.weight_l0_reverse"}
-    status, gs = measure_accelerator("systolic", layers, acts)
+    status, gs = measure_accelerator(Machine("systolic", "systolic"), layers, acts)
     assert status == "ok" and len(gs["layers"]) == 4
     assert np.isfinite(eie["cycles"]) and eie["cycles"] > 0

@@ -255,15 +255,9 @@ def sparsify(
         if (format == "auto" and value_bits == 32 and shrinks(mask)
                 and (name in seen or isinstance(module, nn.Linear))):
             wrapped[COMPACT] = CompactLayer(module, weight, mask)
-        if name in seen:
-            x = seen[name]
-            fns = {"dense": dense_layer(module, weight, x),
-                   **{label: (lambda m=m, x=x: m(x)) for label, m in wrapped.items()}}
-        else:
-            x = torch.randn(batch, int(np.prod(weight.shape[1:])), generator=gen)
-            fns = matrix_calls(x, weight, kernels)
-            if COMPACT in wrapped:
-                fns[COMPACT] = lambda m=wrapped[COMPACT], x=x: m(x)
+        x = seen[name] if name in seen else torch.randn(
+            batch, int(np.prod(weight.shape[1:])), generator=gen)
+        fns = layer_calls(module, weight, kernels, wrapped, x, whole=name in seen)
         choice = choose(name, weight, mask, fns, decisions, tuple(x.shape), keep_dense_if_slower)
         if choice.chosen != "dense":
             set_module(model, name, wrapped[choice.chosen])
@@ -306,6 +300,21 @@ def sparse_gates(name: str, rnn: nn.Module, seen: torch.Tensor | None, fmt: str,
             kept[gate] = kernels[choice.chosen]
         choices.append(choice)
     return kept, choices
+
+
+def layer_calls(module: nn.Module, weight: torch.Tensor, kernels: dict[str, SparseKernel],
+                wrapped: dict[str, nn.Module], x: torch.Tensor, whole: bool
+                ) -> dict[str, Callable[[], object]]:
+    """A layer's candidates as calls to time on ``x``: with ``whole``, torch's dense layer and
+    every replacement layer on the input the layer really receives; else the weight's 2-D view
+    on random rows (:func:`matrix_calls`), a compact layer (a Linear's) as a layer."""
+    if whole:
+        return {"dense": dense_layer(module, weight, x),
+                **{label: (lambda m=m: m(x)) for label, m in wrapped.items()}}
+    fns = matrix_calls(x, weight, kernels)
+    if COMPACT in wrapped:
+        fns[COMPACT] = lambda m=wrapped[COMPACT]: m(x)
+    return fns
 
 
 def matrix_calls(x: torch.Tensor, weight: torch.Tensor, kernels: dict[str, SparseKernel]

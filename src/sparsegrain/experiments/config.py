@@ -17,6 +17,8 @@ from typing import Any
 from .. import patterns as patterns_lib
 from ..formats import parse_format
 from ..hardware import ACCELERATORS
+from ..hardware.machines import Machine, is_machine_file
+from ..hardware.machines import machines as parse_machines
 from ..prune.allocation import check_allocation
 
 #: bump when the meaning of a stored row changes, so old rows are not mistaken for new ones
@@ -108,8 +110,12 @@ class SweepConfig:
     def plan(self) -> Plan:
         """The sweep as objects, parsed once per configuration: what the points pass down."""
         patterns = {spec: patterns_lib.pattern(spec) for spec in self.patterns}
-        machines = {a: first_fit(ACCELERATORS[a].for_pattern, list(patterns.values()))
-                    for a in self.accelerators}
+        machines: dict[str, Machine] = {}
+        for spec in self.accelerators:
+            for m in parse_machines(spec):
+                derived = first_fit(ACCELERATORS[m.model].for_pattern, list(patterns.values()))
+                machines[m.name] = Machine(m.name, m.model, {**derived, **m.params}, m.energy,
+                                           m.description)
         return Plan(patterns, machines)
 
     @classmethod
@@ -133,11 +139,13 @@ class SweepConfig:
 
 @dataclass(frozen=True)
 class Plan:
-    """A sweep's strings parsed once: its patterns by spec, and each machine's constructor
-    parameters (derived from the sweep's first pattern it exploits, :func:`first_fit`)."""
+    """A sweep's strings parsed once: its patterns by spec, and its machines by column (a
+    grid in a machine's text or file gives a column per configuration), each with the
+    parameters derived from the sweep's first pattern it exploits (:func:`first_fit`) under its
+    own."""
 
     patterns: dict[str, patterns_lib.Pattern]
-    machines: dict[str, dict[str, Any]]
+    machines: dict[str, Machine]
 
     def pattern(self, spec: str) -> patterns_lib.Pattern | None:
         """The pattern a point prunes with (None for the dense baseline)."""
@@ -182,8 +190,15 @@ def config_key(point: dict[str, Any], kind: str, target: str = "",
 
 
 def split_list(text: str) -> list[str]:
-    """Comma-separated items, blanks dropped."""
-    return [t.strip() for t in text.split(",") if t.strip()]
+    """Comma-separated items, blanks dropped; a comma inside parentheses stays in its item
+    (``gs(lanes=8,16),eie`` is two machines)."""
+    items, depth, start = [], 0, 0
+    for i, ch in enumerate(text + ","):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth <= 0:
+            items.append(text[start:i].strip())
+            start = i + 1
+    return [t for t in items if t]
 
 
 def check_model(ref: Any) -> str:
@@ -223,8 +238,14 @@ def check_sparsities(values: Any) -> list[float]:
 
 
 def check_accelerators(names: Any) -> list[str]:
-    """Accelerator names known to the hardware registry, or a ValueError listing them."""
-    return _check_names(names, ACCELERATORS, "accelerator")
+    """Machines as typed: built-in names, ``MODEL(key=value;...)`` or machine files (each parsed
+    and checked here, its columns unique over the sweep)."""
+    specs = split_list(names) if isinstance(names, str) else list(names)
+    plain = [s for s in specs if isinstance(s, str) and "(" not in s and not is_machine_file(s)]
+    _check_names(plain, ACCELERATORS, "accelerator")
+    columns = [m.name for s in _unique(specs, "accelerator") for m in parse_machines(s)]
+    _unique(columns, "machine column")
+    return specs
 
 
 def check_formats(names: Any) -> list[str]:

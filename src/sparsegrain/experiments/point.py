@@ -23,7 +23,8 @@ from ..deploy import sparsify
 from ..deploy.autotune import load_now
 from ..deploy.recurrent import RECURRENT, SparseRNN
 from ..formats import encode
-from ..hardware import EnergyTable, Layer, Unsupported, build
+from ..hardware import Layer, Unsupported
+from ..hardware.machines import Machine
 from ..patterns import Pattern
 from ..prune import Gradual, PruneConfig
 from ..prune.pruner import weight_names
@@ -38,13 +39,11 @@ ACCURACY, FORMAT, ACCELERATOR, CPU = "accuracy", "format", "accelerator", "cpu"
 MACHINE_THREADS = torch.get_num_threads()
 
 
-#: the energy table every accelerator row is priced with (the package default)
-TABLE = EnergyTable.load()
-
-
 def accelerator_params(cfg: SweepConfig) -> dict[str, dict[str, Any]]:
-    """Constructor parameters of each accelerator of the sweep (see :func:`.config.first_fit`)."""
-    return cfg.plan.machines
+    """What keys each machine column's rows: its constructor parameters (see
+    :func:`.config.first_fit`), with its energy table where it names its own."""
+    return {name: {**m.params, **({"energy": m.energy} if m.energy else {})}
+            for name, m in cfg.plan.machines.items()}
 
 
 def point_keys(cfg: SweepConfig, pattern: str, sparsity: float, seed: int) -> dict[tuple[str, str], str]:
@@ -154,10 +153,10 @@ def _measure_point(spec: Workload, cfg: SweepConfig, pattern: str, sparsity: flo
     if cfg.accelerators:
         say("capturing activations")
         acts = capture_inputs(model, names, spec.inputs(), cfg.sim_samples)
-        for accel, params in accelerator_params(cfg).items():
-            say(f"simulating {accel}")
-            status, result = measure_accelerator(accel, layers, acts, params)
-            rows.append(row(ACCELERATOR, accel, status, result))
+        for column, machine in cfg.plan.machines.items():
+            say(f"simulating {column}")
+            status, result = measure_accelerator(machine, layers, acts)
+            rows.append(row(ACCELERATOR, column, status, result))
     if cfg.cpu_batch and pruned is not None:
         pruned["state"] = model.state_dict()
     elif cfg.cpu_batch:
@@ -350,14 +349,14 @@ def stacked_gates(layers: dict[str, PrunedLayer], acts: dict[str, torch.Tensor]
 
 
 def measure_accelerator(
-    accel: str, layers: dict[str, PrunedLayer], acts: dict[str, torch.Tensor],
-    params: dict[str, Any] | None = None,
+    spec: Machine, layers: dict[str, PrunedLayer], acts: dict[str, torch.Tensor],
 ) -> tuple[str, dict[str, Any]]:
-    """Cycles, time and energy of every layer ``accel`` accepts, run on each captured sample's
-    real activations in turn. A layer the machine declines (:meth:`Accelerator.declines`: a
-    mask it cannot exploit, a scratchpad too small) is listed with its reason; none accepted =
-    not applicable. An exception inside a run is an error row naming the layer."""
-    machine = build(accel, **(params or {}))
+    """Cycles, time and energy (priced by the machine's own table) of every layer the machine
+    ``spec`` accepts, run on each captured sample's real activations in turn. A layer the
+    machine declines (:meth:`Accelerator.declines`: a mask it cannot exploit, a scratchpad too
+    small) is listed with its reason; none accepted = not applicable. An exception inside a run
+    is an error row naming the layer."""
+    machine, table = spec.build(), spec.table()
     if machine.stacks_gates:
         layers, acts = stacked_gates(layers, acts)
     per_layer: dict[str, dict[str, Any]] = {}
@@ -379,7 +378,7 @@ def measure_accelerator(
         per_layer[name] = {
             "cycles": sum(float(r.cycles) for r in runs),
             "time_s": sum(float(r.time_s) for r in runs),
-            "energy_pj": sum(float(r.priced(TABLE).energy_pj) for r in runs),
+            "energy_pj": sum(float(r.priced(table).energy_pj) for r in runs),
             "utilization": statistics.fmean(float(r.utilization) for r in runs),
         }
     if not per_layer:
@@ -390,7 +389,7 @@ def measure_accelerator(
         "energy_pj": sum(r["energy_pj"] for r in per_layer.values()),
         "layers": per_layer,
         "rejected": rejected,
-        "params": params or {},
+        "params": spec.params,
         "seconds": time.perf_counter() - t0,
     }
 
