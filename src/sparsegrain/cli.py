@@ -365,7 +365,9 @@ def _model_params(params: list[str]) -> dict:
 
 @app.command("simulate")
 def simulate_cmd(
-    accel: str = typer.Argument(..., help="accelerator model: eie, systolic, simd, ..."),
+    accel: str = typer.Argument(..., help="accelerator: a model (eie, gs, ...), a typed "
+                                          "machine gs(lanes=16;spm_elems=65536) or a machine "
+                                          "file FILE.yaml"),
     workload: str = typer.Option(None, "--workload", help="catalog layer, e.g. eie:Alex-8"),
     weights: str = typer.Option(None, "--weights", help="weight file (its first prunable tensor "
                                                         "unless --layer names one)"),
@@ -382,18 +384,21 @@ def simulate_cmd(
     """Run one layer on an accelerator model: cycles, actions, traffic and energy."""
     from . import patterns as patterns_lib
     from .hardware import ACCELERATORS, simulate
+    from .hardware.machines import Machine, one_machine
     from .workloads.operands import layer_inputs
 
     with one_line_errors():
         if layer is not None and weights is None:
             raise ValueError("--layer picks a layer of --weights; give --weights FILE too")
+        machine = one_machine(accel)
         name, w, a = layer_inputs(
             workload, weights, pattern, sparsity, activations, act_density, seed, layer
         )
-        derived = {} if pattern is None else (ACCELERATORS.lookup(accel).for_pattern(
+        derived = {} if pattern is None else (ACCELERATORS[machine.model].for_pattern(
             patterns_lib.pattern(pattern).geometry) or {})
-        result = simulate(accel, w, a, energy_table=energy_table,
-                          **{**derived, **_model_params(param)})
+        machine = Machine(machine.name, machine.model, {**derived, **machine.params},
+                          machine.energy, machine.description)
+        result = simulate(machine, w, a, energy_table=energy_table, **_model_params(param))
     if as_json:
         print(json.dumps({"layer": name, **result.to_dict()}, indent=1))
     else:

@@ -23,6 +23,7 @@ import inspect
 import itertools
 import math
 import re
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +99,19 @@ def machines(spec: str) -> list[Machine]:
     return expand(model, None, params, None, "", f"machine {spec!r}")
 
 
+def one_machine(spec: str | Machine) -> Machine:
+    """The single machine ``spec`` describes (a grid is refused: pick one value an axis)."""
+    if isinstance(spec, Machine):
+        return spec
+    if isinstance(spec, str) and "(" not in spec and not is_machine_file(spec):
+        return Machine(spec, ACCELERATORS.lookup(spec).name)
+    found = machines(spec)
+    if len(found) != 1:
+        raise ValueError(f"{spec!r} describes {len(found)} machines (a grid): "
+                         f"{', '.join(m.name for m in found)}; give one value per parameter")
+    return found[0]
+
+
 def load_machines(path: str | Path) -> list[Machine]:
     """The machines of a machine file (several where its parameters hold a grid)."""
     import yaml
@@ -145,6 +159,7 @@ def expand(model: str, name: str | None, params: dict[str, Any], energy: str | N
     if model not in ACCELERATORS:
         raise ValueError(f"{where}: unknown model {model!r}; one of {', '.join(ACCELERATORS)}")
     kinds = parameter_types(model)
+    checked: dict[str, Any] = {}
     for key, value in params.items():
         if not isinstance(key, str) or key not in kinds:
             raise ValueError(f"{where}: model {model} has no parameter {key!r}; it takes: "
@@ -152,8 +167,11 @@ def expand(model: str, name: str | None, params: dict[str, Any], energy: str | N
         values = value if isinstance(value, list) else [value]
         if not values:
             raise ValueError(f"{where}: params.{key} is an empty list; give at least one value")
+        values = [_number(kinds[key], v) for v in values]
         for v in values:
             _check_value(where, key, v, kinds[key])
+        checked[key] = values if isinstance(value, list) else values[0]
+    params = checked
     axes = {k: v for k, v in params.items() if isinstance(v, list) and len(v) > 1}
     fixed = {k: (v[0] if isinstance(v, list) else v) for k, v in params.items() if k not in axes}
     out = []
@@ -174,7 +192,7 @@ def expand(model: str, name: str | None, params: dict[str, Any], energy: str | N
     return out
 
 
-def parameter_types(model: str) -> dict[str, type]:
+def parameter_types(model: str) -> dict[str, Any]:
     """Each constructor parameter of ``model`` with the type it is annotated with."""
     cls = ACCELERATORS[model]
     hints = typing.get_type_hints(cls.__init__)
@@ -182,16 +200,40 @@ def parameter_types(model: str) -> dict[str, type]:
     return {p: hints.get(p, object) for p in names}
 
 
-def _check_value(where: str, key: str, value: Any, kind: type) -> None:
-    """A one-line error unless ``value`` is of ``kind`` (ints accepted as floats) and, being a
-    number, finite and >= 0."""
-    ok = {bool: lambda v: isinstance(v, bool),
-          int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-          float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-          str: lambda v: isinstance(v, str)}.get(kind, lambda v: isinstance(v, (int, float, str, bool)))
-    if not ok(value):
-        want = getattr(kind, "__name__", str(kind))
-        raise ValueError(f"{where}: params.{key} must be {want}, got {value!r} "
+def _accepts(kind: Any, value: Any) -> bool:
+    """Is ``value`` (as YAML or typed text gives it) of the annotated ``kind``: ints count as
+    floats, a union takes any of its members, an unannotated parameter any plain scalar."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        return any(_accepts(k, value) for k in typing.get_args(kind))
+    checks = {bool: lambda v: isinstance(v, bool),
+              int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+              float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+              str: lambda v: isinstance(v, str), type(None): lambda v: v is None}
+    return checks.get(kind, lambda v: isinstance(v, (int, float, str, bool)))(value)
+
+
+def _type_name(kind: Any) -> str:
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(k) for k in typing.get_args(kind))
+    return "null" if kind is type(None) else getattr(kind, "__name__", "a plain value")
+
+
+def _number(kind: Any, value: Any) -> Any:
+    """A text value read as a number where the parameter takes floats: YAML reads ``1.0e9``
+    (no sign after the e) as text."""
+    if isinstance(value, str) and _accepts(kind, 1.5) and not _accepts(kind, value):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _check_value(where: str, key: str, value: Any, kind: Any) -> None:
+    """A one-line error unless ``value`` is of ``kind`` (:func:`_accepts`) and, being a number,
+    finite and >= 0."""
+    if not _accepts(kind, value):
+        raise ValueError(f"{where}: params.{key} must be {_type_name(kind)}, got {value!r} "
                          f"({type(value).__name__})")
     if isinstance(value, (int, float)) and not isinstance(value, bool) and (
             not math.isfinite(value) or value < 0):
