@@ -154,3 +154,13 @@ def test_a_sweep_over_two_machine_parameters_stores_a_column_each(tmp_path):
         assert r.config["params"]["lanes"] == int(r.target.split("lanes=")[1].split(",")[0])
     cycles = {r.target: r.result["cycles"] for r in rows if r.pattern == "gs:8:1"}
     assert cycles["gs(lanes=16,spm_elems=32768)"] < cycles["gs(lanes=8,spm_elems=32768)"]
+    # the report answers with the (pattern, configuration) pair the store says is fastest
+    from sparsegrain.report.render import answer_sentence
+    from sparsegrain.report.summary import summarize
+
+    with ResultStore(tmp_path / "sweep.sqlite") as store:
+        summary = summarize(store.rows())
+    times = {(r.pattern, r.target): r.result["time_s"] for r in rows if r.status == "ok"}
+    pattern, machine = min(times, key=lambda k: (times[k], k[0] != "dense"))
+    said = answer_sentence(summary, 100.0)  # a budget every point is within
+    assert f"on {machine}, {times[pattern, machine] * 1e6:.3g} us" in said

@@ -19,6 +19,7 @@ overstate it wherever the curve bends up, most for the patterns reaching high sp
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,6 +183,39 @@ def _reach(a: PatternAnswer, kind: str, machine: str) -> Reach | None:
     if kind == "compression":
         return a.compression
     return getattr(a, kind).get(machine)
+
+
+@dataclass
+class Winner:
+    """The measured point that wins one objective within a budget: its pattern and sparsity,
+    the machine it wins on, and its figure (time_s or energy_pj on that machine; compression
+    for storage)."""
+
+    pattern: str
+    sparsity: float
+    machine: str
+    value: float
+
+
+def winners(summary: Summary, budget: float) -> dict[str, Winner]:
+    """Within ``budget``, over the measured points (dense included) and every modelled machine
+    (each configuration its own): the fastest (least time per inference), the most frugal
+    (least energy) and the smallest (best exact compression) (pattern, machine) pair. Absolute
+    figures, not gains over each machine's own dense run, so that configurations of one model
+    compete on what they deliver."""
+    inside = [e for e in [summary.dense, *summary.entries] if within(summary, budget, e)]
+    out: dict[str, Winner] = {}
+    for objective, field_ in (("fastest", "time_s"), ("most frugal", "energy_pj")):
+        runs = [(figs[field_], e, a) for e in inside for a, figs in e.accel.items()
+                if figs.get(field_) is not None and math.isfinite(figs[field_])]
+        if runs:
+            value, e, a = min(runs, key=lambda r: (r[0], r[1].sparsity))
+            out[objective] = Winner(e.pattern, e.sparsity, a, value)
+    sizes = [(e.best_format[1], e) for e in inside if e.best_format is not None]
+    if sizes:
+        value, e = max(sizes, key=lambda r: (r[0], -r[1].sparsity))
+        out["smallest"] = Winner(e.pattern, e.sparsity, e.best_format[0], value)
+    return out
 
 
 def machines(summary: Summary) -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..core.files import write_atomic
 from ..core.tables import markdown_table
+from ..experiments.config import DENSE
 from ..prune.allocation import ALLOCATIONS
 from . import budget
 from .pareto import pareto_front
@@ -189,6 +190,30 @@ def _label(kind: str, machine: str) -> str:
             "energy_gain": f"{machine} energy"}[kind]
 
 
+def answer_sentence(summary: Summary, b: float) -> str:
+    """The budget's answer in one sentence: the (pattern, machine) pair that is fastest, most
+    frugal and smallest among the measured points within it."""
+    won = budget.winners(summary, b)
+    if not won:
+        return f"Within {b:g} point(s) of dense: no measured point."
+
+    def point(w: budget.Winner) -> str:
+        return "dense" if w.pattern == DENSE else f"{w.pattern} at {w.sparsity:.0%}"
+
+    parts = []
+    if "fastest" in won:
+        w = won["fastest"]
+        parts.append(f"fastest: {point(w)} on {w.machine}, {w.value * 1e6:.3g} us an inference")
+    if "most frugal" in won:
+        w = won["most frugal"]
+        parts.append(f"most frugal: {point(w)} on {w.machine}, {w.value * 1e-6:.3g} uJ")
+    if "smallest" in won:
+        w = won["smallest"]
+        parts.append(f"smallest: {point(w)} in {w.machine}, {w.value:.2f}x compression over "
+                     "16-bit dense weights")
+    return f"**Within {b:g} point(s) of dense** ({'; '.join(parts)})."
+
+
 def equal_accuracy(summary: Summary) -> list[ReportBlock]:
     """The answer at equal accuracy: per budget, each pattern's best on every machine, and
     its ratio to unstructured and to block at the same budget."""
@@ -206,12 +231,12 @@ def equal_accuracy(summary: Summary) -> list[ReportBlock]:
                        "`–`: the machine has no figure for the pattern.")]
     for b in summary.budgets:
         answers = budget.answer(summary, b)
+        out.append(ReportBlock("p", answer_sentence(summary, b)))
         head = ["pattern", "sparsity", *(_label(k, m) for k, m in cols)]
         body = [[p, _reach_cell(a.sparsity, "sparsity"),
                  *(_reach_cell(budget._reach(a, k, m), k) for k, m in cols)]
                 for p, a in answers.items()]
-        out += [ReportBlock("p", f"**Within {b:g} point(s) of dense**"),
-                ReportBlock("table", head=head, body=body)]
+        out += [ReportBlock("table", head=head, body=body)]
         if refs:
             rhead = ["pattern", *(f"{_label(k, m)} vs {name}" for k, m in rcols for name in refs)]
             rbody = [[p, *(_num(budget.ratio(answers, p, ref, k, m), ".2f", "x")
