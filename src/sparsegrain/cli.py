@@ -598,7 +598,9 @@ def tradeoff_cmd(
         help="comma-separated pattern strings (see `sparsegrain patterns`)"),
     sparsity: str = typer.Option("0.5,0.7,0.8,0.9,0.95", help="comma-separated targets in [0, 1)"),
     accelerators: str = typer.Option("eie,gs,csph,sparten,systolic",
-                                     help="comma-separated accelerator models; '' for none"),
+                                     help="comma-separated machines: models, typed machines "
+                                          "with grids gs(lanes=8,16;spm_elems=65536) or machine "
+                                          "files FILE.yaml; '' for none"),
     formats: str = typer.Option("", help="comma-separated storage formats; empty = all"),
     seeds: str = typer.Option("0", help="comma-separated seeds"),
     steps: int = typer.Option(None, help="fine-tuning steps per point (default: the model's; "

@@ -20,9 +20,10 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "machines"
 runner = CliRunner()
 
 
-def test_every_built_in_model_has_an_example_file():
+def test_every_seed_model_has_an_example_file():
     models = {m.model for f in EXAMPLES.glob("*.yaml") for m in load_machines(f)}
-    assert models == set(ACCELERATORS)
+    assert models == {"eie", "scnn", "sparten", "csph", "gs", "systolic", "simd"}
+    assert models <= set(ACCELERATORS)
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
