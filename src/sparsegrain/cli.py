@@ -626,6 +626,10 @@ def tradeoff_cmd(
 ) -> None:
     """Prune a real model with every pattern at every sparsity and report accuracy, size and
     modelled accelerator cost; results go to an SQLite store in OUT, the report beside it."""
+    if workers > 1 and ray is None:  # the workers' fork server imports while this process does
+        from .core.forkserver import start_fork_server
+
+        start_fork_server()
     from .experiments import SweepConfig, run_sweep
     from .experiments.config import Pruning, split_list
     from .report import report_sweep

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import io
-import multiprocessing as mp
 import os
 import socket
 import sys
@@ -37,6 +36,7 @@ from typing import Any, Protocol
 
 import torch
 
+from ..core.forkserver import start_fork_server, worker_context
 from ..workloads import MODELS
 from ..workloads.workload import (
     FILE_MODULE_PREFIX,
@@ -229,29 +229,6 @@ class SerialRunner:
             yield measure_point(self.spec, self.cfg, pattern, sparsity, seed,
                                       lambda stage, label=label: say(f"{label}: {stage}"),
                                       targets, self.device), None
-
-
-def worker_context() -> mp.context.BaseContext:
-    """Processes forked from a fork server that imported torch, its compiler stack and
-    sparsegrain once (a worker starts in a fraction of a second, and never inherits the threads
-    of this process, which a plain fork would); spawned ones where there is no fork server."""
-    if "forkserver" not in mp.get_all_start_methods():
-        return mp.get_context("spawn")
-    ctx = mp.get_context("forkserver")
-    # torch._dynamo: torch's optimizers import it (and sympy, ~900 modules, 2.5 s) at their
-    # first step; preloaded, no worker pays that again
-    ctx.set_forkserver_preload(["torch", "torch._dynamo", "sparsegrain.experiments.point",
-                                "sparsegrain.experiments.lifeline"])
-    return ctx
-
-
-def start_fork_server() -> None:
-    """Start the fork server now, so that its imports overlap with the parent's own start
-    (loading the workload, hashing it, opening the store)."""
-    if worker_context().get_start_method() == "forkserver":
-        from multiprocessing import forkserver
-
-        forkserver.ensure_running()
 
 
 class ProcessRunner:

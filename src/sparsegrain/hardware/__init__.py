@@ -10,13 +10,13 @@ from .base import (
     build,
     price,
     register,
-    simulate,
 )
 from .layers import Layer
+from .machines import Machine, simulate
 
 import_members(__name__, __path__)  # every module registers its members
 
 __all__ = [
-    "ACCELERATORS", "Accelerator", "EnergyTable", "Layer", "SimResult", "Unsupported", "build",
-    "price", "register", "simulate",
+    "ACCELERATORS", "Accelerator", "EnergyTable", "Layer", "Machine", "SimResult", "Unsupported",
+    "build", "price", "register", "simulate",
 ]

@@ -290,31 +290,3 @@ def build(accel: str, **params: Any) -> Accelerator:
         raise ValueError(f"accelerator {accel} parameter {bad[0]}={params[bad[0]]!r} is not a "
                          "finite real number")
     return cls(**params)
-
-
-def simulate(
-    accel: Any,
-    weights_or_encoded: Any,
-    activations: Any = None,
-    energy_table: str | Path | EnergyTable | None = None,
-    memory: str = "sized",
-    **params: Any,
-) -> SimResult:
-    """Run layer ``weights_or_encoded`` with ``activations`` on accelerator ``accel``, priced.
-
-    ``accel`` is a model name, a typed machine (``gs(lanes=16)``), a machine file (``.yaml``)
-    or a :class:`~.machines.Machine` (:mod:`.machines`). ``params`` are the layer's (``stride``,
-    ``padding``, ``input_size``, ``act_density``, ``seed``, ``mask``, ``kind``; see
-    :class:`Layer`) and the machine's (e.g. ``n_pe=64, fifo_depth=8`` for ``eie``), over the
-    machine's own. ``memory`` (sized, flat) says how buffer accesses are priced
-    (:mod:`.storage`); ``energy_table`` replaces the machine's table.
-    """
-    from .machines import one_machine  # machines builds on this module
-
-    layer_params = {k: params.pop(k) for k in LAYER_PARAMS if k in params}
-    machine = one_machine(accel)
-    model = build(machine.model, **{**machine.params, **params})
-    table = (energy_table if isinstance(energy_table, EnergyTable)
-             else machine.table() if energy_table is None else EnergyTable.load(energy_table))
-    layer = Layer(weights_or_encoded, activations, **layer_params)
-    return model.run(layer).priced(table, memory)

@@ -29,7 +29,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .base import ACCELERATORS, Accelerator, EnergyTable, build, shipped_tables
+from .base import (
+    ACCELERATORS,
+    LAYER_PARAMS,
+    Accelerator,
+    EnergyTable,
+    SimResult,
+    build,
+    shipped_tables,
+)
+from .layers import Layer
 
 #: the keys a machine file may hold
 FILE_KEYS = ("name", "model", "description", "params", "energy")
@@ -268,3 +277,29 @@ def _scalar(text: str) -> Any:
 
 def _text(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def simulate(
+    accel: Any,
+    weights_or_encoded: Any,
+    activations: Any = None,
+    energy_table: str | Path | EnergyTable | None = None,
+    memory: str = "sized",
+    **params: Any,
+) -> SimResult:
+    """Run layer ``weights_or_encoded`` with ``activations`` on accelerator ``accel``, priced.
+
+    ``accel`` is a model name, a typed machine (``gs(lanes=16)``), a machine file (``.yaml``)
+    or a :class:`Machine`. ``params`` are the layer's (``stride``,
+    ``padding``, ``input_size``, ``act_density``, ``seed``, ``mask``, ``kind``; see
+    :class:`Layer`) and the machine's (e.g. ``n_pe=64, fifo_depth=8`` for ``eie``), over the
+    machine's own. ``memory`` (sized, flat) says how buffer accesses are priced
+    (:mod:`.storage`); ``energy_table`` replaces the machine's table.
+    """
+    layer_params = {k: params.pop(k) for k in LAYER_PARAMS if k in params}
+    machine = one_machine(accel)
+    model = build(machine.model, **{**machine.params, **params})
+    table = (energy_table if isinstance(energy_table, EnergyTable)
+             else machine.table() if energy_table is None else EnergyTable.load(energy_table))
+    layer = Layer(weights_or_encoded, activations, **layer_params)
+    return model.run(layer).priced(table, memory)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..hardware.base import simulate
+from ..hardware import simulate
 from ..hardware.layers import random_activations
 from ..workloads.catalog import LayerShape
 

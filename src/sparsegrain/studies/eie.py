@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..core.timing import interleaved_ms
-from ..hardware.base import EnergyTable, simulate
+from ..hardware import EnergyTable, simulate
 from ..hardware.eie import EIE
 from ..hardware.inputs import random_activations
 from ..kernels.build import kernel_for
