@@ -169,3 +169,65 @@ def test_a_lost_worker_is_replaced_and_its_points_run_again(tmp_path):
     with ResultStore(tmp_path / "out" / STORE_NAME) as store:
         acc = [r for r in store.rows() if r.kind == "accuracy"]
     assert len(acc) == 3 and all(r.status == "ok" for r in acc)
+
+
+def test_a_two_node_ray_cluster_survives_losing_its_worker_node(serial, tmp_path):
+    """A head and a worker node, each with one CPU of its own, the sweep attached by address:
+    its rows equal the serial run's. Then the worker node is killed while the sweep runs: its
+    points run again on the head, and the store ends with every row once."""
+    import threading
+    import time
+
+    import ray
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    try:
+        worker = cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        run_sweep(TINY, tmp_path / "two", ray=cluster.address)
+        ray.shutdown()
+        assert stored(tmp_path / "two") == stored(serial)
+
+        bigger = SweepConfig(patterns=TINY.patterns, sparsities=(0.5, 0.8), accelerators=("gs",),
+                             formats=TINY.formats, pruning=TINY.pruning)
+        killed = threading.Event()
+        stored_then: list[int] = []
+
+        def kill_when_a_point_is_stored() -> None:
+            db = tmp_path / "killed" / STORE_NAME
+            count = 0
+            for _ in range(1200):
+                if db.exists():
+                    try:
+                        with sqlite3.connect(db) as con:
+                            count = con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+                    except sqlite3.OperationalError:  # the store is being created
+                        pass
+                if count:
+                    break
+                time.sleep(0.05)
+            cluster.remove_node(worker, allow_graceful=False)
+            stored_then.append(count)
+            killed.set()
+
+        killer = threading.Thread(target=kill_when_a_point_is_stored, daemon=True)
+        killer.start()
+        run = run_sweep(bigger, tmp_path / "killed", ray=cluster.address)
+        killer.join(timeout=60)
+        assert killed.is_set()
+        ray.shutdown()
+        assert run.measured == len(bigger.points())
+        with ResultStore(tmp_path / "killed" / STORE_NAME) as store:
+            rows = store.rows()
+        assert all(r.status in ("ok", "not applicable") for r in rows), [
+            r.result for r in rows if r.status not in ("ok", "not applicable")]
+        keys = [r.key for r in rows]
+        assert len(keys) == len(set(keys))  # nothing stored twice
+        per_point = 1 + len(bigger.formats) + len(bigger.accelerators) + 1  # + measured CPU
+        assert len(rows) == per_point * len(bigger.points())  # nothing lost
+        assert 0 < stored_then[0] < len(rows)  # the node died mid-sweep
+        assert not worker.any_processes_alive()
+    finally:
+        ray.shutdown()
+        cluster.shutdown()

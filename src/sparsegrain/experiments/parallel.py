@@ -333,10 +333,13 @@ class RayRunner:
             num_cpus=1, num_gpus=1 if self.device == "cuda" else 0, max_retries=1,
             retry_exceptions=True)
         from ray.util.queue import Queue
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         how, what = self.shipped
-        # the progress queue is an actor: it must not hold a CPU that a point could use
-        status, doing = Queue(actor_options={"num_cpus": 0}), {}
+        # the progress queue is an actor: it must not hold a CPU that a point could use, and it
+        # lives on the driver's node, so that losing a worker node loses no more than its points
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        status, doing = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": here}), {}
         refs = {task.remote(how, what, self.cfg.to_dict(), job, self.device, status): i
                 for i, job in enumerate(jobs)}
         try:
