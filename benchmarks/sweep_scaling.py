@@ -28,7 +28,8 @@ from sparsegrain.workloads.workload import load_workload
 
 CONFIG = SweepConfig(patterns=("unstructured", "block:4x4", "gs:8:1"),
                      sparsities=(0.5, 0.7, 0.8, 0.9, 0.95))
-TIMED = {"seconds", "prune_s", "dense_ms", "sparse_ms", "speedup", "identical", "layers"}
+TIMED = {"seconds", "prune_s", "dense_ms", "sparse_ms", "speedup", "identical", "layers", "noise",
+         "load"}
 
 
 def figures(out: Path) -> dict:
