@@ -57,6 +57,20 @@ def test_a_machine_file_sets_what_it_says():
     assert [m.build().lanes for m in gs] == [8, 8, 16, 16]
 
 
+def test_a_sweep_takes_machine_files_beside_names(tmp_path):
+    cfg = SweepConfig(patterns=("gs:8:1",), accelerators=(
+        "eie", str(EXAMPLES / "gs-grid.yaml"), str(EXAMPLES / "eie-64pe.yaml")))
+    machines_ = cfg.plan.machines
+    assert list(machines_)[:2] == ["eie", "gs(lanes=8,spm_elems=32768)"] and len(machines_) == 6
+    assert machines_["eie-64pe"].params["clock_hz"] == 800e6
+    assert machines_["gs(lanes=16,spm_elems=65536)"].params == {"lanes": 16, "e": 1,
+                                                                "spm_elems": 65536}
+    for n in (1, 2):
+        (tmp_path / f"m{n}.yaml").write_text(f"name: same\nmodel: gs\nparams: {{lanes: {8 * n}}}\n")
+    with pytest.raises(ValueError, match="machine column listed twice: same"):
+        SweepConfig(accelerators=(str(tmp_path / "m1.yaml"), str(tmp_path / "m2.yaml")))
+
+
 def test_typed_machines_and_their_lists():
     assert split_list("gs(lanes=8,16;spm_elems=65536),eie, systolic") == [
         "gs(lanes=8,16;spm_elems=65536)", "eie", "systolic"]
@@ -165,3 +179,23 @@ def test_a_sweep_over_two_machine_parameters_stores_a_column_each(tmp_path):
     pattern, machine = min(times, key=lambda k: (times[k], k[0] != "dense"))
     said = answer_sentence(summary, 100.0)  # a budget every point is within
     assert f"on {machine}, {times[pattern, machine] * 1e6:.3g} us" in said
+
+
+@pytest.mark.slow
+def test_a_machine_that_declines_layers_does_not_win_on_time(tmp_path):
+    """A scratchpad too small for some layers' input columns: that GS engine runs fewer layers,
+    so its summed time is less, and the answer must not call it the fastest."""
+    from sparsegrain.report.render import answer_sentence
+    from sparsegrain.report.summary import summarize
+
+    cfg = SweepConfig(patterns=("gs:8:1",), sparsities=(0.75,), formats=("csr",),
+                      accelerators=("gs", "gs(spm_elems=150)"), pruning=Pruning(steps=0),
+                      cpu_batch=0)
+    run_sweep(cfg, tmp_path)
+    with ResultStore(tmp_path / "sweep.sqlite") as store:
+        summary = summarize(store.rows())
+    assert len(summary.ran["gs(spm_elems=150)"]) < len(summary.ran["gs"])
+    small = summary.dense.accel["gs(spm_elems=150)"]["time_s"]
+    assert small < summary.dense.accel["gs"]["time_s"]
+    said = answer_sentence(summary, 100.0)
+    assert "on gs, " in said and "spm_elems=150" not in said

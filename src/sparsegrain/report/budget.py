@@ -202,12 +202,15 @@ def winners(summary: Summary, budget: float) -> dict[str, Winner]:
     (each configuration its own): the fastest (least time per inference), the most frugal
     (least energy) and the smallest (best exact compression) (pattern, machine) pair. Absolute
     figures, not gains over each machine's own dense run, so that configurations of one model
-    compete on what they deliver."""
+    compete on what they deliver; only machines that ran as many of the model's layers as any
+    did compete (a machine that declines a layer would look faster for leaving it out)."""
     inside = [e for e in [summary.dense, *summary.entries] if within(summary, budget, e)]
+    most = max((len(v) for v in summary.ran.values()), default=0)
+    whole = {a for a, layers in summary.ran.items() if len(layers) == most}
     out: dict[str, Winner] = {}
     for objective, field_ in (("fastest", "time_s"), ("most frugal", "energy_pj")):
         runs = [(figs[field_], e, a) for e in inside for a, figs in e.accel.items()
-                if figs.get(field_) is not None and math.isfinite(figs[field_])]
+                if a in whole and figs.get(field_) is not None and math.isfinite(figs[field_])]
         if runs:
             value, e, a = min(runs, key=lambda r: (r[0], r[1].sparsity))
             out[objective] = Winner(e.pattern, e.sparsity, a, value)
