@@ -178,7 +178,7 @@ def test_a_sweep_over_two_machine_parameters_stores_a_column_each(tmp_path):
     times = {(r.pattern, r.target): r.result["time_s"] for r in rows if r.status == "ok"}
     pattern, machine = min(times, key=lambda k: (times[k], k[0] != "dense"))
     said = answer_sentence(summary, 100.0)  # a budget every point is within
-    assert f"on {machine}, {times[pattern, machine] * 1e6:.3g} us" in said
+    assert f"on {machine}, {times[pattern, machine] * 1e6:.3g} us" in said  # digits-cnn: us
 
 
 @pytest.mark.slow

@@ -190,6 +190,14 @@ def _label(kind: str, machine: str) -> str:
             "energy_gain": f"{machine} energy"}[kind]
 
 
+def _scaled(value: float, unit: str) -> str:
+    """``value`` (seconds or joules) with the SI prefix that puts it in [1, 1000)."""
+    for factor, prefix in ((1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {prefix}{unit}"
+    return f"{value / 1e-12:.3g} p{unit}"
+
+
 def answer_sentence(summary: Summary, b: float) -> str:
     """The budget's answer in one sentence: the (pattern, machine) pair that is fastest, most
     frugal and smallest among the measured points within it."""
@@ -203,10 +211,10 @@ def answer_sentence(summary: Summary, b: float) -> str:
     parts = []
     if "fastest" in won:
         w = won["fastest"]
-        parts.append(f"fastest: {point(w)} on {w.machine}, {w.value * 1e6:.3g} us an inference")
+        parts.append(f"fastest: {point(w)} on {w.machine}, {_scaled(w.value, 's')} an inference")
     if "most frugal" in won:
         w = won["most frugal"]
-        parts.append(f"most frugal: {point(w)} on {w.machine}, {w.value * 1e-6:.3g} uJ")
+        parts.append(f"most frugal: {point(w)} on {w.machine}, {_scaled(w.value * 1e-12, 'J')}")
     if "smallest" in won:
         w = won["smallest"]
         parts.append(f"smallest: {point(w)} in {w.machine}, {w.value:.2f}x compression over "
