@@ -94,6 +94,9 @@ def test_report_files_with_embedded_plots(tmp_path: Path) -> None:
     # the report opens with the answer at equal accuracy, one table per budget
     assert md.index("## The answer at equal accuracy") < md.index("## Results")
     assert md.count("**Within ") == 3
+    # every table scrolls inside its own box: none sits bare in the page
+    assert page.count("<table>") == page.count('<div class="wide"><table>') > 3
+    assert ".wide{overflow-x:auto" in page
     for p in pngs:
         assert p.read_bytes().startswith(PNG) and p.stat().st_size > 5000
         assert f"(plots/{p.name})" in md

@@ -451,9 +451,14 @@ def _inline(text: str) -> str:
     return out
 
 
+#: a wide table scrolls inside its own box (.wide) and keeps its header row and first column
+#: in view while it does, so the page itself never overflows a laptop screen
 CSS = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
+       ".wide{overflow-x:auto;max-width:100%;margin:0.5em 0}"
        "table{border-collapse:collapse;font-size:0.85em}td,th{border:1px solid #ccc;"
-       "padding:2px 6px;text-align:right}th{background:#eee}img{max-width:100%}")
+       "padding:2px 6px;text-align:right}th{background:#eee;position:sticky;top:0}"
+       "td:first-child,th:first-child{position:sticky;left:0;background:#fafafa;text-align:left}"
+       "img{max-width:100%}")
 
 
 def to_html(blocks: list[ReportBlock], title: str) -> str:
@@ -468,7 +473,7 @@ def to_html(blocks: list[ReportBlock], title: str) -> str:
             head = "".join(f"<th>{html.escape(h)}</th>" for h in b.head)
             rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
                            for r in b.body)
-            body.append(f"<table><tr>{head}</tr>{rows}</table>")
+            body.append(f"<div class=\"wide\"><table><tr>{head}</tr>{rows}</table></div>")
         elif b.kind == "img":
             data = base64.b64encode(b.images["png"]).decode()
             body.append(f"<figure><img alt=\"{html.escape(b.text)}\" "
