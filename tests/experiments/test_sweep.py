@@ -122,3 +122,13 @@ def test_a_sweep_parses_each_pattern_string_once(tmp_path: Path,
     registry._parse.cache_clear()
     run_sweep(cfg, tmp_path)
     assert sorted(parsed) == ["csp", "unstructured"]
+
+
+def test_the_sweep_logs_its_progress_beside_its_store(tiny) -> None:
+    out, run = tiny
+    lines = (out / "sweep.log").read_text().splitlines()
+    assert lines[0].endswith("sweep of 3 point(s) to measure")
+    done = [ln for ln in lines if " done (" in ln]
+    assert [ln.split()[2] for ln in done] == ["1/3", "2/3", "3/3"]
+    assert done[-1].endswith("about 0 s left") and lines[-1].endswith("sweep done")
+    assert any(": fine-tuning" in ln or "pruning" in ln for ln in lines)  # the stages, too

@@ -13,6 +13,7 @@ point are committed together, so an interrupted sweep resumes at the point it wa
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -124,11 +125,13 @@ def _run(spec: Any, cfg: SweepConfig, out: Path, resume: bool, force: bool, cons
         todo = [p for p in points if not store.has(k for k in keys[p].values() if k not in waiting)]
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
+        log = SweepLog(out / LOG_NAME, len(todo))
         with Progress(*columns, console=console, transient=False) as bar:
             task = bar.add_task("sweep", total=len(todo))
 
             def say(text: str) -> None:
                 bar.update(task, description=text)
+                log.stage(text)
 
             scans: dict[str, Sensitivity] = {}
             jobs = []
@@ -147,13 +150,68 @@ def _run(spec: Any, cfg: SweepConfig, out: Path, resume: bool, force: bool, cons
                                      f"{rows[0].result['reason']}")
                 store.commit_point(rows, pending)
                 bar.advance(task)
+                estimate = log.point_done(f"{rows[0].pattern} @ {rows[0].sparsity:g}",
+                                          pruned=rows[0].pattern != DENSE)
+                if estimate:
+                    bar.console.print(estimate, highlight=False)
             # points pruned by workers: timed here, one at a time, once no worker runs
             for w in store.pending(cpu_keys):
                 say(f"{w.pattern} @ {w.sparsity:g} (seed {w.seed}): timing on this CPU")
                 store.commit_timing(time_stored(spec, cfg, w.pattern, w.sparsity, w.seed, w.state))
             bar.update(task, description="sweep done")
+            log.stage("sweep done")
         return SweepRun(cfg, store.path, len(todo), len(points) - len(todo),
                         time.perf_counter() - start)
+
+
+#: the sweep's progress, one timestamped line an event, beside its store
+LOG_NAME = "sweep.log"
+
+
+class SweepLog:
+    """The progress a terminal shows, as lines in ``OUT/sweep.log`` (for a sweep whose output is
+    not a terminal, or is watched from elsewhere): each stage a point enters (the same text at
+    most once), each point done with the time left; after the first point, an estimate of the
+    whole sweep, also returned to be printed."""
+
+    def __init__(self, path: Path, total: int) -> None:
+        self.path, self.total, self.done, self.estimated = path, total, 0, False
+        self.start, self.last = time.perf_counter(), ""
+        self._write(f"sweep of {total} point(s) to measure")
+
+    def _write(self, text: str) -> None:
+        """Append one line (O_APPEND: whole lines even with a reader watching; O_NOFOLLOW: a
+        link put in the log's place is refused, not written through)."""
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n".encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+
+    def stage(self, text: str) -> None:
+        if text != self.last:
+            self.last = text
+            self._write(text)
+
+    def point_done(self, label: str, pruned: bool) -> str | None:
+        """Log a finished point; after the first pruned one (the dense baseline fine-tunes
+        nothing, so it would promise too little), the estimate of the rest (else None)."""
+        self.done += 1
+        spent = time.perf_counter() - self.start
+        left = spent / self.done * (self.total - self.done)
+        self._write(f"{self.done}/{self.total} done ({label}), {spent:.0f} s spent, about "
+                    f"{left:.0f} s left")
+        if pruned and not self.estimated and self.done < self.total:
+            self.estimated = True
+            return (f"{self.done} point(s) done in {_duration(spent)}: about {_duration(left)} "
+                    f"for the other {self.total - self.done} (the bar's estimate follows the "
+                    "points as they finish)")
+        return None
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def scan_sparsities(cfg: SweepConfig) -> list[float]:
