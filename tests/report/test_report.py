@@ -201,3 +201,18 @@ def test_the_report_opens_with_a_model_card(tmp_path: Path) -> None:
             "matrices and kernels; layers: 3 Conv2d, 2 Linear. Metric: accuracy (higher is "
             "better), dense 0.9800") in md
     assert "**Model:**" not in write_report(summarize(rows()), tmp_path / "old")["md"].read_text()
+
+
+def test_columns_that_say_nothing_are_folded_into_a_line() -> None:
+    """A machine at 1.00x for every point (dense hardware gains nothing from zeros) leaves the
+    equal-accuracy tables and is named in one line below them; the others stay."""
+    from sparsegrain.report.render import equal_accuracy
+
+    extra = [Row(f"{r.pattern}{r.sparsity}flat", "digits-cnn", r.pattern, r.sparsity,
+                 "accelerator", "flat", 0, OK, {}, sim(1000.0, {"conv2": 0.5, "fc1": 0.5}))
+             for r in rows() if r.kind == "accuracy"]
+    blocks = equal_accuracy(summarize(rows() + extra))
+    heads = [h for b in blocks if b.kind == "table" for h in b.head]
+    assert "sim speedup" in heads and not any(h.startswith("flat") for h in heads)
+    folded = [b.text for b in blocks if b.kind == "p" and b.text.startswith("Not shown")]
+    assert folded and all("flat speedup, flat energy" in t for t in folded)

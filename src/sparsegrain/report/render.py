@@ -227,7 +227,6 @@ def equal_accuracy(summary: Summary) -> list[ReportBlock]:
     its ratio to unstructured and to block at the same budget."""
     cols = budget.machines(summary)
     refs = budget.references(summary)
-    rcols = [c for c in cols if c[0] != "energy_gain"]
     sign = "below" if summary.higher_is_better else "above"
     out = [ReportBlock("h2", "The answer at equal accuracy"),
            ReportBlock("p", f"Within each budget (points of {summary.metric} {sign} dense, "
@@ -240,12 +239,22 @@ def equal_accuracy(summary: Summary) -> list[ReportBlock]:
     for b in summary.budgets:
         answers = budget.answer(summary, b)
         out.append(ReportBlock("p", answer_sentence(summary, b)))
-        head = ["pattern", "sparsity", *(_label(k, m) for k, m in cols)]
+        flat = [c for c in cols if c[0] != "compression" and all(
+            r is None or abs(r.value - 1.0) < 5e-3
+            for r in (budget._reach(a, *c) for a in answers.values()))]
+        shown = [c for c in cols if c not in flat]
+        head = ["pattern", "sparsity", *(_label(k, m) for k, m in shown)]
         body = [[p, _reach_cell(a.sparsity, "sparsity"),
-                 *(_reach_cell(budget._reach(a, k, m), k) for k, m in cols)]
+                 *(_reach_cell(budget._reach(a, k, m), k) for k, m in shown)]
                 for p, a in answers.items()]
         out += [ReportBlock("table", head=head, body=body)]
+        if flat:
+            out.append(ReportBlock("p", "Not shown, 1.00x for every pattern within the budget "
+                                   "(the machine gains nothing from these zeros, or every layer "
+                                   "stayed dense): " + ", ".join(_label(k, m) for k, m in flat)
+                                   + "."))
         if refs:
+            rcols = [c for c in shown if c[0] != "energy_gain"]
             rhead = ["pattern", *(f"{_label(k, m)} vs {name}" for k, m in rcols for name in refs)]
             rbody = [[p, *(_num(budget.ratio(answers, p, ref, k, m), ".2f", "x")
                            for k, m in rcols for ref in refs.values())] for p in answers]
