@@ -59,18 +59,13 @@ class Machine:
     energy: str | None = None
     description: str = ""
 
-    def build(self, derived: dict[str, Any] | None = None) -> Accelerator:
-        """The model built from ``derived`` parameters (those a pattern gives it) overridden by
-        the machine's own."""
-        return build(self.model, **{**(derived or {}), **self.params})
+    def build(self) -> Accelerator:
+        """The model built with this machine's parameters."""
+        return build(self.model, **self.params)
 
     def table(self) -> EnergyTable:
         """The energy table this machine's actions are priced with."""
         return EnergyTable.load(self.energy)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "model": self.model, "params": dict(self.params),
-                "energy": self.energy, "description": self.description}
 
 
 def is_machine_file(text: str) -> bool:
