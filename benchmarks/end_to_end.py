@@ -14,7 +14,7 @@ torch dense; onnxruntime on the pruned model exported to ONNX (all graph optimis
 thread spinning on and off, the faster taken: spinning is its default and faster alone, but its
 idle threads hold the cores while the next engine runs); DeepSparse 1.8.0 on the same ONNX file
 (its sparse kernels find the zeros), in its own venv given by ``--deepsparse-python``
-(:mod:`deepsparse_peer`); sparsegrain. Outputs are checked against the pruned model's.
+(:mod:`_deepsparse_peer`); sparsegrain. Outputs are checked against the pruned model's.
 
     HF_HUB_OFFLINE=1 PYTHONPATH=src python benchmarks/end_to_end.py \\
         [--models minilm,ocr-crnn,craft] [--patterns unstructured,gs:8:1,block:4x4] \\
@@ -155,7 +155,7 @@ def timed_rounds(engines: dict[str, Callable[[], object]], deepsparse, rounds: i
 
 def row(net: Network, spec: str, sparsity: float, batch: int, args: argparse.Namespace) -> str:
     """One table line: each engine's ms per call at ``batch`` items and sparsegrain's ratios."""
-    from deepsparse_peer import DeepSparse
+    from _deepsparse_peer import DeepSparse
 
     feed = net.feed(batch)
     pruned = copy.deepcopy(net.model)

@@ -22,7 +22,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default="", help="comma-separated script names (without .py)")
     args = ap.parse_args()
-    scripts = sorted(p for p in HERE.glob("*.py") if p.name != Path(__file__).name)
+    # a name starting with _ is a helper the scripts import, not a benchmark
+    scripts = sorted(p for p in HERE.glob("*.py")
+                     if p.name != Path(__file__).name and not p.name.startswith("_"))
     if args.only:
         wanted = {n.strip() for n in args.only.split(",") if n.strip()}
         unknown = wanted - {p.stem for p in scripts}
