@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sys
@@ -384,7 +385,7 @@ def simulate_cmd(
     """Run one layer on an accelerator model: cycles, actions, traffic and energy."""
     from . import patterns as patterns_lib
     from .hardware import ACCELERATORS, simulate
-    from .hardware.machines import Machine, one_machine
+    from .hardware.machines import one_machine
     from .workloads.operands import layer_inputs
 
     with one_line_errors():
@@ -396,8 +397,7 @@ def simulate_cmd(
         )
         derived = {} if pattern is None else (ACCELERATORS[machine.model].for_pattern(
             patterns_lib.pattern(pattern).geometry) or {})
-        machine = Machine(machine.name, machine.model, {**derived, **machine.params},
-                          machine.energy, machine.description)
+        machine = dataclasses.replace(machine, params={**derived, **machine.params})
         result = simulate(machine, w, a, energy_table=energy_table, **_model_params(param))
     if as_json:
         print(json.dumps({"layer": name, **result.to_dict()}, indent=1))

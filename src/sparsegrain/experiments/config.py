@@ -10,14 +10,14 @@ import hashlib
 import json
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
 from .. import patterns as patterns_lib
 from ..formats import parse_format
 from ..hardware import ACCELERATORS
-from ..hardware.machines import Machine, is_machine_file
+from ..hardware.machines import Machine, is_model_name
 from ..hardware.machines import machines as parse_machines
 from ..prune.allocation import check_allocation
 
@@ -114,8 +114,7 @@ class SweepConfig:
         for spec in self.accelerators:
             for m in parse_machines(spec):
                 derived = first_fit(ACCELERATORS[m.model].for_pattern, list(patterns.values()))
-                machines[m.name] = Machine(m.name, m.model, {**derived, **m.params}, m.energy,
-                                           m.description)
+                machines[m.name] = replace(m, params={**derived, **m.params})
         return Plan(patterns, machines)
 
     @classmethod
@@ -241,7 +240,7 @@ def check_accelerators(names: Any) -> list[str]:
     """Machines as typed: built-in names, ``MODEL(key=value;...)`` or machine files (each parsed
     and checked here, its columns unique over the sweep)."""
     specs = split_list(names) if isinstance(names, str) else list(names)
-    plain = [s for s in specs if isinstance(s, str) and "(" not in s and not is_machine_file(s)]
+    plain = [s for s in specs if isinstance(s, str) and is_model_name(s)]
     _check_names(plain, ACCELERATORS, "accelerator")
     columns = [m.name for s in _unique(specs, "accelerator") for m in parse_machines(s)]
     _unique(columns, "machine column")

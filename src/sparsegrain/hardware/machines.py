@@ -73,6 +73,11 @@ def is_machine_file(text: str) -> bool:
     return text.strip().lower().endswith(SUFFIXES)
 
 
+def is_model_name(text: str) -> bool:
+    """Is ``text`` a bare model name: no parameters and no file?"""
+    return "(" not in text and not is_machine_file(text)
+
+
 def machines(spec: str) -> list[Machine]:
     """The machines ``spec`` describes: a built-in model name, a typed machine with parameters
     (``gs(lanes=8,16)``) or a machine file, each grid expanded."""
@@ -82,6 +87,8 @@ def machines(spec: str) -> list[Machine]:
     spec = spec.strip()
     if is_machine_file(spec):
         return load_machines(spec)
+    if is_model_name(spec):  # the registry's own error for an unknown name
+        return [Machine(spec, ACCELERATORS.lookup(spec).name)]
     found = _TYPED.match(spec)
     if found is None:
         raise ValueError(f"machine {spec!r} is not MODEL or MODEL(key=value;key=v1,v2); models: "
@@ -107,8 +114,6 @@ def one_machine(spec: str | Machine) -> Machine:
     """The single machine ``spec`` describes (a grid is refused: pick one value an axis)."""
     if isinstance(spec, Machine):
         return spec
-    if isinstance(spec, str) and "(" not in spec and not is_machine_file(spec):
-        return Machine(spec, ACCELERATORS.lookup(spec).name)
     found = machines(spec)
     if len(found) != 1:
         raise ValueError(f"{spec!r} describes {len(found)} machines (a grid): "
@@ -182,7 +187,7 @@ def expand(model: str, name: str | None, params: dict[str, Any], energy: str | N
     for combo in itertools.product(*axes.values()):
         point = dict(zip(axes, combo))
         chosen = {k: point[k] if k in point else fixed[k] for k in params}
-        shown = dict(zip(axes, combo)) if name is not None else chosen
+        shown = point if name is not None else chosen
         label = ",".join(f"{k}={_text(v)}" for k, v in shown.items())
         base = model if name is None else name
         column = f"{base}({label})" if label else base

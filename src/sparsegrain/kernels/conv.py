@@ -87,6 +87,7 @@ def gather_patches(x, kh, kw, sh, sw, ph, pw, dh, dw, wo, p0, out):  # pragma: n
     per_sample = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
     total = samples * per_sample * wo
     taps = kh * kw
+    flat = x.reshape(-1)
     for job in nb.prange(tiles * taps):
         j, q = job // taps, job % taps
         ky, kx = q // kw, q % kw
@@ -102,7 +103,6 @@ def gather_patches(x, kh, kw, sh, sw, ph, pw, dh, dw, wo, p0, out):  # pragma: n
                 ix = (r - oy * wo) * sw - pw + kx * dw
                 if 0 <= iy < h and 0 <= ix < w:
                     at[t] = (s * channels * h + iy) * w + ix
-        flat = x.reshape(-1)
         for c in range(channels):
             row = out[j, q * channels + c]
             shift = c * h * w
