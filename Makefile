@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test check bench clean
+.PHONY: setup demo test check bench clean browser
 
 setup: $(STAMP)
 
@@ -19,8 +19,17 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/sparsegrain tradeoff --out results/
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest -q -n 2
+
+# the report's browser test renders the page in headless Chromium: installed here where apt-get
+# can (as root); elsewhere the test skips and says why
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    apt-get update -qq >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "no Chromium installed (needs root and apt-get): the browser test will skip"
 
 # the lint rules and the type check (pyproject.toml says which); .ci/run runs it before the tests
 check: $(STAMP)

@@ -623,6 +623,8 @@ def tradeoff_cmd(
     ray: str = typer.Option(None, help="run points as tasks of a Ray cluster: its address "
                                        "(ray://host:10001, auto) or 'local' to start one here"),
     device: str = typer.Option("cpu", help="where fine-tuning and evaluation run: cpu, cuda, auto"),
+    screenshot: bool = typer.Option(False, "--screenshot", help="also save OUT/report.png: "
+                                    "the page's top as headless Chromium shows it, 1400 px wide"),
 ) -> None:
     """Prune a real model with every pattern at every sparsity and report accuracy, size and
     modelled accelerator cost; results go to an SQLite store in OUT, the report beside it."""
@@ -644,7 +646,7 @@ def tradeoff_cmd(
         budgets = check_budgets(budget)
         run = run_sweep(cfg, out, resume=resume, force=force, workers=workers, ray=ray,
                         device=device)
-        summary, paths = report_sweep(out, run.config, budgets)
+        summary, paths = report_sweep(out, run.config, budgets, screenshot)
     except ValueError as e:
         raise fail(str(e)) from None
     except KeyboardInterrupt:
@@ -701,12 +703,14 @@ def report_cmd(
     as_json: bool = typer.Option(False, "--json", help="print the result table as JSON"),
     budget: str = typer.Option("0.5,1,2", help="accuracy budgets of the equal-accuracy answer, "
                                               "in points of the metric below dense"),
+    screenshot: bool = typer.Option(False, "--screenshot", help="also save OUT/report.png: "
+                                    "the page's top as headless Chromium shows it, 1400 px wide"),
 ) -> None:
     """Rewrite report.md, report.html and the plots of the last sweep stored in OUT."""
     from .report import report_sweep
 
     with one_line_errors():
-        summary, paths = report_sweep(out, budgets=budget)
+        summary, paths = report_sweep(out, budgets=budget, screenshot=screenshot)
     _print_report(summary, paths, as_json)
 
 
@@ -735,6 +739,8 @@ def _print_report(summary, paths: dict[str, Path], as_json: bool) -> None:
                       f"★{n_fronts}" if n_fronts else "")
     console.print(table)
     console.print(f"report: {paths['md']} and {paths['html']}")
+    if "screenshot" in paths:
+        console.print(f"screenshot: {paths['screenshot']}")
 
 
 @contextmanager

@@ -89,20 +89,29 @@ def test_report_files_with_embedded_plots(tmp_path: Path) -> None:
     assert "Dense baseline accuracy: 0.9800" in "\n".join(md.splitlines()[:4])
     pngs = sorted((tmp_path / "plots").glob("*.png"))
     stems = {p.stem for p in pngs}
-    assert stems == {"equal_accuracy", "accuracy_vs_sparsity", "accuracy_vs_compression",
-                     "accuracy_vs_sim", "accuracy_vs_picky"}
-    # the report opens with the answer at equal accuracy, one table per budget
-    assert md.index("## The answer at equal accuracy") < md.index("## Results")
-    assert md.count("**Within ") == 3
+    assert stems == {"fronts", "equal_accuracy", "accuracy_vs_sparsity",
+                     "accuracy_vs_compression"}
+    for vector in ("pdf", "svg"):  # every plot also as vector graphics for print
+        assert {p.stem for p in (tmp_path / "plots").glob(f"*.{vector}")} == stems
+    assert (tmp_path / "plots" / "fronts.svg").read_bytes().lstrip().startswith(b"<?xml")
+    # the report opens with the answer (a sentence and the winners per budget), then the
+    # interactive fronts, then every pattern at equal accuracy
+    assert (md.index("## The answer") < md.index("report.html") <
+            md.index("## Every pattern at equal accuracy") < md.index("## Results"))
+    assert md.count("**Within ") == 6
+    assert page.index("sg-glance") < page.index("Every pattern at equal accuracy")
     # every table scrolls inside its own box: none sits bare in the page
     assert page.count("<table>") == page.count('<div class="wide"><table>') > 3
     assert ".wide{overflow-x:auto" in page
     for p in pngs:
         assert p.read_bytes().startswith(PNG) and p.stat().st_size > 5000
         assert f"(plots/{p.name})" in md
-    embedded = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    embedded = re.findall(r'<img [^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     assert sorted(base64.b64decode(e) for e in embedded) == sorted(p.read_bytes() for p in pngs)
-    assert not re.search(r'src="(?!data:)', page)
+    # nothing is fetched: no script from elsewhere, no image but the embedded ones
+    assert not re.search(r"<script[^>]* src=", page)
+    markup = re.sub(r"<script[^>]*>.*?</script>", "", page, flags=re.S)
+    assert "Plotly" not in markup and not re.search(r'src="(?!data:)', markup)
     assert paths["md"] == tmp_path / "report.md"
 
 

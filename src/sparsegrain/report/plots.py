@@ -1,5 +1,6 @@
-"""The trade-off plots as PNG and PDF bytes (matplotlib, Agg backend): accuracy against sparsity, against
-compression ratio, and against each accelerator's speedup and energy gain, Pareto fronts marked."""
+"""The trade-off plots as PNG, PDF and SVG bytes (matplotlib, Agg backend): small multiples of
+accuracy against each machine's gain, the best within each budget, accuracy against sparsity and
+against compression ratio, Pareto fronts marked."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 
 from ..core.files import write_atomic  # noqa: E402
 from .pareto import pareto_front  # noqa: E402
@@ -21,19 +22,23 @@ from .summary import Summary  # noqa: E402
 MARKERS = "osD^v<>phX*"
 
 
-#: what every plot is written as: PNG for screens and the HTML report, PDF (vector) for papers
-IMAGE_TYPES = ("png", "pdf")
+#: what every plot is written as: PNG for screens and the HTML report, PDF and SVG (vector) for
+#: papers and slides
+IMAGE_TYPES = ("png", "pdf", "svg")
+#: no date in a vector file, and SVG element ids from a fixed salt: the same figures give the
+#: same bytes
+_STAMPLESS = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}
 
 
 def to_images(fig: Figure) -> dict[str, bytes]:
-    """The figure as PNG (110 dpi) and PDF bytes, by type; the figure is closed. The PDF
-    carries no creation date, so the same figures give the same bytes."""
+    """The figure as PNG (110 dpi), PDF and SVG bytes, by type; the figure is closed."""
     out = {}
-    for kind in IMAGE_TYPES:
-        buf = io.BytesIO()
-        fig.savefig(buf, format=kind, dpi=110, bbox_inches="tight",
-                    metadata={"CreationDate": None} if kind == "pdf" else None)
-        out[kind] = buf.getvalue()
+    with plt.rc_context({"svg.hashsalt": "sparsegrain"}):
+        for kind in IMAGE_TYPES:
+            buf = io.BytesIO()
+            fig.savefig(buf, format=kind, dpi=110, bbox_inches="tight",
+                        metadata=_STAMPLESS.get(kind))
+            out[kind] = buf.getvalue()
     plt.close(fig)
     return out
 
@@ -44,7 +49,7 @@ def write_images(images: dict[str, bytes], out: str | Path, stem: str) -> dict[s
     return {kind: write_atomic(out, f"{stem}.{kind}", data) for kind, data in images.items()}
 
 
-def _style(summary: Summary) -> dict[str, tuple[str, str]]:
+def style_of(summary: Summary) -> dict[str, tuple[str, str]]:
     """(colour, marker) of every pattern, the same in every plot."""
     cmap = plt.get_cmap("tab10")
     return {p: (cmap(i % 10), MARKERS[i % len(MARKERS)]) for i, p in enumerate(summary.patterns)}
@@ -61,7 +66,7 @@ def accuracy_vs_sparsity(summary: Summary) -> dict[str, bytes]:
     """One line per pattern: the metric at each sparsity reached (N:M stays at 1 - N/M whatever
     the target)."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    style = _style(summary)
+    style = style_of(summary)
     for p in summary.patterns:
         pts = sorted((e.sparsity_actual, e.accuracy) for e in summary.entries if e.pattern == p)
         colour, marker = style[p]
@@ -73,9 +78,11 @@ def accuracy_vs_sparsity(summary: Summary) -> dict[str, bytes]:
     return to_images(fig)
 
 
-def _tradeoff(ax, summary: Summary, values: dict[int, float], xlabel: str, log: bool) -> None:
-    """Scatter entries at x = values[index], y = metric; Pareto front as a step line."""
-    style = _style(summary)
+def _tradeoff(ax, summary: Summary, values: dict[int, float], xlabel: str, log: bool,
+              annotate: bool = True) -> None:
+    """Scatter entries at x = values[index], y = metric, each labelled with its target sparsity
+    when ``annotate``; Pareto front as a step line."""
+    style = style_of(summary)
     entries = summary.entries
     idx = [i for i in values if math.isfinite(values[i])]
     for p in summary.patterns:
@@ -83,7 +90,7 @@ def _tradeoff(ax, summary: Summary, values: dict[int, float], xlabel: str, log: 
         if pts:
             colour, marker = style[p]
             ax.scatter(*zip(*pts), color=colour, marker=marker, label=p, s=30, zorder=3)
-    for i in idx:  # each point says its target sparsity
+    for i in idx if annotate else ():
         ax.annotate(f"{entries[i].sparsity:g}", (values[i], entries[i].accuracy), fontsize=6,
                     xytext=(3, 3), textcoords="offset points", color="dimgray")
     front = [idx[k] for k in pareto_front([values[i] for i in idx],
@@ -113,15 +120,53 @@ def accuracy_vs_compression(summary: Summary) -> dict[str, bytes]:
     return to_images(fig)
 
 
-def accuracy_vs_accelerator(summary: Summary, accel: str) -> dict[str, bytes]:
-    """Metric against modelled speedup and energy gain over dense, on one accelerator."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
-    for ax, what, label in ((axes[0], "speedup", "speedup over dense (cycles)"),
-                            (axes[1], "energy_gain", "energy gain over dense")):
-        values = {i: getattr(e, what).get(accel, math.nan) for i, e in enumerate(summary.entries)}
-        _tradeoff(ax, summary, values, label, log=True)
-        ax.set_title(f"{accel}: {summary.metric} vs {label}")
-    axes[1].legend(fontsize=8, ncol=2)
+def _budget_lines(ax, summary: Summary) -> None:
+    """A dotted line at each accuracy budget, labelled at the panel's right edge."""
+    sign = -1.0 if summary.higher_is_better else 1.0
+    for b in summary.budgets:
+        y = summary.dense.accuracy + sign * b / 100.0
+        ax.axhline(y, color="gray", linestyle=":", linewidth=0.9)
+        ax.annotate(f"-{b:g} pt", (1.0, y), xycoords=("axes fraction", "data"), ha="right",
+                    va="bottom", fontsize=6, color="gray")
+
+
+def fronts_grid(summary: Summary) -> dict[str, bytes]:
+    """Small multiples: per machine that gains something, accuracy against its speedup (top
+    row) and energy gain (bottom row), storage's compression first; Pareto fronts drawn, budget
+    lines marked, one shared legend."""
+    cols = ["storage", *(m for m in summary.machines if not dense_machine(summary, m))]
+    fig, axes = plt.subplots(2, len(cols), figsize=(3.2 * len(cols) + 0.6, 6.2), sharey=True,
+                             squeeze=False)
+    for j, m in enumerate(cols):
+        rows = ((("compression", "compression (best exact format)"),) if m == "storage" else
+                (("speedup", "speedup" + (" (measured)" if m in summary.measured else "")),
+                 ("energy_gain", "energy gain")))
+        for r in range(2):
+            ax = axes[r][j]
+            if r >= len(rows) or (r and not any(m in e.energy_gain for e in summary.entries)):
+                ax.set_axis_off()
+                continue
+            kind, label = rows[r]
+            values = {i: ((e.best_format or ("", math.nan))[1] if kind == "compression"
+                          else getattr(e, kind).get(m, math.nan))
+                      for i, e in enumerate(summary.entries)}
+            _tradeoff(ax, summary, values, label, log=True, annotate=False)
+            _budget_lines(ax, summary)
+            ax.set_title(m if r == 0 else "", fontsize=10)
+            ax.xaxis.label.set_size(8)
+            ax.tick_params(labelsize=7)
+            lo, hi = ax.get_xlim()
+            if hi < 3 * lo:  # a narrow span: a few evenly spaced ticks, not one per 1.5x step
+                ax.xaxis.set_major_locator(MaxNLocator(4))
+            first = j == 0 or (j == 1 and r == 1)  # the bottom row's first panel is column 1
+            ax.tick_params(labelleft=first)
+            if not first:
+                ax.set_ylabel("")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.01, 0.03), fontsize=7,
+               frameon=False, ncol=1 if axes[1][0].axison is False else 2)
+    fig.suptitle(f"{summary.model}: {summary.metric} against each machine's gain (budgets dotted)")
+    fig.tight_layout()
     return to_images(fig)
 
 
@@ -133,7 +178,7 @@ def equal_accuracy(summary: Summary) -> dict[str, bytes]:
     cols = [(k, m) for k, m in machines(summary)
             if k == "compression" or (k == "speedup" and not dense_machine(summary, m))]
     answers = {b: answer(summary, b) for b in summary.budgets}
-    style = _style(summary)
+    style = style_of(summary)
     fig, axes = plt.subplots(1, len(cols), figsize=(3.6 * len(cols), 3.6), squeeze=False)
     for ax, (kind, machine) in zip(axes[0], cols):
         for p in summary.patterns:
@@ -174,16 +219,13 @@ def dense_machine(summary: Summary, accel: str) -> bool:
 
 def all_plots(summary: Summary) -> dict[str, tuple[str, dict[str, bytes]]]:
     """File stem -> (title, image bytes by type) of every plot of the report."""
-    plots = {
+    return {
+        "fronts": ("Accuracy against each machine's gain, Pareto fronts and budgets",
+                   fronts_grid(summary)),
         "equal_accuracy": ("Best compression and speedup within each accuracy budget",
                            equal_accuracy(summary)),
         "accuracy_vs_sparsity": ("Accuracy vs sparsity per pattern", accuracy_vs_sparsity(summary)),
         "accuracy_vs_compression": ("Accuracy vs compression ratio",
                                     accuracy_vs_compression(summary)),
     }
-    for accel in summary.accelerators:
-        if not dense_machine(summary, accel):
-            plots[f"accuracy_vs_{accel}"] = (f"Accuracy vs modelled speedup and energy on {accel}",
-                                             accuracy_vs_accelerator(summary, accel))
-    return plots
 

@@ -16,6 +16,7 @@ from ..core.tables import markdown_table
 from ..experiments.config import DENSE
 from ..prune.allocation import ALLOCATIONS
 from . import budget
+from .interactive import glance_html
 from .pareto import pareto_front
 from .plots import all_plots, write_images
 from .summary import Entry, Summary
@@ -25,7 +26,8 @@ REPORT_MD, REPORT_HTML, PLOTS_DIR = "report.md", "report.html", "plots"
 
 @dataclass
 class ReportBlock:
-    """One piece of the report: ``kind`` is h1, h2, p, ul, table or img."""
+    """One piece of the report: ``kind`` is h1, h2, p, ul, table, img or glance (the
+    interactive charts: ``markup`` in the page, a pointer to it in Markdown)."""
 
     kind: str
     text: str = ""
@@ -35,6 +37,7 @@ class ReportBlock:
     #: a plot's bytes by image type (png, pdf)
     images: dict[str, bytes] | None = None
     stem: str = ""
+    markup: str = ""
 
 
 def _model_card(summary: Summary) -> list[ReportBlock]:
@@ -222,15 +225,65 @@ def answer_sentence(summary: Summary, b: float) -> str:
     return f"**Within {b:g} point(s) of dense** ({'; '.join(parts)})."
 
 
+def _flat(answers: dict[str, budget.PatternAnswer], cols: list[tuple[str, str]]
+          ) -> list[tuple[str, str]]:
+    """The machine columns that say nothing within a budget: 1.00x for every pattern."""
+    return [c for c in cols if c[0] != "compression" and all(
+        r is None or abs(r.value - 1.0) < 5e-3 for r in (budget._reach(a, *c) for a in answers.values()))]
+
+
+def _folded(flat: list[tuple[str, str]]) -> list[ReportBlock]:
+    if not flat:
+        return []
+    return [ReportBlock("p", "Not shown, 1.00x for every pattern within the budget (the machine "
+                        "gains nothing from these zeros, or every layer stayed dense): "
+                        + ", ".join(_label(k, m) for k, m in flat) + ".")]
+
+
+def winners_table(summary: Summary, b: float) -> ReportBlock:
+    """Within budget ``b``, the pattern that goes furthest on each machine and objective: its
+    sparsity there and its figure (compression, speedup or energy gain over dense)."""
+    answers = budget.answer(summary, b)
+    cols = budget.machines(summary)
+    flat = _flat(answers, cols)
+    body = []
+    for kind, machine in cols:
+        if (kind, machine) in flat:
+            continue
+        reached = [(p, r) for p, a in answers.items() if (r := budget._reach(a, kind, machine))]
+        if not reached:
+            continue
+        p, r = max(reached, key=lambda pr: (pr[1].value, -pr[1].sparsity))
+        body.append([machine, {"compression": "compression", "speedup": "speedup",
+                               "energy_gain": "energy gain"}[kind], p,
+                     f"{r.sparsity:.1%}" + ("~" if r.interpolated else ""), _reach_cell(r, kind)])
+    return ReportBlock("table", head=["on", "best", "pattern", "sparsity", "reaches"], body=body)
+
+
+def answer_first(summary: Summary) -> list[ReportBlock]:
+    """The report's opening: per budget, the answer in one sentence and the winning pattern on
+    each machine and objective; then the interactive fronts (the HTML page only)."""
+    sign = "below" if summary.higher_is_better else "above"
+    out = [ReportBlock("h2", "The answer"),
+           ReportBlock("p", f"Budgets are points of {summary.metric} {sign} dense "
+                       f"({summary.dense.accuracy:.4f}); each winner is the pattern that goes "
+                       "furthest on that machine without leaving the budget (`~`: between two "
+                       "measured points, interpolated).")]
+    for b in summary.budgets:
+        out += [ReportBlock("p", answer_sentence(summary, b)), winners_table(summary, b)]
+    out.append(ReportBlock("glance", "Every point on every machine: point at one for its "
+                           "figures; the boxes toggle machines, patterns and budgets",
+                           markup=glance_html(summary)))
+    return out
+
+
 def equal_accuracy(summary: Summary) -> list[ReportBlock]:
-    """The answer at equal accuracy: per budget, each pattern's best on every machine, and
-    its ratio to unstructured and to block at the same budget."""
+    """Every pattern within each budget: its best on every machine, and its ratio to
+    unstructured and to block at the same budget."""
     cols = budget.machines(summary)
     refs = budget.references(summary)
-    sign = "below" if summary.higher_is_better else "above"
-    out = [ReportBlock("h2", "The answer at equal accuracy"),
-           ReportBlock("p", f"Within each budget (points of {summary.metric} {sign} dense, "
-                       f"{summary.dense.accuracy:.4f}), the highest sparsity each pattern keeps and "
+    out = [ReportBlock("h2", "Every pattern at equal accuracy"),
+           ReportBlock("p", "Within each budget, the highest sparsity each pattern keeps and "
                        "the best compression (exact formats), speedup and energy gain it reaches "
                        "on each machine without leaving the budget. `~`: interpolated linearly "
                        "along sparsity between the last point inside the budget and the first "
@@ -238,21 +291,14 @@ def equal_accuracy(summary: Summary) -> list[ReportBlock]:
                        "`–`: the machine has no figure for the pattern.")]
     for b in summary.budgets:
         answers = budget.answer(summary, b)
-        out.append(ReportBlock("p", answer_sentence(summary, b)))
-        flat = [c for c in cols if c[0] != "compression" and all(
-            r is None or abs(r.value - 1.0) < 5e-3
-            for r in (budget._reach(a, *c) for a in answers.values()))]
+        flat = _flat(answers, cols)
         shown = [c for c in cols if c not in flat]
         head = ["pattern", "sparsity", *(_label(k, m) for k, m in shown)]
         body = [[p, _reach_cell(a.sparsity, "sparsity"),
                  *(_reach_cell(budget._reach(a, k, m), k) for k, m in shown)]
                 for p, a in answers.items()]
-        out += [ReportBlock("table", head=head, body=body)]
-        if flat:
-            out.append(ReportBlock("p", "Not shown, 1.00x for every pattern within the budget "
-                                   "(the machine gains nothing from these zeros, or every layer "
-                                   "stayed dense): " + ", ".join(_label(k, m) for k, m in flat)
-                                   + "."))
+        out += [ReportBlock("p", f"**Within {b:g} point(s) of dense**"),
+                ReportBlock("table", head=head, body=body), *_folded(flat)]
         if refs:
             rcols = [c for c in shown if c[0] != "energy_gain"]
             rhead = ["pattern", *(f"{_label(k, m)} vs {name}" for k, m in rcols for name in refs)]
@@ -269,6 +315,7 @@ def blocks(summary: Summary, config: dict[str, Any] | None = None) -> list[Repor
     """The report's content, in order: the answer at equal accuracy first."""
     cfg = config or {}
     out = _baseline(summary)
+    out += answer_first(summary)
     out += equal_accuracy(summary)
     out.append(_settings(summary, cfg))
     out += _results(summary)
@@ -440,6 +487,9 @@ def to_markdown(blocks: list[ReportBlock]) -> str:
                                     [[md_text(str(c)) for c in r] for r in b.body])
         elif b.kind == "img":
             lines.append(f"![{md_text(b.text).replace(']', '')}]({PLOTS_DIR}/{b.stem}.png)")
+        elif b.kind == "glance":
+            lines.append(f"{md_text(b.text)}: in [{REPORT_HTML}]({REPORT_HTML}); drawn still in "
+                         f"[{PLOTS_DIR}/fronts.png]({PLOTS_DIR}/fronts.png).")
         lines.append("")
     return "\n".join(lines)
 
@@ -467,11 +517,18 @@ CSS = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1
        "table{border-collapse:collapse;font-size:0.85em}td,th{border:1px solid #ccc;"
        "padding:2px 6px;text-align:right}th{background:#eee;position:sticky;top:0}"
        "td:first-child,th:first-child{position:sticky;left:0;background:#fafafa;text-align:left}"
-       "img{max-width:100%}")
+       "img{max-width:100%}"
+       ".sg-controls{display:flex;flex-wrap:wrap;gap:0.5em;font-size:0.85em}"
+       ".sg-toggles{border:1px solid #ccc;padding:2px 8px}.sg-toggles label{margin-right:0.8em;"
+       "white-space:nowrap}.sg-swatch{display:inline-block;width:0.8em;height:0.8em;"
+       "margin:0 0.25em;border-radius:50%}.sg-note{color:#555;font-size:0.9em}"
+       ".sg-grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));"
+       "gap:0.5em}.sg-chart{min-width:0}")
 
 
 def to_html(blocks: list[ReportBlock], title: str) -> str:
-    """A self-contained HTML page: every image embedded as a base64 data URI."""
+    """A self-contained HTML page: every image embedded as a base64 data URI, the interactive
+    charts' library inline (it works with no network)."""
     body: list[str] = []
     for b in blocks:
         if b.kind in ("h1", "h2", "p"):
@@ -488,6 +545,8 @@ def to_html(blocks: list[ReportBlock], title: str) -> str:
             body.append(f"<figure><img alt=\"{html.escape(b.text)}\" "
                         f"src=\"data:image/png;base64,{data}\"><figcaption>"
                         f"{html.escape(b.text)}</figcaption></figure>")
+        elif b.kind == "glance":
+            body.append(f"<p class=\"sg-note\">{html.escape(b.text)}.</p>{b.markup}")
     return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}"
             f"</title><style>{CSS}</style></head><body>{''.join(body)}</body></html>\n")
 

@@ -9,9 +9,13 @@ from ..experiments.config import SweepConfig
 from ..experiments.point import accelerator_params
 from ..experiments.store import STORE_NAME, ResultStore
 from ..experiments.sweep import sweep_keys
+from . import browser
 from .budget import DEFAULT_BUDGETS, check_budgets
 from .render import write_report
 from .summary import Summary, summarize
+
+#: the page's screenshot, beside it
+SCREENSHOT = "report.png"
 
 
 def store_path(out: str | Path) -> Path:
@@ -51,15 +55,19 @@ def load_summary(out: str | Path, config: SweepConfig | None = None
 
 def report_sweep(
     out: str | Path, config: SweepConfig | None = None,
-    budgets: tuple[float, ...] = DEFAULT_BUDGETS,
+    budgets: tuple[float, ...] = DEFAULT_BUDGETS, screenshot: bool = False,
 ) -> tuple[Summary, dict[str, Path]]:
     """Write the report of sweep ``config`` (default: the last sweep recorded in the store of
     folder ``out``) into ``out``, its equal-accuracy answer at ``budgets`` (points of the
-    metric); returns its summary and the written paths."""
+    metric), and with ``screenshot`` ``report.png``, the page's top as Chromium shows it;
+    returns its summary and the written paths."""
     budgets = check_budgets(budgets)
     store_path(out)  # no store: the error before the folder's lock is taken
     with FolderLock(out, "sparsegrain report"):
         summary, config = load_summary(out, config)
         summary.budgets = budgets
         settings = {**config.to_dict(), "accelerator_params": accelerator_params(config)}
-        return summary, write_report(summary, out, settings)
+        paths = write_report(summary, out, settings)
+        if screenshot:
+            paths["screenshot"] = browser.screenshot(paths["html"], Path(out) / SCREENSHOT)
+        return summary, paths
