@@ -9,7 +9,15 @@ import pytest
 import torch
 
 from sparsegrain import workloads
-from sparsegrain.experiments import DENSE, Pruning, ResultStore, SweepConfig, parallel, run_sweep
+from sparsegrain.experiments import (
+    DENSE,
+    Pruning,
+    ResultStore,
+    SweepConfig,
+    parallel,
+    run_sweep,
+    sweep,
+)
 from sparsegrain.formats import FORMATS
 from sparsegrain.hardware import ACCELERATORS
 
@@ -127,8 +135,40 @@ def test_a_sweep_parses_each_pattern_string_once(tmp_path: Path,
 def test_the_sweep_logs_its_progress_beside_its_store(tiny) -> None:
     out, run = tiny
     lines = (out / "sweep.log").read_text().splitlines()
-    assert lines[0].endswith("sweep of 3 point(s) to measure")
+    start = next(i for i, ln in enumerate(lines) if ln.endswith("sweep of 3 point(s) to measure"))
+    # before it, only the dense model's training (when this run trained it)
+    assert all("training the dense digits-cnn: step" in ln for ln in lines[:start])
+    lines = lines[start:]
     done = [ln for ln in lines if " done (" in ln]
     assert [ln.split()[2] for ln in done] == ["1/3", "2/3", "3/3"]
     assert done[-1].endswith("about 0 s left") and lines[-1].endswith("sweep done")
     assert any(": fine-tuning" in ln or "pruning" in ln for ln in lines)  # the stages, too
+
+
+def test_training_the_dense_model_shows_progress_on_console_and_in_the_log(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first use trains the dense model: its steps reach the console (lines, not a terminal)
+    and the sweep's log, with the time left, before the sweep's own lines."""
+    import io
+
+    from rich.console import Console
+
+    from sparsegrain.core import progress
+
+    monkeypatch.setenv("SPARSEGRAIN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(progress, "EVERY_S", 0.0)  # every step heard: the test need not wait
+    monkeypatch.setattr(sweep, "STEP_EVERY_S", 0.0)
+    monkeypatch.setattr(workloads.images.ImageClassifier, "epochs", 1)
+    monkeypatch.setattr(workloads.models, "_LOADED", {})
+    text = io.StringIO()
+    cfg = SweepConfig(patterns=("unstructured",), sparsities=(0.5,), accelerators=(),
+                      formats=("csr",), pruning=Pruning(steps=2), cpu_batch=0)
+    run_sweep(cfg, tmp_path / "out", console=Console(file=text, width=120))
+    total = -(-1297 // 64)  # one epoch of 64-image batches over the 1,297 training digits
+    said = text.getvalue()
+    assert "loading digits-cnn" in said
+    assert f"training the dense digits-cnn: step {total}/{total}, about 0 s left" in said
+    log = (tmp_path / "out" / "sweep.log").read_text().splitlines()
+    first = next(i for i, ln in enumerate(log) if "sweep of" in ln)
+    assert first >= 1 and all("training the dense digits-cnn: step" in ln for ln in log[:first])
+    assert "pruning, fine-tuning: step 2/2" in "\n".join(log[first:])

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..core import progress
 from ..core.hooks import module_inputs
 from ..core.timing import interleaved_samples, spread
 from ..deploy import sparsify
@@ -122,7 +123,8 @@ def _measure_point(spec: Workload, cfg: SweepConfig, pattern: str, sparsity: flo
     model = spec.fresh_model().to(device)
     say("pruning")
     t0 = time.perf_counter()
-    masks, left_dense = prune(spec, model, cfg, pattern, sparsity, targets)
+    with progress.listening(lambda text: say(f"pruning, {text}")):
+        masks, left_dense = prune(spec, model, cfg, pattern, sparsity, targets)
     prune_s = time.perf_counter() - t0
     say("evaluating")
     metric, metrics = spec.measure(model)

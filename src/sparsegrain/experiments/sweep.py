@@ -13,8 +13,10 @@ point are committed together, so an interrupted sweep resumes at the point it wa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from ..core import progress
 from ..core.files import FolderLock
 from ..formats import FORMATS, format_spec, parse_format
 from ..workloads.workload import Workload, load_workload
@@ -101,22 +104,43 @@ def run_sweep(
     check_options(workers, ray)
     # built before anything else runs, at the thread count the user's own script would have:
     # workers get these very weights (see :mod:`.parallel`), never a rebuilt model
-    spec = workload if workload is not None else load_workload(cfg.model)
-    cfg = resolve(cfg, spec)
     console = console or Console(stderr=True, emoji=False)
+    heard: list[tuple[str, str]] = []  # the loading's progress, for the log once it exists
+    spec = workload if workload is not None else _load(cfg.model, console, heard)
+    cfg = resolve(cfg, spec)
     threads = torch.get_num_threads()
     # Small models train several times faster on one thread than on two contended ones.
     torch.set_num_threads(1)
     try:
         runner = make_runner(spec, cfg, workers, ray, device, named=workload is None)
         with FolderLock(out, "sparsegrain tradeoff"):
-            return _run(spec, cfg, Path(out), resume, force, console, start, runner)
+            return _run(spec, cfg, Path(out), resume, force, console, start, runner, heard)
     finally:
         torch.set_num_threads(threads)
 
 
+def _load(name: str, console: Console, heard: list[tuple[str, str]]) -> Workload:
+    """The workload ``name``, the progress of its loading (a built-in model's dense training on
+    first use) shown live on a terminal, else as lines, and kept in ``heard`` with its time."""
+    console.print(f"loading {name} (a built-in model trains on first use, then is cached)",
+                  highlight=False)
+    with contextlib.ExitStack() as stack:
+        status = stack.enter_context(console.status(f"loading {name}")) if console.is_terminal \
+            else None
+
+        def hear(text: str) -> None:
+            heard.append((time.strftime(STAMP), text))
+            if status is not None:
+                status.update(text)
+            else:
+                console.print(text, highlight=False)
+
+        stack.enter_context(progress.listening(hear))
+        return load_workload(name)
+
+
 def _run(spec: Any, cfg: SweepConfig, out: Path, resume: bool, force: bool, console: Console,
-         start: float, runner: Any) -> SweepRun:
+         start: float, runner: Any, heard: list[tuple[str, str]]) -> SweepRun:
     with open_store(out, cfg.fingerprint(), cfg.to_dict(), resume, force) as store:
         points = cfg.points()
         keys = {p: point_keys(cfg, *p) for p in points}
@@ -125,7 +149,7 @@ def _run(spec: Any, cfg: SweepConfig, out: Path, resume: bool, force: bool, cons
         todo = [p for p in points if not store.has(k for k in keys[p].values() if k not in waiting)]
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
-        log = SweepLog(out / LOG_NAME, len(todo))
+        log = SweepLog(out / LOG_NAME, len(todo), heard)
         with Progress(*columns, console=console, transient=False) as bar:
             task = bar.add_task("sweep", total=len(todo))
 
@@ -168,21 +192,30 @@ def _run(spec: Any, cfg: SweepConfig, out: Path, resume: bool, force: bool, cons
 LOG_NAME = "sweep.log"
 
 
+#: the log's time stamps
+STAMP = "%Y-%m-%d %H:%M:%S"
+#: seconds between two logged steps of one training loop (the bar shows every one)
+STEP_EVERY_S = 30.0
+
+
 class SweepLog:
     """The progress a terminal shows, as lines in ``OUT/sweep.log`` (for a sweep whose output is
-    not a terminal, or is watched from elsewhere): each stage a point enters (the same text at
-    most once), each point done with the time left; after the first point, an estimate of the
-    whole sweep, also returned to be printed."""
+    not a terminal, or is watched from elsewhere): what ``earlier`` heard while the model loaded,
+    each stage a point enters (the same text at most once, training steps at most every
+    :data:`STEP_EVERY_S`), each point done with the time left; after the first point, an
+    estimate of the whole sweep, also returned to be printed."""
 
-    def __init__(self, path: Path, total: int) -> None:
+    def __init__(self, path: Path, total: int, earlier: Sequence[tuple[str, str]] = ()) -> None:
         self.path, self.total, self.done, self.estimated = path, total, 0, False
-        self.start, self.last = time.perf_counter(), ""
+        self.start, self.last, self.step_at = time.perf_counter(), "", -STEP_EVERY_S
+        for stamp, text in earlier:
+            self._write(text, stamp)
         self._write(f"sweep of {total} point(s) to measure")
 
-    def _write(self, text: str) -> None:
+    def _write(self, text: str, stamp: str | None = None) -> None:
         """Append one line (O_APPEND: whole lines even with a reader watching; O_NOFOLLOW: a
         link put in the log's place is refused, not written through)."""
-        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n".encode()
+        line = f"{stamp or time.strftime(STAMP)} {text}\n".encode()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         try:
             os.write(fd, line)
@@ -190,9 +223,15 @@ class SweepLog:
             os.close(fd)
 
     def stage(self, text: str) -> None:
-        if text != self.last:
-            self.last = text
-            self._write(text)
+        if text == self.last:
+            return
+        self.last = text
+        if ": step " in text:
+            now = time.perf_counter()
+            if now - self.step_at < STEP_EVERY_S:
+                return
+            self.step_at = now
+        self._write(text)
 
     def point_done(self, label: str, pruned: bool) -> str | None:
         """Log a finished point; after the first pruned one (the dense baseline fine-tunes

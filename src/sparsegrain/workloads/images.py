@@ -107,14 +107,16 @@ class ImageClassifier(ModelSpec):
             model.load_state_dict(state)
         else:
             steps = self.epochs * -(-len(self.x_train) // self.batch)
-            self._train(model, steps, self.lr, None)
+            self._train(model, steps, self.lr, None, what=f"training the dense {self.name}")
             save_atomic(model.state_dict(), path)
         return model.eval()
 
     def _train(
-        self, model: nn.Module, steps: int, lr: float, callback: Callable[[int], None] | None
+        self, model: nn.Module, steps: int, lr: float, callback: Callable[[int], None] | None,
+        what: str = "fine-tuning",
     ) -> None:
-        """Adam on shuffled minibatches (seeded), ``callback(step)`` after each optimizer step."""
+        """Adam on shuffled minibatches (seeded), ``callback(step)`` after each optimizer step;
+        progress told as ``what``."""
         g = torch.Generator().manual_seed(1)
         batches = self._batches(g)
 
@@ -125,7 +127,8 @@ class ImageClassifier(ModelSpec):
             return nn.functional.cross_entropy(model(self.x_train[idx].to(dev)),
                                                self.y_train[idx].to(dev))
 
-        train_steps(model, torch.optim.Adam(model.parameters(), lr=lr), steps, loss_at, callback)
+        train_steps(model, torch.optim.Adam(model.parameters(), lr=lr), steps, loss_at, callback,
+                    what=what)
 
     def _batches(self, g: torch.Generator) -> Iterator[torch.Tensor]:
         """Indices of shuffled minibatches, reshuffled when an epoch runs out."""

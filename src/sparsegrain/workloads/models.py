@@ -34,6 +34,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..core import progress
 from ..core.files import write_atomic
 from ..core.registry import Registry
 from ..prune import Gradual, PruneConfig
@@ -51,12 +52,14 @@ register = MODELS.register
 def train_steps(
     model: nn.Module, optimizer: torch.optim.Optimizer, steps: int,
     loss_at: Callable[[int], torch.Tensor], callback: Callable[[int], None] | None = None,
-    train_mode: bool = True,
+    train_mode: bool = True, what: str = "fine-tuning",
 ) -> None:
-    """The one fine-tuning loop of the models: ``steps`` optimizer steps on ``loss_at(step)``,
-    ``callback(step)`` after each (where the pruner updates its masks); the model is left in
-    eval mode. ``train_mode=False`` keeps BatchNorm statistics and dropout frozen."""
+    """The one training loop of the models: ``steps`` optimizer steps on ``loss_at(step)``,
+    ``callback(step)`` after each (where the pruner updates its masks), progress told as
+    ``what`` (:mod:`sparsegrain.core.progress`); the model is left in eval mode.
+    ``train_mode=False`` keeps BatchNorm statistics and dropout frozen."""
     model.train(train_mode)
+    tick = progress.steps(what, steps)
     for step in range(steps):
         loss = loss_at(step)
         optimizer.zero_grad()
@@ -64,6 +67,7 @@ def train_steps(
         optimizer.step()
         if callback is not None:
             callback(step)
+        tick(step + 1)
     model.eval()
 
 
