@@ -6,7 +6,7 @@
   const data = JSON.parse(document.getElementById("sg-data").textContent);
   const root = document.getElementById("sg-glance");
   const state = {
-    kind: "speedup",
+    kind: "speedup", near: true,
     panels: new Set(data.panels.map((p) => p.key)),
     patterns: new Set(data.patterns.map((p) => p.name)),
     budgets: new Set(data.budgets.map((b) => b.points)),
@@ -40,19 +40,39 @@
     return box;
   }
 
-  function kindSwitch() {
+  // a choice of one among options: sets state[field] and redraws
+  function choice(title, field, options) {
     const box = element("fieldset", { class: "sg-toggles" });
-    box.appendChild(element("legend", {}, "machines' axis"));
-    [["speedup", "speedup"], ["energy_gain", "energy gain"]].forEach(([kind, text]) => {
+    box.appendChild(element("legend", {}, title));
+    options.forEach(([value, text]) => {
       const lab = element("label");
-      const input = element("input", { type: "radio", name: "sg-kind", value: kind });
-      input.checked = kind === state.kind;
-      input.addEventListener("change", () => { state.kind = kind; draw(); });
+      const input = element("input", { type: "radio", name: "sg-" + field, value: String(value) });
+      input.checked = value === state[field];
+      input.addEventListener("change", () => { state[field] = value; draw(); });
       lab.appendChild(input);
       lab.appendChild(document.createTextNode(text));
       box.appendChild(lab);
     });
     return box;
+  }
+
+  // round gains for a log axis's ticks: at most seven, each read as "2x"
+  const NICE = [0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 150,
+    200, 300, 500, 700, 1000];
+  function ticks(values) {
+    if (!values.length) return {};
+    const lo = Math.min(...values) / 1.05, hi = Math.max(...values) * 1.05;
+    let vals = NICE.filter((v) => v >= lo && v <= hi);
+    while (vals.length > 7) vals = vals.filter((_, i) => i % 2 === 0);
+    if (vals.length < 2) return {};  // a narrow span: the library's own ticks
+    return { tickvals: vals, ticktext: vals.map((v) => v + "x") };
+  }
+
+  // the metric's range near the budgets: from dense to four times the widest budget below it
+  function nearRange() {
+    const widest = Math.max(...data.budgets.map((b) => Math.abs(b.y - data.dense)), 0.005);
+    const lo = data.dense - 4 * widest, hi = data.dense + 0.6 * widest;
+    return data.higher_is_better ? [lo, hi] : [data.dense - 0.6 * widest, data.dense + 4 * widest];
   }
 
   // indices of the points on the front (gain and metric both better), as pareto_front decides
@@ -100,21 +120,26 @@
       line: { color: "black", width: 1, shape: "hv" },
       marker: { size: 15, color: "rgba(0,0,0,0)", line: { color: "black", width: 1.2 } },
     });
-    const lines = [{ y: data.dense, text: "dense", dash: "dash" }].concat(
+    const lines = [{ y: data.dense, text: "dense", dash: "dash", left: true }].concat(
       data.budgets.filter((b) => state.budgets.has(b.points))
-        .map((b) => ({ y: b.y, text: "-" + b.points + " pt", dash: "dot" })));
+        .map((b) => ({ y: b.y, text: (data.higher_is_better ? "-" : "+") + b.points + " pt",
+          dash: "dot" })));
+    const xs = traces.flatMap((t) => t.x);
     return {
       traces: traces,
       layout: {
         title: { text: panel.title, font: { size: 14 }, x: 0.01, xanchor: "left" }, height: 330, showlegend: false,
         margin: { l: 55, r: 10, t: 35, b: 45 },
-        xaxis: { type: "log", title: { text: axis }, ticksuffix: "x", exponentformat: "none" },
-        yaxis: { title: { text: data.metric } },
+        xaxis: Object.assign({ type: "log", title: { text: axis }, ticksuffix: "x",
+          exponentformat: "none" }, ticks(xs)),
+        yaxis: state.near ? { title: { text: data.metric }, range: nearRange() }
+          : { title: { text: data.metric }, autorange: true },
         shapes: lines.map((l) => ({
           type: "line", xref: "paper", x0: 0, x1: 1, y0: l.y, y1: l.y,
           line: { color: "#666", width: 1, dash: l.dash } })),
         annotations: lines.map((l) => ({
-          xref: "paper", x: 1, xanchor: "right", y: l.y, yanchor: "bottom", text: l.text,
+          xref: "paper", x: l.left ? 0 : 1, xanchor: l.left ? "left" : "right", y: l.y,
+          yanchor: "bottom", text: l.text,
           showarrow: false, font: { size: 10, color: "#666" } })),
       },
     };
@@ -139,7 +164,10 @@
     state.patterns, (p) => p.key));
   controls.appendChild(toggles("budgets", data.budgets.map((b) => ({ key: b.points })),
     state.budgets, (b) => b.key + " pt"));
-  controls.appendChild(kindSwitch());
+  controls.appendChild(choice("machines' axis", "kind",
+    [["speedup", "speedup"], ["energy_gain", "energy gain"]]));
+  controls.appendChild(choice(data.metric + " shown", "near",
+    [[true, "near the budgets"], [false, "every point"]]));
   root.appendChild(controls);
   data.panels.forEach((panel) => {
     charts[panel.key] = element("div", { class: "sg-chart", "data-panel": panel.key });

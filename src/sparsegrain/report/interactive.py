@@ -32,8 +32,9 @@ DATA_ID, ROOT_ID = "sg-data", "sg-glance"
 def panels(summary: Summary) -> list[dict[str, Any]]:
     """One chart per machine that gains something (storage first): its key, title and the
     figures it can show, as (kind, axis label)."""
-    out: list[dict[str, Any]] = [{"key": "storage", "title": "storage (best exact format)",
-                                  "kinds": [["compression", "compression over 16-bit dense"]]}]
+    out: list[dict[str, Any]] = [{"key": "storage", "title": "storage",
+                                  "kinds": [["compression", "compression over 16-bit dense "
+                                                            "(best exact format)"]]}]
     for m in summary.machines:
         if dense_machine(summary, m):
             continue

@@ -126,7 +126,7 @@ def _budget_lines(ax, summary: Summary) -> None:
     for b in summary.budgets:
         y = summary.dense.accuracy + sign * b / 100.0
         ax.axhline(y, color="gray", linestyle=":", linewidth=0.9)
-        ax.annotate(f"-{b:g} pt", (1.0, y), xycoords=("axes fraction", "data"), ha="right",
+        ax.annotate(f"{'-' if summary.higher_is_better else '+'}{b:g} pt", (1.0, y), xycoords=("axes fraction", "data"), ha="right",
                     va="bottom", fontsize=6, color="gray")
 
 
