@@ -417,12 +417,13 @@ def _reproduce(name: str, out: Path | None, overwrite: bool, as_json: bool, **op
     if as_json:
         print(json.dumps({"study": name, "files": [str(p) for p in paths], "rows": study.rows}, indent=1))
         return
-    table = Table(title=study.title)
-    for col in study.table_columns:
-        table.add_column(col, justify="left" if col in ("layer", "pattern") else "right")
-    for row in study.rows:
-        table.add_row(*(cell(row.get(c, "")) for c in study.table_columns))
-    console.print(table)
+    for title, columns, rows in [(study.title, study.table_columns, study.rows), *study.tables]:
+        table = Table(title=title)
+        for col in columns:
+            table.add_column(col, justify="left" if col in ("layer", "pattern") else "right")
+        for row in rows:
+            table.add_row(*(cell(row.get(c, "")) for c in columns))
+        console.print(table)
     for paragraph in study.summary:
         console.print(paragraph, highlight=False)
     console.print(f"wrote {', '.join(str(p) for p in paths)}", highlight=False)

@@ -52,3 +52,37 @@ def test_existing_report_is_kept_without_overwrite(tmp_path):
     out = runner.invoke(app, ["reproduce", "eie", "--layers", "NT-We", "--out", str(tmp_path)])
     assert out.exit_code == 2 and "overwrite" in out.output
     assert (tmp_path / "eie.md").read_text() == "mine"
+
+
+def test_the_published_tables_give_the_papers_headlines() -> None:
+    """Table IV's own EIE times (at 0.600 W) against its platforms give the paper's geometric
+    means: 193.9x / 13.2x / 314x faster (Fig. 6 rounds to 189x, 13x, 307x) and, with Deep
+    Compression's powers, 24,537x / 3,527x / 2,758x more efficient (the paper: 24,000x, 3,400x,
+    2,700x)."""
+    from sparsegrain.studies.eie import _reference_rows, against_platforms, published
+
+    data = published()
+    rows = [{"layer": n, **against_platforms(n, t, t * 0.6)}
+            for n, t in zip(data["layers"], data["eie"]["actual_us"])]
+    sim, table, head = _reference_rows(rows)
+    assert sim == {**table, "layer": sim["layer"]}  # the same EIE figures both ways
+    assert table["over_cpu_dense_b1"] == pytest.approx(193.9, abs=0.05)
+    assert table["over_gpu_dense_b1"] == pytest.approx(13.2, abs=0.05)
+    assert table["eff_cpu_dense"] == pytest.approx(24_537, abs=1)
+    for key in ("over_cpu_dense_b1", "over_gpu_dense_b1", "over_mgpu_dense_b1", "eff_cpu_dense",
+                "eff_gpu_dense", "eff_mgpu_dense"):
+        assert abs(table[key] / head[key] - 1) < 0.04, key  # the paper's are rounded labels
+
+
+@pytest.mark.slow
+def test_simulated_eie_lands_within_15_percent_of_the_papers_headlines() -> None:
+    """The nine layers simulated (random weights at the published densities): speedup over the
+    paper's CPU and GPU and energy efficiency over its CPU within 15 % of 189x, 13x, 24,000x."""
+    from sparsegrain.studies.eie import _reference_rows, against_platforms, run_eie_study
+
+    runs = run_eie_study(sweeps=False)
+    rows = [{"layer": r.layer, **against_platforms(r.layer, r.actual_us, r.energy_uj)}
+            for r in runs]
+    sim, _, head = _reference_rows(rows)
+    for key in ("over_cpu_dense_b1", "over_gpu_dense_b1", "eff_cpu_dense"):
+        assert abs(sim[key] / head[key] - 1) <= 0.15, (key, sim[key], head[key])

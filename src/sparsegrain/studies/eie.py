@@ -12,10 +12,13 @@ import json
 import os
 import warnings
 from dataclasses import dataclass, field
+from functools import cache
+from importlib.resources import files
 from typing import Annotated, Any
 
 import numpy as np
 import torch
+import yaml
 
 from ..core.timing import interleaved_ms
 from ..hardware import EnergyTable, simulate
@@ -35,6 +38,41 @@ PE_SWEEP_LAYERS = ("Alex-8", "VGG-8", "NT-We", "NT-Wd", "NT-LSTM")
 QUICK_LAYERS = ("Alex-8", "NT-We", "NT-LSTM")
 #: SPEC 4.1 / the fc8 data's README: Table IV's Alex-8 times (real weights and input), seconds
 PUBLISHED_ALEX8 = {"actual": 9.9e-6, "theoretical": 8.9e-6}
+#: the platforms of EIE's Table IV, as the published data names them, and how tables show them
+PLATFORMS = {"cpu": "CPU", "gpu": "GPU", "mgpu": "mGPU"}
+
+
+@cache
+def published() -> dict[str, Any]:
+    """The EIE paper's platform times, Deep Compression's powers and the headline figures
+    (``eie_published.yaml`` beside this module, every figure with its source)."""
+    return yaml.safe_load(files(__package__).joinpath("eie_published.yaml").read_text("utf-8"))
+
+
+def platform_power_w(key: str, layer: str) -> float:
+    """Watts of platform ``key`` (``cpu_dense``) on ``layer``: Deep Compression's Table 9 where
+    it lists the layer; else (the NeuralTalk layers) the geometric mean of its six published
+    powers, an assumption: the table gives no NeuralTalk powers."""
+    pw = published()["power_w"]
+    if layer in pw["layers"]:
+        return float(pw[key][pw["layers"].index(layer)])
+    return geomean([float(v) for v in pw[key]])
+
+
+def against_platforms(layer: str, eie_us: float, eie_uj: float) -> dict[str, float]:
+    """EIE at ``eie_us`` and ``eie_uj`` on ``layer`` against each published platform: speedup
+    (``over_cpu_dense_b1``: the platform's Table IV time over EIE's) and, at batch 1, energy
+    efficiency (``eff_cpu_dense``: the platform's time x its power over EIE's energy), as the
+    paper's section VI defines them."""
+    data = published()
+    i = data["layers"].index(layer)
+    out = {}
+    for key, times in data["times_us"].items():
+        out[f"over_{key}"] = times[i] / eie_us
+        if key.endswith("_b1"):
+            platform = key.removesuffix("_b1")
+            out[f"eff_{platform}"] = times[i] * platform_power_w(platform, layer) / eie_uj
+    return out
 
 
 @dataclass
@@ -105,18 +143,19 @@ def measure_eie_layer(layer: LayerShape, seed: int, depths: tuple[int, ...], pes
 
 
 def run_eie_study(quick: bool = False, seed: int = 0, energy_table: str | None = None,
-                  layers: list[str] | None = None) -> list[EIELayerResult]:
-    """The nine layers (three with ``quick``, or those named), their depth and PE sweeps."""
+                  layers: list[str] | None = None, sweeps: bool = True) -> list[EIELayerResult]:
+    """The nine layers (three with ``quick``, or those named), and with ``sweeps`` their depth
+    and PE sweeps."""
     table = EnergyTable.load(energy_table)
     catalog = {lay.name: lay for lay in get_network("eie")}
     names = layers or (list(QUICK_LAYERS) if quick else list(catalog))
     unknown = [n for n in names if n not in catalog]
     if unknown:
         raise ValueError(f"unknown EIE layer {', '.join(unknown)}; valid: {', '.join(catalog)}")
-    depths = (2, 8, 32) if quick else DEPTHS
+    depths = ((2, 8, 32) if quick else DEPTHS) if sweeps else ()
     runs = []
     for i, name in enumerate(progress(names, "EIE layers")):
-        sweep = name in PE_SWEEP_LAYERS
+        sweep = sweeps and name in PE_SWEEP_LAYERS
         pes = ((1, 4, 16, 64) if quick else PE_COUNTS) if sweep else ()
         runs.append(measure_eie_layer(catalog[name], seed + i, depths, pes, table))
     return runs
@@ -140,12 +179,15 @@ def eie(quick: Quick = False, seed: Seed = 0,
         "efficiency_by_depth": json.dumps(r.efficiency_by_depth),
         "cycles_by_pes": json.dumps(r.cycles_by_pes),
     } for r in runs]
+    for row, r in zip(rows, runs):
+        row.update(against_platforms(r.layer, r.actual_us, r.energy_uj))
     return Study(
         name="eie", title="EIE model, 64 PEs, queue depth 8, 800 MHz", rows=rows,
         table_columns=["layer", "shape", "weights", "acts", "cycles", "actual_us",
                        "theoretical_us", "efficiency", "energy_uj", "cpu_dense_us",
                        "cpu_torch_csr_us", "cpu_kernel_us", "vs_cpu_dense", "vs_best_cpu"],
-        summary=summary(runs),
+        summary=summary(runs) + platform_summary(rows),
+        tables=platform_tables(rows),
         plots=[("eie_efficiency_vs_depth.png", lambda fig: draw_depth(runs, fig)),
                ("eie_speedup_vs_pes.png", lambda fig: draw_pes(runs, fig))])
 
@@ -166,6 +208,72 @@ def summary(runs: list[EIELayerResult]) -> list[str]:
         f"{PUBLISHED_ALEX8['actual'] * 1e6:.1f} us, theoretical "
         f"{PUBLISHED_ALEX8['theoretical'] * 1e6:.1f} us.",
     ]
+
+
+def _columns(batch: int) -> list[str]:
+    return [f"over_{p}_{m}_b{batch}" for p in PLATFORMS for m in ("dense", "sparse")]
+
+
+def _efficiencies() -> list[str]:
+    return [f"eff_{p}_{m}" for p in PLATFORMS for m in ("dense", "sparse")]
+
+
+def _reference_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The geometric means over ``rows``' layers: of the simulated EIE, of Table IV's own EIE
+    times (and 0.600 W) on the same layers, and the paper's headline figures."""
+    data = published()
+    keys = [*_columns(1), *_columns(64), *_efficiencies()]
+    sim = {"layer": "simulated, geomean", **{k: geomean([r[k] for r in rows]) for k in keys}}
+    paper_rows = [against_platforms(r["layer"], data["eie"]["actual_us"][
+        data["layers"].index(r["layer"])], 1.0) for r in rows]
+    for pr, r in zip(paper_rows, rows):  # Table IV's EIE time at the paper's 0.600 W
+        eie_uj = data["eie"]["actual_us"][data["layers"].index(r["layer"])] * data["eie"]["power_w"]
+        for k in [k for k in pr if k.startswith("eff_")]:
+            pr[k] /= eie_uj
+    table = {"layer": "Table IV EIE, geomean", **{k: geomean([pr[k] for pr in paper_rows])
+                                                 for k in keys}}
+    head = {"layer": "paper's headline", **{f"over_{k}": v for k, v in
+                                            data["headlines"]["speedup"].items()},
+            **{f"eff_{k.removesuffix('_b1')}": v
+               for k, v in data["headlines"]["energy_efficiency"].items()}}
+    return [sim, table, head]
+
+
+def platform_tables(rows: list[dict[str, Any]]) -> list[tuple[str, list[str], list[dict[str, Any]]]]:
+    """Per layer and as geometric means: the simulated EIE's speedup over each published
+    platform at batch 1 and 64, and its energy efficiency at batch 1."""
+    refs = _reference_rows(rows)
+    eff = _efficiencies()
+    return [("Speedup over the paper's platforms, batch 1 (Table IV times over the simulated EIE "
+             "time)", ["layer", *_columns(1)], rows + refs),
+            ("Speedup over the paper's platforms, batch 64 (their time per vector)",
+             ["layer", *_columns(64)], rows + refs[:2]),
+            ("Energy efficiency, batch 1 (platform time x Deep Compression's measured power over "
+             "the simulated EIE energy)", ["layer", *eff], rows + refs)]
+
+
+def platform_summary(rows: list[dict[str, Any]]) -> list[str]:
+    """The simulated EIE against the paper's headline figures, each with its distance."""
+    sim, table, head = _reference_rows(rows)
+    parts = []
+    for key, name in (("over_cpu_dense_b1", "speedup over the CPU"),
+                      ("over_gpu_dense_b1", "over the GPU"),
+                      ("over_mgpu_dense_b1", "over the mobile GPU"),
+                      ("eff_cpu_dense", "energy efficiency over the CPU"),
+                      ("eff_gpu_dense", "over the GPU"),
+                      ("eff_mgpu_dense", "over the mobile GPU")):
+        parts.append(f"{name} {sim[key]:,.0f}x (paper {head[key]:,.0f}x, "
+                     f"{sim[key] / head[key] - 1:+.0%}; Table IV's own EIE times give "
+                     f"{table[key]:,.0f}x)")
+    n = len(rows)
+    return [f"Against the paper's platforms (Table IV times of a Core i7-5930K, a Titan X and a "
+            f"Tegra K1, dense and sparse; Deep Compression's Table 9 powers, NeuralTalk layers at "
+            f"the geometric mean of each platform's six published powers; EIE's energy as "
+            f"simulated here), geometric means over {'the nine layers' if n == 9 else f'{n} of the nine layers (the headlines cover nine)'}: "
+            + "; ".join(parts) + ". The speedups differ from the paper's by the ratio of "
+            "Table IV's measured EIE times to the simulated ones (the model omits the "
+            "measured chip's stalls beyond load imbalance), the efficiencies also by the "
+            "simulated energy against 0.600 W times the measured time."]
 
 
 def best_cpu_us(r: EIELayerResult) -> float:

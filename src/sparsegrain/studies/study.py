@@ -52,6 +52,8 @@ class Study:
     summary: list[str]
     #: (file name, function drawing on a matplotlib Figure)
     plots: list[tuple[str, Callable[[Any], None]]] = field(default_factory=list)
+    #: further tables after the main one: (title, columns, rows)
+    tables: list[tuple[str, list[str], list[dict[str, Any]]]] = field(default_factory=list)
 
 
 def progress(cases: list, description: str) -> Any:
@@ -73,6 +75,9 @@ def markdown(study: Study) -> str:
     cols = study.table_columns
     lines = [f"# {study.title}", "", *[p + "\n" for p in study.summary], "",
              *markdown_table(cols, ([cell(r.get(c, "")) for c in cols] for r in study.rows))]
+    for title, columns, rows in study.tables:
+        lines += ["", f"## {title}", "",
+                  *markdown_table(columns, ([cell(r.get(c, "")) for c in columns] for r in rows))]
     lines += ["", "Plots: " + ", ".join(f"`{name}`" for name, _ in study.plots), ""]
     return "\n".join(lines)
 
