@@ -11,8 +11,8 @@ def test_reproduce_csp_quick_writes_report(tmp_path):
     out = tmp_path / "csp"
     r = runner.invoke(app, ["reproduce", "csp", "--quick", "--no-minilm", "--out", str(out)])
     assert r.exit_code == 0, r.output
-    assert {p.name for p in out.iterdir()} == {"csp.md", "csp.csv", "csp_energy.png", "csp_speedup.png",
-                                               "csp_energy.pdf", "csp_speedup.pdf"}
+    assert {p.name for p in out.iterdir()} == {"csp.md", "csp.csv", *(
+        f"csp_{plot}.{kind}" for plot in ("energy", "speedup") for kind in ("png", "pdf", "svg"))}
     assert "**Published:**" in (out / "csp.md").read_text()
     again = runner.invoke(app, ["reproduce", "csp", "--quick", "--no-minilm", "--out", str(out)])
     assert again.exit_code == 2 and "would overwrite" in again.output

@@ -23,9 +23,11 @@ def test_fc_outputs_match_torch():
     np.testing.assert_allclose(r.outputs, (w.double() @ x.double()).numpy(), atol=1e-9)
 
 
-def _plain_refs(w: torch.Tensor, x: torch.Tensor, grid: int, f: int, i: int) -> tuple[int, int]:
-    """Plain loops for a 1x1 conv in one output-channel group: activation reads and products."""
-    act = prod = 0
+def _plain_refs(w: torch.Tensor, x: torch.Tensor, grid: int, f: int, i: int,
+                held: str) -> tuple[int, int, int]:
+    """Plain loops for a 1x1 conv in one output-channel group: weight reads, activation reads
+    and products, with the ``held`` operand read once and the other once per vector of it."""
+    wts = act = prod = 0
     h = x.shape[1]
     t = -(-h // grid)
     for c in range(w.shape[1]):
@@ -34,18 +36,23 @@ def _plain_refs(w: torch.Tensor, x: torch.Tensor, grid: int, f: int, i: int) -> 
             for px in range(grid):
                 na = int((x[c, py * t:(py + 1) * t, px * t:(px + 1) * t] != 0).sum())
                 if na and nw:
-                    act += -(-nw // f) * na
+                    wts += nw * (-(-na // i) if held == "input" else 1)
+                    act += na * (-(-nw // f) if held == "weight" else 1)
                     prod += nw * na
-    return act, prod
+    return wts, act, prod
 
 
-def test_reference_counts_equal_plain_loops():
+@pytest.mark.parametrize("held", ["input", "weight"])
+def test_reference_counts_equal_plain_loops(held: str):
     w = sparse_conv(6, 4, k=1, density=0.5)
     x = relu_input((4, 8, 8))
-    r = simulate("scnn", w, x, pe_rows=2, pe_cols=2)
-    act, prod = _plain_refs(w, x, 2, 4, 4)
-    assert r.extras["refs_activation_values"] == act
+    r = simulate("scnn", w, x, pe_rows=2, pe_cols=2, i=3, stationary=held)
+    wts, act, prod = _plain_refs(w, x, 2, 4, 3, held)
+    assert r.extras["refs_weight_values"] == wts and r.extras["refs_activation_values"] == act
     assert r.extras["products"] == prod
+    # input stationary (SCNN): the weights are what is read again, activations once
+    if held == "input":
+        assert act == int((x != 0).sum()) < wts
 
 
 def test_coarse_masks_need_fewer_references():

@@ -14,12 +14,15 @@ output (stride, borders) are still multiplied, as in SCNN.
 A **memory reference** is one read or write of one element (a value, an index, or a partial sum)
 in a PE's buffers, counted by kind:
 
-- ``weight_values``: each nonzero weight, once per PE that has a nonzero activation in its channel;
+- ``weight_values``: each nonzero weight of a PE's channel that has a nonzero activation;
 - ``weight_indices``: one 4-bit index per weight group in the same slices (the index-saving effect:
   per element for unstructured masks, per kernel row for vector masks, per kernel for kernel and
   filter masks; ``index_group="auto"`` detects the coarsest that the mask obeys);
-- ``activation_values`` and ``activation_indices``: each activation vector is re-read for every
-  weight vector (input stationary, weights streaming);
+- ``weight_values`` and ``weight_indices`` are read again for every I-vector of activations the
+  PE holds, and ``activation_values`` and ``activation_indices`` once each per output-channel
+  group: input stationary, SCNN's order (the activation vector stays at the multipliers while
+  the channel's weight vectors stream past). ``stationary="weight"`` swaps the roles (weights
+  read once, activations once per weight vector), for comparison;
 - ``accumulator_rmw``: one read-modify-write of a partial sum per distinct output per step; with
   ``reduce_groups=True``, per distinct output of each weight group (a kernel row for vector
   masks, a kernel for kernel and filter masks, the groups ``index_group`` finds) against the
@@ -52,6 +55,7 @@ from .layers import Layer
 from .storage import Storage
 
 INDEX_GROUPS = ("auto", "element", "vector", "kernel")
+STATIONARY = ("input", "weight")
 REFERENCE_KINDS = ("weight_values", "weight_indices", "activation_values", "activation_indices",
                    "accumulator_rmw", "output_writes")
 
@@ -72,10 +76,13 @@ def output_at(y, x, r, s, pad, stride, ho, wo):  # pragma: no cover - numba
 
 @njit(cache=True)
 def _scnn(x, w_k, w_r, w_s, w_v, ptr, idx_count, k_groups, ho, wo, stride, pad,
-          grid_r, grid_c, f_vec, i_vec, banks, merge, group_of, reduce):  # pragma: no cover - numba
+          grid_r, grid_c, f_vec, i_vec, banks, merge, group_of, reduce,
+          input_stationary):  # pragma: no cover - numba
     """Run the layer; returns outputs, cycles, per-kind reference counts, products. With
     ``reduce``, accumulator updates are the distinct outputs of each run of entries that share
-    ``group_of`` (contiguous: entries are sorted by channel, filter, row, column)."""
+    ``group_of`` (contiguous: entries are sorted by channel, filter, row, column). The buffer
+    reads follow the operand held: ``input_stationary`` (SCNN) re-reads the weights for every
+    activation vector, otherwise the activations for every weight vector."""
     n_img, n_c, h, wd = x.shape
     out = np.zeros((n_img, ptr.shape[1] - 1, ho, wo))
     weights, geo = (w_k, w_r, w_s, w_v), (pad, stride, ho, wo)
@@ -101,11 +108,18 @@ def _scnn(x, w_k, w_r, w_s, w_v, ptr, idx_count, k_groups, ho, wo, stride, pad,
                     na = _gather_tile(x[n, c], (pe // grid_c) * th, (pe % grid_c) * tw, th, tw, tile)
                     if na == 0:
                         continue
-                    n_wv = (e1 - e0 + f_vec - 1) // f_vec
-                    refs[0] += e1 - e0
-                    refs[1] += n_idx
-                    refs[2] += n_wv * na
-                    refs[3] += n_wv * na
+                    if input_stationary:  # each I-vector held; every weight streams past it
+                        n_av = (na + i_vec - 1) // i_vec
+                        refs[0] += (e1 - e0) * n_av
+                        refs[1] += n_idx * n_av
+                        refs[2] += na
+                        refs[3] += na
+                    else:  # each F-vector held; the activations stream past it
+                        n_wv = (e1 - e0 + f_vec - 1) // f_vec
+                        refs[0] += e1 - e0
+                        refs[1] += n_idx
+                        refs[2] += n_wv * na
+                        refs[3] += n_wv * na
                     cyc, pe_products, pe_valid, rmw = _cartesian_product(
                         out[n], e0, e1, na, tile, weights, geo, f_vec, i_vec, merge, keys, bank_n)
                     pe_cyc[pe] += cyc
@@ -244,13 +258,19 @@ class SCNN(Accelerator):
     def __init__(self, pe_rows: int = 8, pe_cols: int = 8, f: int = 4, i: int = 4, banks: int = 32,
                  acc_entries: int = 2048, merge: bool = True, index_group: str = "auto",
                  value_bits: int = 16, index_bits: int = 4, psum_bits: int = 24,
-                 clock_hz: float = 1e9, reduce_groups: bool = False) -> None:
+                 clock_hz: float = 1e9, reduce_groups: bool = False,
+                 stationary: str = "input") -> None:
         """Defaults from SCNN (ISCA 2017): 64 PEs, F = I = 4, A = 32 banks, 16-bit values with
         4-bit zero-run indices, 24-bit partial sums, 1 GHz; ``acc_entries`` (choice: 2,048
         partial sums, 6 KB per PE) bounds the output-channel group Kc; ``reduce_groups`` sums
-        a weight group's products before the accumulators (off: SCNN as published)."""
+        a weight group's products before the accumulators (off: SCNN as published);
+        ``stationary``: the operand a PE holds while the other streams past, ``input`` as SCNN
+        (section IV: an activation vector stays while weight vectors are fetched) or ``weight``."""
         if index_group not in INDEX_GROUPS:
             raise ValueError(f"unknown index_group {index_group!r}; valid: {', '.join(INDEX_GROUPS)}")
+        if stationary not in STATIONARY:
+            raise ValueError(f"unknown stationary {stationary!r}; valid: {', '.join(STATIONARY)}")
+        self.stationary = stationary
         if min(pe_rows, pe_cols, f, i, banks, acc_entries) < 1:
             raise ValueError("SCNN sizes (PE grid, F, I, banks, acc_entries) must be >= 1")
         self.grid, self.f, self.i, self.banks = (pe_rows, pe_cols), f, i, banks
@@ -285,7 +305,8 @@ class SCNN(Accelerator):
             x.astype(np.float64), kk.astype(np.int64), rr.astype(np.int64), ss.astype(np.int64),
             w[kk, cc, rr, ss].astype(np.float64), ptr, np.ascontiguousarray(idx), k_groups,
             ho, wo, lay.stride, lay.padding, self.grid[0], self.grid[1], self.f, self.i, self.banks,
-            self.merge, group_of, self.reduce_groups and kind != "element")
+            self.merge, group_of, self.reduce_groups and kind != "element",
+            self.stationary == "input")
         return self._result(lay, int(cycles), refs, int(products), int(valid), kc, m, x, out, tile,
                             int(idx.sum()))
 
