@@ -47,3 +47,23 @@ def test_non_csp_mask_is_refused():
     w[3, 1, 0, 0] = 0.0
     with pytest.raises(ValueError, match="csp:8"):
         simulate("csph", w, relu_input((4, 5, 5)), chunk=8)
+
+
+def test_register_bins_move_the_bins_words_from_sram_to_register_files():
+    import pytest
+    import torch
+
+    from sparsegrain import pattern
+    from sparsegrain.hardware import simulate
+
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(64, 32, generator=g)
+    w = w * pattern("csp:32").mask(w, 0.7)
+    x = torch.relu(torch.randn(8, 32, generator=g))
+    sram, rf = (simulate("csph", w, x, bins=kind) for kind in ("sram", "rf"))
+    moved = sram.extras["useful_macs"] * 32 / 32  # one 32-bit partial sum per MAC, each way
+    assert rf.actions["sram_read"] == pytest.approx(sram.actions["sram_read"] - moved)
+    assert rf.actions["rf_write"] == pytest.approx(sram.actions["rf_write"] + moved)
+    assert rf.storage["accumulation_bins"].kind == "rf" and rf.cycles == sram.cycles
+    with pytest.raises(ValueError, match="bins must be one of sram, rf"):
+        simulate("csph", w, x, bins="flops")

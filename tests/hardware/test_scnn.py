@@ -115,3 +115,39 @@ def test_reduction_leaves_unstructured_masks_as_they_are():
     a = simulate("scnn", w, x, padding=1)
     b = simulate("scnn", w, x, padding=1, reduce_groups=True)
     assert a.extras == b.extras and a.cycles == b.cycles
+
+
+def _plain_halos(w: torch.Tensor, x: torch.Tensor, grid: int, pad: int) -> int:
+    """Plain loops: per PE, the distinct outputs outside its own output tile its products reach
+    (one output-channel group, stride 1)."""
+    n_k, n_c, kr, ks = w.shape
+    h, wd = x.shape[1:]
+    ho, wo = h + 2 * pad - kr + 1, wd + 2 * pad - ks + 1
+    t, to = -(-h // grid), -(-ho // grid)
+    total = 0
+    for py in range(grid):
+        for px in range(grid):
+            sent = set()
+            for c in range(n_c):
+                for y in range(py * t, min(h, (py + 1) * t)):
+                    for xx in range(px * t, min(wd, (px + 1) * t)):
+                        if x[c, y, xx] == 0:
+                            continue
+                        for k, r, s in zip(*np.nonzero(w[:, c].numpy())):
+                            oy, ox = y + pad - r, xx + pad - s
+                            inside = 0 <= oy < ho and 0 <= ox < wo
+                            own = py * to <= oy < (py + 1) * to and px * to <= ox < (px + 1) * to
+                            if inside and not own:
+                                sent.add((k, oy, ox))
+            total += len(sent)
+    return total
+
+
+def test_halo_partial_sums_equal_plain_loops_and_cost_energy():
+    w = sparse_conv(3, 2, k=3, density=0.6)
+    x = relu_input((2, 8, 8))
+    r = simulate("scnn", w, x, pe_rows=2, pe_cols=2, padding=1)
+    assert r.extras["refs_halo_exchanges"] == _plain_halos(w, x, 2, 1) > 0
+    # a 1x1 kernel reaches no neighbour: no halo
+    one = simulate("scnn", sparse_conv(3, 2, k=1, density=0.6), x, pe_rows=2, pe_cols=2)
+    assert one.extras["refs_halo_exchanges"] == 0

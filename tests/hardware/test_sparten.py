@@ -56,3 +56,46 @@ def test_one_sided_multiplies_every_activation_with_every_kept_weight():
     assert two.extras["matched_pairs"] == int(((w != 0) & (x != 0)).sum())
     np.testing.assert_allclose(one.outputs, two.outputs, atol=1e-9)
     assert one.cycles >= two.cycles
+
+
+def test_inputs_that_do_not_fit_the_global_buffer_are_fetched_again_every_pass():
+    """A layer whose compressed input and one pass of filters overflow the global buffer reads
+    its input from DRAM once per filter pass, and writes it into the buffer as often."""
+    import torch
+
+    from sparsegrain.hardware import simulate
+
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(64, 32, 3, 3, generator=g) * (torch.rand(64, 32, 3, 3, generator=g) < 0.3)
+    x = torch.relu(torch.randn(1, 32, 16, 16, generator=g))
+    fits = simulate("sparten", w, x, padding=1, cus_per_cluster=16)
+    small = simulate("sparten", w, x, padding=1, cus_per_cluster=16, gb_kib=4)
+    assert fits.extras["input_dram_fetches"] == 1 and small.extras["input_dram_fetches"] == 4
+    extra = 3 * fits.extras["input_words"]
+    assert small.actions["dram_read"] == pytest.approx(fits.actions["dram_read"] + extra)
+    assert small.storage["global_buffer"].writes == pytest.approx(
+        fits.storage["global_buffer"].writes + extra)
+    # a smaller buffer is cheaper per access (priced by size) but the refetches cost DRAM energy
+    assert small.cycles == fits.cycles
+    assert small.energy_by_group()["dram"] > fits.energy_by_group()["dram"]
+
+
+def test_the_no_buffer_bound_reads_every_input_chunk_from_dram():
+    import torch
+
+    from sparsegrain.hardware import simulate
+    from sparsegrain.hardware.sparten import with_global_buffer
+
+    g = torch.Generator().manual_seed(1)
+    w = torch.randn(32, 16, 3, 3, generator=g) * (torch.rand(32, 16, 3, 3, generator=g) < 0.3)
+    x = torch.relu(torch.randn(1, 16, 12, 12, generator=g))
+    r = simulate("sparten", w, x, padding=1, cus_per_cluster=8)
+    bound = with_global_buffer(r, 0)
+    chunks = r.extras["gb_input_reads_words"]
+    assert bound.actions["dram_read"] == pytest.approx(
+        r.actions["dram_read"] + chunks - r.extras["input_words"])
+    assert bound.storage["global_buffer"].reads == pytest.approx(
+        r.storage["global_buffer"].reads - chunks)
+    assert with_global_buffer(r, 512).actions == r.actions  # it fits: nothing changes
+    with pytest.raises(ValueError, match="fetched its input once"):
+        with_global_buffer(with_global_buffer(r, 0.01), 512)

@@ -42,6 +42,14 @@ def test_csp_quick_rows_are_consistent():
         assert r["csph_cycles"] > 0 and r["sparten_cycles"] > 0
         assert r["csph_macs"] == r["sparten_macs"] or abs(r["csph_macs"] / r["sparten_macs"] - 1) < 0.2
     assert any("**Published:**" in p for p in s.summary)
+    # SparTen's global buffer: the default holds the layer; the bound reads every chunk from DRAM
+    title, cols, gb = s.tables[0]
+    assert title.startswith("SparTen / CSP-H energy by SparTen's global buffer")
+    first = gb[0]
+    assert first["fetches_512"] == 1 and first["fetches_0"] > 1
+    assert first["ratio_512"] == pytest.approx(s.rows[0]["efficiency_ratio"])
+    assert first["ratio_0"] > first["ratio_512"]
+    assert gb[-1]["layer"] == "geometric mean"
 
 
 @pytest.mark.slow

@@ -60,6 +60,8 @@ def chunk_prefix(mask_io: np.ndarray, c: int) -> np.ndarray:
 
 #: partial sums per PE (choice: 2,048, ResNet-50's widest layer in one pass)
 ACC_REGS = 2048
+#: what the accumulation bins may be built as
+BIN_KINDS = ("sram", "rf")
 
 
 def check_chunk(chunk: int, acc_regs: int = ACC_REGS) -> None:
@@ -148,10 +150,16 @@ class CSPH(Accelerator):
 
     def __init__(self, n_pe: int = 32, chunk: int = 32, acc_regs: int = ACC_REGS,
                  value_bits: int = 16, psum_bits: int = 32, clock_hz: float = 1e9,
-                 gb_kib: float = GLOBAL_BUFFER_KIB) -> None:
+                 gb_kib: float = GLOBAL_BUFFER_KIB, bins: str = "sram") -> None:
         """``n_pe`` PEs of ``chunk`` (= C, at most ``acc_regs``) multipliers each (choice: 32 x 32
         = 1,024, SparTen's default count), ``acc_regs`` partial sums per PE (:data:`ACC_REGS`),
-        16-bit values, 32-bit partial sums, 1 GHz, a 512 KiB global buffer."""
+        16-bit values, 32-bit partial sums, 1 GHz, a 512 KiB global buffer. ``bins``: what the
+        accumulation bins are built as, ``sram`` (default: 8 KiB per PE is an SRAM's size; the
+        paper's public abstract does not say) or ``rf`` (register bins, as a third-party reading
+        of the paper describes them), priced by size either way."""
+        if bins not in BIN_KINDS:
+            raise ValueError(f"CSP-H bins must be one of {', '.join(BIN_KINDS)}, got {bins!r}")
+        self.bins = bins
         for name, n in (("n_pe", n_pe), ("acc_regs", acc_regs)):
             if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
                 raise ValueError(f"CSP-H {name} must be an integer >= 1, got {n!r}")
@@ -200,17 +208,19 @@ class CSPH(Accelerator):
                                      n_pos * c_out * vw),
             "weight_buffer": Storage("sram", max(kept * self.value_bits / 8, 1), self.chunk
                                      * self.value_bits, w_elems * vw, 0.0),
-            "accumulation_bins": Storage("sram", self.acc_regs * self.psum_bits / 8,
+            "accumulation_bins": Storage(self.bins, self.acc_regs * self.psum_bits / 8,
                                          self.chunk * self.psum_bits, macs * pw, macs * pw),
             # forwarded activations and broadcast weight chunks through PE registers
             "chain_registers": Storage("rf", (1 + self.chunk) * self.value_bits / 8, 32,
                                        act_uses * vw + chunk_uses * self.chunk * vw, act_uses * vw),
         }
+        bins_sram = macs * pw if self.bins == "sram" else 0.0
+        bins_rf = macs * pw - bins_sram
         actions = {
-            SRAM_READ: act_reads * vw + w_elems * vw + macs * pw,
-            SRAM_WRITE: n_pos * c_out * vw + macs * pw,
-            RF_READ: act_uses * vw + chunk_uses * self.chunk * vw,
-            RF_WRITE: act_uses * vw,
+            SRAM_READ: act_reads * vw + w_elems * vw + bins_sram,
+            SRAM_WRITE: n_pos * c_out * vw + bins_sram,
+            RF_READ: act_uses * vw + chunk_uses * self.chunk * vw + bins_rf,
+            RF_WRITE: act_uses * vw + bins_rf,
             INT16_MUL: macs,
             INT32_ADD: macs,
             INT8_ADD: act_uses + chunk_uses,  # the L_i counter: loaded, then stepped per chunk

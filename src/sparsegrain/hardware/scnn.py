@@ -30,6 +30,10 @@ in a PE's buffers, counted by kind:
   they reach the accumulators (Mao et al., arXiv 1705.08922: coarse groups let products be
   reduced before the accumulator), so a kernel-level group updates each of its outputs once;
   element-level (unstructured) masks have no group to reduce and keep the step's merging;
+- ``halo_exchanges``: partial sums a PE accumulated for outputs outside its own output tile
+  (products of activations near its tile's edge with off-centre taps), one per distinct such
+  output per output-channel group, sent to the neighbour that owns it and added there (SCNN's
+  output halos); priced as a read at the sender and a read-modify-write at the receiver;
 - ``output_writes``: the drained accumulators, one per output element;
 - DRAM words (compressed weights, inputs and outputs once), reported apart.
 
@@ -57,7 +61,7 @@ from .storage import Storage
 INDEX_GROUPS = ("auto", "element", "vector", "kernel")
 STATIONARY = ("input", "weight")
 REFERENCE_KINDS = ("weight_values", "weight_indices", "activation_values", "activation_indices",
-                   "accumulator_rmw", "output_writes")
+                   "accumulator_rmw", "halo_exchanges", "output_writes")
 
 
 @njit(inline="always")
@@ -91,20 +95,22 @@ def _scnn(x, w_k, w_r, w_s, w_v, ptr, idx_count, k_groups, ho, wo, stride, pad,
     tile = (np.empty(th * tw, np.int64), np.empty(th * tw, np.int64), np.empty(th * tw))
     keys = np.empty(f_vec * i_vec, np.int64)
     bank_n = np.zeros(banks, np.int64)
-    refs = np.zeros(5, np.int64)  # w values, w indices, a values, a indices, acc rmw
+    refs = np.zeros(6, np.int64)  # w values, w indices, a values, a indices, acc rmw, halos
     seen = np.zeros(out[0].size, np.int64)  # stamp of the last group that touched an output
+    halo_seen = np.zeros(out[0].size, np.int64)  # stamp of the last (group, PE) sending it
+    tho, two = (ho + grid_r - 1) // grid_r, (wo + grid_c - 1) // grid_c  # output tile
     pe_cyc = np.zeros(grid_r * grid_c, np.int64)
     cycles = products = valid = stamp = 0
     for n in range(n_img):
         for g in range(k_groups.size - 1):
             k0, k1 = k_groups[g], k_groups[g + 1]
             pe_cyc[:] = 0
-            for c in range(n_c):
-                e0, e1 = ptr[c, k0], ptr[c, k1]
-                if e1 == e0:
-                    continue
-                n_idx = idx_count[k0:k1, c].sum()
-                for pe in range(pe_cyc.size):
+            for pe in range(pe_cyc.size):  # PEs work in parallel: the slowest sets the pace
+                for c in range(n_c):
+                    e0, e1 = ptr[c, k0], ptr[c, k1]
+                    if e1 == e0:
+                        continue
+                    n_idx = idx_count[k0:k1, c].sum()
                     na = _gather_tile(x[n, c], (pe // grid_c) * th, (pe % grid_c) * tw, th, tw, tile)
                     if na == 0:
                         continue
@@ -120,8 +126,12 @@ def _scnn(x, w_k, w_r, w_s, w_v, ptr, idx_count, k_groups, ho, wo, stride, pad,
                         refs[1] += n_idx
                         refs[2] += n_wv * na
                         refs[3] += n_wv * na
-                    cyc, pe_products, pe_valid, rmw = _cartesian_product(
-                        out[n], e0, e1, na, tile, weights, geo, f_vec, i_vec, merge, keys, bank_n)
+                    own = ((pe // grid_c) * tho, (pe % grid_c) * two, tho, two,
+                           ((n * (k_groups.size - 1) + g) * pe_cyc.size + pe) + 1)
+                    cyc, pe_products, pe_valid, rmw, halo = _cartesian_product(
+                        out[n], e0, e1, na, tile, weights, geo, f_vec, i_vec, merge, keys, bank_n,
+                        own, halo_seen)
+                    refs[5] += halo
                     pe_cyc[pe] += cyc
                     products += pe_products
                     valid += pe_valid
@@ -151,15 +161,18 @@ def _gather_tile(plane, y0, x0, th, tw, tile):  # pragma: no cover - numba
 
 @njit(inline="always")
 def _cartesian_product(out_n, e0, e1, na, tile, weights, geo, f_vec, i_vec, merge, keys,
-                       bank_n):  # pragma: no cover - numba
+                       bank_n, own, halo_seen):  # pragma: no cover - numba
     """One PE's work on one channel: every F-vector of weight entries e0..e1 times every
     I-vector of its ``na`` activations, summed into ``out_n``. Returns its cycles, products,
-    products that land on an output, and accumulator updates (each step's distinct outputs,
-    or every output a product lands on without ``merge``)."""
+    products that land on an output, accumulator updates (each step's distinct outputs, or
+    every output a product lands on without ``merge``) and the halo outputs it touched for the
+    first time in this group: outputs outside its own tile ``own`` (row, column, height, width,
+    and the (group, PE) stamp marking ``halo_seen``), whose partial sums go to a neighbour."""
     ay, ax, av = tile
     w_k, w_r, w_s, w_v = weights
     pad, stride, ho, wo = geo
-    cycles = valid = updates = 0
+    oy0, ox0, tho, two, pe_stamp = own
+    cycles = valid = updates = halo = 0
     for wb in range(e0, e1, f_vec):
         for ab in range(0, na, i_vec):
             nk = 0  # the outputs of this step, in ``keys``
@@ -171,12 +184,16 @@ def _cartesian_product(out_n, e0, e1, na, tile, weights, geo, f_vec, i_vec, merg
                     valid += 1
                     out_n[w_k[e], oy, ox] += w_v[e] * av[a]
                     key = (w_k[e] * ho + oy) * wo + ox
+                    if (oy < oy0 or oy >= oy0 + tho or ox < ox0 or ox >= ox0 + two) and \
+                            halo_seen[key] != pe_stamp:
+                        halo_seen[key] = pe_stamp
+                        halo += 1
                     if not (merge and _holds(keys, nk, key)):
                         keys[nk] = key
                         nk += 1
             updates += nk
             cycles += _busiest_bank(keys, nk, bank_n)
-    return cycles, (e1 - e0) * na, valid, updates
+    return cycles, (e1 - e0) * na, valid, updates, halo
 
 
 @njit(inline="always")
@@ -322,8 +339,9 @@ class SCNN(Accelerator):
         actions = {
             SRAM_READ: words(by_kind["weight_values"], b["value"]) + words(by_kind["weight_indices"], b["index"])
             + words(by_kind["activation_values"], b["value"]) + words(by_kind["activation_indices"], b["index"])
-            + words(by_kind["accumulator_rmw"], b["psum"]),
-            SRAM_WRITE: words(by_kind["accumulator_rmw"], b["psum"]) + words(n_out, b["value"] + b["index"]),
+            + words(by_kind["accumulator_rmw"] + 2 * by_kind["halo_exchanges"], b["psum"]),
+            SRAM_WRITE: words(by_kind["accumulator_rmw"] + by_kind["halo_exchanges"], b["psum"])
+            + words(n_out, b["value"] + b["index"]),
             INT16_MUL: products,
             INT32_ADD: valid,
             DRAM_READ: dram_read,
@@ -333,13 +351,14 @@ class SCNN(Accelerator):
         entry = b["value"] + b["index"]
         w_words = words(by_kind["weight_values"], b["value"]) + words(by_kind["weight_indices"], b["index"])
         a_words = words(by_kind["activation_values"], b["value"]) + words(by_kind["activation_indices"], b["index"])
-        acc_words = words(by_kind["accumulator_rmw"], b["psum"])
+        acc_words = words(by_kind["accumulator_rmw"] + by_kind["halo_exchanges"], b["psum"])
         storage = {
             "weight_buffer": Storage("sram", max(1.0, (nnz_w * b["value"] + n_idx * b["index"])
                                                  * kc / n_k / 8), self.f * entry, w_words),
             "activation_ram": Storage("sram", tile * n_c * entry / 8, self.i * entry, a_words),
             "accumulator_banks": Storage("sram", self.acc_entries * b["psum"] / 8 / self.banks,
-                                         b["psum"], acc_words, acc_words),
+                                         b["psum"], acc_words + words(by_kind["halo_exchanges"],
+                                                                      b["psum"]), acc_words),
             "output_ram": Storage("sram", tile * n_k * entry / 8, self.i * entry, 0.0,
                                   words(n_out, entry)),
         }

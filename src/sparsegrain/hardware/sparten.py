@@ -14,7 +14,9 @@ filters of similar density (SparTen's software greedy balancing, GB-S).
 
 Buffers (words counted per buffer, priced by size, :mod:`.storage`): the global buffer
 (``gb_kib``, read for each input chunk per position and pass and each filter chunk per pass and
-cluster; outputs written back); each CU's filter buffer (the filter's chunks, written when the
+cluster; outputs written back). It holds the layer's compressed input beside the current pass's
+filters when both fit; when they do not, every pass of filters fetches the input again from
+DRAM (counted as DRAM reads and buffer writes, extras ``input_dram_fetches``); each CU's filter buffer (the filter's chunks, written when the
 filter arrives, masks read per join, values per matched pair); each cluster's input buffer (the
 position's chunks, written per position and pass, read alike); a partial-sum register per CU
 (read and written per join with a match); DRAM traffic of compressed weights, inputs, outputs.
@@ -33,6 +35,7 @@ join's power only for its whole CU, so this is an estimate from the circuit it d
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -201,6 +204,8 @@ class SparTen(Accelerator):
             join = {INT8_ADD: logic / GE_PER_INT8_ADD, INT32_ADD: matches}
         else:
             join = {INT32_ADD: matches + n_joins * 2 * (self.chunk // 64)}
+        in_dram = _unique_input_words(lay, self.chunk, vw, self.pointer_bits,
+                                      self.skip_activations)
         actions = {
             SRAM_READ: gb_in + gb_w + 2 * local_reads,
             SRAM_WRITE: n_pos * n_f * vw + gb_w + gb_in,
@@ -208,26 +213,59 @@ class SparTen(Accelerator):
             RF_WRITE: joins,
             INT16_MUL: matches,
             **join,
-            DRAM_READ: chunk_words_w + _unique_input_words(lay, self.chunk, vw, self.pointer_bits,
-                                                           self.skip_activations),
+            DRAM_READ: chunk_words_w + in_dram,
             DRAM_WRITE: n_pos * n_f * vw,
         }
         cycles = float(cluster_cycles.max())
         multipliers = self.clusters * self.cus
         buf_filter_bits = self.chunk + self.chunk * self.value_bits + self.pointer_bits
-        return SimResult(
+        return with_global_buffer(SimResult(
             accel=self.name, cycles=cycles, clock_hz=self.clock_hz, actions=actions,
-            traffic_bytes={"dram": (actions[DRAM_READ] + actions[DRAM_WRITE]) * 4,
-                           "sram": (actions[SRAM_READ] + actions[SRAM_WRITE]) * 4,
-                           "rf": (actions[RF_READ] + actions[RF_WRITE]) * 4},
+            traffic_bytes={},
             utilization=matches / (cycles * multipliers) if cycles else 0.0,
             extras={"matched_pairs": int(matches), "joins": int(n_joins), "passes": passes,
                     "multipliers": multipliers, "useful_macs": int(matches),
                     "cu_filter_buffer_bytes": buf_filter_bits / 8,
                     "cluster_input_buffer_bytes": n_ch * buf_filter_bits / 8,
-                    "gb_input_reads_words": chunk_words_in * passes},
+                    "gb_input_reads_words": chunk_words_in * passes,
+                    "input_words": in_dram,
+                    "pass_filter_words": chunk_words_w / n_f * min(self.cus, n_f),
+                    "input_dram_fetches": 1},
             outputs=lay.fold(out), storage=storage,
-        )
+        ), self.gb_kib)
+
+
+def with_global_buffer(r: SimResult, gb_kib: float) -> SimResult:
+    """SparTen's run ``r`` (as simulated: input fetched once) as it would be with a global
+    buffer of ``gb_kib``: the input stays in it beside each pass's filters when both fit; when
+    they do not, every pass of filters fetches the input again from DRAM and writes it into the
+    buffer (the run's cycles do not change: the fetch overlaps the previous pass). ``0`` is the
+    bound where no buffer keeps inputs: every input chunk a cluster reads, per position and
+    pass, comes from DRAM."""
+    ex = r.extras
+    if ex["input_dram_fetches"] != 1:
+        raise ValueError("with_global_buffer takes a run that fetched its input once")
+    gb = r.storage["global_buffer"]
+    if gb_kib == 0:  # the bound: no buffer keeps inputs, every chunk read comes from DRAM
+        moved = ex["gb_input_reads_words"]
+        # fetches: how many times the input's words come from DRAM, in whole-input units
+        fetches = moved / ex["input_words"]
+        more, gb_reads, gb_writes = moved - ex["input_words"], -moved, 0.0
+    else:
+        fit = (ex["input_words"] + ex["pass_filter_words"]) * 4 <= gb_kib * 1024
+        fetches = 1 if fit else ex["passes"]
+        more = gb_writes = ex["input_words"] * (fetches - 1)
+        gb_reads = 0.0
+    actions = {**r.actions, DRAM_READ: r.actions[DRAM_READ] + more,
+               SRAM_READ: r.actions[SRAM_READ] + gb_reads,
+               SRAM_WRITE: r.actions[SRAM_WRITE] + gb_writes}
+    storage = {**r.storage, "global_buffer": replace(
+        gb, nbytes=max(gb_kib, 1) * 1024, reads=gb.reads + gb_reads, writes=gb.writes + gb_writes)}
+    traffic = {"dram": (actions[DRAM_READ] + actions[DRAM_WRITE]) * 4,
+               "sram": (actions[SRAM_READ] + actions[SRAM_WRITE]) * 4,
+               "rf": (actions[RF_READ] + actions[RF_WRITE]) * 4}
+    return replace(r, actions=actions, storage=storage, traffic_bytes=traffic,
+                   extras={**ex, "input_dram_fetches": fetches})
 
 
 def _unique_input_words(lay: Any, chunk: int, vw: float, pointer_bits: int, skip: bool) -> float:

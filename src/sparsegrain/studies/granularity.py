@@ -67,7 +67,8 @@ COUNTINGS: dict[str, tuple[str, dict[str, float]]] = {
     "bits": ("each reference weighted by its width (16-bit values, 4-bit indices, 24-bit "
              "partial sums): bits moved",
              {"weight_values": 16, "weight_indices": 4, "activation_values": 16,
-              "activation_indices": 4, "accumulator_rmw": 24, "output_writes": 16}),
+              "activation_indices": 4, "accumulator_rmw": 24, "halo_exchanges": 24,
+              "output_writes": 16}),
     "no_indices": ("indices not counted (values and partial sums only)",
                    {**dict.fromkeys(REFERENCE_KINDS, 1.0), "weight_indices": 0.0,
                     "activation_indices": 0.0}),
