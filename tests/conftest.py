@@ -1,4 +1,5 @@
-"""Shared fixtures: the shared data folder beside the checkout, seeded generators."""
+"""Shared fixtures: the shared data folder beside the checkout, seeded generators, the cached
+digits-cnn."""
 
 from __future__ import annotations
 
@@ -74,3 +75,13 @@ def fc8_dir() -> Path:
 @pytest.fixture
 def gen() -> torch.Generator:
     return torch.Generator().manual_seed(1234)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def trained_digits_cnn() -> None:
+    """The built-in digits-cnn trained and cached before any test runs a command on it, so a
+    command's output in a test is the same on a fresh machine as on one that ran it before (a
+    first use prints the training's progress)."""
+    from sparsegrain import workloads
+
+    workloads.get("digits-cnn").load()

@@ -213,10 +213,11 @@ def cases() -> list[tuple[list[str], str, str]]:
     for study in ("gs", "granularity"):
         out += [(["reproduce", study, "--quick", "--no-minilm", "--from", str(files / "nowhere"),
                   "--out", "o"], "nowhere holds no sweep store", SWEEP_FIRST)]
-    out += [(["reproduce", "sparten", "--quick", "--act-density", "0", "--out", "o"],
-             r"act_density .*got 0\.0", r"in \(0, 1\]"),
-            (["reproduce", "sparten", "--quick", "--act-density", "1.5", "--out", "o"],
-             r"act_density .*got 1\.5", r"in \(0, 1\]")]
+    for study in ("sparten", "scnn"):
+        out += [(["reproduce", study, "--quick", "--act-density", "0", "--out", "o"],
+                 r"act_density .*got 0\.0", r"in \(0, 1\]"),
+                (["reproduce", study, "--quick", "--act-density", "1.5", "--out", "o"],
+                 r"act_density .*got 1\.5", r"in \(0, 1\]")]
     out += [(["reproduce", "csp", "--quick", "--no-minilm", "--sparsities", "2", "--out", "o"],
              r"sparsity .*got 2\.0", SPARSITY_RANGE),
             (["reproduce", "csp", "--quick", "--no-minilm", "--chunk", "0", "--out", "o"],

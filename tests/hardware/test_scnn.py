@@ -151,3 +151,14 @@ def test_halo_partial_sums_equal_plain_loops_and_cost_energy():
     # a 1x1 kernel reaches no neighbour: no halo
     one = simulate("scnn", sparse_conv(3, 2, k=1, density=0.6), x, pe_rows=2, pe_cols=2)
     assert one.extras["refs_halo_exchanges"] == 0
+
+
+def test_the_dense_machine_multiplies_every_pair_and_stores_no_indices():
+    w = sparse_conv(6, 4, k=3, density=0.4)
+    x = relu_input((4, 8, 8))
+    dense = simulate("scnn", w, x, pe_rows=2, pe_cols=2, padding=1, dense=True)
+    sparse = simulate("scnn", w, x, pe_rows=2, pe_cols=2, padding=1)
+    np.testing.assert_allclose(dense.outputs, sparse.outputs, atol=1e-9)
+    assert dense.extras["products"] == (6 * 4 * 9) * (8 * 8)  # each weight x its channel's 64
+    assert dense.extras["refs_weight_indices"] == dense.extras["refs_activation_indices"] == 0
+    assert dense.cycles > sparse.cycles and dense.energy_pj > sparse.energy_pj

@@ -29,7 +29,7 @@ def test_write_study_files_and_no_overwrite(tmp_path):
 
 
 def test_unknown_study():
-    with pytest.raises(ValueError, match="valid: csp, eie, granularity, gs, sparten"):
+    with pytest.raises(ValueError, match="valid: csp, eie, granularity, gs, scnn, sparten"):
         run_study("eie-queues")
 
 
@@ -110,3 +110,16 @@ def test_gs_study_adds_the_equal_accuracy_table_from_a_sweep(gs_sweep):
         run_study("granularity", quick=True, from_store=str(gs_sweep))
     with pytest.raises(ValueError, match="holds no sweep store"):
         run_study("gs", quick=True, from_store=str(gs_sweep / "nothing"))
+
+
+@pytest.mark.slow
+def test_scnn_quick_study_compares_with_its_dense_machine():
+    s = run_study("scnn", quick=True)
+    (r,) = s.rows
+    assert r["dense_cycles"] > r["scnn_cycles"] and r["speedup"] == pytest.approx(
+        r["dense_cycles"] / r["scnn_cycles"])
+    # the dense machine multiplies every pair: 1 / (weight density x activation density) more
+    assert r["products_ratio"] == pytest.approx(1 / (0.37 * 0.5), rel=0.05)
+    title, cols, body = s.tables[0]
+    assert body[0]["network"] == "alexnet" and body[0]["speedup"] == pytest.approx(r["speedup"])
+    assert body[-1]["speedup"] == 2.7 and "**Published:**" in "\n".join(s.summary)

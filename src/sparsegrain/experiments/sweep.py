@@ -121,12 +121,12 @@ def run_sweep(
 
 def _load(name: str, console: Console, heard: list[tuple[str, str]]) -> Workload:
     """The workload ``name``, the progress of its loading (a built-in model's dense training on
-    first use) shown live on a terminal, else as lines, and kept in ``heard`` with its time."""
-    console.print(f"loading {name} (a built-in model trains on first use, then is cached)",
-                  highlight=False)
-    with contextlib.ExitStack() as stack:
-        status = stack.enter_context(console.status(f"loading {name}")) if console.is_terminal \
-            else None
+    first use) shown live on a terminal, else as lines (none when nothing trains), and kept in
+    ``heard`` with its time."""
+    with contextlib.ExitStack() as stack:  # a terminal shows a spinner while it loads
+        status = stack.enter_context(console.status(
+            f"loading {name} (a built-in model trains on first use, then is cached)")) \
+            if console.is_terminal else None
 
         def hear(text: str) -> None:
             heard.append((time.strftime(STAMP), text))

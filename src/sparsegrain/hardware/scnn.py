@@ -81,7 +81,7 @@ def output_at(y, x, r, s, pad, stride, ho, wo):  # pragma: no cover - numba
 @njit(cache=True)
 def _scnn(x, w_k, w_r, w_s, w_v, ptr, idx_count, k_groups, ho, wo, stride, pad,
           grid_r, grid_c, f_vec, i_vec, banks, merge, group_of, reduce,
-          input_stationary):  # pragma: no cover - numba
+          input_stationary, keep_zeros):  # pragma: no cover - numba
     """Run the layer; returns outputs, cycles, per-kind reference counts, products. With
     ``reduce``, accumulator updates are the distinct outputs of each run of entries that share
     ``group_of`` (contiguous: entries are sorted by channel, filter, row, column). The buffer
@@ -111,7 +111,8 @@ def _scnn(x, w_k, w_r, w_s, w_v, ptr, idx_count, k_groups, ho, wo, stride, pad,
                     if e1 == e0:
                         continue
                     n_idx = idx_count[k0:k1, c].sum()
-                    na = _gather_tile(x[n, c], (pe // grid_c) * th, (pe % grid_c) * tw, th, tw, tile)
+                    na = _gather_tile(x[n, c], (pe // grid_c) * th, (pe % grid_c) * tw, th, tw,
+                                      tile, keep_zeros)
                     if na == 0:
                         continue
                     if input_stationary:  # each I-vector held; every weight streams past it
@@ -144,14 +145,15 @@ def _scnn(x, w_k, w_r, w_s, w_v, ptr, idx_count, k_groups, ho, wo, stride, pad,
 
 
 @njit(inline="always")
-def _gather_tile(plane, y0, x0, th, tw, tile):  # pragma: no cover - numba
-    """Collect the nonzero activations of the ``th`` x ``tw`` tile at (y0, x0) of one channel's
-    ``plane`` into ``tile`` (rows, columns, values; order y, x); returns how many."""
+def _gather_tile(plane, y0, x0, th, tw, tile, keep_zeros):  # pragma: no cover - numba
+    """Collect the nonzero activations (every one with ``keep_zeros``) of the ``th`` x ``tw``
+    tile at (y0, x0) of one channel's ``plane`` into ``tile`` (rows, columns, values; order y,
+    x); returns how many."""
     ay, ax, av = tile
     na = 0
     for y in range(y0, min(y0 + th, plane.shape[0])):
         for xx in range(x0, min(x0 + tw, plane.shape[1])):
-            if plane[y, xx] != 0.0:
+            if keep_zeros or plane[y, xx] != 0.0:
                 ay[na] = y
                 ax[na] = xx
                 av[na] = plane[y, xx]
@@ -276,13 +278,16 @@ class SCNN(Accelerator):
                  acc_entries: int = 2048, merge: bool = True, index_group: str = "auto",
                  value_bits: int = 16, index_bits: int = 4, psum_bits: int = 24,
                  clock_hz: float = 1e9, reduce_groups: bool = False,
-                 stationary: str = "input") -> None:
+                 stationary: str = "input", dense: bool = False) -> None:
         """Defaults from SCNN (ISCA 2017): 64 PEs, F = I = 4, A = 32 banks, 16-bit values with
         4-bit zero-run indices, 24-bit partial sums, 1 GHz; ``acc_entries`` (choice: 2,048
         partial sums, 6 KB per PE) bounds the output-channel group Kc; ``reduce_groups`` sums
         a weight group's products before the accumulators (off: SCNN as published);
         ``stationary``: the operand a PE holds while the other streams past, ``input`` as SCNN
-        (section IV: an activation vector stays while weight vectors are fetched) or ``weight``."""
+        (section IV: an activation vector stays while weight vectors are fetched) or ``weight``;
+        ``dense``: the same machine without sparsity support, SCNN's dense comparison point
+        (DCNN, section V): every weight and activation, zeros too, multiplied and stored
+        uncompressed, with no indices."""
         if index_group not in INDEX_GROUPS:
             raise ValueError(f"unknown index_group {index_group!r}; valid: {', '.join(INDEX_GROUPS)}")
         if stationary not in STATIONARY:
@@ -293,7 +298,8 @@ class SCNN(Accelerator):
         self.grid, self.f, self.i, self.banks = (pe_rows, pe_cols), f, i, banks
         self.acc_entries, self.merge, self.index_group = acc_entries, merge, index_group
         self.reduce_groups = reduce_groups
-        self.bits = dict(value=value_bits, index=index_bits, psum=psum_bits)
+        self.dense = dense
+        self.bits = dict(value=value_bits, index=0 if dense else index_bits, psum=psum_bits)
         self.clock_hz = clock_hz
 
     def _run(self, layer: Layer) -> SimResult:
@@ -304,6 +310,8 @@ class SCNN(Accelerator):
         n_k, n_c, _, _ = w.shape
         ho, wo = (lay.out_shape[2], lay.out_shape[3]) if lay.kind == "conv" else (1, 1)
         _, _, h, wd = x.shape
+        if self.dense:  # every weight goes through the multipliers, zeros too
+            m = np.ones(m.shape, bool)
         kk, cc, rr, ss = np.nonzero(m)
         order = np.lexsort((ss, rr, kk, cc))
         kk, cc, rr, ss = kk[order], cc[order], rr[order], ss[order]
@@ -314,7 +322,7 @@ class SCNN(Accelerator):
         kc = max(1, min(n_k, self.acc_entries // tile))
         k_groups = np.r_[np.arange(0, n_k, kc), n_k].astype(np.int64)
         kind = group_kind(m, self.index_group)
-        idx = index_groups(m, kind)
+        idx = index_groups(m, kind) * (not self.dense)  # a dense machine stores no indices
         # a run label per entry: its kernel, its kernel row, or itself
         group_of = {"kernel": cc * n_k + kk, "vector": (cc * n_k + kk) * w.shape[2] + rr,
                     "element": np.arange(kk.size)}[kind].astype(np.int64)
@@ -322,8 +330,8 @@ class SCNN(Accelerator):
             x.astype(np.float64), kk.astype(np.int64), rr.astype(np.int64), ss.astype(np.int64),
             w[kk, cc, rr, ss].astype(np.float64), ptr, np.ascontiguousarray(idx), k_groups,
             ho, wo, lay.stride, lay.padding, self.grid[0], self.grid[1], self.f, self.i, self.banks,
-            self.merge, group_of, self.reduce_groups and kind != "element",
-            self.stationary == "input")
+            self.merge, group_of, self.reduce_groups and kind != "element" and not self.dense,
+            self.stationary == "input", self.dense)
         return self._result(lay, int(cycles), refs, int(products), int(valid), kc, m, x, out, tile,
                             int(idx.sum()))
 
@@ -332,7 +340,9 @@ class SCNN(Accelerator):
         b = self.bits
         n_out = int(np.prod(lay.out_shape))
         by_kind = dict(zip(REFERENCE_KINDS, [int(r) for r in refs] + [n_out]))
-        nnz_w, nnz_x = int(m.sum()), int(np.count_nonzero(x))
+        nnz_w, nnz_x = int(m.sum()), int(x.size if self.dense else np.count_nonzero(x))
+        if self.dense:  # values only: no index travels with them
+            by_kind["activation_indices"] = 0
         words = lambda n, bits: n * bits / 32  # noqa: E731 - element counts to 32-bit words
         dram_read = words(nnz_w, b["value"]) + words(n_idx, b["index"]) + words(nnz_x, b["value"] + b["index"])
         dram_write = words(int(np.count_nonzero(y)), b["value"] + b["index"])

@@ -13,6 +13,31 @@ from ..hardware import simulate
 from ..hardware.layers import random_activations
 from ..workloads.catalog import LayerShape
 
+#: conv layer -> weight density of Han et al.'s pruned models (Deep Compression, ICLR 2016,
+#: Table 4 AlexNet and Table 5 VGG-16; the same as "Learning both weights and connections",
+#: NIPS 2015); with the published FC densities they give 6.7M of AlexNet's 61M and 10.3M of
+#: VGG-16's 138M weights, the papers' totals
+PRUNED_DENSITY = {
+    "alexnet:conv1": 0.84, "alexnet:conv2": 0.38, "alexnet:conv3": 0.35, "alexnet:conv4": 0.37,
+    "alexnet:conv5": 0.37,
+    "vgg16:conv1_1": 0.58, "vgg16:conv1_2": 0.22, "vgg16:conv2_1": 0.34, "vgg16:conv2_2": 0.36,
+    "vgg16:conv3_1": 0.53, "vgg16:conv3_2": 0.24, "vgg16:conv3_3": 0.42, "vgg16:conv4_1": 0.32,
+    "vgg16:conv4_2": 0.27, "vgg16:conv4_3": 0.34, "vgg16:conv5_1": 0.35, "vgg16:conv5_2": 0.29,
+    "vgg16:conv5_3": 0.36,
+}
+
+
+def pruned_layer(name: str, seed: int) -> tuple[LayerShape, torch.Tensor, torch.Tensor]:
+    """A catalog conv layer with seeded random weights pruned by magnitude to its
+    :data:`PRUNED_DENSITY`: (layer, pruned weight, mask)."""
+    from ..patterns import pattern
+    from ..workloads.catalog import get_layer
+
+    layer = get_layer(name)
+    w = layer.random_weight(seed)
+    mask = pattern("unstructured").mask(w, 1.0 - PRUNED_DENSITY[name])
+    return layer, w * mask, mask
+
 
 def layer_activations(layer: LayerShape, density: float, seed: int, tokens: int) -> np.ndarray:
     """Seeded activations for a catalog layer: (C_in, H, W) for conv, (tokens, inputs) for FC."""

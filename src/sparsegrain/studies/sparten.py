@@ -14,17 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from ..patterns import pattern
-from ..workloads.catalog import get_layer
-from .common import dense_macs, geomean, layer_activations, run_layer
+from .common import PRUNED_DENSITY, dense_macs, geomean, layer_activations, pruned_layer, run_layer
 from .study import ActDensity, Quick, Seed, Study, progress, study
 
-#: layer -> weight density after pruning (Han et al., ICLR 2016: Table 4 AlexNet, Table 5 VGG-16)
-LAYERS = {
-    "alexnet:conv2": 0.38, "alexnet:conv3": 0.35, "alexnet:conv4": 0.37, "alexnet:conv5": 0.37,
-    "vgg16:conv4_1": 0.32, "vgg16:conv4_2": 0.27, "vgg16:conv4_3": 0.34,
-    "vgg16:conv5_1": 0.35, "vgg16:conv5_2": 0.29, "vgg16:conv5_3": 0.36,
-}
+#: the layers, at their :data:`~.common.PRUNED_DENSITY`
+LAYERS = ("alexnet:conv2", "alexnet:conv3", "alexnet:conv4", "alexnet:conv5", "vgg16:conv4_1",
+          "vgg16:conv4_2", "vgg16:conv4_3", "vgg16:conv5_1", "vgg16:conv5_2", "vgg16:conv5_3")
 QUICK_LAYERS = ("alexnet:conv5",)
 #: SparTen's abstract: "4.7x, 1.8x, and 3x better than a dense architecture, one-sided sparse
 #: architecture, and SCNN"
@@ -44,16 +39,14 @@ def sparten(quick: Quick = False, act_density: ActDensity = 0.5, seed: Seed = 0)
     if not 0.0 < act_density <= 1.0:
         raise ValueError(f"act_density must be in (0, 1] (the fraction of nonzero activations), "
                          f"got {act_density}")
-    names = QUICK_LAYERS if quick else tuple(LAYERS)
+    names = QUICK_LAYERS if quick else LAYERS
     rows = []
     for i, name in enumerate(progress(list(names), "sparten")):
-        layer = get_layer(name)
-        w = layer.random_weight(seed + i)
-        mask = pattern("unstructured").mask(w, 1.0 - LAYERS[name])
+        layer, pruned, mask = pruned_layer(name, seed + i)
         acts = layer_activations(layer, act_density, seed, tokens=16)
-        runs = {m: run_layer(accel, layer, w * mask, acts, mask=mask, **params)
+        runs = {m: run_layer(accel, layer, pruned, acts, mask=mask, **params)
                 for m, (accel, params) in MACHINES.items()}
-        row: dict[str, Any] = {"layer": name, "weight_density": LAYERS[name],
+        row: dict[str, Any] = {"layer": name, "weight_density": PRUNED_DENSITY[name],
                                "act_density": act_density}
         for m, r in runs.items():
             row[f"{m}_cycles"] = r.cycles
