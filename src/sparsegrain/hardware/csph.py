@@ -214,8 +214,7 @@ class CSPH(Accelerator):
             "chain_registers": Storage("rf", (1 + self.chunk) * self.value_bits / 8, 32,
                                        act_uses * vw + chunk_uses * self.chunk * vw, act_uses * vw),
         }
-        bins_sram = macs * pw if self.bins == "sram" else 0.0
-        bins_rf = macs * pw - bins_sram
+        bins_sram, bins_rf = (macs * pw, 0.0) if self.bins == "sram" else (0.0, macs * pw)
         actions = {
             SRAM_READ: act_reads * vw + w_elems * vw + bins_sram,
             SRAM_WRITE: n_pos * c_out * vw + bins_sram,
