@@ -26,6 +26,7 @@ from . import ops
 from .autotune import Decision, DecisionCache, decision_key, load_now
 from .compact import CompactLayer, shrinks
 from .recurrent import SparseRNN, gate_matrices, replaceable_rnn
+from .shrink import shrink as shrink_channels
 
 #: the candidate that runs a layer as the smaller dense layer of its kept channels
 #: (:class:`~.compact.CompactLayer`), where the mask empties whole outputs or inputs
@@ -188,6 +189,19 @@ def pruned_weight(module: nn.Module, name: str = "weight"
     return torch.where(mask, weight, torch.zeros((), dtype=weight.dtype)), mask
 
 
+def pruned_layers(model: nn.Module) -> tuple[list[tuple[str, nn.Module]],
+                                              list[tuple[str, nn.Module]]]:
+    """The (name, module) pairs sparsify replaces: pruned Linear/Conv layers (not those inside
+    a MultiheadAttention, which reads out_proj.weight directly), then pruned LSTM/GRU layers."""
+    inside_attention = {f"{n}.{c}" if n else c for n, m in model.named_modules()
+                        if isinstance(m, nn.MultiheadAttention) for c, _ in m.named_children()}
+    layers = [(n, m) for n, m in model.named_modules()
+              if replaceable(m) and n not in inside_attention and pruned_weight(m) is not None]
+    rnns = [(n, m) for n, m in model.named_modules() if replaceable_rnn(m)
+            and any(pruned_weight(m, g) is not None for g in gate_matrices(m))]
+    return layers, rnns
+
+
 def sparsify(
     model: nn.Module,
     format: str = "auto",
@@ -197,6 +211,7 @@ def sparsify(
     inputs: tuple | torch.Tensor | None = None,
     cache: bool | str | Path = True,
     value_bits: int = 32,
+    shrink: bool = False,
 ) -> nn.Module:
     """Replace, in place, each pruned Linear/Conv1d/Conv2d of ``model`` by a sparse-kernel layer.
 
@@ -218,6 +233,11 @@ def sparsify(
     value bytes, each weight rounded to 11 significant bits; ``value_bits=4`` shares each
     layer's weights among 15 k-means centroids (and zero) and stores 4-bit codes, an eighth of
     the value bytes, changing the weights as weight sharing does (fine-tune to recover).
+    With ``shrink`` (and the model in eval mode) channels that pruning emptied or left unread
+    are first cut from the layers on both sides wherever that is exact (:mod:`.shrink`; the
+    model's ``shrink_report`` says what was cut and why not elsewhere); the remaining masks
+    are then timed as above. Off by default: the layers change shape, so a saved model loads
+    only into a skeleton shrunk the same way.
     """
     check_value_bits(value_bits)
     spec = None if pattern is None else make_pattern(pattern)
@@ -225,21 +245,13 @@ def sparsify(
         raise ValueError(f"sparsify takes a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(batch, int) or batch < 1:
         raise ValueError(f"batch must be a positive integer, got {batch!r}")
-    inside_attention = {
-        f"{n}.{c}" if n else c
-        for n, m in model.named_modules()
-        if isinstance(m, nn.MultiheadAttention)
-        for c, _ in m.named_children()
-    }  # nn.MultiheadAttention reads out_proj.weight directly: leave it alone
-    layers = [
-        (n, m)
-        for n, m in model.named_modules()
-        if replaceable(m) and n not in inside_attention
-        and pruned_weight(m) is not None
-    ]
-    rnns = [(n, m) for n, m in model.named_modules() if replaceable_rnn(m)
-            and any(pruned_weight(m, g) is not None for g in gate_matrices(m))]
+    cuts = shrink_channels(model) if shrink and not model.training else None
+    model.shrink_report = cuts  # type: ignore[assignment]
+    layers, rnns = pruned_layers(model)
     if not layers and not rnns:
+        if cuts is not None and cuts.removed:  # every pruned channel is gone: nothing to time
+            model.sparsify_report = []  # type: ignore[assignment]
+            return model
         raise ValueError(
             "the model has no pruned Linear, Conv1d, Conv2d, LSTM or GRU layer (no mask "
             "parametrization, no torch.nn.utils.prune mask and no zero weights)"

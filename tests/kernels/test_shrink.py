@@ -1,0 +1,133 @@
+"""Cutting channels across layers: exact wherever it cuts, and a reason wherever it does not."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+from sparsegrain import sparsify
+from sparsegrain.deploy.shrink import shrink
+
+
+class Net(nn.Module):
+    """conv -> BN -> ReLU -> conv (no padding) -> BN -> ReLU -> max pool -> flatten -> linear
+    -> ReLU -> linear: every kind of step between two layers that shrink follows."""
+
+    def __init__(self, pad2: int = 0) -> None:
+        super().__init__()
+        self.c1, self.b1 = nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16)
+        self.c2, self.b2 = nn.Conv2d(16, 32, 3, padding=pad2), nn.BatchNorm2d(32)
+        self.pool, self.flat = nn.MaxPool2d(2, padding=1), nn.Flatten()
+        side = (8 + 2 * pad2 - 2) // 2 + 1
+        self.l1, self.l2 = nn.Linear(32 * side * side, 20), nn.Linear(20, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.b1(self.c1(x)))
+        x = self.pool(torch.relu(self.b2(self.c2(x))))
+        return self.l2(torch.relu(self.l1(self.flat(x))))
+
+
+def pruned(pad2: int = 0) -> Net:
+    torch.manual_seed(0)
+    m = Net(pad2)
+    for b in (m.b1, m.b2):  # statistics and affine terms far from identity
+        b.running_mean.normal_()
+        b.running_var.uniform_(0.5, 2.0)
+        b.weight.data.normal_()
+        b.bias.data.normal_()
+    with torch.no_grad():
+        m.c1.weight[[1, 5, 7]] = 0  # filters emptied: their bias, normalised, is a constant
+        m.c2.weight[[0, 3, 9, 10]] = 0
+        m.l1.weight[[2, 4]] = 0
+        m.l2.weight[:, 6] = 0  # an input l2 no longer reads
+    return m.eval()
+
+
+def test_cuts_are_exact_across_batchnorm_pooling_and_flatten():
+    m = pruned()
+    x = torch.randn(4, 3, 8, 8)
+    before = m(x)
+    report = shrink(m)
+    removed = {c.layer: c.removed for c in report.cuts}
+    assert removed == {"c1": 3, "c2": 4, "l1": 3, "l2": 0}
+    assert (m.c1.out_channels, m.b1.num_features, m.c2.in_channels) == (13, 13, 13)
+    assert (m.c2.out_channels, m.b2.num_features, m.l1.in_features) == (28, 28, 28 * 16)
+    assert (m.l1.out_features, m.l2.in_features) == (17, 17)
+    torch.testing.assert_close(m(x), before, atol=1e-5, rtol=1e-5)
+    assert report.removed == 10 and "the model's output" in report.cuts[-1].reason
+
+
+def test_a_constant_into_a_padded_convolution_stays():
+    """With padding the border taps read zeros, not the emptied channel's constant: folding it
+    into the bias would be wrong, so of c1's emptied channels only those whose constant the
+    ReLU makes 0 go."""
+    m = pruned(pad2=1)
+    x = torch.randn(2, 3, 8, 8)
+    before = m(x)
+    with torch.no_grad():
+        carried = torch.relu(m.b1(m.c1.bias[None, :, None, None]))[0, [1, 5, 7], 0, 0]
+    zero = int((carried == 0).sum())
+    assert 0 < zero < 3  # both cases occur in this model
+    report = shrink(m)
+    assert report.cuts[0].removed == zero and m.c1.out_channels == 16 - zero
+    assert report.cuts[1].removed == 4  # c2 -> l1 needs no padding: cut
+    torch.testing.assert_close(m(x), before, atol=1e-5, rtol=1e-5)
+
+
+class Residual(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Linear(8, 8), nn.Linear(8, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b(self.a(x) + x)
+
+
+def test_layers_whose_output_mixes_with_others_are_left_with_the_reason():
+    m = Residual().eval()
+    with torch.no_grad():
+        m.a.weight[:3] = 0
+    report = shrink(m)
+    assert report.removed == 0 and "addition" in report.cuts[0].reason
+    assert m.a.out_features == 8
+
+
+def test_masked_weights_train_mode_and_untraceable_models_are_refused_or_left():
+    m = pruned()
+    parametrize.register_parametrization(m.c1, "weight", nn.Identity())
+    assert "parametrization" in shrink(m).cuts[0].reason
+    with pytest.raises(ValueError, match="eval mode"):
+        shrink(pruned().train())
+
+    class Branchy(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Linear(4, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.a(x) if x.sum() > 0 else x
+
+    assert "not traceable" in shrink(Branchy().eval()).cuts[0].reason
+
+
+def test_sparsify_shrinks_first_when_asked():
+    m = pruned()
+    x = torch.randn(4, 3, 8, 8)
+    before = m(x)
+    out = sparsify(m, shrink=True, inputs=(x,), cache=False)
+    assert out.shrink_report.removed == 10 and out.c1.out_channels == 13
+    torch.testing.assert_close(out(x), before, atol=1e-4, rtol=1e-4)
+
+
+def test_a_padded_consumer_keeps_a_nonzero_constant_and_says_so():
+    m = nn.Sequential(nn.Conv2d(2, 4, 3), nn.Conv2d(4, 3, 3, padding=1)).eval()
+    with torch.no_grad():
+        m[0].weight[1] = 0
+        m[0].bias[1] = 0.5  # the emptied channel carries 0.5 everywhere
+    x = torch.randn(1, 2, 6, 6)
+    before = m(x)
+    cut = shrink(m).cuts[0]
+    assert cut.removed == 0 and "nonzero constant into a padded convolution" in cut.reason
+    torch.testing.assert_close(m(x), before)
