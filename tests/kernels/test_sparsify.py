@@ -138,3 +138,26 @@ def test_value_bits_other_than_32_16_or_4_are_refused(gen):
         net[5].weight[0] = 0
     with pytest.raises(ValueError, match="value_bits must be one of 32, 16, 4, got 8"):
         sparsify(net, value_bits=8)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "gs"])
+def test_one_row_calls_add_the_current_bias_inside_the_kernel_call(fmt):
+    """The one-row path hands the bias to the kernel call as a numpy view; a bias replaced or
+    written later is the one used."""
+    from sparsegrain import pattern
+
+    torch.manual_seed(3)
+    dense = torch.nn.Linear(64, 32)
+    with torch.no_grad():
+        dense.weight.mul_(pattern("gs:8:1").mask(dense.weight, 0.75))
+    model = torch.nn.Sequential(copy.deepcopy(dense))
+    sparsify(model, format=fmt, keep_dense_if_slower=False, cache=False)
+    x = torch.randn(1, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), dense(x), atol=1e-5, rtol=1e-5)
+        model[0].bias = torch.full((32,), 2.0)  # a new buffer: the cached view must follow
+        dense.bias.fill_(2.0)
+        torch.testing.assert_close(model(x), dense(x), atol=1e-5, rtol=1e-5)
+        model[0].bias.fill_(-1.0)  # written in place: the view shares its memory
+        dense.bias.fill_(-1.0)
+        torch.testing.assert_close(model(x), dense(x), atol=1e-5, rtol=1e-5)

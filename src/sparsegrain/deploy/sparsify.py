@@ -79,8 +79,9 @@ class SparseLinear(KernelLayer):
         if type(x) is torch.Tensor and x.dtype is torch.float32 and ops.eager(x):
             rows = x.detach() if x.requires_grad else x
             if rows.dim() == 2 and rows.shape[0] == 1:  # one row, the common deployed call
-                y = torch.from_numpy(self.kernel.row_product(rows.numpy()[0])[None])
-                return y if bias is None else y.add_(bias)
+                y = self.kernel.row_product(rows.numpy()[0], None if bias is None else
+                                            self._bias_array(bias))
+                return torch.from_numpy(y.reshape(1, -1))
             if rows.dim() >= 1 and rows.shape[-1] == self.kernel.shape[1]:
                 flat = rows.reshape(-1, rows.shape[-1]).numpy()
                 y = torch.from_numpy(self.kernel.rows_product(flat))
@@ -94,6 +95,14 @@ class SparseLinear(KernelLayer):
             y = y.add_(bias) if not y.requires_grad else y + bias
         y = y.view(*lead, -1)
         return y if x.dtype is torch.float32 else y.to(x.dtype)
+
+    def _bias_array(self, bias: torch.Tensor) -> np.ndarray:
+        """The bias buffer as a numpy view, made again only when the buffer is replaced (a
+        load_state_dict copies into it; ``.to()`` or an assignment replaces it)."""
+        if getattr(self, "_bias_of", None) is not bias:
+            self._bias_of, self._bias_np = bias, bias.numpy()
+        return self._bias_np
+
 
 class SparseConv2d(KernelLayer):
     """A groups-1 Conv2d whose channel-last weight matrix is encoded (im2col + sparse kernel)."""

@@ -170,12 +170,14 @@ class SparseKernel(ABC):
             return self.row_product(x[0])[None, :]
         return self._product(x.T, transposed=True)
 
-    def row_product(self, x: np.ndarray) -> np.ndarray:
-        """``W @ x`` for one float32 input row: the vector product, its input checked through
-        its output (a NaN or inf in x reaches y wherever a kept weight meets it, and only then
-        is x scanned, to say so; x itself is never copied)."""
+    def row_product(self, x: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+        """``W @ x (+ bias)`` for one float32 input row: the vector product, its input checked
+        through its output (a NaN or inf in x reaches y wherever a kept weight meets it, and
+        only then is x scanned, to say so; x itself is never copied)."""
         y = np.zeros(self.shape[0], dtype=np.float32)
         self._spmv(x if x.flags.c_contiguous else np.ascontiguousarray(x), y)
+        if bias is not None:
+            np.add(y, bias, out=y)
         if not math.isfinite(np.add.reduce(y)):
             require_finite(x, "input")
         return y
