@@ -8,7 +8,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from sparsegrain import sparsify
-from sparsegrain.deploy.shrink import shrink
+from sparsegrain.deploy.shrink import BorderFold, shrink
 
 
 class Net(nn.Module):
@@ -59,21 +59,26 @@ def test_cuts_are_exact_across_batchnorm_pooling_and_flatten():
     assert report.removed == 10 and "the model's output" in report.cuts[-1].reason
 
 
-def test_a_constant_into_a_padded_convolution_stays():
-    """With padding the border taps read zeros, not the emptied channel's constant: folding it
-    into the bias would be wrong, so of c1's emptied channels only those whose constant the
-    ReLU makes 0 go."""
+def test_constants_into_a_padded_convolution_go_through_a_border_map():
+    """With padding the border taps read zeros, not the emptied channel's constant: the cut
+    planes' contribution is kept as a map (BorderFold), exact at the borders too; channels the
+    ReLU makes 0 need none."""
     m = pruned(pad2=1)
     x = torch.randn(2, 3, 8, 8)
     before = m(x)
     with torch.no_grad():
         carried = torch.relu(m.b1(m.c1.bias[None, :, None, None]))[0, [1, 5, 7], 0, 0]
-    zero = int((carried == 0).sum())
-    assert 0 < zero < 3  # both cases occur in this model
+    nonzero = int((carried != 0).sum())
+    assert 0 < nonzero < 3  # both cases occur in this model
     report = shrink(m)
-    assert report.cuts[0].removed == zero and m.c1.out_channels == 16 - zero
-    assert report.cuts[1].removed == 4  # c2 -> l1 needs no padding: cut
+    assert report.cuts[0].removed == 3 and m.c1.out_channels == 13
+    assert isinstance(m.c2, BorderFold) and m.c2.cut_values.numel() == nonzero
+    assert report.cuts[1].removed == 4 and m.c2.conv.out_channels == 28
+    assert m.c2.cut_weight.shape[0] == 28  # it followed the convolution's own cut
     torch.testing.assert_close(m(x), before, atol=1e-5, rtol=1e-5)
+    assert len(m.c2._maps) == 1
+    m.c2(torch.randn(1, 13, 6, 6))  # another input size: another map
+    assert len(m.c2._maps) == 2
 
 
 class Residual(nn.Module):
@@ -121,13 +126,13 @@ def test_sparsify_shrinks_first_when_asked():
     torch.testing.assert_close(out(x), before, atol=1e-4, rtol=1e-4)
 
 
-def test_a_padded_consumer_keeps_a_nonzero_constant_and_says_so():
-    m = nn.Sequential(nn.Conv2d(2, 4, 3), nn.Conv2d(4, 3, 3, padding=1)).eval()
+def test_a_conv1d_chain_with_padding_is_exact():
+    m = nn.Sequential(nn.Conv1d(2, 6, 3), nn.ReLU(), nn.Conv1d(6, 3, 5, padding=2)).eval()
     with torch.no_grad():
-        m[0].weight[1] = 0
-        m[0].bias[1] = 0.5  # the emptied channel carries 0.5 everywhere
-    x = torch.randn(1, 2, 6, 6)
+        m[0].weight[[1, 4]] = 0
+        m[0].bias[[1, 4]] = torch.tensor([0.5, -0.5])  # one passes the ReLU, one does not
+    x = torch.randn(3, 2, 11)
     before = m(x)
     cut = shrink(m).cuts[0]
-    assert cut.removed == 0 and "nonzero constant into a padded convolution" in cut.reason
-    torch.testing.assert_close(m(x), before)
+    assert cut.removed == 2 and isinstance(m[2], BorderFold)
+    torch.testing.assert_close(m(x), before, atol=1e-6, rtol=1e-6)

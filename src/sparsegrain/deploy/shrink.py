@@ -4,11 +4,13 @@ from the producer, from what lies between (BatchNorm), and from the consumer's i
 Torch-Pruning's dependency graph does, but only where the result is exact.
 
 The model is traced (``torch.fx``) to find, for each Linear/Conv1d/Conv2d, the one layer that
-reads its output through channel-wise steps alone (BatchNorm in eval mode, activations, dropout,
-max pooling, flatten before a Linear; dropout in eval mode). An emptied channel still outputs its bias, a constant,
-which the steps map to another constant: the consumer adds it to its own bias (exact for a
-Linear and for a convolution without padding; with padding only a constant of 0 is exact, since
-the border taps read zeros). A channel the consumer does not read is cut without any fold.
+reads its output through channel-wise steps alone (BatchNorm in eval mode, activations, dropout
+in eval mode, max pooling, flatten before a Linear). An emptied channel still outputs its bias,
+a constant, which the steps map to another constant: the consumer adds what it contributes to
+its own bias (exact for a Linear and for a convolution without padding). A padded
+convolution's border taps read zeros instead, so there the constant planes' contribution is
+kept as a map per input size (:class:`BorderFold` wraps the convolution). A channel the
+consumer does not read is cut without any fold.
 Layers whose output also feeds an addition, a concatenation, attention or anything else are left
 as they are, each with the reason.
 """
@@ -70,11 +72,49 @@ def shrink(model: nn.Module) -> ShrinkReport:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
         return ShrinkReport([Cut("(model)", None, 0, reason=f"not traceable by torch.fx: {first}")])
     modules = dict(model.named_modules())
-    report = ShrinkReport()
+    report, folds = ShrinkReport(), {}
     for node in graph.nodes:
         if node.op == "call_module" and isinstance(modules.get(node.target), LAYERS):
-            report.cuts.append(_shrink_one(node, modules))
+            report.cuts.append(_shrink_one(node, modules, folds))
+    for name, fold in folds.items():  # the padded consumers that took a constant, wrapped
+        parent, _, child = name.rpartition(".")
+        setattr(model.get_submodule(parent) if parent else model, child, fold)
     return report
+
+
+class BorderFold(nn.Module):
+    """A convolution whose input lost channels that carried a constant each: ``conv(x)`` plus
+    what those constant planes gave through the cut weights, zero padding included (the border
+    taps read zeros, so near the edges this is not a constant): a map per input size, made on
+    first use and kept."""
+
+    def __init__(self, conv: nn.Conv1d | nn.Conv2d, weight: torch.Tensor, values: torch.Tensor
+                 ) -> None:
+        super().__init__()
+        self.conv = conv
+        self.register_buffer("cut_weight", weight.clone())
+        self.register_buffer("cut_values", values.clone())
+        self._maps: dict[tuple, torch.Tensor] = {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        key = (tuple(x.shape[2:]), x.dtype, x.device)
+        if key not in self._maps:
+            conv = self.conv
+            shape = (1, len(self.cut_values), *x.shape[2:])
+            planes = self.cut_values.to(x.dtype).view(1, -1, *[1] * (x.dim() - 2)).expand(shape)
+            run = F.conv2d if isinstance(conv, nn.Conv2d) else F.conv1d
+            self._maps[key] = run(planes, self.cut_weight.to(x.dtype), None, conv.stride,
+                                  conv.padding, conv.dilation).to(x.device)
+        return self.conv(x) + self._maps[key]
+
+    def keep_outputs(self, keep: torch.Tensor) -> None:
+        """Follow the convolution losing output channels: keep the same rows of the cut weights."""
+        self.cut_weight = self.cut_weight[keep].clone()
+        self._maps.clear()
+
+    def rows(self) -> torch.Tensor:
+        """Which output channels the folded planes reach (a nonzero cut weight)."""
+        return self.cut_weight.reshape(self.cut_weight.shape[0], -1).any(1)
 
 
 def _chain(node: fx.Node, modules: dict[str, nn.Module]) -> tuple[list[Any], fx.Node | str]:
@@ -107,7 +147,9 @@ def _chain(node: fx.Node, modules: dict[str, nn.Module]) -> tuple[list[Any], fx.
             return steps, f"its output reaches {what}, which mixes channels"
 
 
-def _shrink_one(node: fx.Node, modules: dict[str, nn.Module]) -> Cut:
+def _shrink_one(node: fx.Node, modules: dict[str, nn.Module], folds: dict[str, BorderFold]
+                ) -> Cut:
+    # long: one layer's cut, each refusal with its reason, then the cut itself on every side
     layer = modules[node.target]
     weight = layer.weight.detach()
     cut = Cut(node.target, None, weight.shape[0])
@@ -130,23 +172,29 @@ def _shrink_one(node: fx.Node, modules: dict[str, nn.Module]) -> Cut:
         cut.reason = "its consumer's inputs do not match its channels"
         return cut
     empty = ~weight.reshape(weight.shape[0], -1).any(1)
+    if node.target in folds:  # a channel the folded planes reach is no constant
+        empty &= ~folds[node.target].rows()
     cols = consumer.weight.detach().transpose(0, 1).reshape(weight.shape[0], -1)
     unread = ~cols.any(1)
     bias = layer.bias.detach() if layer.bias is not None else torch.zeros(weight.shape[0])
     value = _through(steps, bias)  # what each emptied channel carries to the consumer
-    padded = isinstance(consumer, (nn.Conv1d, nn.Conv2d)) and any(consumer.padding)
-    foldable = empty & ~unread & ((value == 0) | (not padded))
-    drop = unread | foldable
+    drop = unread | empty
     if not drop.any():
-        cut.reason = ("no channel empty or unread" if not (empty & ~unread).any() else
-                      "its emptied channels carry a nonzero constant into a padded convolution")
+        cut.reason = "no channel empty or unread"
         return cut
     if drop.all():
         cut.reason = "every channel would go: the layer is empty"
         return cut
-    _fold(consumer, foldable, value, per)
+    bordered = empty & ~unread & (value != 0)
+    if isinstance(consumer, (nn.Conv1d, nn.Conv2d)) and any(consumer.padding) and bordered.any():
+        folds[end.target] = BorderFold(consumer, consumer.weight.detach()[:, bordered],
+                                       value[bordered])
+    else:
+        _fold(consumer, empty & ~unread, value, per)
     keep = (~drop).nonzero().flatten()
     _keep_outputs(layer, keep)
+    if node.target in folds:
+        folds[node.target].keep_outputs(keep)
     for s in steps:
         if isinstance(s, NORMS):
             _keep_norm(s, keep)
