@@ -149,7 +149,7 @@ def _chain(node: fx.Node, modules: dict[str, nn.Module]) -> tuple[list[Any], fx.
 
 def _shrink_one(node: fx.Node, modules: dict[str, nn.Module], folds: dict[str, BorderFold]
                 ) -> Cut:
-    # long: one layer's cut, each refusal with its reason, then the cut itself on every side
+    """Cut what ``node``'s layer and its consumer allow, or say why nothing."""
     layer = modules[node.target]
     weight = layer.weight.detach()
     cut = Cut(node.target, None, weight.shape[0])
