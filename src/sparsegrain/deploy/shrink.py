@@ -143,8 +143,8 @@ def _chain(node: fx.Node, modules: dict[str, nn.Module]) -> tuple[list[Any], fx.
             what = node.target if node.op != "call_function" else getattr(
                 node.target, "__name__", str(node.target))
             if node.target in (operator.add, torch.add, torch.cat):
-                what = "an addition or concatenation"
-            return steps, f"its output reaches {what}, which mixes channels"
+                return steps, "its output reaches an addition or concatenation"
+            return steps, f"its output reaches {what}, which shrink does not follow"
 
 
 def _shrink_one(node: fx.Node, modules: dict[str, nn.Module], folds: dict[str, BorderFold]
