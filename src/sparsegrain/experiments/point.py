@@ -400,7 +400,8 @@ def measure_cpu(model: nn.Module, pattern: Pattern | None, inputs: tuple, batch:
                 rounds: int = 15) -> tuple[str, dict[str, Any]]:
     """Latency on this CPU of the pruned ``model`` with its pruned layers on the project's
     kernels (:func:`sparsegrain.deploy.sparsify`, deciding per layer on the layer's real
-    input, dense where its kernel is slower), against the same model run dense by torch:
+    input, dense where its kernel is slower; channels pruning emptied first cut from the
+    layers on both sides where exact, ``shrink``), against the same model run dense by torch:
     medians over ``rounds`` interleaved rounds on the first ``batch`` sample inputs, at the
     thread count torch had before the sweep (:data:`MACHINE_THREADS`), with the speedup's
     noise (half the interquartile range of the per-round ratios, relative) and the load
@@ -410,12 +411,14 @@ def measure_cpu(model: nn.Module, pattern: Pattern | None, inputs: tuple, batch:
     training_threads = torch.get_num_threads()
     torch.set_num_threads(MACHINE_THREADS)
     try:
-        fast = copy.deepcopy(model)
+        fast = copy.deepcopy(model).eval()
         choices: dict[str, str] = {}
+        cut = 0
         if pattern is not None:
             try:
-                sparsify(fast, pattern=pattern, inputs=x)
+                sparsify(fast, pattern=pattern, inputs=x, shrink=True)
                 choices = {c.name: c.chosen for c in fast.sparsify_report}
+                cut = fast.shrink_report.removed if fast.shrink_report else 0
             except ValueError as e:
                 return NOT_APPLICABLE, {"reason": str(e)}
         with torch.no_grad():
@@ -427,8 +430,8 @@ def measure_cpu(model: nn.Module, pattern: Pattern | None, inputs: tuple, batch:
     noise = spread([d / s for d, s in zip(samples["dense"], samples["sparse"], strict=True)])
     # Every layer kept dense: the deployed model is the dense one, so its speedup is 1 by
     # construction; the two medians still show the timing noise.
-    same = all(c == "dense" for c in choices.values())
-    return OK, {"dense_ms": ms["dense"], "sparse_ms": ms["sparse"],
+    same = not cut and all(c == "dense" for c in choices.values())
+    return OK, {"dense_ms": ms["dense"], "sparse_ms": ms["sparse"], "channels_cut": cut,
                 "speedup": 1.0 if same else ms["dense"] / ms["sparse"], "identical": same,
                 "noise": noise, "load": load_now(), "batch": batch, "threads": MACHINE_THREADS,
                 "rounds": rounds, "layers": choices}

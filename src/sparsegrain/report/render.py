@@ -419,19 +419,22 @@ def _cpu_table(summary: Summary, cfg: dict[str, Any]) -> list[ReportBlock]:
     if not summary.measured:
         return []
     ctable = [[e.pattern, f"{e.sparsity:g}", _num(e.cpu.get("dense_ms"), ".3g"),
-               _num(e.cpu.get("sparse_ms"), ".3g"), _measured(e, "cpu")]
+               _num(e.cpu.get("sparse_ms"), ".3g"), f"{e.cpu.get('channels_cut', 0):g}",
+               _measured(e, "cpu")]
               for e in [summary.dense, *summary.entries]]
     return [ReportBlock("h2", "Measured latency on this CPU"),
             ReportBlock("p", f"The pruned model run whole on batch {cfg.get('cpu_batch', '?')} "
                         "of the sample inputs, its pruned layers on the project's kernels "
-                        "(`sparsify`, which keeps a layer dense where its kernel is slower), "
+                        "(`sparsify`, which first cuts the channels pruning emptied from the "
+                        "layers on both sides where that is exact, `shrink`: the channels-cut "
+                        "column, and keeps a layer dense where its kernel is slower), "
                         "against the same weights run dense by torch: medians (ms) of "
                         f"{_rounds(summary.cpu_rounds)}interleaved rounds in the same run, at the "
                         "sweep's thread count. Where every layer stays dense (and in the dense "
                         "row) the deployed model is the dense one: its speedup is 1 and the two "
                         "medians show the timing noise."),
             ReportBlock("table", head=["pattern", "sparsity", "dense ms", "sparse ms",
-                                       "speedup"], body=ctable)]
+                                       "channels cut", "speedup"], body=ctable)]
 
 
 def _compression_table(summary: Summary) -> list[ReportBlock]:

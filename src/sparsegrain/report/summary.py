@@ -218,5 +218,6 @@ def _entry(pattern: str, sparsity: float, rows: list[Row], base: dict) -> Entry:
         e.cpu = {k: _mean([r[k] for r in timed]) for k in ("dense_ms", "sparse_ms")}
         e.cpu["noise"] = max((r.get("noise", 0.0) for r in timed), default=0.0)
         e.cpu["identical"] = all(r.get("identical", False) for r in timed)
+        e.cpu["channels_cut"] = _mean([r.get("channels_cut", 0) for r in timed])
     return e
 
