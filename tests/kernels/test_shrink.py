@@ -136,3 +136,12 @@ def test_a_conv1d_chain_with_padding_is_exact():
     cut = shrink(m).cuts[0]
     assert cut.removed == 2 and isinstance(m[2], BorderFold)
     torch.testing.assert_close(m(x), before, atol=1e-6, rtol=1e-6)
+
+
+def test_save_refuses_a_shrunk_model(tmp_path):
+    from sparsegrain import save
+
+    m = sparsify(pruned(), shrink=True, inputs=(torch.randn(2, 3, 8, 8),), cache=False)
+    with pytest.raises(ValueError, match="shrunk"):
+        save(m, tmp_path / "m.safetensors")
+    assert not (tmp_path / "m.safetensors").exists()

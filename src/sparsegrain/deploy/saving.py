@@ -48,6 +48,11 @@ def save(model: nn.Module, path: str | Path) -> Path:
     if compact:
         raise ValueError(f"{compact[0]} is a compact dense layer, which save does not write yet; "
                          "save the pruned model's state dict and sparsify it after loading")
+    report = getattr(model, "shrink_report", None)
+    if report is not None and report.removed:
+        raise ValueError("the model was shrunk (sparsify(shrink=True) cut channels, so layers "
+                         "changed shape), which save does not write yet; save the pruned model's "
+                         "state dict and sparsify it after loading")
     layers = {n: m for n, m in model.named_modules() if isinstance(m, KernelLayer)}
     if not layers:
         raise ValueError("the model has no sparse layer to save; run "

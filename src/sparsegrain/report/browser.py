@@ -29,7 +29,8 @@ def _run(args: list[str], page: Path, timeout: float) -> subprocess.CompletedPro
     if not page.is_file():
         raise ValueError(f"{page} is not a file; give the report.html a sweep wrote")
     with tempfile.TemporaryDirectory(prefix="sparsegrain-browser-") as profile:
-        cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+        cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+               "--hide-scrollbars",
                "--no-first-run", f"--user-data-dir={profile}", "--enable-logging=stderr",
                f"--virtual-time-budget={SETTLE_MS}", *args, page.resolve().as_uri()]
         try:
