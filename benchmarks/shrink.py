@@ -4,10 +4,11 @@ pruned, run four ways in one process, interleaved (medians): dense torch on the 
 sparse kernels); ``shrink`` alone (the emptied channels cut from both sides, dense torch on the
 smaller layers); and ``sparsify(shrink=True)``. Outputs are checked equal first. Load average
 printed. ``--model vgg``: a VGG-11-BN-style CNN with seeded weights and BatchNorm statistics;
-``--model ocr-crnn``: the real EasyOCR recognizer's convolutions pruned one-shot by filter norm
-(a speed measurement: no fine-tuning, so its accuracy is not the point), its 32 rendered words.
+``--model ocr-crnn`` / ``craft``: the real EasyOCR recognizer or CRAFT detector, their prunable
+convolutions pruned one-shot by filter norm (a speed measurement: no fine-tuning, so accuracy is
+not the point), on their own sample inputs (32 rendered words, 8 rendered pages).
 
-    PYTHONPATH=src python benchmarks/shrink.py [--model vgg|ocr-crnn] [--batch 8] [--keep 0.5]
+    PYTHONPATH=src python benchmarks/shrink.py [--model vgg|ocr-crnn|craft] [--keep 0.5]
 """
 
 from __future__ import annotations
@@ -58,21 +59,21 @@ def pruned_vgg(size: int, keep: float) -> nn.Sequential:
     return model.eval()
 
 
-def pruned_ocr(keep: float) -> tuple[nn.Module, tuple]:
-    """The recognizer with ``keep`` of each convolution's filters (but the first's) and its
-    sample words."""
+def pruned_real(name: str, keep: float) -> tuple[nn.Module, tuple]:
+    """Built-in model ``name`` with ``keep`` of the filters of each prunable convolution, and
+    its sample inputs."""
     from sparsegrain import workloads
 
-    spec = workloads.get("ocr-crnn")
+    spec = workloads.get(name)
     model = spec.load()
-    convs = [n for n in spec.prunable(model) if "ConvNet" in n]
+    convs = [n for n in spec.prunable(model) if isinstance(model.get_submodule(n), nn.Conv2d)]
     spec.prune(model, {"pattern": "filter", "sparsity": 1 - keep, "layers": convs}, steps=0)
     return model.eval(), spec.sample_inputs()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", choices=("vgg", "ocr-crnn"), default="vgg")
+    ap.add_argument("--model", choices=("vgg", "ocr-crnn", "craft"), default="vgg")
     ap.add_argument("--batch", type=int, default=8, help="images (vgg)")
     ap.add_argument("--size", type=int, default=64, help="image side (vgg)")
     ap.add_argument("--keep", type=float, default=0.5)
@@ -82,7 +83,7 @@ def main() -> None:
         base = pruned_vgg(args.size, args.keep)
         inputs: tuple = (torch.randn(args.batch, 3, args.size, args.size),)
     else:
-        base, inputs = pruned_ocr(args.keep)
+        base, inputs = pruned_real(args.model, args.keep)
     run(base, inputs, args)
 
 

@@ -117,6 +117,36 @@ def test_masked_weights_train_mode_and_untraceable_models_are_refused_or_left():
     assert "not traceable" in shrink(Branchy().eval()).cuts[0].reason
 
 
+def test_an_untraceable_model_is_shrunk_part_by_part():
+    """Control flow on values stops fx at the top; a traceable child is cut on its own, and
+    what leaves it (its last layer's output) is left."""
+
+    class Gated(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(6, 12), nn.ReLU(), nn.Linear(12, 12), nn.Tanh(),
+                                      nn.Linear(12, 4))
+            self.head = nn.Linear(4, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.body(x)
+            return self.head(y) if y.sum() > 0 else self.head(-y)
+
+    torch.manual_seed(1)
+    m = Gated().eval()
+    with torch.no_grad():
+        m.body[0].weight[[0, 3, 7]] = 0
+        m.body[2].weight[[1, 2]] = 0
+    x = torch.randn(5, 6)
+    before = m(x)
+    report = shrink(m)
+    assert "not traceable" in report.cuts[0].reason
+    removed = {c.layer: c.removed for c in report.cuts}
+    assert removed["body.0"] == 3 and removed["body.2"] == 2 and removed["body.4"] == 0
+    assert m.body[0].out_features == 9 and m.body[4].in_features == 10
+    torch.testing.assert_close(m(x), before, atol=1e-6, rtol=1e-6)
+
+
 def test_sparsify_shrinks_first_when_asked():
     m = pruned()
     x = torch.randn(4, 3, 8, 8)

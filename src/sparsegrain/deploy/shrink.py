@@ -12,7 +12,8 @@ convolution's border taps read zeros instead, so there the constant planes' cont
 kept as a map per input size (:class:`BorderFold` wraps the convolution). A channel the
 consumer does not read is cut without any fold.
 Layers whose output also feeds an addition, a concatenation, attention or anything else are left
-as they are, each with the reason.
+as they are, each with the reason. A model fx cannot trace (control flow on values) is shrunk
+part by part: each child traced on its own, what leaves a child left as it is.
 """
 
 from __future__ import annotations
@@ -68,9 +69,9 @@ def shrink(model: nn.Module) -> ShrinkReport:
                          "call model.eval() first")
     try:
         graph = fx.symbolic_trace(model).graph
-    except Exception as e:  # noqa: BLE001 - any tracing failure means: leave the model alone
+    except Exception as e:  # noqa: BLE001 - a model fx cannot trace: its parts, one by one
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
-        return ShrinkReport([Cut("(model)", None, 0, reason=f"not traceable by torch.fx: {first}")])
+        return _by_parts(model, f"not traceable by torch.fx: {first}")
     modules = dict(model.named_modules())
     report, folds = ShrinkReport(), {}
     for node in graph.nodes:
@@ -79,6 +80,20 @@ def shrink(model: nn.Module) -> ShrinkReport:
     for name, fold in folds.items():  # the padded consumers that took a constant, wrapped
         parent, _, child = name.rpartition(".")
         setattr(model.get_submodule(parent) if parent else model, child, fold)
+    return report
+
+
+def _by_parts(model: nn.Module, why: str) -> ShrinkReport:
+    """Shrink each child of an untraceable ``model`` on its own (recursively): a chain inside a
+    child is cut; an output leaving a child is its output, which is left as it is."""
+    report = ShrinkReport([Cut("(model)", None, 0, reason=why)])
+    for name, child in model.named_children():
+        if isinstance(child, LAYERS) or not any(isinstance(m, LAYERS) for m in child.modules()):
+            continue
+        for cut in shrink(child).cuts:
+            cut.layer = f"{name}.{cut.layer}"
+            cut.consumer = None if cut.consumer is None else f"{name}.{cut.consumer}"
+            report.cuts.append(cut)
     return report
 
 
