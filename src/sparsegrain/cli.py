@@ -407,11 +407,13 @@ def simulate_cmd(
 
 def _reproduce(name: str, out: Path | None, overwrite: bool, as_json: bool, **options: object) -> None:
     """Run one seed comparison, write its markdown, CSV and PNG plots, print the summary."""
+    from .core.files import check_output_folder
     from .studies import run_study, write_study
     from .studies.study import cell
 
     folder = Path("reproduce") / name if out is None else out
     with one_line_errors():
+        check_output_folder(folder)  # a file in the way: said before the study runs
         study = run_study(name, **options)
         paths = write_study(study, folder, overwrite=overwrite)
     if as_json:

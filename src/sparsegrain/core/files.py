@@ -29,13 +29,21 @@ def cache_dir(path: str | Path | None = None) -> Path:
     return p
 
 
-def output_folder(out: str | Path) -> Path:
-    """``out`` created if missing, or a ValueError saying why it cannot hold results."""
+def check_output_folder(out: str | Path) -> Path:
+    """``out`` as a path, or a ValueError where it can be told without creating anything that
+    it cannot hold results (a link, or something other than a folder): a long run checks this
+    before it starts."""
     path = Path(out)
     if path.is_symlink():
         raise ValueError(f"output folder {path} is a symbolic link; give a real folder")
     if path.exists() and not path.is_dir():
         raise ValueError(f"output folder {path} exists and is not a folder")
+    return path
+
+
+def output_folder(out: str | Path) -> Path:
+    """``out`` created if missing, or a ValueError saying why it cannot hold results."""
+    path = check_output_folder(out)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
