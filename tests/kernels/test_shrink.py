@@ -175,3 +175,21 @@ def test_save_refuses_a_shrunk_model(tmp_path):
     with pytest.raises(ValueError, match="shrunk"):
         save(m, tmp_path / "m.safetensors")
     assert not (tmp_path / "m.safetensors").exists()
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect"])
+def test_padding_modes_and_unbatched_inputs_stay_exact(mode):
+    """Zero padding needs the border map; reflect padding reads the constant itself, so the
+    bias fold is exact there. An unbatched input gets the map without a batch dimension."""
+    torch.manual_seed(2)
+    m = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(),
+                      nn.Conv2d(8, 4, 3, padding=1, padding_mode=mode)).eval()
+    with torch.no_grad():
+        m[0].weight[[2, 5]] = 0
+        m[0].bias[[2, 5]] = torch.tensor([0.7, 0.3])
+    x = torch.randn(3, 9, 9)  # unbatched
+    before = m(x)
+    assert shrink(m).cuts[0].removed == 2
+    assert isinstance(m[2], BorderFold) == (mode == "zeros")
+    torch.testing.assert_close(m(x), before, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(m(x[None])[0], before, atol=1e-6, rtol=1e-6)

@@ -112,15 +112,17 @@ class BorderFold(nn.Module):
         self._maps: dict[tuple, torch.Tensor] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        key = (tuple(x.shape[2:]), x.dtype, x.device)
+        conv = self.conv
+        dims = conv.weight.dim() - 2  # spatial dimensions: an unbatched input has one fewer
+        key = (tuple(x.shape[-dims:]), x.dtype, x.device)
         if key not in self._maps:
-            conv = self.conv
-            shape = (1, len(self.cut_values), *x.shape[2:])
-            planes = self.cut_values.to(x.dtype).view(1, -1, *[1] * (x.dim() - 2)).expand(shape)
+            planes = self.cut_values.to(x.dtype).view(1, -1, *[1] * dims).expand(
+                1, len(self.cut_values), *key[0])
             run = F.conv2d if isinstance(conv, nn.Conv2d) else F.conv1d
             self._maps[key] = run(planes, self.cut_weight.to(x.dtype), None, conv.stride,
                                   conv.padding, conv.dilation).to(x.device)
-        return self.conv(x) + self._maps[key]
+        offset = self._maps[key]
+        return self.conv(x) + (offset if x.dim() == dims + 2 else offset[0])
 
     def keep_outputs(self, keep: torch.Tensor) -> None:
         """Follow the convolution losing output channels: keep the same rows of the cut weights."""
@@ -201,7 +203,10 @@ def _shrink_one(node: fx.Node, modules: dict[str, nn.Module], folds: dict[str, B
         cut.reason = "every channel would go: the layer is empty"
         return cut
     bordered = empty & ~unread & (value != 0)
-    if isinstance(consumer, (nn.Conv1d, nn.Conv2d)) and any(consumer.padding) and bordered.any():
+    # zero padding reads zeros at the border; reflect, replicate and circular read the constant
+    zero_padded = isinstance(consumer, (nn.Conv1d, nn.Conv2d)) and consumer.padding_mode == \
+        "zeros" and (consumer.padding == "same" or any(consumer.padding))
+    if zero_padded and bordered.any():
         folds[end.target] = BorderFold(consumer, consumer.weight.detach()[:, bordered],
                                        value[bordered])
     else:
