@@ -105,12 +105,13 @@ def _scnn(x, w_k, w_r, w_s, w_v, ptr, idx_count, k_groups, ho, wo, stride, pad,
         for g in range(k_groups.size - 1):
             k0, k1 = k_groups[g], k_groups[g + 1]
             pe_cyc[:] = 0
+            group_idx = idx_count[k0:k1].sum(axis=0)  # each channel's weight indices
             for pe in range(pe_cyc.size):  # PEs work in parallel: the slowest sets the pace
                 for c in range(n_c):
                     e0, e1 = ptr[c, k0], ptr[c, k1]
                     if e1 == e0:
                         continue
-                    n_idx = idx_count[k0:k1, c].sum()
+                    n_idx = group_idx[c]
                     na = _gather_tile(x[n, c], (pe // grid_c) * th, (pe % grid_c) * tw, th, tw,
                                       tile, keep_zeros)
                     if na == 0:
