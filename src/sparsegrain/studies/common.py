@@ -27,6 +27,12 @@ PRUNED_DENSITY = {
 }
 
 
+def check_fraction(name: str, value: float, what: str) -> None:
+    """A study option in (0, 1], or a ValueError saying what it is and what it got."""
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"{name} must be in (0, 1] ({what}), got {value}")
+
+
 def pruned_layer(name: str, seed: int) -> tuple[LayerShape, torch.Tensor, torch.Tensor]:
     """A catalog conv layer with seeded random weights pruned by magnitude to its
     :data:`PRUNED_DENSITY`: (layer, pruned weight, mask)."""

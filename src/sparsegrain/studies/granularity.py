@@ -16,7 +16,14 @@ from ..hardware.scnn import REFERENCE_KINDS
 from ..patterns import pattern
 from ..report.budget import STORAGE
 from ..workloads.catalog import get_layer
-from .common import geomean, layer_activations, minilm_layer, minilm_layers, run_layer
+from .common import (
+    check_fraction,
+    geomean,
+    layer_activations,
+    minilm_layer,
+    minilm_layers,
+    run_layer,
+)
 from .equal_accuracy import folders, ratio_table
 from .study import ActDensity, FromStore, MiniLM, Opt, Quick, Seed, Study, progress, study
 
@@ -84,8 +91,7 @@ def granularity(quick: Quick = False,
     (Mao et al.); with ``from_store`` (a sweep folder that ran ``scnn``) also at equal
     accuracy."""
     extra = at_equal_accuracy(folders(from_store)) if from_store else []
-    if not 0.0 < density <= 1.0:
-        raise ValueError(f"density must be in (0, 1] (the fraction of weights kept), got {density}")
+    check_fraction("density", density, "the fraction of weights kept")
     cases: list[tuple[str, Any, Any]] = []
     for i, spec in enumerate(QUICK_LAYERS if quick else LAYERS):
         layer = get_layer(spec)

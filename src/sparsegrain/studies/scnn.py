@@ -16,7 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from .common import PRUNED_DENSITY, geomean, layer_activations, pruned_layer, run_layer
+from .common import (
+    PRUNED_DENSITY,
+    check_fraction,
+    geomean,
+    layer_activations,
+    pruned_layer,
+    run_layer,
+)
 from .study import ActDensity, Quick, Seed, Study, progress, study
 
 #: AlexNet's convolutions but the first (11 x 11 at stride 4 on 227 x 227 is the slowest to
@@ -35,9 +42,7 @@ PUBLISHED = {"speedup": 2.7, "energy": 2.3}
 def scnn(quick: Quick = False, act_density: ActDensity = 0.5, seed: Seed = 0) -> Study:
     """SCNN over its dense counterpart (DCNN) on pruned AlexNet and VGG-16 convolutions
     (Parashar et al.): cycles, energy, speedup and energy ratio per layer and network."""
-    if not 0.0 < act_density <= 1.0:
-        raise ValueError(f"act_density must be in (0, 1] (the fraction of nonzero activations), "
-                         f"got {act_density}")
+    check_fraction("act_density", act_density, "the fraction of nonzero activations")
     rows = []
     names = QUICK_LAYERS if quick else LAYERS
     for i, name in enumerate(progress(list(names), "scnn")):

@@ -14,7 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from .common import PRUNED_DENSITY, dense_macs, geomean, layer_activations, pruned_layer, run_layer
+from .common import (
+    PRUNED_DENSITY,
+    check_fraction,
+    dense_macs,
+    geomean,
+    layer_activations,
+    pruned_layer,
+    run_layer,
+)
 from .study import ActDensity, Quick, Seed, Study, progress, study
 
 #: the layers, at their :data:`~.common.PRUNED_DENSITY`
@@ -36,9 +44,7 @@ MACHINES = {
 def sparten(quick: Quick = False, act_density: ActDensity = 0.5, seed: Seed = 0) -> Study:
     """SparTen vs a dense array, a one-sided sparse machine and SCNN on pruned AlexNet/VGG-16
     layers (Gondimalla et al.): speedup and energy per layer."""
-    if not 0.0 < act_density <= 1.0:
-        raise ValueError(f"act_density must be in (0, 1] (the fraction of nonzero activations), "
-                         f"got {act_density}")
+    check_fraction("act_density", act_density, "the fraction of nonzero activations")
     names = QUICK_LAYERS if quick else LAYERS
     rows = []
     for i, name in enumerate(progress(list(names), "sparten")):
