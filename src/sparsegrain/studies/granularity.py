@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import numpy as np
 
 from ..formats import encode
-from ..hardware.scnn import REFERENCE_KINDS
+from ..hardware.scnn import REFERENCE_KINDS, SCNN
 from ..patterns import pattern
 from ..report.budget import STORAGE
 from ..workloads.catalog import get_layer
@@ -67,15 +67,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "weight_stationary_reduced": {"stationary": "weight", "reduce_groups": True},
     "unmerged": {"merge": False},
 }
-#: what each way of counting keeps of a run's references, and how it weighs them
+_BITS = SCNN().bits  # the widths the SCNN model stores each kind of element in
+#: other ways of counting a run's references than one per element: what each keeps, and how
+#: it weighs them
 COUNTINGS: dict[str, tuple[str, dict[str, float]]] = {
-    "elements": ("every element read or written counts 1 (the default)",
-                 dict.fromkeys(REFERENCE_KINDS, 1.0)),
-    "bits": ("each reference weighted by its width (16-bit values, 4-bit indices, 24-bit "
-             "partial sums): bits moved",
-             {"weight_values": 16, "weight_indices": 4, "activation_values": 16,
-              "activation_indices": 4, "accumulator_rmw": 24, "halo_exchanges": 24,
-              "output_writes": 16}),
+    "bits": (f"each reference weighted by its width ({_BITS['value']}-bit values, "
+             f"{_BITS['index']}-bit indices, {_BITS['psum']}-bit partial sums): bits moved",
+             {"weight_values": _BITS["value"], "weight_indices": _BITS["index"],
+              "activation_values": _BITS["value"], "activation_indices": _BITS["index"],
+              "accumulator_rmw": _BITS["psum"], "halo_exchanges": _BITS["psum"],
+              "output_writes": _BITS["value"]}),
     "no_indices": ("indices not counted (values and partial sums only)",
                    {**dict.fromkeys(REFERENCE_KINDS, 1.0), "weight_indices": 0.0,
                     "activation_indices": 0.0}),
@@ -127,7 +128,7 @@ def sensitivity(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         summed, per_layer = _ratios(rows, key)
         out.append({"choice": choice, **{p: f"{summed[p]:.2f}x ({per_layer[p]:.2f}x)"
                                          for p in PATTERNS[1:]}})
-    for name, (text, weight) in list(COUNTINGS.items())[1:]:
+    for name, (text, weight) in COUNTINGS.items():
         for r in rows:
             r[f"{name}_refs"] = sum(weight[k] * r[k] for k in REFERENCE_KINDS)
         summed, per_layer = _ratios(rows, f"{name}_refs")
