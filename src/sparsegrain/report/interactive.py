@@ -47,10 +47,7 @@ def panels(summary: Summary) -> list[dict[str, Any]]:
 
 
 def _value(e: Entry, panel: str, kind: str) -> float | None:
-    if kind == "compression":
-        v = (e.best_format or ("", math.nan))[1]
-    else:
-        v = getattr(e, kind).get(panel, math.nan)
+    v = e.figure(kind, panel)
     return v if math.isfinite(v) and v > 0 else None
 
 

@@ -113,7 +113,7 @@ def _tradeoff(ax, summary: Summary, values: dict[int, float], xlabel: str, log: 
 def accuracy_vs_compression(summary: Summary) -> dict[str, bytes]:
     """Metric against the best format's compression ratio of the pruned layers."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    values = {i: (e.best_format or ("", math.nan))[1] for i, e in enumerate(summary.entries)}
+    values = {i: e.figure("compression") for i, e in enumerate(summary.entries)}
     _tradeoff(ax, summary, values, "compression ratio (best format, pruned layers)", log=True)
     ax.set_title(f"{summary.model}: {summary.metric} vs compression ratio")
     ax.legend(fontsize=8, ncol=2)
@@ -147,9 +147,7 @@ def fronts_grid(summary: Summary) -> dict[str, bytes]:
                 ax.set_axis_off()
                 continue
             kind, label = rows[r]
-            values = {i: ((e.best_format or ("", math.nan))[1] if kind == "compression"
-                          else getattr(e, kind).get(m, math.nan))
-                      for i, e in enumerate(summary.entries)}
+            values = {i: e.figure(kind, m) for i, e in enumerate(summary.entries)}
             _tradeoff(ax, summary, values, label, log=True, annotate=False)
             _budget_lines(ax, summary)
             ax.set_title(m if r == 0 else "", fontsize=10)

@@ -83,12 +83,11 @@ def fronts(summary: Summary) -> dict[str, set[int]]:
     """Indices of entries on each Pareto front: accuracy vs compression, and vs each
     machine's speedup and each accelerator's energy gain (over all sparsities)."""
     axes: dict[str, dict[int, float]] = {
-        "compression": {i: (e.best_format or ("", math.nan))[1]
-                        for i, e in enumerate(summary.entries)}}
+        "compression": {i: e.figure("compression") for i, e in enumerate(summary.entries)}}
     for a in summary.machines:
-        axes[f"{a} speedup"] = {i: e.speedup.get(a, math.nan) for i, e in enumerate(summary.entries)}
+        axes[f"{a} speedup"] = {i: e.figure("speedup", a) for i, e in enumerate(summary.entries)}
     for a in summary.accelerators:
-        axes[f"{a} energy"] = {i: e.energy_gain.get(a, math.nan)
+        axes[f"{a} energy"] = {i: e.figure("energy_gain", a)
                                for i, e in enumerate(summary.entries)}
     return {name: _front(summary, list(range(len(summary.entries))), values)
             for name, values in axes.items()}
@@ -112,7 +111,7 @@ def fronts_by_sparsity(summary: Summary) -> list[list[str]]:
     for s in summary.sparsities:
         idx = [i for i, e in enumerate(summary.entries)
                if e.sparsity == s and abs(e.sparsity_actual - s) <= REACHED]
-        comp = {i: (summary.entries[i].best_format or ("", math.nan))[1] for i in idx}
+        comp = {i: summary.entries[i].figure("compression") for i in idx}
         cells = [f"{s:g}", _names(summary, _front(summary, idx, comp))]
         for a in summary.machines:
             speed = {i: summary.entries[i].speedup.get(a, math.nan) for i in idx}

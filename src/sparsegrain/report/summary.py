@@ -4,6 +4,7 @@ the dense baseline on the same accelerator, and the speedup measured on the swee
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
@@ -61,6 +62,13 @@ class Entry:
             return None
         fmt = max(exact, key=exact.get)
         return fmt, exact[fmt]
+
+    def figure(self, kind: str, machine: str = "") -> float:
+        """What this point reaches: ``compression`` (the best exact format's ratio), or its
+        ``speedup`` or ``energy_gain`` on ``machine``; NaN where it has no such figure."""
+        if kind == "compression":
+            return (self.best_format or ("", math.nan))[1]
+        return getattr(self, kind).get(machine, math.nan)
 
 
 @dataclass
