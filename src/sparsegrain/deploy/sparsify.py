@@ -81,7 +81,7 @@ class SparseLinear(KernelLayer):
             if rows.dim() == 2 and rows.shape[0] == 1:  # one row, the common deployed call
                 y = self.kernel.row_product(rows.numpy()[0], None if bias is None else
                                             self._bias_array(bias))
-                return torch.from_numpy(y.reshape(1, -1))
+                return torch.from_numpy(y[None])
             if rows.dim() >= 1 and rows.shape[-1] == self.kernel.shape[1]:
                 flat = rows.reshape(-1, rows.shape[-1]).numpy()
                 y = torch.from_numpy(self.kernel.rows_product(flat))

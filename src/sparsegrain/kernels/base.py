@@ -43,6 +43,21 @@ def block_rows(tile: int) -> int:
 block_height = nb.njit(inline="always")(block_rows)
 
 
+@nb.njit(cache=True, fastmath={"reassoc"})
+def finish_row(y: np.ndarray, bias: np.ndarray | None) -> float:  # pragma: no cover - compiled
+    """Adds ``bias`` (where given) to the vector product ``y`` in place and returns the sum of
+    y, which is finite unless a NaN or inf reached it: one pass and one call for both."""
+    total = np.float32(0)
+    if bias is None:
+        for i in range(y.shape[0]):
+            total += y[i]
+    else:
+        for i in range(y.shape[0]):
+            y[i] += bias[i]
+            total += y[i]
+    return total
+
+
 class SparseKernel(ABC):
     """An encoded weight W (rows x cols) that multiplies dense inputs on the CPU."""
 
@@ -176,9 +191,7 @@ class SparseKernel(ABC):
         only then is x scanned, to say so; x itself is never copied)."""
         y = np.zeros(self.shape[0], dtype=np.float32)
         self._spmv(x if x.flags.c_contiguous else np.ascontiguousarray(x), y)
-        if bias is not None:
-            np.add(y, bias, out=y)
-        if not math.isfinite(np.add.reduce(y)):
+        if not math.isfinite(finish_row(y, bias)):
             require_finite(x, "input")
         return y
 
