@@ -26,7 +26,7 @@ FIELDS = {
     "accuracy": ("value", "sparsity_actual"),
     "format": ("total_bits", "dense_bits", "compression_ratio", "exact"),
     "accelerator": ("cycles", "time_s", "energy_pj"),
-    "cpu": ("dense_ms", "sparse_ms", "speedup", "identical"),
+    "cpu": ("dense_ms", "sparse_ms", "speedup", "identical", "batch"),
 }
 
 
@@ -50,7 +50,7 @@ def tradeoff(
     resume: bool = False,
     force: bool = False,
     allocation: str = "uniform",
-    cpu_batch: int = 1,
+    cpu_batch: int | None = None,
     workers: int = 1,
     ray: str | None = None,
     device: str = "cpu",

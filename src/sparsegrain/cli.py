@@ -620,8 +620,9 @@ def tradeoff_cmd(
         "uniform", help="how each target is shared among the layers: uniform (every layer at the "
                         "target), global (groups ranked across layers) or sensitivity (along a "
                         "one-shot per-layer scan)"),
-    cpu_batch: int = typer.Option(1, help="batch of the latency measured on this CPU with the "
-                                          "project's kernels; 0 = not measured"),
+    cpu_batch: int = typer.Option(None, help="batch of the latency measured on this CPU with the "
+                                             "project's kernels (default: the batch the model "
+                                             "serves, its cpu_batch); 0 = not measured"),
     workers: int = typer.Option(1, help="run points in this many local worker processes"),
     ray: str = typer.Option(None, help="run points as tasks of a Ray cluster: its address "
                                        "(ray://host:10001, auto) or 'local' to start one here"),

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+import torch
+
+from sparsegrain import Workload
 from sparsegrain.experiments import SweepConfig
 from sparsegrain.experiments.point import accelerator_params, point_keys
 from sparsegrain.experiments.sweep import resolve
@@ -25,7 +29,23 @@ def test_without_a_matching_pattern_the_defaults_stay() -> None:
 
 
 def test_accelerator_parameters_are_part_of_the_row_key() -> None:
-    a = SweepConfig(patterns=("csp:4",), sparsities=(0.9,), accelerators=("csph",))
-    b = SweepConfig(patterns=("csp:8",), sparsities=(0.9,), accelerators=("csph",))
+    a = resolve(SweepConfig(patterns=("csp:4",), sparsities=(0.9,), accelerators=("csph",)), None)
+    b = resolve(SweepConfig(patterns=("csp:8",), sparsities=(0.9,), accelerators=("csph",)), None)
     key = ("accelerator", "csph")
     assert point_keys(a, "dense", 0.0, 0)[key] != point_keys(b, "dense", 0.0, 0)[key]
+
+
+def test_the_cpu_batch_is_the_workloads_own_unless_the_sweep_names_one() -> None:
+    wl = Workload(model=torch.nn.Linear(2, 2), evaluate=lambda m: 1.0,
+                  sample_inputs=torch.ones(4, 2), cpu_batch=3)
+    cfg = SweepConfig(patterns=("unstructured",), sparsities=(0.5,), accelerators=())
+    assert resolve(cfg, wl).timed_batch == 3
+    assert resolve(SweepConfig(patterns=("unstructured",), sparsities=(0.5,), accelerators=(),
+                               cpu_batch=0), wl).timed_batch == 0
+    assert resolve(cfg, None).timed_batch == 1
+
+
+def test_a_workload_batch_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="cpu_batch must be an integer >= 1, got 0"):
+        Workload(model=torch.nn.Linear(2, 2), evaluate=lambda m: 1.0,
+                 sample_inputs=torch.ones(1, 2), cpu_batch=0)

@@ -50,8 +50,12 @@ def test_every_state_a_model_holds_hashes():
 
 
 def test_the_python_api_sweeps_a_workload_object_with_batchnorm(tmp_path):
-    res = sg.tradeoff(batchnorm_workload(), **{**SMALL, "cpu_batch": 1}, out=tmp_path)
+    wl = batchnorm_workload()
+    wl.cpu_batch = 2
+    res = sg.tradeoff(wl, **{**SMALL, "cpu_batch": None}, out=tmp_path)
     ok = res.table[res.table.status == "ok"]
+    assert set(ok[ok.kind == "cpu"].batch) == {2}
+    assert "batch 2 (the batch the model serves" in res.report["md"].read_text()
     assert set(ok[ok.kind == "accuracy"].pattern) == {"dense", "unstructured"}
     assert {"csr", "eie", "cpu"} <= set(ok.target)
     assert res.report["md"].is_file()

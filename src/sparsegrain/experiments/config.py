@@ -78,8 +78,9 @@ class SweepConfig:
     #: how each point's target is shared among the layers: uniform, global or sensitivity
     allocation: str = "uniform"
     #: batch of the measured-CPU latency (the pruned model run with the project's kernels on
-    #: this machine against the same model dense); 0 = not measured
-    cpu_batch: int = 1
+    #: this machine against the same model dense); 0 = not measured, None = the workload's own
+    #: (:attr:`Workload.cpu_batch`, set when the sweep resolves)
+    cpu_batch: int | None = None
 
     def __post_init__(self) -> None:
         check_model(self.model)
@@ -98,9 +99,18 @@ class SweepConfig:
         if self.sim_samples < 1:
             raise ValueError(f"sim_samples must be >= 1, got {self.sim_samples}")
         check_allocation(self.allocation)
-        if not isinstance(self.cpu_batch, int) or self.cpu_batch < 0:
-            raise ValueError(f"cpu_batch must be an integer >= 0 (0: no CPU timing), got "
-                             f"{self.cpu_batch!r}")
+        if self.cpu_batch is not None and (not isinstance(self.cpu_batch, int)
+                                           or self.cpu_batch < 0):
+            raise ValueError(f"cpu_batch must be an integer >= 0 (0: no CPU timing; none: the "
+                             f"workload's own batch), got {self.cpu_batch!r}")
+
+    @property
+    def timed_batch(self) -> int:
+        """The CPU row's batch once the sweep resolved it (0: not timed)."""
+        if self.cpu_batch is None:
+            raise ValueError("the sweep's CPU batch is the workload's own: resolve the "
+                             "configuration against its workload first")
+        return self.cpu_batch
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as plain JSON-ready data."""

@@ -201,7 +201,7 @@ def failed_row(spec: Workload, cfg: SweepConfig, job: Job, error: BaseException)
 
 def pending(cfg: SweepConfig, job: Job, state: dict[str, Any] | None) -> Pending | None:
     """What the parent stores to time this point's CPU latency later."""
-    if state is None or not cfg.cpu_batch:
+    if state is None or not cfg.timed_batch:
         return None
     pattern, sparsity, seed, _ = job
     return Pending(point_keys(cfg, pattern, sparsity, seed)[CPU, CPU], pattern, sparsity, seed,

@@ -54,8 +54,8 @@ def point_keys(cfg: SweepConfig, pattern: str, sparsity: float, seed: int) -> di
     keys |= {(FORMAT, f): config_key(point, FORMAT, f) for f in cfg.formats}
     keys |= {(ACCELERATOR, a): config_key(point, ACCELERATOR, a, params)
              for a, params in accelerator_params(cfg).items()}
-    if cfg.cpu_batch:
-        keys[CPU, CPU] = config_key(point, CPU, CPU, {"batch": cfg.cpu_batch})
+    if cfg.timed_batch:
+        keys[CPU, CPU] = config_key(point, CPU, CPU, {"batch": cfg.timed_batch})
     return keys
 
 
@@ -65,7 +65,7 @@ def time_stored(spec: Workload, cfg: SweepConfig, pattern: str, sparsity: float,
     model = spec.fresh_model()
     model.load_state_dict(state)
     status, result = measure_cpu(model.eval(), cfg.plan.pattern(pattern), spec.inputs(),
-                                 cfg.cpu_batch)
+                                 cfg.timed_batch)
     return point_rows(spec, cfg, pattern, sparsity, seed)(CPU, CPU, status, result)
 
 
@@ -159,12 +159,12 @@ def _measure_point(spec: Workload, cfg: SweepConfig, pattern: str, sparsity: flo
             say(f"simulating {column}")
             status, result = measure_accelerator(machine, layers, acts)
             rows.append(row(ACCELERATOR, column, status, result))
-    if cfg.cpu_batch and pruned is not None:
+    if cfg.timed_batch and pruned is not None:
         pruned["state"] = model.state_dict()
-    elif cfg.cpu_batch:
+    elif cfg.timed_batch:
         say("timing on this CPU")
         status, result = measure_cpu(model, cfg.plan.pattern(pattern), spec.inputs(),
-                                     cfg.cpu_batch)
+                                     cfg.timed_batch)
         rows.append(row(CPU, CPU, status, result))
     return rows
 

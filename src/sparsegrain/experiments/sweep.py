@@ -44,15 +44,18 @@ from .store import ERROR, open_store
 
 
 def resolve(cfg: SweepConfig, workload: Workload | None) -> SweepConfig:
-    """``cfg`` with the workload's weights hash and default fine-tuning steps (0, one-shot, for a
-    workload without ``finetune``), and every format (all registered ones if none were named)
+    """``cfg`` with the workload's weights hash, default fine-tuning steps (0, one-shot, for a
+    workload without ``finetune``) and CPU batch (1 without a workload), and every format (all registered ones if none were named)
     given the parameters of the sweep's pattern it stores (bcsr -> bcsr:4:4 for block:4x4)."""
     steps = cfg.pruning.steps
     weights = cfg.weights
+    cpu_batch = cfg.cpu_batch
     if workload is not None:
         weights = workload.weights_hash()
         if steps is None:
             steps = workload.finetune_steps if workload.finetune is not None else 0
+    if cpu_batch is None:
+        cpu_batch = workload.cpu_batch if workload is not None else 1
     patterns = list(cfg.plan.patterns.values())
     formats = []
     for fmt in cfg.formats or tuple(FORMATS):
@@ -60,7 +63,7 @@ def resolve(cfg: SweepConfig, workload: Workload | None) -> SweepConfig:
         params = given or first_fit(FORMATS[kind].for_pattern, patterns)
         formats.append(format_spec(kind, params))
     return replace(cfg, pruning=replace(cfg.pruning, steps=steps), formats=tuple(formats),
-                   weights=weights)
+                   weights=weights, cpu_batch=cpu_batch)
 
 
 def sweep_keys(cfg: SweepConfig) -> list[str]:

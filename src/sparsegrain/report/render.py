@@ -421,8 +421,11 @@ def _cpu_table(summary: Summary, cfg: dict[str, Any]) -> list[ReportBlock]:
                _num(e.cpu.get("sparse_ms"), ".3g"), f"{e.cpu.get('channels_cut', 0):g}",
                _measured(e, "cpu")]
               for e in [summary.dense, *summary.entries]]
+    batch = cfg.get("cpu_batch", "?")
+    own = (" (the batch the model serves, its `cpu_batch`)"
+           if batch == (summary.card or {}).get("cpu_batch") else " (the sweep's `--cpu-batch`)")
     return [ReportBlock("h2", "Measured latency on this CPU"),
-            ReportBlock("p", f"The pruned model run whole on batch {cfg.get('cpu_batch', '?')} "
+            ReportBlock("p", f"The pruned model run whole on batch {batch}{own} "
                         "of the sample inputs, its pruned layers on the project's kernels "
                         "(`sparsify`, which first cuts the channels pruning emptied from the "
                         "layers on both sides where that is exact, `shrink`: the channels-cut "

