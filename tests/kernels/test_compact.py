@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from sparsegrain.deploy import save, sparsify
+from sparsegrain.deploy import load, save, sparsify
 from sparsegrain.deploy.compact import CompactLayer, kept_channels, shrinks
 
 
@@ -69,9 +69,36 @@ def test_sparsify_times_the_compact_layer_and_keeps_the_outputs():
     assert "compact" not in fp16.sparsify_report[0].times_ms  # float32 weights: not offered
 
 
-def test_save_refuses_a_compact_layer_in_one_line(tmp_path):
-    model = nn.Sequential(nn.Linear(32, 64)).eval()
-    mask = channel_pruned(model[0], 0.5, 0.0)
+@pytest.mark.parametrize("make, x", [
+    (lambda: nn.Linear(32, 64), torch.randn(3, 32)),
+    (lambda: nn.Conv2d(12, 16, 3, stride=2, padding=1), torch.randn(2, 12, 11, 9)),
+    (lambda: nn.Conv1d(10, 6, 5, padding="same"), torch.randn(3, 10, 17)),
+])
+@pytest.mark.parametrize("outputs, inputs", [(0.5, 0.0), (0.0, 0.5), (0.25, 0.5)])
+def test_a_compact_layer_saves_and_loads_into_the_dense_skeleton(tmp_path, make, x, outputs,
+                                                                 inputs):
+    torch.manual_seed(0)
+    model = nn.Sequential(make(), nn.ReLU()).eval()
+    mask = channel_pruned(model[0], outputs, inputs)
+    skeleton = nn.Sequential(make(), nn.ReLU()).eval()
     model[0] = CompactLayer(model[0], model[0].weight, mask)
-    with pytest.raises(ValueError, match="0 is a compact dense layer, which save does not write"):
-        save(model, tmp_path / "m.safetensors")
+    save(model, tmp_path / "m.safetensors")
+    loaded = load(tmp_path / "m.safetensors", skeleton)
+    assert isinstance(loaded[0], CompactLayer)
+    assert loaded[0].weight.shape == model[0].weight.shape
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
+
+
+def test_a_compact_file_that_does_not_fit_the_skeleton_is_refused_untouched(tmp_path):
+    model = nn.Sequential(nn.Linear(32, 64)).eval()
+    model[0] = CompactLayer(model[0], model[0].weight, channel_pruned(model[0], 0.5, 0.0))
+    save(model, tmp_path / "m.safetensors")
+    for other, says in ((nn.Linear(32, 48), "has shape \\[64, 32\\], the skeleton's \\[48, 32\\]"),
+                        (nn.Conv1d(32, 64, 1), "the skeleton's 0 is a Conv1d, the saved layer a Linear")):
+        skeleton = nn.Sequential(other)
+        before = {k: v.clone() for k, v in skeleton.state_dict().items()}
+        with pytest.raises(ValueError, match=says):
+            load(tmp_path / "m.safetensors", skeleton)
+        assert skeleton[0] is other
+        assert all(torch.equal(before[k], v) for k, v in skeleton.state_dict().items())

@@ -70,7 +70,7 @@ def test_compile_export_copy_and_pickle_give_the_same_outputs() -> None:
 
 
 def test_bad_saves_and_loads_say_what_is_wrong(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="no sparse layer to save; run"):
+    with pytest.raises(ValueError, match="no sparse or compact layer to save; run"):
         sg.save(small(), tmp_path / "m.safetensors")
     with pytest.raises(ValueError, match="no saved model at"):
         sg.load(tmp_path / "none.safetensors", small())

@@ -38,7 +38,7 @@ class CompactLayer(nn.Module):
         super().__init__()
         outputs, inputs = kept_channels(mask)
         self.linear = isinstance(module, nn.Linear)
-        self.width = int(weight.shape[0])
+        self.width, self.reads = int(weight.shape[0]), int(weight.shape[1])
         self.stride = getattr(module, "stride", None)
         self.padding = getattr(module, "padding", None)
         self.dilation = getattr(module, "dilation", None)

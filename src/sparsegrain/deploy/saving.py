@@ -2,9 +2,11 @@
 
 :func:`save` writes one safetensors file: every kernel layer's Encoded in the packed serial form
 (``formats.serial``, integer arrays in the bits their values need) as a uint8 tensor
-``<layer>.__encoded__``, every other tensor of the model's state as it is, and a small manifest in
-the file's metadata (which layers are sparse, as Linear or Conv2d). :func:`load` puts those layers
-back into a skeleton of the same architecture (any weights; they are replaced) and loads the rest.
+``<layer>.__encoded__``, every other tensor of the model's state as it is (a compact layer's
+smaller weight and the channels it keeps among them), and a small manifest in the file's
+metadata (which layers are sparse or compact, with their geometry). :func:`load` puts those
+layers back into a skeleton of the same architecture (any weights; they are replaced) and loads
+the rest.
 """
 
 from __future__ import annotations
@@ -44,18 +46,15 @@ def save(model: nn.Module, path: str | Path) -> Path:
     if recurrent:
         raise ValueError(f"{recurrent[0]} is a sparse LSTM/GRU, which save does not write yet; "
                          "save the pruned model's state dict and sparsify it after loading")
-    compact = [n for n, m in model.named_modules() if isinstance(m, CompactLayer)]
-    if compact:
-        raise ValueError(f"{compact[0]} is a compact dense layer, which save does not write yet; "
-                         "save the pruned model's state dict and sparsify it after loading")
     report = getattr(model, "shrink_report", None)
     if report is not None and report.removed:
         raise ValueError("the model was shrunk (sparsify(shrink=True) cut channels, so layers "
                          "changed shape), which save does not write yet; save the pruned model's "
                          "state dict and sparsify it after loading")
     layers = {n: m for n, m in model.named_modules() if isinstance(m, KernelLayer)}
-    if not layers:
-        raise ValueError("the model has no sparse layer to save; run "
+    compact = {n: m for n, m in model.named_modules() if isinstance(m, CompactLayer)}
+    if not layers and not compact:
+        raise ValueError("the model has no sparse or compact layer to save; run "
                          "sparsegrain.sparsify(model, ...) first")
     missing = [n for n, m in layers.items() if m.kernel.encoded is None]
     if missing:
@@ -67,26 +66,41 @@ def save(model: nn.Module, path: str | Path) -> Path:
         blob = np.frombuffer(m.kernel.encoded.to_bytes(packed=True), np.uint8)
         tensors[name + ENCODED] = torch.from_numpy(blob.copy())
         manifest["layers"][name] = geometry(m)
+    manifest["compact"] = {name: geometry(m) for name, m in compact.items()}
     path = Path(path)
     return write_atomic(path.parent, path.name,
                         to_bytes(tensors, metadata={MANIFEST: json.dumps(manifest)}))
 
 
 def geometry(layer: nn.Module) -> dict[str, Any]:
-    """What a sparse or dense Linear/Conv2d layer's saved form must match: its kind, its
-    weight's (out, in) sizes and, for a convolution, its kernel, stride, padding and dilation."""
+    """What a sparse, compact or dense Linear/Conv layer's saved form must match: its kind, its
+    weight's (out, in) sizes (a compact layer's in full: out x in channels for a convolution,
+    out x in x kernel for a sparse one) and, for a convolution, its kernel, stride, padding and
+    dilation."""
+    if isinstance(layer, CompactLayer):
+        kind = "linear" if layer.linear else "conv1d" if layer.weight.dim() == 3 else "conv2d"
+        geo: dict[str, Any] = {"kind": kind, "shape": [layer.width, layer.reads]}
+        if kind != "linear":
+            geo |= {"kernel_size": list(layer.weight.shape[2:]),
+                    **{k: _sizes(getattr(layer, k)) for k in ("stride", "padding", "dilation")}}
+        return geo
     kind = ("conv2d" if isinstance(layer, (nn.Conv2d, SparseConv2d))
             else "conv1d" if isinstance(layer, (nn.Conv1d, SparseConv1d)) else "linear")
     if isinstance(layer, KernelLayer):
         out, cols = layer.kernel.shape
     else:
         out, cols = layer.weight.shape[0], layer.weight[0].numel()
-    geo: dict[str, Any] = {"kind": kind, "shape": [int(out), int(cols)]}
+    geo = {"kind": kind, "shape": [int(out), int(cols)]}
     if kind != "linear":  # a sparse Conv1d holds its sizes as a height-1 Conv2d's
         skip = 1 if isinstance(layer, SparseConv1d) else 0
-        geo |= {k: [int(v) for v in getattr(layer, k)[skip:]]
+        geo |= {k: _sizes(getattr(layer, k)[skip:])
                 for k in ("kernel_size", "stride", "padding", "dilation")}
     return geo
+
+
+def _sizes(value: Any) -> list[int] | str:
+    """A convolution's sizes as a list of ints (a padding given as a word stays the word)."""
+    return value if isinstance(value, str) else [int(v) for v in value]
 
 
 def load(path: str | Path, skeleton: nn.Module) -> nn.Module:
@@ -117,6 +131,8 @@ def load(path: str | Path, skeleton: nn.Module) -> nn.Module:
         if blob is None:
             raise ValueError(f"{path} lists layer {name} but holds no encoding for it")
         built[name] = _layer(skeleton, name, saved, blob.numpy().tobytes())
+    for name, saved in manifest.get("compact", {}).items():
+        built[name] = _compact(skeleton, name, saved, tensors)
     replaced = {name: skeleton.get_submodule(name) for name in built}
     for name, layer in built.items():
         set_module(skeleton, name, layer)
@@ -144,29 +160,65 @@ def _check_fits(model: nn.Module, tensors: dict[str, torch.Tensor], path: Path) 
                          f"in the file, {tuple(want[k].shape)} in the skeleton")
 
 
-def _layer(skeleton: nn.Module, name: str, saved: str | dict[str, Any], blob: bytes
-           ) -> KernelLayer:
-    """The sparse layer ``name`` from its saved encoding, its geometry checked against the
-    skeleton's layer (a version-1 entry names the kind only)."""
-    kind = saved["kind"] if isinstance(saved, dict) else saved
+def _skeleton_layer(skeleton: nn.Module, name: str, kind: str) -> nn.Module:
+    """The skeleton's layer ``name``, a ValueError unless it is the saved kind (dense, or a
+    layer of the project already)."""
     try:
         old = skeleton.get_submodule(name)
     except AttributeError:
         raise ValueError(f"the skeleton has no layer {name}") from None
     want = {"linear": nn.Linear, "conv1d": nn.Conv1d, "conv2d": nn.Conv2d}[kind]
-    if not isinstance(old, (want, KernelLayer)):
+    if not isinstance(old, (want, KernelLayer, CompactLayer)):
         raise ValueError(f"the skeleton's {name} is a {type(old).__name__}, the saved layer a "
                          f"{want.__name__}")
+    return old
+
+
+def _differ(name: str, saved: dict[str, Any], have: dict[str, Any]) -> None:
+    """A ValueError naming the first size the saved layer and the skeleton's disagree on."""
+    differ = [k for k in saved if k in have and have[k] != saved[k]]
+    if differ:
+        k = differ[0]
+        raise ValueError(f"the saved {name} has {k} {saved[k]}, the skeleton's {have[k]}")
+
+
+def _compact(skeleton: nn.Module, name: str, saved: dict[str, Any],
+             tensors: dict[str, torch.Tensor]) -> CompactLayer:
+    """The compact layer ``name`` in the skeleton's layer's geometry, keeping the channels the
+    file names (its values come with the rest of the state)."""
+    old = _skeleton_layer(skeleton, name, saved["kind"])
+    if isinstance(old, CompactLayer):
+        raise ValueError(f"the skeleton's {name} is compact already; load into the dense model")
+    have = geometry(old)
+    have["shape"] = list(old.weight.shape[:2])
+    _differ(name, saved, have)
+    mask = torch.zeros(old.weight.shape, dtype=torch.bool)
+    every = (torch.arange(n) for n in old.weight.shape[:2])
+    outputs, inputs = (tensors.get(f"{name}.{k}", all_of) for k, all_of in
+                       zip(("outputs", "inputs"), every, strict=True))
+    if outputs.dtype is not torch.int64 or inputs.dtype is not torch.int64 or not (
+            0 <= min(outputs.min(), inputs.min()) and outputs.max() < mask.shape[0]
+            and inputs.max() < mask.shape[1]):
+        raise ValueError(f"{name}: the file's kept channels are not channel numbers of this layer")
+    mask[outputs.unsqueeze(1), inputs] = True
+    return CompactLayer(old, old.weight, mask)
+
+
+def _layer(skeleton: nn.Module, name: str, saved: str | dict[str, Any], blob: bytes
+           ) -> KernelLayer:
+    """The sparse layer ``name`` from its saved encoding, its geometry checked against the
+    skeleton's layer (a version-1 entry names the kind only)."""
+    kind = saved["kind"] if isinstance(saved, dict) else saved
+    old = _skeleton_layer(skeleton, name, kind)
+    if isinstance(old, CompactLayer):
+        raise ValueError(f"the skeleton's {name} is compact; load into the dense model")
     kernel = from_encoded(from_bytes(blob))
     have = geometry(old)
     expected = saved if isinstance(saved, dict) else {"kind": kind, "shape": list(kernel.shape)}
     if list(kernel.shape) != expected["shape"]:
         raise ValueError(f"{name}: the saved encoding is {tuple(kernel.shape)}, its entry says "
                          f"{tuple(expected['shape'])}")
-    differ = [k for k in expected if k in have and have[k] != expected[k]]
-    if differ:
-        k = differ[0]
-        raise ValueError(f"the saved {name} has {k} {expected[k]}, the skeleton's {have[k]}")
+    _differ(name, expected, have)
     if isinstance(old, KernelLayer):  # a skeleton already sparse: its geometry, the saved kernel
         new = copy.deepcopy(old)
         new.kernel, new.number = kernel, ops.number(kernel)
