@@ -168,13 +168,43 @@ def test_a_conv1d_chain_with_padding_is_exact():
     torch.testing.assert_close(m(x), before, atol=1e-6, rtol=1e-6)
 
 
-def test_save_refuses_a_shrunk_model(tmp_path):
-    from sparsegrain import save
+@pytest.mark.parametrize("pad2", [0, 1])
+def test_a_shrunk_sparsified_model_saves_and_loads_into_the_unshrunk_skeleton(tmp_path, pad2):
+    """The skeleton's layers and BatchNorms take the shrunk sizes (and border maps) the file
+    records; outputs are the saved model's exactly."""
+    from sparsegrain import load, save
 
-    m = sparsify(pruned(), shrink=True, inputs=(torch.randn(2, 3, 8, 8),), cache=False)
-    with pytest.raises(ValueError, match="shrunk"):
-        save(m, tmp_path / "m.safetensors")
-    assert not (tmp_path / "m.safetensors").exists()
+    x = torch.randn(2, 3, 8, 8)
+    m = pruned(pad2)
+    with torch.no_grad():
+        m.c2.weight[torch.rand(m.c2.weight.shape) < 0.5] = 0  # sparse layers beside the cuts
+        m.l1.weight[torch.rand(m.l1.weight.shape) < 0.5] = 0
+    before = m(x)
+    sparsify(m, shrink=True, inputs=(x,), cache=False, format="csr", keep_dense_if_slower=False)
+    assert any(c.chosen == "csr" for c in m.sparsify_report)
+    torch.testing.assert_close(m(x), before, atol=1e-4, rtol=1e-4)  # a folded conv sparse too
+    save(m, tmp_path / "m.safetensors")
+    skeleton = Net(pad2).eval()
+    loaded = load(tmp_path / "m.safetensors", skeleton)
+    assert loaded is skeleton and isinstance(loaded.c2, BorderFold) == bool(pad2)
+    assert loaded.b1.num_features == 13 and type(loaded.c1) is type(m.c1)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), m(x), rtol=0, atol=0)
+
+
+def test_a_shrunk_file_that_does_not_fit_leaves_the_skeleton_as_it_was(tmp_path):
+    from sparsegrain import load, save
+
+    m = sparsify(pruned(1), shrink=True, inputs=(torch.randn(2, 3, 8, 8),), cache=False,
+                 format="csr", keep_dense_if_slower=False)
+    save(m, tmp_path / "m.safetensors")
+    skeleton = Net(1).eval()
+    skeleton.l2 = nn.Linear(20, 7)  # another head: nothing else may change
+    before = dict(skeleton.named_modules())
+    with pytest.raises(ValueError, match="l2"):
+        load(tmp_path / "m.safetensors", skeleton)
+    assert dict(skeleton.named_modules()) == before
+    assert skeleton.c1.out_channels == 16 and not isinstance(skeleton.c2, BorderFold)
 
 
 @pytest.mark.parametrize("mode", ["zeros", "reflect"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from ..kernels.build import from_encoded
 from . import ops
 from .compact import CompactLayer
 from .recurrent import SparseRNN
+from .shrink import LAYERS, NORMS, BorderFold, channels, resize
 from .sparsify import KernelLayer, SparseConv1d, SparseConv2d, set_module, sparse_layer
 
 ENCODED = ".__encoded__"
@@ -46,14 +48,11 @@ def save(model: nn.Module, path: str | Path) -> Path:
     if recurrent:
         raise ValueError(f"{recurrent[0]} is a sparse LSTM/GRU, which save does not write yet; "
                          "save the pruned model's state dict and sparsify it after loading")
-    report = getattr(model, "shrink_report", None)
-    if report is not None and report.removed:
-        raise ValueError("the model was shrunk (sparsify(shrink=True) cut channels, so layers "
-                         "changed shape), which save does not write yet; save the pruned model's "
-                         "state dict and sparsify it after loading")
     layers = {n: m for n, m in model.named_modules() if isinstance(m, KernelLayer)}
     compact = {n: m for n, m in model.named_modules() if isinstance(m, CompactLayer)}
-    if not layers and not compact:
+    report = getattr(model, "shrink_report", None)
+    shrunk = report is not None and report.removed > 0
+    if not layers and not compact and not shrunk:
         raise ValueError("the model has no sparse or compact layer to save; run "
                          "sparsegrain.sparsify(model, ...) first")
     missing = [n for n, m in layers.items() if m.kernel.encoded is None]
@@ -67,6 +66,9 @@ def save(model: nn.Module, path: str | Path) -> Path:
         tensors[name + ENCODED] = torch.from_numpy(blob.copy())
         manifest["layers"][name] = geometry(m)
     manifest["compact"] = {name: geometry(m) for name, m in compact.items()}
+    if shrunk:  # layers changed shape: the skeleton's follow
+        manifest["shrunk"] = report.resized
+        manifest["folds"] = [n for n, m in model.named_modules() if isinstance(m, BorderFold)]
     path = Path(path)
     return write_atomic(path.parent, path.name,
                         to_bytes(tensors, metadata={MANIFEST: json.dumps(manifest)}))
@@ -125,25 +127,61 @@ def load(path: str | Path, skeleton: nn.Module) -> nn.Module:
     if not isinstance(manifest, dict) or manifest.get("version") not in READS:
         raise ValueError(f"{path} was saved in version {manifest.get('version')}; this "
                          f"sparsegrain reads versions {', '.join(map(str, READS))}")
-    built = {}
-    for name, saved in manifest["layers"].items():
-        blob = tensors.pop(name + ENCODED, None)
-        if blob is None:
-            raise ValueError(f"{path} lists layer {name} but holds no encoding for it")
-        built[name] = _layer(skeleton, name, saved, blob.numpy().tobytes())
-    for name, saved in manifest.get("compact", {}).items():
-        built[name] = _compact(skeleton, name, saved, tensors)
-    replaced = {name: skeleton.get_submodule(name) for name in built}
-    for name, layer in built.items():
-        set_module(skeleton, name, layer)
+    replaced: list[tuple[str, nn.Module]] = []
+
+    def put(name: str, new: nn.Module) -> None:
+        replaced.append((name, skeleton.get_submodule(name)))
+        set_module(skeleton, name, new)
+
     try:
+        _reshape(skeleton, manifest, tensors, put)
+        for name, saved in manifest["layers"].items():
+            blob = tensors.pop(name + ENCODED, None)
+            if blob is None:
+                raise ValueError(f"{path} lists layer {name} but holds no encoding for it")
+            put(name, _layer(skeleton, name, saved, blob.numpy().tobytes()))
+        for name, saved in manifest.get("compact", {}).items():
+            put(name, _compact(skeleton, name, saved, tensors))
         _check_fits(skeleton, tensors, path)
     except ValueError:
-        for name, old in replaced.items():
+        for name, old in reversed(replaced):
             set_module(skeleton, name, old)
         raise
     skeleton.load_state_dict(tensors)
     return skeleton
+
+
+def _reshape(skeleton: nn.Module, manifest: dict[str, Any], tensors: dict[str, torch.Tensor],
+             put: Callable[[str, nn.Module], None]) -> None:
+    """A shrunk model's changes, made to the skeleton through ``put``: its border maps wrapped
+    around their convolutions, then each layer and BatchNorm shrink resized (a copy) given its
+    new channel counts, where the skeleton's are the ones it had before."""
+    for name in manifest.get("folds", []):
+        conv = _module(skeleton, name)
+        cut = [tensors.get(f"{name}.{k}") for k in ("cut_weight", "cut_values")]
+        if not isinstance(conv, (nn.Conv1d, nn.Conv2d)) or cut[0] is None or cut[1] is None:
+            raise ValueError(f"the saved {name} is a convolution with a border map; the "
+                             f"skeleton's is a {type(conv).__name__} or the file holds no map")
+        put(name, BorderFold(conv, torch.zeros(cut[0].shape), torch.zeros(cut[1].shape)))
+    for name, (was, now) in manifest.get("shrunk", {}).items():
+        if isinstance(_module(skeleton, name), BorderFold):
+            name += ".conv"
+        module = _module(skeleton, name)
+        if not isinstance(module, (*LAYERS, *NORMS)) or channels(module) != tuple(was):
+            have = channels(module) if isinstance(module, (*LAYERS, *NORMS)) else type(module).__name__
+            raise ValueError(f"the saved {name} was shrunk from (inputs, outputs, bias) "
+                             f"{tuple(was)}; the skeleton's is {have}")
+        new = copy.deepcopy(module)
+        resize(new, *now)
+        put(name, new)
+
+
+def _module(skeleton: nn.Module, name: str) -> nn.Module:
+    """The skeleton's module ``name``, or a ValueError."""
+    try:
+        return skeleton.get_submodule(name)
+    except AttributeError:
+        raise ValueError(f"the skeleton has no layer {name}") from None
 
 
 def _check_fits(model: nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
@@ -163,10 +201,7 @@ def _check_fits(model: nn.Module, tensors: dict[str, torch.Tensor], path: Path) 
 def _skeleton_layer(skeleton: nn.Module, name: str, kind: str) -> nn.Module:
     """The skeleton's layer ``name``, a ValueError unless it is the saved kind (dense, or a
     layer of the project already)."""
-    try:
-        old = skeleton.get_submodule(name)
-    except AttributeError:
-        raise ValueError(f"the skeleton has no layer {name}") from None
+    old = _module(skeleton, name)
     want = {"linear": nn.Linear, "conv1d": nn.Conv1d, "conv2d": nn.Conv2d}[kind]
     if not isinstance(old, (want, KernelLayer, CompactLayer)):
         raise ValueError(f"the skeleton's {name} is a {type(old).__name__}, the saved layer a "

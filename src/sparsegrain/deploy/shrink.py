@@ -51,9 +51,12 @@ class Cut:
 
 @dataclass
 class ShrinkReport:
-    """Every layer :func:`shrink` looked at: the channels it cut, or why it cut none."""
+    """Every layer :func:`shrink` looked at: the channels it cut, or why it cut none; and the
+    (inputs, outputs, bias) of each layer and BatchNorm it resized, before and after."""
 
     cuts: list[Cut] = field(default_factory=list)
+    resized: dict[str, tuple[tuple[int, int, bool], tuple[int, int, bool]]] = field(
+        default_factory=dict)
 
     @property
     def removed(self) -> int:
@@ -73,6 +76,7 @@ def shrink(model: nn.Module) -> ShrinkReport:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
         return _by_parts(model, f"not traceable by torch.fx: {first}")
     modules = dict(model.named_modules())
+    sized = {n: (m, channels(m)) for n, m in modules.items() if isinstance(m, (*LAYERS, *NORMS))}
     report, folds = ShrinkReport(), {}
     for node in graph.nodes:
         if node.op == "call_module" and isinstance(modules.get(node.target), LAYERS):
@@ -80,6 +84,7 @@ def shrink(model: nn.Module) -> ShrinkReport:
     for name, fold in folds.items():  # the padded consumers that took a constant, wrapped
         parent, _, child = name.rpartition(".")
         setattr(model.get_submodule(parent) if parent else model, child, fold)
+    report.resized = {n: (was, now) for n, (m, was) in sized.items() if (now := channels(m)) != was}
     return report
 
 
@@ -90,10 +95,12 @@ def _by_parts(model: nn.Module, why: str) -> ShrinkReport:
     for name, child in model.named_children():
         if isinstance(child, LAYERS) or not any(isinstance(m, LAYERS) for m in child.modules()):
             continue
-        for cut in shrink(child).cuts:
+        part = shrink(child)
+        for cut in part.cuts:
             cut.layer = f"{name}.{cut.layer}"
             cut.consumer = None if cut.consumer is None else f"{name}.{cut.consumer}"
             report.cuts.append(cut)
+        report.resized |= {f"{name}.{n}": sizes for n, sizes in part.resized.items()}
     return report
 
 
@@ -101,26 +108,28 @@ class BorderFold(nn.Module):
     """A convolution whose input lost channels that carried a constant each: ``conv(x)`` plus
     what those constant planes gave through the cut weights, zero padding included (the border
     taps read zeros, so near the edges this is not a constant): a map per input size, made on
-    first use and kept."""
+    first use and kept. The convolution's geometry is kept here, so that ``conv`` may be
+    replaced by its sparse form (``sparsify``)."""
 
     def __init__(self, conv: nn.Conv1d | nn.Conv2d, weight: torch.Tensor, values: torch.Tensor
                  ) -> None:
         super().__init__()
         self.conv = conv
+        self.dims = conv.weight.dim() - 2  # spatial dimensions
+        self.stride, self.padding, self.dilation = conv.stride, conv.padding, conv.dilation
         self.register_buffer("cut_weight", weight.clone())
         self.register_buffer("cut_values", values.clone())
         self._maps: dict[tuple, torch.Tensor] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        conv = self.conv
-        dims = conv.weight.dim() - 2  # spatial dimensions: an unbatched input has one fewer
+        dims = self.dims  # an unbatched input has one dimension fewer
         key = (tuple(x.shape[-dims:]), x.dtype, x.device)
         if key not in self._maps:
             planes = self.cut_values.to(x.dtype).view(1, -1, *[1] * dims).expand(
                 1, len(self.cut_values), *key[0])
-            run = F.conv2d if isinstance(conv, nn.Conv2d) else F.conv1d
-            self._maps[key] = run(planes, self.cut_weight.to(x.dtype), None, conv.stride,
-                                  conv.padding, conv.dilation).to(x.device)
+            run = F.conv2d if dims == 2 else F.conv1d
+            self._maps[key] = run(planes, self.cut_weight.to(x.dtype), None, self.stride,
+                                  self.padding, self.dilation).to(x.device)
         offset = self._maps[key]
         return self.conv(x) + (offset if x.dim() == dims + 2 else offset[0])
 
@@ -275,6 +284,36 @@ def _keep_norm(norm: nn.Module, keep: torch.Tensor) -> None:
     norm.running_mean = norm.running_mean[keep].clone()
     norm.running_var = norm.running_var[keep].clone()
     norm.num_features = len(keep)
+
+
+def channels(module: nn.Module) -> tuple[int, int, bool]:
+    """A dense Linear/Conv1d/Conv2d's (inputs, outputs, has a bias), a BatchNorm's (features,
+    features, affine)."""
+    if isinstance(module, NORMS):
+        return module.num_features, module.num_features, module.affine
+    return (module.weight.shape[1] * getattr(module, "groups", 1), module.weight.shape[0],
+            module.bias is not None)
+
+
+def resize(module: nn.Module, inputs: int, outputs: int, bias: bool) -> None:
+    """Give a dense layer or BatchNorm a shrunk twin's channel counts in place, its tensors
+    left unset for the twin's state to fill (what loading a shrunk model does to a skeleton)."""
+    if isinstance(module, NORMS):
+        for name in ("weight", "bias"):
+            if getattr(module, name) is not None:
+                setattr(module, name, nn.Parameter(torch.empty(outputs)))
+        for name in ("running_mean", "running_var"):
+            if getattr(module, name) is not None:
+                setattr(module, name, torch.empty(outputs))
+        module.num_features = outputs
+        return
+    groups = getattr(module, "groups", 1)
+    module.weight = nn.Parameter(torch.empty(outputs, inputs // groups, *module.weight.shape[2:]))
+    module.bias = nn.Parameter(torch.empty(outputs)) if bias else None
+    if isinstance(module, nn.Linear):
+        module.in_features, module.out_features = inputs, outputs
+    else:
+        module.in_channels, module.out_channels = inputs, outputs
 
 
 def _keep_inputs(consumer: nn.Module, keep: torch.Tensor, per: int) -> None:

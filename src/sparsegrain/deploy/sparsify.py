@@ -245,8 +245,8 @@ def sparsify(
     With ``shrink`` (and the model in eval mode) channels that pruning emptied or left unread
     are first cut from the layers on both sides wherever that is exact (:mod:`.shrink`; the
     model's ``shrink_report`` says what was cut and why not elsewhere); the remaining masks
-    are then timed as above. Off by default: the layers change shape, which ``save`` does not
-    write yet (it refuses a shrunk model).
+    are then timed as above. Off by default: the layers change shape (``save`` records the
+    new sizes, ``load`` gives them to the dense skeleton).
     """
     check_value_bits(value_bits)
     spec = None if pattern is None else make_pattern(pattern)
