@@ -160,7 +160,7 @@ def summarize(rows: Iterable[Row]) -> Summary:
         metric=acc.result["metric"],
         higher_is_better=bool(acc.result["higher_is_better"]),
         dense=_entry(DENSE, 0.0, dense_rows, base),
-        entries=[_entry(p, s, rs, base) for (p, s), rs in by_point.items()],
+        entries=[_entry(p, s, by_point[p, s], base) for p, s in _in_order(by_point)],
         formats=list(dict.fromkeys(r.target for r in rows if r.kind == FORMAT)),
         accelerators=list(dict.fromkeys(r.target for r in rows if r.kind == ACCELERATOR)),
         layers=list(acc.result["layer_sparsity"]),
@@ -187,6 +187,13 @@ def _common(dense: dict, pruned: dict) -> tuple[dict, dict] | None:
         return None
     return tuple({k: sum(d["layers"][n][k] for n in both) for k in ("cycles", "energy_pj")}
                  for d in (dense, pruned))
+
+
+def _in_order(points: dict[tuple[str, float], Any]) -> list[tuple[str, float]]:
+    """The points as the sweep lists them: patterns in order of first appearance, each one's
+    sparsities rising (workers store points in the order they finish)."""
+    first = {p: i for i, p in reversed(list(enumerate(p for p, _ in points)))}
+    return sorted(points, key=lambda ps: (first[ps[0]], ps[1]))
 
 
 def _entry(pattern: str, sparsity: float, rows: list[Row], base: dict) -> Entry:
