@@ -30,7 +30,12 @@ from .layout import aligned, check_input, stored_values, tile_major, vector_inpu
 from .tuning import ACC_VECTORS, TILES
 
 if TYPE_CHECKING:
+    from .direct import DirectPlan
     from .panels import Plan
+
+#: input sizes a kernel keeps a direct-convolution plan for (a plan holds the weight's entries
+#: again, as offsets into the padded input)
+DIRECT_SIZES = 4
 
 
 def block_rows(tile: int) -> int:
@@ -141,6 +146,27 @@ class SparseKernel(ABC):
                         np.asarray(values, np.float32), tile, self.value_bits)
         except ValueError:  # 16 nonzero codes and no room for a zero
             return None
+
+    def direct(self, kernel_size: tuple[int, int], dilation: tuple[int, int], hp: int, wp: int
+               ) -> DirectPlan | None:
+        """The direct convolution's plan for inputs padded to ``hp`` x ``wp`` (the last
+        :data:`DIRECT_SIZES` sizes kept), built at the first such input; None where the format
+        gives no entries (:meth:`nonzeros`)."""
+        from .direct import direct_plan
+
+        plans = self.__dict__.setdefault("_direct", {})
+        key = (tuple(kernel_size), tuple(dilation), hp, wp)
+        if key not in plans:
+            try:
+                rows, cols, values = self.nonzeros()
+            except NotImplementedError:
+                return None
+            if len(plans) >= DIRECT_SIZES:
+                plans.pop(next(iter(plans)))
+            plans[key] = direct_plan(np.asarray(rows), np.asarray(cols),
+                                     np.asarray(values, np.float32), self.shape, kernel_size,
+                                     dilation, hp, wp)
+        return plans[key]
 
     def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
         """y[:, t0 + j*tile : t0 + (j+1)*tile] = W @ x[j] for every tile j of x (tiles, cols, tile),

@@ -1,4 +1,5 @@
-"""Convolution over a sparse weight: patches (channel-last) times the encoded matrix.
+"""Convolution over a sparse weight: patches (channel-last) times the encoded matrix, or, with
+stride 1, the direct product on the padded input (:mod:`.direct`).
 
 The encoded matrix is the 2-D view C_out x (Kh*Kw*C_in) of :func:`sparsegrain.patterns.to_matrix`.
 Called directly (eager code), the patches are never materialised whole: a few batch tiles of them
@@ -20,6 +21,7 @@ import torch
 from ..core.arrays import as_float32
 from ..core.lowering import im2col
 from .base import TILES, SparseKernel
+from .direct import direct_conv2d
 from .layout import aligned
 from .tuning import PATCH_BYTES
 
@@ -35,9 +37,11 @@ def conv2d(
     dilation: Pair = (1, 1),
     product: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
-    """``conv2d(x, W)`` (no bias, groups = 1) for x (N, C_in, H, W) as float32, laid out
-    channels-last; ``product`` (the operator, where a graph is recorded) multiplies unfolded
-    patches by W.T, else the patches are gathered tile by tile (:func:`patch_product`)."""
+    """``conv2d(x, W)`` (no bias, groups = 1) for x (N, C_in, H, W) as float32; ``product`` (the
+    operator, where a graph is recorded) multiplies unfolded patches by W.T; else a stride-1
+    convolution runs directly on the padded input (:mod:`.direct`, for the formats that give
+    their entries) and any other gathers its patches tile by tile (:func:`patch_product`), laid
+    out channels-last."""
     if x.dim() != 4:
         raise ValueError(f"conv2d takes a 4-D (N, C, H, W) input, got shape {tuple(x.shape)}")
     n, c_in, h, w = x.shape
@@ -50,6 +54,10 @@ def conv2d(
     ho = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
     wo = (w + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
     if product is None:
+        plan = (kernel.direct(kernel_size, dilation, h + 2 * padding[0], w + 2 * padding[1])
+                if tuple(stride) == (1, 1) else None)
+        if plan is not None:
+            return direct_conv2d(plan, x, kernel.shape[0], kernel_size, padding, dilation)
         out = patch_product(kernel, x, kernel_size, stride, padding, dilation, (ho, wo))
     else:
         out = product(im2col(x.float(), (kh, kw), stride, padding, dilation))

@@ -1,0 +1,137 @@
+"""Direct convolution over a sparse weight, for stride 1: no patches gathered at all.
+
+With stride 1, the input row a kept weight (channel c, tap ky, kx) multiplies for a run of
+consecutive output positions is itself a contiguous run of the zero-padded input: output position
+q = oy * Wp + ox of a padded grid (Hp x Wp; the columns ox >= Wo are computed and dropped) reads
+x_pad[c, q + ky * dh * Wp + kx * dw]. Each kept weight is therefore one offset into the padded
+input, and a run of :data:`TILE` outputs of an output channel is a sum of weight x contiguous
+input runs: the product reads the input once as it is (padded), where the patch path wrote a
+patch matrix of Kh * Kw times the input first. Rows are stepped in groups of :data:`GROUP` (16
+FMA chains at a 64-position run), each group's entries padded to its longest row with zero
+weights at offset 0. Each row's entries are summed in the weight's column order, the order of
+the patch path and of the operator a compiled graph calls, so that both give the same floats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+import torch
+
+from ..core.arrays import as_float32
+from .intrinsics import LANES, vmove, vzero, wide_vectors
+from .layout import aligned
+from .steps import accumulator, row_fma
+from .tuning import GROUP
+
+#: output positions of one run, the batch tile of the direct product
+TILE = 64
+#: row groups one parallel job steps through for one run of positions
+GROUPS_PER_JOB = 8
+#: floats of one group's partial sums (GROUP rows x TILE positions: 16 vectors)
+HELD = GROUP * TILE
+
+
+@dataclass
+class DirectPlan:
+    """A weight's entries as offsets into a padded input of ``hp`` x ``wp`` planes: per group
+    of GROUP output rows (``rows``, -1 for padding) its steps ``ptr[g]:ptr[g + 1]``, each step
+    GROUP offsets and values."""
+
+    hp: int
+    wp: int
+    ptr: np.ndarray
+    rows: np.ndarray
+    offsets: np.ndarray
+    values: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return self.ptr.nbytes + self.rows.nbytes + self.offsets.nbytes + self.values.nbytes
+
+
+def direct_plan(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int],
+                kernel_size: tuple[int, int], dilation: tuple[int, int], hp: int, wp: int
+                ) -> DirectPlan:
+    """The plan of a (C_out, Kh*Kw*C_in) channel-last weight given as its entries (zeros left
+    out) for inputs padded to ``hp`` x ``wp``."""
+    kh, kw = kernel_size
+    c_in = shape[1] // (kh * kw)
+    keep = values != 0
+    rows, cols = rows[keep].astype(np.int64), cols[keep].astype(np.int64)
+    values = values[keep].astype(np.float32)
+    tap, c = cols // c_in, cols % c_in
+    offset = c * hp * wp + (tap // kw) * dilation[0] * wp + (tap % kw) * dilation[1]
+    order = np.lexsort((cols, rows))  # each row summed in column order, as the patch path does
+    rows, offset, values = rows[order], offset[order], values[order]
+    counts = np.bincount(rows, minlength=shape[0])
+    groups = -(-shape[0] // GROUP)
+    padded = np.zeros(groups * GROUP, np.int64)
+    padded[: shape[0]] = counts
+    longest = padded.reshape(groups, GROUP).max(1)
+    ptr = np.concatenate([[0], np.cumsum(longest)])
+    step_offsets = np.zeros((ptr[-1], GROUP), np.int64)
+    step_values = np.zeros((ptr[-1], GROUP), np.float32)
+    first = np.concatenate([[0], np.cumsum(counts)])
+    for r in range(shape[0]):
+        g, i = divmod(r, GROUP)
+        n = counts[r]
+        step_offsets[ptr[g]: ptr[g] + n, i] = offset[first[r]: first[r] + n]
+        step_values[ptr[g]: ptr[g] + n, i] = values[first[r]: first[r] + n]
+    group_rows = np.arange(groups * GROUP, dtype=np.int64)
+    group_rows[group_rows >= shape[0]] = -1
+    return DirectPlan(hp, wp, ptr, group_rows, step_offsets.reshape(-1),
+                      step_values.reshape(-1))
+
+
+@nb.njit(parallel=True, fastmath=True, cache=True)
+def direct_spmm(ptr, rows, offsets, values, x, image, y, c_out, qpad):  # pragma: no cover
+    """y[(s * c_out + r) * qpad + q] = sum over row r's steps of value * x[s * image + offset
+    + q], for every sample s, output row r and position q < qpad, in runs of TILE positions."""
+    groups = ptr.shape[0] - 1
+    chunks = (groups + GROUPS_PER_JOB - 1) // GROUPS_PER_JOB
+    runs = qpad // TILE
+    samples = y.shape[0] // (c_out * qpad)
+    for job in nb.prange(samples * runs * chunks):
+        wide_vectors()
+        s, rest = job // (runs * chunks), job % (runs * chunks)
+        q0, chunk = rest // chunks * TILE, rest % chunks
+        base = s * image + q0
+        acc = accumulator(HELD)
+        for g in range(chunk * GROUPS_PER_JOB, min(groups, (chunk + 1) * GROUPS_PER_JOB)):
+            for a in range(0, HELD, LANES):
+                vzero(acc, a)
+            for k in range(ptr[g], ptr[g + 1]):
+                for i in range(GROUP):
+                    row_fma(acc, i, values[k * GROUP + i], x, base + offsets[k * GROUP + i],
+                            TILE)
+            for i in range(GROUP):
+                r = rows[g * GROUP + i]
+                if r >= 0:
+                    out = (s * c_out + r) * qpad + q0
+                    for t in range(0, TILE, LANES):
+                        vmove(y, out + t, acc, i * TILE + t, TILE)
+
+
+def direct_conv2d(plan: DirectPlan, x: torch.Tensor, c_out: int, kernel_size: tuple[int, int],
+                  padding: tuple[int, int], dilation: tuple[int, int]) -> torch.Tensor:
+    """``conv2d(x, W)`` with stride 1 (no bias) for x (N, C_in, H, W) by :func:`direct_spmm`, as
+    an (N, C_out, Ho, Wo) view of the padded grid's outputs."""
+    n, c_in, h, w = x.shape
+    hp, wp = plan.hp, plan.wp
+    ho = hp - dilation[0] * (kernel_size[0] - 1)
+    wo = wp - dilation[1] * (kernel_size[1] - 1)
+    positions = ho * wp
+    qpad = -(-positions // TILE) * TILE
+    image = c_in * hp * wp
+    slack = qpad - positions + dilation[1] * (kernel_size[1] - 1) + TILE
+    flat = torch.zeros(n * image + slack)
+    planes = flat[: n * image].view(n, c_in, hp, wp)
+    planes[:, :, padding[0]: padding[0] + h, padding[1]: padding[1] + w] = x
+    xs = as_float32(flat, "input", integers=False)
+    y = aligned((n * c_out * qpad,))
+    direct_spmm(plan.ptr, plan.rows, plan.offsets, plan.values, xs, image, y, c_out, qpad)
+    out = torch.from_numpy(y).view(n, c_out, qpad)[:, :, :positions]
+    return out.view(n, c_out, ho, wp)[..., :wo]
