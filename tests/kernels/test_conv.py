@@ -71,9 +71,10 @@ def test_channel_mismatch_is_named():
                                        ("nm", "nm:2:8")])
 def test_the_direct_product_equals_the_patches(fmt, spec):
     """Stride 1 runs on the padded input directly: on 160 channels (column numbers past 16
-    bits once multiplied by a plane), several samples and a last run of positions cut short,
-    it gives the floats of the patch path that compiled graphs call where that path sums each
-    row in column order too (CSR and N:M on column panels), GS's within rounding."""
+    bits once multiplied by a plane), several samples, a last run of positions cut short and
+    a second, smaller input in the same scratch buffer (its borders zeroed again), it gives the
+    patch path's floats (which compiled graphs call) where that path sums each row in column
+    order too (CSR and N:M on column panels), GS's within rounding."""
     from sparsegrain.kernels.base import DIRECT_SIZES
     from sparsegrain.kernels.build import kernel_for
 
@@ -82,9 +83,10 @@ def test_the_direct_product_equals_the_patches(fmt, spec):
     m = to_matrix(w) * pattern(spec).mask(to_matrix(w), 0.8)
     w = m.reshape(24, 3, 3, 160).permute(0, 3, 1, 2)
     kernel = kernel_for(m, fmt, **({"b": 8} if fmt == "gs" else {}))
-    for x in (torch.randn(3, 160, 21, 30, generator=gen), torch.randn(1, 160, 5, 7, generator=gen)):
+    for x in (torch.randn(3, 160, 21, 30, generator=gen),
+              torch.randn(1, 160, 5, 7, generator=gen)):
         got = conv2d(kernel, x, (3, 3), (1, 1), (1, 1))
-        torch.testing.assert_close(got, F.conv2d(x, w, padding=1), rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(got, F.conv2d(x, w, padding=1), rtol=1e-4, atol=1e-3)
         patches = conv2d(kernel, x, (3, 3), (1, 1), (1, 1), product=kernel.linear)
         if fmt == "gs":
             torch.testing.assert_close(got, patches, rtol=1e-5, atol=1e-4)
