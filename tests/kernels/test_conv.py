@@ -95,3 +95,34 @@ def test_the_direct_product_equals_the_patches(fmt, spec):
     for size in range(DIRECT_SIZES + 2):  # plans are kept for the last few input sizes only
         conv2d(kernel, torch.randn(1, 160, 4, 4 + size), (3, 3), (1, 1), (1, 1))
     assert len(kernel._direct) == DIRECT_SIZES
+
+
+def test_sparsify_times_the_direct_product_against_the_patches(tmp_path):
+    """On its real input a stride-1 layer is timed both ways (a stride-2 one has patches
+    only); the choice survives save and load."""
+    from torch import nn
+
+    from sparsegrain.deploy import load, save, sparsify
+
+    def net() -> nn.Module:
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(),
+                             nn.Conv2d(16, 8, 3, stride=2)).eval()
+
+    model = net()
+    with torch.no_grad():
+        for i in (0, 2):
+            model[i].weight.mul_(torch.rand(model[i].weight.shape) > 0.9)
+    x = torch.randn(2, 16, 12, 12)
+    with torch.no_grad():
+        want = model(x)
+        sparsify(model, inputs=(x,), format="csr", cache=False, keep_dense_if_slower=False)
+        first, second = model.sparsify_report
+        assert {"csr", "csr patches"} <= set(first.times_ms)
+        assert "csr patches" not in second.times_ms
+        torch.testing.assert_close(model(x), want, rtol=1e-5, atol=1e-5)
+        model[0].direct = False
+        save(model, tmp_path / "m.safetensors")
+        loaded = load(tmp_path / "m.safetensors", net())
+        assert loaded[0].direct is False and loaded[2].direct is True
+        assert torch.equal(loaded(x), model(x))

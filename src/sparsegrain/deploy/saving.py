@@ -28,7 +28,14 @@ from . import ops
 from .compact import CompactLayer
 from .recurrent import SparseRNN
 from .shrink import LAYERS, NORMS, BorderFold, channels, resize
-from .sparsify import KernelLayer, SparseConv1d, SparseConv2d, set_module, sparse_layer
+from .sparsify import (
+    ConvKernelLayer,
+    KernelLayer,
+    SparseConv1d,
+    SparseConv2d,
+    set_module,
+    sparse_layer,
+)
 
 ENCODED = ".__encoded__"
 MANIFEST = "sparsegrain"
@@ -64,7 +71,8 @@ def save(model: nn.Module, path: str | Path) -> Path:
     for name, m in layers.items():
         blob = np.frombuffer(m.kernel.encoded.to_bytes(packed=True), np.uint8)
         tensors[name + ENCODED] = torch.from_numpy(blob.copy())
-        manifest["layers"][name] = geometry(m)
+        manifest["layers"][name] = geometry(m) | (
+            {"direct": m.direct} if isinstance(m, ConvKernelLayer) else {})
     manifest["compact"] = {name: geometry(m) for name, m in compact.items()}
     if shrunk:  # layers changed shape: the skeleton's follow
         manifest["shrunk"] = report.resized
@@ -257,5 +265,8 @@ def _layer(skeleton: nn.Module, name: str, saved: str | dict[str, Any], blob: by
     if isinstance(old, KernelLayer):  # a skeleton already sparse: its geometry, the saved kernel
         new = copy.deepcopy(old)
         new.kernel, new.number = kernel, ops.number(kernel)
-        return new
-    return sparse_layer(kernel, old)
+    else:
+        new = sparse_layer(kernel, old)
+    if isinstance(new, ConvKernelLayer):  # sparsify's choice of direct product or patches
+        new.direct = bool(expected.get("direct", True))
+    return new

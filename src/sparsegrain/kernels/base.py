@@ -147,6 +147,11 @@ class SparseKernel(ABC):
         except ValueError:  # 16 nonzero codes and no room for a zero
             return None
 
+    def lists_entries(self) -> bool:
+        """Does the format give its entries (:meth:`nonzeros`), as column panels and the direct
+        convolution need?"""
+        return type(self).nonzeros is not SparseKernel.nonzeros
+
     def direct(self, kernel_size: tuple[int, int], dilation: tuple[int, int], hp: int, wp: int
                ) -> DirectPlan | None:
         """The direct convolution's plan for inputs padded to ``hp`` x ``wp`` (the last
@@ -154,13 +159,12 @@ class SparseKernel(ABC):
         gives no entries (:meth:`nonzeros`)."""
         from .direct import direct_plan
 
+        if not self.lists_entries():
+            return None
         plans = self.__dict__.setdefault("_direct", {})
         key = (tuple(kernel_size), tuple(dilation), hp, wp)
         if key not in plans:
-            try:
-                rows, cols, values = self.nonzeros()
-            except NotImplementedError:
-                return None
+            rows, cols, values = self.nonzeros()
             if len(plans) >= DIRECT_SIZES:
                 plans.pop(next(iter(plans)))
             plans[key] = direct_plan(np.asarray(rows), np.asarray(cols),

@@ -36,12 +36,13 @@ def conv2d(
     padding: Pair = (0, 0),
     dilation: Pair = (1, 1),
     product: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    direct: bool = True,
 ) -> torch.Tensor:
     """``conv2d(x, W)`` (no bias, groups = 1) for x (N, C_in, H, W) as float32; ``product`` (the
     operator, where a graph is recorded) multiplies unfolded patches by W.T; else a stride-1
     convolution runs directly on the padded input (:mod:`.direct`, for the formats that give
-    their entries) and any other gathers its patches tile by tile (:func:`patch_product`), laid
-    out channels-last."""
+    their entries, unless ``direct`` is False) and any other gathers its patches tile by tile
+    (:func:`patch_product`), laid out channels-last."""
     if x.dim() != 4:
         raise ValueError(f"conv2d takes a 4-D (N, C, H, W) input, got shape {tuple(x.shape)}")
     n, c_in, h, w = x.shape
@@ -55,7 +56,7 @@ def conv2d(
     wo = (w + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
     if product is None:
         plan = (kernel.direct(kernel_size, dilation, h + 2 * padding[0], w + 2 * padding[1])
-                if tuple(stride) == (1, 1) else None)
+                if direct and tuple(stride) == (1, 1) else None)
         if plan is not None:
             return direct_conv2d(plan, x, kernel.shape[0], kernel_size, padding, dilation)
         out = patch_product(kernel, x, kernel_size, stride, padding, dilation, (ho, wo))
