@@ -53,10 +53,6 @@ class DirectPlan:
     offsets: np.ndarray
     values: np.ndarray
 
-    @property
-    def nbytes(self) -> int:
-        return self.ptr.nbytes + self.rows.nbytes + self.offsets.nbytes + self.values.nbytes
-
 
 def direct_plan(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int],
                 kernel_size: tuple[int, int], dilation: tuple[int, int], hp: int, wp: int
