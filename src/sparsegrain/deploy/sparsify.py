@@ -111,6 +111,12 @@ class ConvKernelLayer(KernelLayer):
     direct = True
     stride: tuple[int, ...]
 
+    @staticmethod
+    def add_bias(y: torch.Tensor, bias: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """y + bias, into y itself in eager code, where y is the kernel's fresh output (a new
+        tensor of CRAFT's first layer's 42 MB took 14 ms more than the add in place)."""
+        return y.add_(bias) if ops.eager(x) else y + bias
+
     def runs_direct(self) -> bool:
         """Would a call take the direct product (stride 1, a format that gives its entries)?"""
         return self.direct and all(s == 1 for s in self.stride) and self.kernel.lists_entries()
@@ -129,7 +135,7 @@ class SparseConv2d(ConvKernelLayer):
         y = conv2d(self.kernel, x, self.kernel_size, self.stride, self.padding, self.dilation,
                    self.graph_product(x), self.direct)
         if self.bias is not None:
-            y = y + self.bias.view(1, -1, 1, 1)
+            y = self.add_bias(y, self.bias.view(1, -1, 1, 1), x)
         return y.to(x.dtype)
 
 
@@ -148,7 +154,7 @@ class SparseConv1d(ConvKernelLayer):
         y = conv2d(self.kernel, batched.unsqueeze(2), self.kernel_size, self.stride,
                    self.padding, self.dilation, self.graph_product(x), self.direct).squeeze(2)
         if self.bias is not None:
-            y = y + self.bias.view(1, -1, 1)
+            y = self.add_bias(y, self.bias.view(1, -1, 1), x)
         y = y if x.dim() == 3 else y.squeeze(0)
         return y.to(x.dtype)
 
