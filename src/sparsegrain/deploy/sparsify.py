@@ -113,8 +113,8 @@ class ConvKernelLayer(KernelLayer):
 
     @staticmethod
     def add_bias(y: torch.Tensor, bias: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """y + bias, into y itself in eager code, where y is the kernel's fresh output (a new
-        tensor of CRAFT's first layer's 42 MB took 14 ms more than the add in place)."""
+        """y + bias, into y itself in eager code, where y is the kernel's fresh output (for a
+        64-channel 160 x 256 output of four pages, 42 MB: 14 ms as a new tensor, 1 ms in place)."""
         return y.add_(bias) if ops.eager(x) else y + bias
 
     def runs_direct(self) -> bool:
