@@ -114,7 +114,7 @@ def fronts_by_sparsity(summary: Summary) -> list[list[str]]:
         comp = {i: summary.entries[i].figure("compression") for i in idx}
         cells = [f"{s:g}", _names(summary, _front(summary, idx, comp))]
         for a in summary.machines:
-            speed = {i: summary.entries[i].speedup.get(a, math.nan) for i in idx}
+            speed = {i: summary.entries[i].figure("speedup", a) for i in idx}
             cells.append(_names(summary, _front(summary, idx, speed)))
         rows.append(cells)
     return rows
