@@ -75,8 +75,8 @@ def test_the_direct_product_equals_the_patches(fmt, spec):
     a second, smaller input in the same scratch buffer (its borders zeroed again), it gives the
     patch path's floats (which compiled graphs call) where that path sums each row in column
     order too (CSR and N:M on column panels), GS's within rounding."""
-    from sparsegrain.kernels.base import DIRECT_SIZES
     from sparsegrain.kernels.build import kernel_for
+    from sparsegrain.kernels.tuning import DIRECT_SIZES
 
     gen = torch.Generator().manual_seed(5)
     w = torch.randn(24, 160, 3, 3, generator=gen)

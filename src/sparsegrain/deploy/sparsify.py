@@ -18,7 +18,7 @@ from ..core.hooks import module_inputs
 from ..core.timing import interleaved_samples, spread
 from ..kernels import SparseKernel
 from ..kernels.build import candidates
-from ..kernels.conv import conv2d
+from ..kernels.conv import conv2d, takes_direct
 from ..kernels.layout import check_value_bits
 from ..patterns import Pattern
 from ..patterns import pattern as make_pattern
@@ -119,7 +119,7 @@ class ConvKernelLayer(KernelLayer):
 
     def runs_direct(self) -> bool:
         """Would a call take the direct product (stride 1, a format that gives its entries)?"""
-        return self.direct and all(s == 1 for s in self.stride) and self.kernel.lists_entries()
+        return self.direct and takes_direct(self.kernel, self.stride)
 
 
 class SparseConv2d(ConvKernelLayer):

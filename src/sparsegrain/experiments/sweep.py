@@ -45,8 +45,9 @@ from .store import ERROR, open_store
 
 def resolve(cfg: SweepConfig, workload: Workload | None) -> SweepConfig:
     """``cfg`` with the workload's weights hash, default fine-tuning steps (0, one-shot, for a
-    workload without ``finetune``) and CPU batch (1 without a workload), and every format (all registered ones if none were named)
-    given the parameters of the sweep's pattern it stores (bcsr -> bcsr:4:4 for block:4x4)."""
+    workload without ``finetune``) and CPU batch (1 without a workload), and every format (all
+    registered ones if none were named) given the parameters of the sweep's pattern it stores
+    (bcsr -> bcsr:4:4 for block:4x4)."""
     steps = cfg.pruning.steps
     weights = cfg.weights
     cpu_batch = cfg.cpu_batch

@@ -27,15 +27,11 @@ from ..patterns import Pattern
 from .codes import Codes
 from .intrinsics import LANES
 from .layout import aligned, check_input, stored_values, tile_major, vector_input
-from .tuning import ACC_VECTORS, TILES
+from .tuning import ACC_VECTORS, DIRECT_SIZES, TILES
 
 if TYPE_CHECKING:
     from .direct import DirectPlan
     from .panels import Plan
-
-#: input sizes a kernel keeps a direct-convolution plan for (a plan holds the weight's entries
-#: again, as offsets into the padded input)
-DIRECT_SIZES = 4
 
 
 def block_rows(tile: int) -> int:
@@ -153,14 +149,12 @@ class SparseKernel(ABC):
         return type(self).nonzeros is not SparseKernel.nonzeros
 
     def direct(self, kernel_size: tuple[int, int], dilation: tuple[int, int], hp: int, wp: int
-               ) -> DirectPlan | None:
+               ) -> DirectPlan:
         """The direct convolution's plan for inputs padded to ``hp`` x ``wp`` (the last
-        :data:`DIRECT_SIZES` sizes kept), built at the first such input; None where the format
-        gives no entries (:meth:`nonzeros`)."""
+        :data:`~.tuning.DIRECT_SIZES` sizes kept), built at the first such input, for a format
+        that gives its entries (:meth:`lists_entries`)."""
         from .direct import direct_plan
 
-        if not self.lists_entries():
-            return None
         plans = self.__dict__.setdefault("_direct", {})
         key = (tuple(kernel_size), tuple(dilation), hp, wp)
         if key not in plans:

@@ -55,14 +55,19 @@ def conv2d(
     ho = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
     wo = (w + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
     if product is None:
-        plan = (kernel.direct(kernel_size, dilation, h + 2 * padding[0], w + 2 * padding[1])
-                if direct and tuple(stride) == (1, 1) else None)
-        if plan is not None:
-            return direct_conv2d(plan, x, kernel.shape[0], kernel_size, padding, dilation)
+        if direct and takes_direct(kernel, stride):
+            plan = kernel.direct(kernel_size, dilation, h + 2 * padding[0], w + 2 * padding[1])
+            return direct_conv2d(plan, x, kernel.shape[0], padding, (ho, wo))
         out = patch_product(kernel, x, kernel_size, stride, padding, dilation, (ho, wo))
     else:
         out = product(im2col(x.float(), (kh, kw), stride, padding, dilation))
     return out.view(n, ho, wo, kernel.shape[0]).permute(0, 3, 1, 2)
+
+
+def takes_direct(kernel: SparseKernel, stride: tuple[int, ...]) -> bool:
+    """Can a convolution of this stride over ``kernel`` run directly on the padded input
+    (stride 1, a format that gives its entries)?"""
+    return all(s == 1 for s in stride) and kernel.lists_entries()
 
 
 def patch_product(kernel: SparseKernel, x: torch.Tensor, kernel_size: Pair, stride: Pair,

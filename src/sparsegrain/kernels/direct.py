@@ -4,7 +4,7 @@ With stride 1, the input row a kept weight (channel c, tap ky, kx) multiplies fo
 consecutive output positions is itself a contiguous run of the zero-padded input: output position
 q = oy * Wp + ox of a padded grid (Hp x Wp; the columns ox >= Wo are computed and dropped) reads
 x_pad[c, q + ky * dh * Wp + kx * dw]. Each kept weight is therefore one offset into the padded
-input, and a run of :data:`TILE` outputs of an output channel is a sum of weight x contiguous
+input, and a run of :data:`~.tuning.DIRECT_TILE` outputs of an output channel is a sum of weight x contiguous
 input runs: the product reads the input once as it is (padded), where the patch path wrote a
 patch matrix of Kh * Kw times the input first. Rows are stepped in groups of :data:`GROUP` (16
 FMA chains at a 64-position run), each group's entries padded to its longest row with zero
@@ -28,14 +28,10 @@ from ..core.arrays import as_float32
 from .intrinsics import LANES, vmove, vzero, wide_vectors
 from .layout import aligned
 from .steps import accumulator, row_fma
-from .tuning import GROUP
+from .tuning import DIRECT_GROUPS, DIRECT_TILE, GROUP
 
-#: output positions of one run, the batch tile of the direct product
-TILE = 64
-#: row groups one parallel job steps through for one run of positions
-GROUPS_PER_JOB = 8
-#: floats of one group's partial sums (GROUP rows x TILE positions: 16 vectors)
-HELD = GROUP * TILE
+#: floats of one group's partial sums (GROUP rows x DIRECT_TILE positions: 16 vectors)
+HELD = GROUP * DIRECT_TILE
 #: each thread's buffer of padded inputs
 _SCRATCH = threading.local()
 
@@ -91,30 +87,31 @@ def direct_plan(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: t
 @nb.njit(parallel=True, fastmath=True, cache=True)
 def direct_spmm(ptr, rows, offsets, values, x, image, y, c_out, qpad):  # pragma: no cover
     """y[(s * c_out + r) * qpad + q] = sum over row r's steps of value * x[s * image + offset
-    + q], for every sample s, output row r and position q < qpad, in runs of TILE positions."""
+    + q], for every sample s, output row r and position q < qpad, in runs of DIRECT_TILE
+    positions."""
     groups = ptr.shape[0] - 1
-    chunks = (groups + GROUPS_PER_JOB - 1) // GROUPS_PER_JOB
-    runs = qpad // TILE
+    chunks = (groups + DIRECT_GROUPS - 1) // DIRECT_GROUPS
+    runs = qpad // DIRECT_TILE
     samples = y.shape[0] // (c_out * qpad)
     for job in nb.prange(samples * runs * chunks):
         wide_vectors()
         s, rest = job // (runs * chunks), job % (runs * chunks)
-        q0, chunk = rest // chunks * TILE, rest % chunks
+        q0, chunk = rest // chunks * DIRECT_TILE, rest % chunks
         base = s * image + q0
         acc = accumulator(HELD)
-        for g in range(chunk * GROUPS_PER_JOB, min(groups, (chunk + 1) * GROUPS_PER_JOB)):
+        for g in range(chunk * DIRECT_GROUPS, min(groups, (chunk + 1) * DIRECT_GROUPS)):
             for a in range(0, HELD, LANES):
                 vzero(acc, a)
             for k in range(ptr[g], ptr[g + 1]):
                 for i in range(GROUP):
                     row_fma(acc, i, values[k * GROUP + i], x, base + offsets[k * GROUP + i],
-                            TILE)
+                            DIRECT_TILE)
             for i in range(GROUP):
                 r = rows[g * GROUP + i]
                 if r >= 0:
                     out = (s * c_out + r) * qpad + q0
-                    for t in range(0, TILE, LANES):
-                        vmove(y, out + t, acc, i * TILE + t, TILE)
+                    for t in range(0, DIRECT_TILE, LANES):
+                        vmove(y, out + t, acc, i * DIRECT_TILE + t, DIRECT_TILE)
 
 
 def padded(x: torch.Tensor, padding: tuple[int, int], hp: int, wp: int, slack: int
@@ -136,18 +133,18 @@ def padded(x: torch.Tensor, padding: tuple[int, int], hp: int, wp: int, slack: i
     return flat
 
 
-def direct_conv2d(plan: DirectPlan, x: torch.Tensor, c_out: int, kernel_size: tuple[int, int],
-                  padding: tuple[int, int], dilation: tuple[int, int]) -> torch.Tensor:
+def direct_conv2d(plan: DirectPlan, x: torch.Tensor, c_out: int, padding: tuple[int, int],
+                  out_size: tuple[int, int]) -> torch.Tensor:
     """``conv2d(x, W)`` with stride 1 (no bias) for x (N, C_in, H, W) by :func:`direct_spmm`, as
-    an (N, C_out, Ho, Wo) view of the padded grid's outputs."""
-    n, c_in, h, w = x.shape
+    an (N, C_out, Ho, Wo) view of the padded grid's outputs (``out_size`` = (Ho, Wo))."""
+    n, c_in = x.shape[:2]
     hp, wp = plan.hp, plan.wp
-    ho = hp - dilation[0] * (kernel_size[0] - 1)
-    wo = wp - dilation[1] * (kernel_size[1] - 1)
+    ho, wo = out_size
     positions = ho * wp
-    qpad = -(-positions // TILE) * TILE
+    qpad = -(-positions // DIRECT_TILE) * DIRECT_TILE
     image = c_in * hp * wp
-    slack = qpad - positions + dilation[1] * (kernel_size[1] - 1) + TILE
+    # the last run reads past the last plane by its rounding, the widest tap and a vector
+    slack = qpad - positions + (wp - wo) + DIRECT_TILE
     xs = as_float32(padded(x, padding, hp, wp, slack), "input", integers=False)
     y = aligned((n * c_out * qpad,))
     direct_spmm(plan.ptr, plan.rows, plan.offsets, plan.values, xs, image, y, c_out, qpad)

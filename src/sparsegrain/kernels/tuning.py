@@ -30,7 +30,15 @@ TASK = 64
 #: rows a panel task steps together: 4 rows x 4 vectors of a 64-column tile = 16 accumulator
 #: registers
 GROUP = 4
-#: bytes of patches a direct convolution gathers before multiplying them, so that a step's
+#: output positions of one run of the direct convolution (:mod:`.direct`): a row's run is four
+#: 16-lane vectors, a group of GROUP rows 16 accumulators
+DIRECT_TILE = 64
+#: row groups one parallel job of the direct convolution steps through for one run
+DIRECT_GROUPS = 8
+#: input sizes a kernel keeps a direct-convolution plan for (a plan holds the weight's entries
+#: again, as offsets into the padded input)
+DIRECT_SIZES = 4
+#: bytes of patches a convolution on patches gathers before multiplying them, so that a step's
 #: patches are still cached when the product reads them: of 256 KB, 1 MB and 4 MB, 4 MB was the
 #: fastest or level on five 3 x 3 layers of ocr-crnn's shapes (32-512 channels, 1 and 16 images)
 PATCH_BYTES = 4 << 20
