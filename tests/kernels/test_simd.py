@@ -12,6 +12,7 @@ from sparsegrain.kernels.intrinsics import (
     vfma,
     vgather_fma,
     vrun_fma,
+    vtranspose,
     vvalues,
     wide_vectors,
 )
@@ -181,3 +182,32 @@ def test_run_fma_adds_lane_l_into_row_l_for_live_lanes_only(bits, per_lane):
     want = np.zeros_like(y)
     want[:count] = values[at : at + count, None] * x[rows]
     np.testing.assert_allclose(y, want, rtol=1e-6)
+
+
+@nb.njit
+def _transpose(dst, at, dst_stride, src, src_at, src_stride, rows, cols, lanes):
+    wide_vectors()
+    return vtranspose(dst, at, dst_stride, src, src_at, src_stride, rows, cols, lanes)
+
+
+@pytest.mark.parametrize("rows, cols, lanes", [(16, 16, 16), (5, 16, 16), (16, 3, 16),
+                                               (7, 9, 8), (0, 16, 16), (11, 11, 11)])
+def test_transpose_moves_a_block_and_zeroes_only_the_lanes_asked(rows, cols, lanes):
+    """dst[c, r] = src[r, c] for the live rows and columns, zero for lanes past the rows, and
+    nothing written past the lanes or the columns."""
+    rng = np.random.default_rng(rows * 100 + cols)
+    src = rng.standard_normal((20, 21)).astype(np.float32)
+    dst = np.full((18, 19), 7.0, np.float32)
+    bad = _transpose(dst, 19 + 2, 19, src, 21 + 1, 21, rows, cols, lanes)
+    want = np.full((18, 19), 7.0, np.float32)
+    block = np.zeros((cols, lanes), np.float32)
+    live = min(rows, lanes)
+    block[:, :live] = src[1 : 1 + live, 1 : 1 + cols].T
+    want[1 : 1 + cols, 2 : 2 + lanes] = block
+    np.testing.assert_array_equal(dst, want)
+    assert bad == 0
+    src[1 + max(0, rows - 1), cols] = np.inf  # inside the block where rows, cols > 0
+    assert _transpose(dst, 21, 19, src, 22, 21, rows, cols, lanes) == (rows > 0)
+    src[1 + rows, 1] = np.nan  # the row after the block: never read
+    src[1 + max(0, rows - 1), cols] = 0.0
+    assert _transpose(dst, 21, 19, src, 22, 21, rows, cols, lanes) == 0

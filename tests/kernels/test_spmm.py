@@ -102,6 +102,30 @@ def test_buffers_start_on_a_cache_line(shape, zero):
     assert not np.shares_memory(tile_major(one[:, :8], 0, 16, 16), one)
 
 
+def test_tile_copies_reuse_a_scratch_buffer_per_thread_and_pad_with_zeros():
+    """A Linear input's tile copy lands in the thread's scratch buffer, whatever an earlier use
+    left there: zero past the last row; another thread gets its own buffer."""
+    import threading
+
+    from sparsegrain.kernels.layout import scratch, tile_major
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((37, 21)).astype(np.float32)
+    for tile in (64, 16, 8):
+        scratch((4096,))[:] = np.nan
+        t = tile_major(x.T, 0, -(-37 // tile) * tile, tile)
+        padded = np.zeros((t.shape[0] * tile, 21), np.float32)
+        padded[:37] = x
+        np.testing.assert_array_equal(t, padded.reshape(-1, tile, 21).transpose(0, 2, 1))
+    mine = scratch((10,))
+    theirs = []
+    worker = threading.Thread(target=lambda: theirs.append(scratch((10,))))
+    worker.start()
+    worker.join()
+    assert not np.shares_memory(mine, theirs[0])
+    assert np.shares_memory(mine, scratch((5,)))
+
+
 def test_column_indices_are_narrow_and_unsigned():
     kernel = CASES["csr"](np.random.default_rng(3), 9, 70)[0]
     assert kernel.indices.dtype == np.uint16

@@ -22,7 +22,7 @@ from ..core.arrays import as_float32
 from ..core.lowering import im2col
 from .base import TILES, SparseKernel
 from .direct import direct_conv2d
-from .layout import aligned
+from .layout import aligned, scratch
 from .tuning import PATCH_BYTES
 
 Pair = tuple[int, int]
@@ -81,7 +81,7 @@ def patch_product(kernel: SparseKernel, x: torch.Tensor, kernel_size: Pair, stri
     tiles = -(-positions // tile)
     out = aligned((tiles * tile, kernel.shape[0]), zero=kernel.adds_into_output)
     step = max(1, PATCH_BYTES // (kernel.shape[1] * tile * 4))
-    buf = aligned((min(step, tiles), kernel.shape[1], tile))
+    buf = scratch((min(step, tiles), kernel.shape[1], tile))
     for j0 in range(0, tiles, step):
         part = buf[: min(tiles, j0 + step) - j0]
         gather_patches(xs, kernel_size[0], kernel_size[1], stride[0], stride[1], padding[0],

@@ -17,7 +17,6 @@ one of a VGG layer's 43 MB cost 14 ms of page faults, over a quarter of the laye
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numba as nb
@@ -26,14 +25,12 @@ import torch
 
 from ..core.arrays import as_float32
 from .intrinsics import LANES, vmove, vzero, wide_vectors
-from .layout import aligned
+from .layout import aligned, scratch
 from .steps import accumulator, row_fma
 from .tuning import DIRECT_GROUPS, DIRECT_TILE, GROUP
 
 #: floats of one group's partial sums (GROUP rows x DIRECT_TILE positions: 16 vectors)
 HELD = GROUP * DIRECT_TILE
-#: each thread's buffer of padded inputs
-_SCRATCH = threading.local()
 
 
 @dataclass
@@ -117,13 +114,10 @@ def direct_spmm(ptr, rows, offsets, values, x, image, y, c_out, qpad):  # pragma
 def padded(x: torch.Tensor, padding: tuple[int, int], hp: int, wp: int, slack: int
            ) -> torch.Tensor:
     """x (N, C, H, W) zero-padded to hp x wp planes, flat and followed by ``slack`` zeros, in
-    this thread's scratch buffer (grown as needed and kept: it is read before the call returns)."""
+    this thread's scratch buffer (:func:`~.layout.scratch`: it is read before the call returns)."""
     n, c, h, w = x.shape
     size = n * c * hp * wp
-    buf = getattr(_SCRATCH, "buf", None)
-    if buf is None or buf.numel() < size + slack:
-        buf = _SCRATCH.buf = torch.empty(size + slack)
-    flat = buf[: size + slack]
+    flat = torch.from_numpy(scratch((size + slack,)))
     planes = flat[:size].view(n, c, hp, wp)
     (ph, pw), (bottom, right) = padding, (hp - padding[0] - h, wp - padding[1] - w)
     for part in (planes[:, :, :ph], planes[:, :, hp - bottom:], planes[:, :, :, :pw],

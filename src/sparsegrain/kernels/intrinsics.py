@@ -555,30 +555,77 @@ def stack_floats(typingctx: Any, size: Any) -> Any:
     return types.CPointer(types.float32)(size), codegen
 
 
+def _transposed(builder: Any, rows: list[Any]) -> list[Any]:
+    """The 16 x 16 block whose LANES-lane rows are ``rows``, transposed: four rounds of
+    shuffles, round s swapping the off-diagonal s x s sub-blocks of every 2s x 2s block."""
+    rows = list(rows)
+    s = LANES // 2
+    while s:
+        low = [c if c & s == 0 else LANES + c - s for c in range(LANES)]
+        high = [c + s if c & s == 0 else LANES + c for c in range(LANES)]
+        for r in range(LANES):
+            if r & s == 0:
+                a, b = rows[r], rows[r + s]
+                rows[r] = builder.shuffle_vector(a, b, ir.Constant(_IVEC, low))
+                rows[r + s] = builder.shuffle_vector(a, b, ir.Constant(_IVEC, high))
+        s //= 2
+    return rows
+
+
 @intrinsic
-def vcolumn(typingctx: Any, dst: Any, at: Any, src: Any, src_at: Any, stride: Any,
-            count: Any) -> Any:
-    """``dst[at + l] = src[src_at + l*stride]`` for lanes l < min(16, count): one column of a
-    row-major block gathered and stored contiguously (``dst`` contiguous, either layout);
-    returns 1 if any of the floats moved is NaN or infinite, else 0."""
+def vtranspose(typingctx: Any, dst: Any, at: Any, dst_stride: Any, src: Any, src_at: Any,
+               src_stride: Any, rows: Any, cols: Any, lanes: Any) -> Any:
+    """``dst[at + c*dst_stride + r] = src[src_at + r*src_stride + c]`` for c < min(16, cols) and
+    r < min(16, lanes), zero where r >= rows: a block of up to 16 x 16 floats transposed in
+    registers (16 row loads, 64 shuffles, 16 stores, where a gather per column reads 16 cache
+    lines for 16 floats); ``dst`` contiguous, either layout. Returns 1 if any float read is NaN
+    or infinite, else 0."""
     _check_destination(dst)
     _check_array(src, "source")
 
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        dstv, atv, srcv, srcatv, stridev, countv = args
-        mask = _lane_mask(builder, countv)
-        base = builder.gep(context.make_array(sig.args[2])(context, builder, srcv).data, [srcatv])
-        value = _gather(builder, base, _strided(builder, stridev), mask)
-        ptr = builder.gep(context.make_array(sig.args[0])(context, builder, dstv).data, [atv])
+        dstv, atv, dstridev, srcv, srcatv, sstridev, rowsv, colsv, lanesv = args
+        width = _lane_mask(builder, colsv)
+        srcp = context.make_array(sig.args[3])(context, builder, srcv).data
+        loaded = []
+        for r in range(LANES):
+            present = builder.icmp_signed(">", rowsv, ir.Constant(rowsv.type, r))
+            mask = builder.and_(width, _splat_bit(builder, present))
+            start = builder.add(srcatv, builder.mul(sstridev, ir.Constant(sstridev.type, r)))
+            loaded.append(_masked_floats(builder, builder.gep(srcp, [start]), mask))
+        bad = ir.Constant(_MASK, [False] * LANES)
+        for v in loaded:
+            diff = builder.fsub(v, v)  # NaN exactly where v is NaN or infinite
+            bad = builder.or_(bad, builder.fcmp_unordered("uno", diff, diff))
+        lanes = _lane_mask(builder, lanesv)
+        dstp = context.make_array(sig.args[0])(context, builder, dstv).data
         store = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(ir.VoidType(), [_VEC, _VEC.as_pointer(), _I32, _MASK]),
             f"llvm.masked.store.v{LANES}f32.p0")
-        builder.call(store, [value, builder.bitcast(ptr, _VEC.as_pointer()), ir.Constant(_I32, 4),
-                             mask])
-        diff = builder.fsub(value, value)  # NaN exactly where value is NaN or infinite
-        bad = builder.and_(builder.fcmp_unordered("uno", diff, diff), mask)
+        for c, column in enumerate(_transposed(builder, loaded)):
+            present = builder.icmp_signed(">", colsv, ir.Constant(colsv.type, c))
+            start = builder.add(atv, builder.mul(dstridev, ir.Constant(dstridev.type, c)))
+            ptr = builder.bitcast(builder.gep(dstp, [start]), _VEC.as_pointer())
+            builder.call(store, [column, ptr, ir.Constant(_I32, 4),
+                                 builder.and_(lanes, _splat_bit(builder, present))])
         any_bad = builder.icmp_unsigned("!=", builder.bitcast(bad, ir.IntType(LANES)),
                                         ir.Constant(ir.IntType(LANES), 0))
         return builder.zext(any_bad, ir.IntType(64))
 
-    return types.int64(dst, types.intp, src, types.intp, types.intp, types.intp), codegen
+    sig = types.int64(dst, types.intp, types.intp, src, types.intp, types.intp, types.intp,
+                      types.intp, types.intp)
+    return sig, codegen
+
+
+def _splat_bit(builder: Any, bit: Any) -> Any:
+    """A LANES-lane mask with every lane ``bit``."""
+    return builder.bitcast(builder.sext(bit, ir.IntType(LANES)), _MASK)
+
+
+def _masked_floats(builder: Any, ptr: Any, mask: Any) -> Any:
+    """The LANES floats from ``ptr`` on ``mask``'s lanes (zero elsewhere, never read)."""
+    load = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(_VEC, [_VEC.as_pointer(), _I32, _MASK, _VEC]),
+        f"llvm.masked.load.v{LANES}f32.p0")
+    return builder.call(load, [builder.bitcast(ptr, _VEC.as_pointer()), ir.Constant(_I32, 4),
+                               mask, ir.Constant(_VEC, None)])

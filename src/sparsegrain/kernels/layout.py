@@ -5,6 +5,7 @@ aligned buffers, the parallel jobs of a batch tile, and how values and column in
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import numba as nb
@@ -13,9 +14,12 @@ import torch
 
 from ..core.arrays import as_float32, require_finite
 from .codes import Codes
-from .intrinsics import LANES, vcolumn, wide_vectors
+from .intrinsics import LANES, vtranspose, wide_vectors
 from .steps import accumulator
 from .tuning import ALIGN
+
+#: each thread's scratch buffer (:func:`scratch`)
+_SCRATCH = threading.local()
 
 
 def check_input(x: torch.Tensor | np.ndarray, cols: int, what: str) -> np.ndarray:
@@ -46,17 +50,31 @@ def tile_major(x: np.ndarray, t0: int, t1: int, tile: int) -> np.ndarray:
     if (t0, t1) == (0, n) and n == tile and x.flags.c_contiguous and x.ctypes.data % ALIGN == 0:
         require_finite(x, "input")
         return x.reshape(1, cols, tile)  # already one aligned tile: no copy
-    out = aligned(((t1 - t0) // tile, cols, tile), zero=t1 > n)
+    shape = ((t1 - t0) // tile, cols, tile)
     if x.T.flags.c_contiguous:  # a Linear input (n, cols) seen through .T
+        out = scratch(shape)
         if gather_rows(x.T, t0, out):
             require_finite(x, "input")
         return out
+    out = aligned(shape, zero=t1 > n)
     require_finite(x[:, t0:t1], "input")
     for j in range(len(out)):
         a, b = t0 + j * tile, min(n, t0 + (j + 1) * tile)
         if b > a:
             out[j, :, : b - a] = x[:, a:b]
     return out
+
+
+def scratch(shape: tuple[int, ...]) -> np.ndarray:
+    """An aligned float32 array of ``shape`` in this thread's scratch buffer, its contents left
+    as they were: the buffer is grown as needed and kept, so that an operand copied, used and
+    dropped within one call costs no fresh pages (an 8 MB array written fresh page-faults on
+    every call). Valid until the next call in the same thread."""
+    count = math.prod(shape)
+    buf = getattr(_SCRATCH, "buf", None)
+    if buf is None or buf.size < count:
+        buf = _SCRATCH.buf = aligned((count,))
+    return buf[:count].reshape(shape)
 
 
 def aligned(shape: tuple[int, ...], zero: bool = False) -> np.ndarray:
@@ -112,8 +130,9 @@ def spread(i: int, n: int, stride: int) -> int:  # pragma: no cover - compiled
 @nb.njit(parallel=True, cache=True)
 def gather_rows(rows, t0, out):  # pragma: no cover - compiled
     """out[j, c, t] = rows[t0 + j*tile + t, c] for rows inside ``rows`` (n, cols): a transpose in
-    blocks of 16 columns x 16 rows, each output vector one gather (its 16 source lines stay in
-    L1 for the block's 16 columns); returns how many vectors held a NaN or infinity."""
+    blocks of 16 rows x 16 columns, each transposed in registers (:func:`vtranspose`), zero past
+    the last row; returns how many blocks held a NaN or infinity."""
+    wide_vectors()
     tiles, cols, tile = out.shape
     blocks = (cols + LANES - 1) // LANES
     bad = 0
@@ -121,10 +140,9 @@ def gather_rows(rows, t0, out):  # pragma: no cover - compiled
         j, c0 = job // blocks, job % blocks * LANES
         r0 = t0 + j * tile
         count = min(tile, rows.shape[0] - r0)
-        for tb in range(0, count, LANES):
-            for c in range(c0, min(cols, c0 + LANES)):
-                bad += vcolumn(out, (j * cols + c) * tile + tb, rows, (r0 + tb) * cols + c, cols,
-                               count - tb)
+        for tb in range(0, tile, LANES):
+            bad += vtranspose(out, (j * cols + c0) * tile + tb, tile, rows, (r0 + tb) * cols + c0,
+                              cols, count - tb, cols - c0, tile - tb)
     return bad
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from .intrinsics import LANES, stack_floats, vcolumn, vfma, vmove, vscatter, vvalues, vzero
+from .intrinsics import LANES, stack_floats, vfma, vmove, vscatter, vtranspose, vvalues, vzero
 
 
 @nb.njit(inline="always")
@@ -48,8 +48,9 @@ def _store_block(acc, y, row0, rows, t0, tile):  # numba matches the stub's argu
     def by_columns(acc, y, row0, rows, t0, tile):  # pragma: no cover - compiled
         n = y.shape[0]
         for i0 in range(0, rows, LANES):
-            for t in range(tile):
-                vcolumn(y, row0 + i0 + (t0 + t) * n, acc, i0 * tile + t, tile, rows - i0)
+            for t in range(0, tile, LANES):
+                vtranspose(y, row0 + i0 + (t0 + t) * n, n, acc, i0 * tile + t, tile, rows - i0,
+                           tile - t, rows - i0)
     return by_columns
 
 
