@@ -30,13 +30,13 @@ TWO_ROWS, THREE_ROWS, TWELVE_ROWS = 2 * LANES, 3 * LANES, 12 * LANES  # sizes mu
 
 
 @nb.njit
-def _two_rows(v, x, y, row0, t0):
+def _two_rows(v, x, y, row0, t0, bias):
     wide_vectors()
     acc = accumulator(TWO_ROWS)
     zero_block(acc)
     for i in range(2):
         vfma(acc, i * LANES, v * (i + 1), x, 3 * LANES, LANES)
-    store_block(acc, y, row0, 2, t0, LANES)
+    store_block(acc, y, row0, 2, t0, LANES, bias)
 
 
 @nb.njit
@@ -51,12 +51,16 @@ def _folded(x, y):
 
 def test_block_of_fmas_lands_in_the_right_rows_and_columns():
     x = np.arange(4 * LANES, dtype=np.float32)
-    y = np.full((4, 3 * LANES), -1.0, dtype=np.float32)
-    _two_rows(np.float32(0.5), x, y, 1, LANES)
-    want = np.full_like(y, -1.0)
-    want[1, LANES : 2 * LANES] = 0.5 * x[3 * LANES :]
-    want[2, LANES : 2 * LANES] = 1.0 * x[3 * LANES :]
-    np.testing.assert_array_equal(y, want)
+    bias = np.array([10, 20, 30, 40], np.float32)
+    for transposed in (False, True):
+        y = np.full((4, 3 * LANES), -1.0, dtype=np.float32)
+        if transposed:  # the transpose of a row-major (n, rows) array, as a Linear's output
+            y = np.asfortranarray(y)
+        _two_rows(np.float32(0.5), x, y, 1, LANES, bias)
+        want = np.full_like(y, -1.0)
+        want[1, LANES : 2 * LANES] = 0.5 * x[3 * LANES :] + 20
+        want[2, LANES : 2 * LANES] = 1.0 * x[3 * LANES :] + 30
+        np.testing.assert_array_equal(y, want)
 
 
 def test_fold_adds_every_partial_row_into_the_output():
@@ -148,7 +152,7 @@ def _run_fma(values, at, count, x, xo, indices, y):
     acc = accumulator(TWELVE_ROWS)
     zero_block(acc)
     vrun_fma(acc, values, at, count, x, xo, indices, LANES, 12)
-    store_block(acc, y, 0, 12, 0, LANES)
+    store_block(acc, y, 0, 12, 0, LANES, np.zeros(12, np.float32))
 
 
 def _stored(values, bits):

@@ -78,15 +78,12 @@ class SparseLinear(KernelLayer):
         bias = self._buffers["bias"]
         if type(x) is torch.Tensor and x.dtype is torch.float32 and ops.eager(x):
             rows = x.detach() if x.requires_grad else x
+            b = None if bias is None else self._bias_array(bias)
             if rows.dim() == 2 and rows.shape[0] == 1:  # one row, the common deployed call
-                y = self.kernel.row_product(rows.numpy()[0], None if bias is None else
-                                            self._bias_array(bias))
-                return torch.from_numpy(y[None])
+                return torch.from_numpy(self.kernel.row_product(rows.numpy()[0], b)[None])
             if rows.dim() >= 1 and rows.shape[-1] == self.kernel.shape[1]:
                 flat = rows.reshape(-1, rows.shape[-1]).numpy()
-                y = torch.from_numpy(self.kernel.rows_product(flat))
-                if bias is not None:
-                    y.add_(bias)
+                y = torch.from_numpy(self.kernel.rows_product(flat, b))
                 return y.view(*rows.shape[:-1], -1)
         self.check_input(x)
         lead = x.shape[:-1]

@@ -67,8 +67,8 @@ class SparseKernel(ABC):
     #: format parameters ``sparsify(format="auto")`` tries on a mask of unknown pattern
     auto_params: ClassVar[tuple[dict[str, Any], ...]] = ({},)
     #: ``spmm(tile, *spmm_params())``: the format's compiled SpMM for batch tiles of ``tile``
-    #: columns (and the format's own compile-time sizes), ``(arrays, x, y, t0) -> None`` as
-    #: :meth:`_spmm` describes. Each format writes it as one
+    #: columns (and the format's own compile-time sizes), ``(arrays, x, y, t0, bias) -> None``
+    #: as :meth:`_spmm` describes. Each format writes it as one
     #: parallel loop over (batch tile, row task) jobs, batch tiles outermost, each set up by
     #: :func:`tile_job`, in a closure over nothing but integers, so numba caches it on disk.
     spmm: ClassVar[Callable[[int], Any]]
@@ -166,16 +166,38 @@ class SparseKernel(ABC):
                                      dilation, hp, wp)
         return plans[key]
 
-    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
-        """y[:, t0 + j*tile : t0 + (j+1)*tile] = W @ x[j] for every tile j of x (tiles, cols, tile),
-        tile one of TILES; y (rows, n) row-major or the transpose of a row-major (n, rows) array,
-        zero on entry where :attr:`adds_into_output`."""
+    def _spmm(self, x: np.ndarray, y: np.ndarray, t0: int, bias: np.ndarray | None = None
+              ) -> None:
+        """y[:, t0 + j*tile : t0 + (j+1)*tile] = W @ x[j] + bias for every tile j of x (tiles,
+        cols, tile), tile one of TILES; y (rows, n) row-major or the transpose of a row-major
+        (n, rows) array, as :meth:`output` gives it (holding the bias already where
+        :attr:`adds_into_output`); ``bias`` (rows,) float32 or None."""
         tile = x.shape[2]
+        if bias is None or self.adds_into_output:
+            bias = self._no_bias()
         found = self.panels(tile)
         if found is not None:
-            found.multiply(x, y, t0)
+            found.multiply(x, y, t0, bias)
         else:
-            self.spmm(tile, *self.spmm_params())(self.arrays(), x, y, t0)
+            self.spmm(tile, *self.spmm_params())(self.arrays(), x, y, t0, bias)
+
+    def _no_bias(self) -> np.ndarray:
+        """Zeros in place of a bias, one per output (made once)."""
+        zeros = self.__dict__.get("_zeros")
+        if zeros is None:
+            zeros = self.__dict__["_zeros"] = np.zeros(self.shape[0], np.float32)
+        return zeros
+
+    def output(self, n: int, transposed: bool, bias: np.ndarray | None = None) -> np.ndarray:
+        """A fresh aligned (rows, n) array, or (n, rows) where ``transposed``, for :meth:`_spmm`
+        to write (its ``.T`` then); where the SpMM adds into its output, filled with the bias
+        (or zeros) already."""
+        shape = (n, self.shape[0]) if transposed else (self.shape[0], n)
+        if not self.adds_into_output or bias is None:
+            return aligned(shape, zero=self.adds_into_output)
+        out = aligned(shape)
+        out[...] = bias if transposed else bias[:, None]
+        return out
 
     def matmul(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         """``W @ x`` for a dense ``x`` of shape (cols,) or (cols, batch), as float32."""
@@ -200,14 +222,15 @@ class SparseKernel(ABC):
         x = check_input(x.T, self.shape[1], f"{self.fmt} weight of shape {self.shape}")
         return torch.from_numpy(self.rows_product(x.T))
 
-    def rows_product(self, x: np.ndarray) -> np.ndarray:
-        """``x @ W.T`` as a contiguous (n, rows) array for float32 rows ``x`` (n, cols) of the
-        right width, checked for nothing else (a Linear layer's eager call, whose checks cost
-        more than a small product): one row by the vector product, more by batch tiles written
-        in place; NaN and inf are still found as the input is read."""
+    def rows_product(self, x: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+        """``x @ W.T (+ bias)`` as a contiguous (n, rows) array for float32 rows ``x`` (n, cols)
+        of the right width, checked for nothing else (a Linear layer's eager call, whose checks
+        cost more than a small product): one row by the vector product, more by batch tiles
+        written in place, the bias added as they are stored; NaN and inf are still found as the
+        input is read."""
         if x.shape[0] == 1:
-            return self.row_product(x[0])[None, :]
-        return self._product(x.T, transposed=True)
+            return self.row_product(x[0], bias)[None, :]
+        return self._product(x.T, transposed=True, bias=bias)
 
     def row_product(self, x: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
         """``W @ x (+ bias)`` for one float32 input row: the vector product, its input checked
@@ -219,22 +242,19 @@ class SparseKernel(ABC):
             require_finite(x, "input")
         return y
 
-    def _product(self, x: np.ndarray, transposed: bool = False) -> np.ndarray:
-        """W @ x for x (cols, n), in batch tiles, the widest first, returned as (rows, n), or
-        as its transpose (n, rows), contiguous, written so by the kernel itself."""
+    def _product(self, x: np.ndarray, transposed: bool = False,
+                 bias: np.ndarray | None = None) -> np.ndarray:
+        """W @ x (+ bias) for x (cols, n), in batch tiles, the widest first, returned as (rows,
+        n), or as its transpose (n, rows), contiguous, written so by the kernel itself."""
         n = x.shape[1]
         width = -(-n // TILES[-1]) * TILES[-1]
-        zero = self.adds_into_output
-        if transposed:
-            out = aligned((width, self.shape[0]), zero=zero)
-            y = out.T
-        else:
-            y = out = aligned((self.shape[0], width), zero=zero)
+        out = self.output(width, transposed, bias)
+        y = out.T if transposed else out
         t0 = 0
         for tile in TILES:
             t1 = t0 + (width - t0) // tile * tile
             if t1 > t0:
-                self._spmm(tile_major(x, t0, t1, tile), y, t0)
+                self._spmm(tile_major(x, t0, t1, tile), y, t0, bias)
             t0 = t1
         return out[:n] if transposed else y[:, :n]
 

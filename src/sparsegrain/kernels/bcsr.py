@@ -55,7 +55,7 @@ def bcsr_spmv(indptr, indices, data, lane_cols, x, y):  # pragma: no cover - com
 
 
 @nb.njit(inline="always")
-def bcsr_block(w, b, acc, x, xt, y, t0, tile, h):  # pragma: no cover - compiled
+def bcsr_block(w, b, acc, x, xt, y, t0, tile, h, bias):  # pragma: no cover - compiled
     """Block row b, rows i0..i0+h of it, batch tile t0: every block column j loads one x row and
     multiplies it by the h values of column j, so each x load feeds h vector FMAs. h (at most R)
     is a compile-time constant here."""
@@ -80,7 +80,7 @@ def bcsr_block(w, b, acc, x, xt, y, t0, tile, h):  # pragma: no cover - compiled
                         v = run_value(run, data, at, i * cb + j) if whole else \
                             value_at(data, at + i * cb + j)
                         row_fma(acc, i, v, x, xo, tile)
-        store_block(acc, y, b * rb + i0, live, t0, tile)
+        store_block(acc, y, b * rb + i0, live, t0, tile, bias)
 
 
 @cache
@@ -92,11 +92,11 @@ def bcsr_spmm(tile: int, rb: int) -> Callable[..., None]:
     size = -(-h * tile // LANES) * LANES  # whole vectors: zero_block clears 16 lanes at a time
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
-    def spmm(w, x, y, tb):  # pragma: no cover - compiled
+    def spmm(w, x, y, tb, bias):  # pragma: no cover - compiled
         n = w[0].shape[0] - 1
         for job in nb.prange(x.shape[0] * n):
             task, t0, xt, acc = tile_job(job, n, tb, tile, size, x)
-            bcsr_block(w, task, acc, x, xt, y, t0, tile, h)
+            bcsr_block(w, task, acc, x, xt, y, t0, tile, h, bias)
 
     return spmm
 

@@ -22,7 +22,7 @@ from ..core.arrays import as_float32
 from ..core.lowering import im2col
 from .base import TILES, SparseKernel
 from .direct import direct_conv2d
-from .layout import aligned, scratch
+from .layout import scratch
 from .tuning import PATCH_BYTES
 
 Pair = tuple[int, int]
@@ -79,7 +79,7 @@ def patch_product(kernel: SparseKernel, x: torch.Tensor, kernel_size: Pair, stri
     positions = x.shape[0] * out_size[0] * out_size[1]
     tile = next((t for t in reversed(TILES) if t >= positions), TILES[0])
     tiles = -(-positions // tile)
-    out = aligned((tiles * tile, kernel.shape[0]), zero=kernel.adds_into_output)
+    out = kernel.output(tiles * tile, transposed=True)
     step = max(1, PATCH_BYTES // (kernel.shape[1] * tile * 4))
     buf = scratch((min(step, tiles), kernel.shape[1], tile))
     for j0 in range(0, tiles, step):

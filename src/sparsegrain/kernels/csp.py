@@ -43,7 +43,7 @@ def csp_spmv(values, chunk_ptr, cell_input, x, y):  # pragma: no cover - compile
 
 
 @nb.njit(inline="always")
-def csp_block(w, j, acc, x, xt, y, t0, tile, h):  # pragma: no cover - compiled
+def csp_block(w, j, acc, x, xt, y, t0, tile, h, bias):  # pragma: no cover - compiled
     """Chunk j, outputs q0..q0+h of it, batch tile t0: every cell loads the x row of its input
     once and multiplies it by the cell's h values (decoded at once), so each x load feeds h
     vector FMAs."""
@@ -56,7 +56,7 @@ def csp_block(w, j, acc, x, xt, y, t0, tile, h):  # pragma: no cover - compiled
         for cell in range(chunk_ptr[j], chunk_ptr[j + 1]):
             vrun_fma(acc, values, cell * c + q0, live, x, (xt + np.int64(cell_input[cell])) * tile,
                      None, tile, h)
-        store_block(acc, y, j * c + q0, live, t0, tile)
+        store_block(acc, y, j * c + q0, live, t0, tile, bias)
 
 
 @cache
@@ -68,12 +68,12 @@ def csp_spmm(tile: int, c: int) -> Callable[..., None]:
     size = -(-h * tile // LANES) * LANES  # whole vectors: zero_block clears 16 lanes at a time
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
-    def spmm(w, x, y, tb):  # pragma: no cover - compiled
+    def spmm(w, x, y, tb, bias):  # pragma: no cover - compiled
         n = w[1].shape[0] - 1
         stride = spread_stride(n)
         for job in nb.prange(x.shape[0] * n):
             task, t0, xt, acc = tile_job(job, n, tb, tile, size, x)
-            csp_block(w, spread(task, n, stride), acc, x, xt, y, t0, tile, h)
+            csp_block(w, spread(task, n, stride), acc, x, xt, y, t0, tile, h, bias)
 
     return spmm
 

@@ -32,7 +32,7 @@ def csr_spmv(indptr, indices, data, x, y):  # pragma: no cover - compiled
 
 
 @nb.njit(inline="always")
-def csr_block(w, task, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
+def csr_block(w, task, acc, x, xt, y, t0, tile, bias):  # pragma: no cover - compiled
     """Row r, batch tile t0: entry k adds data[k] * x[indices[k], tile] into partial-sum row
     k mod h (:func:`row_entries`); the rows are folded at the end."""
     indptr, data = w[0], w[2]
@@ -43,7 +43,7 @@ def csr_block(w, task, acc, x, xt, y, t0, tile):  # pragma: no cover - compiled
         row_entries(acc, run, data, indptr[r], indptr[r + 1] - indptr[r], h, csr_entry, w, (),
                     x, xt, tile)
         fold_rows(acc, tile)
-        store_block(acc, y, r, 1, t0, tile)
+        store_block(acc, y, r, 1, t0, tile, bias)
 
 
 @nb.njit(inline="always")
@@ -60,11 +60,11 @@ def csr_spmm(tile: int) -> Callable[..., None]:
     size = block_rows(tile) * tile
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
-    def spmm(w, x, y, tb):  # pragma: no cover - compiled
+    def spmm(w, x, y, tb, bias):  # pragma: no cover - compiled
         n = (y.shape[0] + ROWS_PER_TASK - 1) // ROWS_PER_TASK
         for job in nb.prange(x.shape[0] * n):
             task, t0, xt, acc = tile_job(job, n, tb, tile, size, x)
-            csr_block(w, task, acc, x, xt, y, t0, tile)
+            csr_block(w, task, acc, x, xt, y, t0, tile, bias)
 
     return spmm
 

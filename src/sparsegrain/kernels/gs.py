@@ -91,7 +91,7 @@ def gs_spmm(tile: int, b: int, e: int) -> Callable[..., None]:
     size = h * tile
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
-    def spmm(w, x, y, tb):  # pragma: no cover - compiled
+    def spmm(w, x, y, tb, bias):  # pragma: no cover - compiled
         n = (w[0].shape[0] - 1 + GROUPS_PER_TASK - 1) // GROUPS_PER_TASK
         for job in nb.prange(x.shape[0] * n):
             task, t0, xt, acc = tile_job(job, n, tb, tile, size, x)

@@ -48,7 +48,7 @@ def nm_spmv(values, positions, m, offsets, x, y):  # pragma: no cover - compiled
 
 
 @nb.njit(inline="always")
-def nm_block(w, task, acc, x, xt, y, t0, tile, m, n):  # pragma: no cover - compiled
+def nm_block(w, task, acc, x, xt, y, t0, tile, m, n, bias):  # pragma: no cover - compiled
     """Row r, batch tile t0: the row's stored entries in order, entry j adding its value times
     the x row it names into partial-sum row j mod h (:func:`row_entries`); folded at the end.
     M and N are compile-time constants here."""
@@ -62,7 +62,7 @@ def nm_block(w, task, acc, x, xt, y, t0, tile, m, n):  # pragma: no cover - comp
         row_entries(acc, run, w[0], r * groups * n, groups * n, h, nm_entry, w, (m, n), x,
                     xt - r * groups * m, tile)
         fold_rows(acc, tile)
-        store_block(acc, y, r, 1, t0, tile)
+        store_block(acc, y, r, 1, t0, tile, bias)
 
 
 @nb.njit(inline="always")
@@ -83,11 +83,11 @@ def nm_spmm(tile: int, m: int, per: int) -> Callable[..., None]:
     size = block_rows(tile) * tile
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
-    def spmm(w, x, y, tb):  # pragma: no cover - compiled
+    def spmm(w, x, y, tb, bias):  # pragma: no cover - compiled
         n = (y.shape[0] + ROWS_PER_TASK - 1) // ROWS_PER_TASK
         for job in nb.prange(x.shape[0] * n):
             task, t0, xt, acc = tile_job(job, n, tb, tile, size, x)
-            nm_block(w, task, acc, x, xt, y, t0, tile, m, per)
+            nm_block(w, task, acc, x, xt, y, t0, tile, m, per, bias)
 
     return spmm
 

@@ -69,9 +69,9 @@ class Plan:
     def arrays(self) -> tuple:
         return (self.ptr, self.rows, self.cols, self.values)
 
-    def multiply(self, x: np.ndarray, y: np.ndarray, t0: int) -> None:
+    def multiply(self, x: np.ndarray, y: np.ndarray, t0: int, bias: np.ndarray) -> None:
         """:meth:`SparseKernel._spmm` on this plan (x tiles of :attr:`tile` columns)."""
-        panel_spmm(self.tile)(self.arrays(), x, y, t0)
+        panel_spmm(self.tile)(self.arrays(), x, y, t0, bias)
 
 
 @nb.njit(cache=True)
@@ -156,7 +156,7 @@ def panel_spmm(tile: int) -> Callable[..., None]:
     groups = TASK // GROUP
 
     @nb.njit(parallel=True, fastmath=True, cache=True)
-    def spmm(w, x, y, tb):  # pragma: no cover - compiled
+    def spmm(w, x, y, tb, bias):  # pragma: no cover - compiled
         ptr, rows, cols, values = w
         nrows = y.shape[0]
         tasks = (nrows + TASK - 1) // TASK
@@ -183,6 +183,6 @@ def panel_spmm(tile: int) -> Callable[..., None]:
                         for q in range(0, tile, LANES):
                             at = np.int64(ld(rows, s * GROUP + i)) * tile + q
                             vmove(sums, at, acc, i * tile + q, tile)
-            store_block(sums, y, t * TASK, min(TASK, nrows - t * TASK), t0, tile)
+            store_block(sums, y, t * TASK, min(TASK, nrows - t * TASK), t0, tile, bias)
 
     return spmm
