@@ -1,5 +1,6 @@
 """Conformance of every registered kernel: on a mask of the pattern its format exploits, every
-product (vector, each batch tile width and a ragged remainder, Linear) equals dense."""
+product (vector, each batch tile width and a ragged remainder, Linear with and without its bias)
+equals dense."""
 
 from __future__ import annotations
 
@@ -27,3 +28,6 @@ def test_kernel_member(fmt):
         got = k.matmul(x[:, 0] if batch == 1 else x)
         torch.testing.assert_close(got.reshape(ref.shape), ref, atol=1e-4, rtol=1e-4)
         torch.testing.assert_close(k.linear(x.T), ref.T, atol=1e-4, rtol=1e-4)
+        bias = weight((64,), seed=7)
+        got = torch.from_numpy(k.rows_product(x.T.contiguous().numpy(), bias.numpy()))
+        torch.testing.assert_close(got, ref.T + bias, atol=1e-4, rtol=1e-4)

@@ -173,13 +173,13 @@ class SparseKernel(ABC):
         (n, rows) array, as :meth:`output` gives it (holding the bias already where
         :attr:`adds_into_output`); ``bias`` (rows,) float32 or None."""
         tile = x.shape[2]
-        if bias is None or self.adds_into_output:
-            bias = self._no_bias()
         found = self.panels(tile)
-        if found is not None:
-            found.multiply(x, y, t0, bias)
+        if found is not None:  # panels store every output
+            found.multiply(x, y, t0, self._no_bias() if bias is None else bias)
         else:
-            self.spmm(tile, *self.spmm_params())(self.arrays(), x, y, t0, bias)
+            stored = None if self.adds_into_output else bias
+            self.spmm(tile, *self.spmm_params())(self.arrays(), x, y, t0,
+                                                 self._no_bias() if stored is None else stored)
 
     def _no_bias(self) -> np.ndarray:
         """Zeros in place of a bias, one per output (made once)."""
