@@ -4,7 +4,7 @@ Three 4096 x 4096 Linear layers (ReLU between), each pruned to 90 % by magnitude
 batch 64, float32, every engine on the same weights: dense torch, ``sparsify`` (CSR kernels, with
 float32 values and with 16-bit ones, the latter checked against the float16-rounded weights),
 onnxruntime on the exported ONNX graph, and DeepSparse 1.8.0 (the last release that installs;
-run in its own virtual environment, named by ``--deepsparse-python``: :mod:`_deepsparse_peer`).
+run in its own virtual environment, named by ``--deepsparse-python``: :mod:`_peer_process`).
 DeepSparse runs in a child process, so the engines alternate by round (``--rounds``) rather
 than by call; each round's figure is a median of 15 calls after 3 warm-up calls; the table
 gives the medians.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _deepsparse_peer import DeepSparse  # the sibling script
+from _peer_process import DeepSparse  # the sibling script
 from torch import nn
 
 import sparsegrain as sg

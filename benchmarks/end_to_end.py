@@ -13,8 +13,10 @@ every other round (medians over rounds of per-round medians; load average printe
 torch dense; onnxruntime on the pruned model exported to ONNX (all graph optimisations; with
 thread spinning on and off, the faster taken: spinning is its default and faster alone, but its
 idle threads hold the cores while the next engine runs); DeepSparse 1.8.0 on the same ONNX file
-(its sparse kernels find the zeros), in its own venv given by ``--deepsparse-python``
-(:mod:`_deepsparse_peer`); sparsegrain. Outputs are checked against the pruned model's.
+(its sparse kernels find the zeros), in its own venv given by ``--deepsparse-python``;
+sparsegrain. onnxruntime and DeepSparse each run in a child process of their own
+(:mod:`_peer_process`), as a user would run them, so that neither changes the torch process the
+other two share. Outputs are checked against the pruned model's.
 
     HF_HUB_OFFLINE=1 PYTHONPATH=src python benchmarks/end_to_end.py \\
         [--models minilm,ocr-crnn,craft] [--patterns unstructured,gs:8:1,block:4x4] \\
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib.util
 import math
 import os
 import statistics
@@ -38,6 +41,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from _peer_process import DeepSparse, OnnxRuntime, PeerProcess  # noqa: E402  (the sibling)
 from torch import nn  # noqa: E402
 
 from sparsegrain.core.timing import call_times  # noqa: E402
@@ -121,42 +125,37 @@ def export(model: nn.Module, feed: tuple[torch.Tensor, ...], path: str) -> None:
                           opset_version=17, dynamo=False)
 
 
-def onnx_runs(path: str, feed: tuple[torch.Tensor, ...]) -> dict[str, Callable[[], object]]:
-    """onnxruntime on ``path`` with thread spinning on and off (empty without onnxruntime)."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        return {}
-    inputs = {f"in{i}": t.numpy() for i, t in enumerate(feed)}
-    runs = {}
-    for spin in ("1", "0"):
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()
-        options.add_session_config_entry("session.intra_op.allow_spinning", spin)
-        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-        runs[f"onnxruntime spin {spin}"] = (lambda s=session: s.run(None, inputs))
-    return runs
+def peers(path: str, feed: tuple[torch.Tensor, ...], batch: int, args: argparse.Namespace
+          ) -> dict[str, PeerProcess]:
+    """onnxruntime on ``path`` with thread spinning on and off (where it is installed) and
+    DeepSparse (where ``--deepsparse-python`` names its venv), each in a child process."""
+    inputs, threads = [t.numpy() for t in feed], torch.get_num_threads()
+    out = {}
+    if importlib.util.find_spec("onnxruntime") is not None:
+        for spin in ("1", "0"):
+            out[f"onnxruntime spin {spin}"] = OnnxRuntime(path, inputs, batch, threads, spin)
+    if args.deepsparse_python:
+        out["deepsparse"] = DeepSparse(args.deepsparse_python, path, inputs, batch, threads)
+    return out
 
 
-def timed_rounds(engines: dict[str, Callable[[], object]], deepsparse, rounds: int,
-                 ) -> dict[str, float]:
+def timed_rounds(engines: dict[str, Callable[[], object]], children: dict[str, PeerProcess],
+                 rounds: int) -> dict[str, float]:
     """Median ms per call of every engine over ``rounds`` rounds, each round a median of as many
     calls as take about 0.3 s (3 to 15), the engines in turn, reversed every other round."""
     one = {n: min(call_times(fn, 2, warmup=1)) for n, fn in engines.items()}
     calls = max(3, min(15, math.ceil(0.3 / max(one.values()))))
-    names = [*engines] + (["deepsparse"] if deepsparse else [])
+    names = [*engines, *children]
     samples: dict[str, list[float]] = {n: [] for n in names}
     for r in range(rounds):
         for n in names if r % 2 == 0 else names[::-1]:
-            samples[n].append(deepsparse.ms(calls) if n == "deepsparse" else
+            samples[n].append(children[n].ms(calls) if n in children else
                               statistics.median(call_times(engines[n], calls, warmup=0)) * 1e3)
     return {n: statistics.median(v) for n, v in samples.items()}
 
 
 def row(net: Network, spec: str, sparsity: float, batch: int, args: argparse.Namespace) -> str:
     """One table line: each engine's ms per call at ``batch`` items and sparsegrain's ratios."""
-    from _deepsparse_peer import DeepSparse
-
     feed = net.feed(batch)
     pruned = copy.deepcopy(net.model)
     net.prune(pruned, spec, sparsity)
@@ -167,25 +166,21 @@ def row(net: Network, spec: str, sparsity: float, batch: int, args: argparse.Nam
         diff = float((sparse(*feed) - want).abs().max())
     scale = float(want.abs().max())
     engines = {"torch dense": lambda: net.model(*feed), "sparsegrain": lambda: sparse(*feed)}
-    deepsparse = None
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.onnx")
         export(pruned, feed, path)
-        engines.update(onnx_runs(path, feed))
-        if args.deepsparse_python:
-            deepsparse = DeepSparse(args.deepsparse_python, path, [t.numpy() for t in feed],
-                                    batch, torch.get_num_threads())
+        children = peers(path, feed, batch, args)
         try:
             with torch.no_grad():
-                ms = timed_rounds(engines, deepsparse, args.rounds)
-            if deepsparse is not None:
-                got = deepsparse.output()
+                ms = timed_rounds(engines, children, args.rounds)
+            for name, child in children.items():
+                got = child.output()
                 if not np.allclose(got, want.numpy(), atol=1e-3 * scale, rtol=1e-3):
-                    print(f"  deepsparse output differs from the pruned model's by "
+                    print(f"  {name} output differs from the pruned model's by "
                           f"{np.abs(got - want.numpy()).max():.1e}")
         finally:
-            if deepsparse is not None:
-                deepsparse.close()
+            for child in children.values():
+                child.close()
     ort_ms = min((v for k, v in ms.items() if k.startswith("onnxruntime")), default=math.nan)
     ds_ms = ms.get("deepsparse", math.nan)
     ours = ms["sparsegrain"]
