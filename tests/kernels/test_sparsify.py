@@ -161,3 +161,21 @@ def test_one_row_calls_add_the_current_bias_inside_the_kernel_call(fmt):
         model[0].bias.fill_(-1.0)  # written in place: the view shares its memory
         dense.bias.fill_(-1.0)
         torch.testing.assert_close(model(x), dense(x), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("rows", [1, 20])
+def test_sparse_linear_adds_a_bias_of_another_dtype_and_sees_it_replaced(rows):
+    """The kernels add the bias as they store; a bias buffer that ``.to()`` made float64, or
+    that an assignment replaced, is what the next call adds."""
+    from sparsegrain.kernels.build import kernel_for
+
+    gen = torch.Generator().manual_seed(rows)
+    w = torch.randn(32, 64, generator=gen)
+    w[torch.rand(32, 64, generator=gen) < 0.9] = 0
+    layer = SparseLinear(kernel_for(w, "csr"), torch.randn(32, generator=gen))
+    x = torch.randn(rows, 64, generator=gen)
+    torch.testing.assert_close(layer(x), x @ w.T + layer.bias, atol=1e-5, rtol=1e-5)
+    layer._buffers["bias"] = layer.bias.double()
+    torch.testing.assert_close(layer(x), x @ w.T + layer.bias.float(), atol=1e-5, rtol=1e-5)
+    layer._buffers["bias"] = torch.ones(32)
+    torch.testing.assert_close(layer(x), x @ w.T + 1, atol=1e-5, rtol=1e-5)

@@ -95,7 +95,10 @@ class SparseLinear(KernelLayer):
 
     def _bias_array(self, bias: torch.Tensor) -> np.ndarray:
         """The bias buffer as a numpy view, made again only when the buffer is replaced (a
-        load_state_dict copies into it; ``.to()`` or an assignment replaces it)."""
+        load_state_dict copies into it; ``.to()`` or an assignment replaces it); a float32 copy
+        at every call where ``.to()`` gave it another dtype (the kernels add float32)."""
+        if bias.dtype != torch.float32:
+            return bias.detach().float().numpy()
         if getattr(self, "_bias_of", None) is not bias:
             self._bias_of, self._bias_np = bias, bias.numpy()
         return self._bias_np
