@@ -586,13 +586,12 @@ def vtranspose(typingctx: Any, dst: Any, at: Any, dst_stride: Any, src: Any, src
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
         dstv, atv, dstridev, srcv, srcatv, sstridev, rowsv, colsv, lanesv = args
         width = _lane_mask(builder, colsv)
-        srcp = context.make_array(sig.args[3])(context, builder, srcv).data
         loaded = []
         for r in range(LANES):
             present = builder.icmp_signed(">", rowsv, ir.Constant(rowsv.type, r))
             mask = builder.and_(width, _splat_bit(builder, present))
             start = builder.add(srcatv, builder.mul(sstridev, ir.Constant(sstridev.type, r)))
-            loaded.append(_masked_floats(builder, builder.gep(srcp, [start]), mask))
+            loaded.append(_masked_load(context, builder, sig.args[3], srcv, start, mask))
         bad = ir.Constant(_MASK, [False] * LANES)
         for v in loaded:
             diff = builder.fsub(v, v)  # NaN exactly where v is NaN or infinite
@@ -620,12 +619,3 @@ def vtranspose(typingctx: Any, dst: Any, at: Any, dst_stride: Any, src: Any, src
 def _splat_bit(builder: Any, bit: Any) -> Any:
     """A LANES-lane mask with every lane ``bit``."""
     return builder.bitcast(builder.sext(bit, ir.IntType(LANES)), _MASK)
-
-
-def _masked_floats(builder: Any, ptr: Any, mask: Any) -> Any:
-    """The LANES floats from ``ptr`` on ``mask``'s lanes (zero elsewhere, never read)."""
-    load = cgutils.get_or_insert_function(
-        builder.module, ir.FunctionType(_VEC, [_VEC.as_pointer(), _I32, _MASK, _VEC]),
-        f"llvm.masked.load.v{LANES}f32.p0")
-    return builder.call(load, [builder.bitcast(ptr, _VEC.as_pointer()), ir.Constant(_I32, 4),
-                               mask, ir.Constant(_VEC, None)])
