@@ -126,3 +126,35 @@ def test_sparsify_times_the_direct_product_against_the_patches(tmp_path):
         loaded = load(tmp_path / "m.safetensors", net())
         assert loaded[0].direct is False and loaded[2].direct is True
         assert torch.equal(loaded(x), model(x))
+
+
+@pytest.mark.parametrize("direct", [True, False])
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+def test_sparse_conv_output_is_laid_out_as_torchs(direct, channels_last, bias):
+    """The output has the layout torch's convolution gives (contiguous, or channels-last for a
+    channels-last input), so that user code viewing it as the dense output works."""
+    from sparsegrain.deploy import SparseConv1d, SparseConv2d
+    from sparsegrain.kernels.build import kernel_for
+    from sparsegrain.patterns import to_matrix
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(8, 16, 3, padding=1, bias=bias)
+    with torch.no_grad():
+        conv.weight[torch.rand_like(conv.weight) < 0.8] = 0
+    layer = SparseConv2d(kernel_for(to_matrix(conv.weight.detach()), "csr"), conv)
+    layer.direct = direct
+    x = torch.randn(2, 8, 10, 12)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        want, got = conv(x), layer(x)
+    assert got.stride() == want.stride()
+    torch.testing.assert_close(got.reshape(2, -1), want.reshape(2, -1), atol=1e-5, rtol=1e-5)
+    conv1 = torch.nn.Conv1d(8, 16, 3, padding=1, bias=bias)
+    layer1 = SparseConv1d(kernel_for(to_matrix(conv1.weight.detach()), "csr"), conv1)
+    layer1.direct = direct
+    with torch.no_grad():
+        got1, want1 = layer1(x[:, :, 0]), conv1(x[:, :, 0])
+    assert got1.is_contiguous()
+    torch.testing.assert_close(got1.view(2, -1), want1.view(2, -1), atol=1e-5, rtol=1e-5)
