@@ -12,6 +12,7 @@ from sparsegrain.kernels.intrinsics import (
     vfma,
     vgather_fma,
     vrun_fma,
+    vstore_lanes,
     vtranspose,
     vvalues,
     wide_vectors,
@@ -215,3 +216,19 @@ def test_transpose_moves_a_block_and_zeroes_only_the_lanes_asked(rows, cols, lan
     src[1 + rows, 1] = np.nan  # the row after the block: never read
     src[1 + max(0, rows - 1), cols] = 0.0
     assert _transpose(dst, 21, 19, src, 22, 21, rows, cols, lanes) == 0
+
+
+@nb.njit
+def _store_lanes(dst, at, src, src_at, lo, hi):
+    wide_vectors()
+    vstore_lanes(dst, at, src, src_at, lo, hi)
+
+
+@pytest.mark.parametrize("lo, hi", [(0, 16), (3, 9), (5, 5), (0, 1), (15, 16)])
+def test_lane_store_writes_only_its_lanes(lo, hi):
+    src = np.arange(40, dtype=np.float32)
+    dst = np.full(30, -1.0, np.float32)
+    _store_lanes(dst, 10 - lo, src, 4, lo, hi)  # lane lo lands on dst[10]
+    want = np.full(30, -1.0, np.float32)
+    want[10 : 10 + hi - lo] = src[4 + lo : 4 + hi]
+    np.testing.assert_array_equal(dst, want)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..core.arrays import as_float32
-from .intrinsics import LANES, vmove, vzero, wide_vectors
+from .intrinsics import LANES, vstore_lanes, vzero, wide_vectors
 from .layout import aligned, scratch
 from .steps import accumulator, row_fma
 from .tuning import DIRECT_GROUPS, DIRECT_TILE, GROUP
@@ -82,14 +82,16 @@ def direct_plan(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: t
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
-def direct_spmm(ptr, rows, offsets, values, x, image, y, c_out, qpad):  # pragma: no cover
-    """y[(s * c_out + r) * qpad + q] = sum over row r's steps of value * x[s * image + offset
-    + q], for every sample s, output row r and position q < qpad, in runs of DIRECT_TILE
-    positions."""
+def direct_spmm(ptr, rows, offsets, values, x, image, y, c_out, qpad, ho, wp, wo):  # pragma: no cover
+    """y[s, r, oy, ox] (y flat, (samples, c_out, ho, wo) contiguous) = sum over row r's steps
+    of value * x[s * image + offset + q] at grid position q = oy * wp + ox, for every sample s
+    and output row r, in runs of DIRECT_TILE grid positions; a run's positions in the padded
+    grid's extra columns (ox >= wo) or past its last row are computed and not stored."""
     groups = ptr.shape[0] - 1
     chunks = (groups + DIRECT_GROUPS - 1) // DIRECT_GROUPS
     runs = qpad // DIRECT_TILE
-    samples = y.shape[0] // (c_out * qpad)
+    outputs = ho * wo
+    samples = y.shape[0] // (c_out * outputs)
     for job in nb.prange(samples * runs * chunks):
         wide_vectors()
         s, rest = job // (runs * chunks), job % (runs * chunks)
@@ -106,9 +108,26 @@ def direct_spmm(ptr, rows, offsets, values, x, image, y, c_out, qpad):  # pragma
             for i in range(GROUP):
                 r = rows[g * GROUP + i]
                 if r >= 0:
-                    out = (s * c_out + r) * qpad + q0
                     for t in range(0, DIRECT_TILE, LANES):
-                        vmove(y, out + t, acc, i * DIRECT_TILE + t, DIRECT_TILE)
+                        store_run(y, (s * c_out + r) * outputs, acc, i * DIRECT_TILE + t,
+                                  q0 + t, ho, wp, wo)
+
+
+@nb.njit(inline="always")
+def store_run(y, plane, acc, at, q, ho, wp, wo):  # pragma: no cover - compiled
+    """The 16 sums acc[at : at + 16] of grid positions q.. into the output plane starting at
+    flat ``plane`` (rows of wo): lane by lane along the grid's rows, each row's lanes with
+    ox < wo as one masked store."""
+    oy, ox = q // wp, q % wp
+    lane = 0
+    while lane < LANES and oy < ho:
+        span = min(LANES - lane, wp - ox)
+        kept = min(span, max(0, wo - ox))
+        if kept > 0:
+            vstore_lanes(y, plane + oy * wo + ox - lane, acc, at, lane, lane + kept)
+        lane += span
+        oy += 1
+        ox = 0
 
 
 def padded(x: torch.Tensor, padding: tuple[int, int], hp: int, wp: int, slack: int
@@ -130,7 +149,7 @@ def padded(x: torch.Tensor, padding: tuple[int, int], hp: int, wp: int, slack: i
 def direct_conv2d(plan: DirectPlan, x: torch.Tensor, c_out: int, padding: tuple[int, int],
                   out_size: tuple[int, int]) -> torch.Tensor:
     """``conv2d(x, W)`` with stride 1 (no bias) for x (N, C_in, H, W) by :func:`direct_spmm`, as
-    an (N, C_out, Ho, Wo) view of the padded grid's outputs (``out_size`` = (Ho, Wo))."""
+    a contiguous (N, C_out, Ho, Wo) tensor (``out_size`` = (Ho, Wo))."""
     n, c_in = x.shape[:2]
     hp, wp = plan.hp, plan.wp
     ho, wo = out_size
@@ -140,7 +159,7 @@ def direct_conv2d(plan: DirectPlan, x: torch.Tensor, c_out: int, padding: tuple[
     # the last run reads past the last plane by its rounding, the widest tap and a vector
     slack = qpad - positions + (wp - wo) + DIRECT_TILE
     xs = as_float32(padded(x, padding, hp, wp, slack), "input", integers=False)
-    y = aligned((n * c_out * qpad,))
-    direct_spmm(plan.ptr, plan.rows, plan.offsets, plan.values, xs, image, y, c_out, qpad)
-    out = torch.from_numpy(y).view(n, c_out, qpad)[:, :, :positions]
-    return out.view(n, c_out, ho, wp)[..., :wo]
+    y = aligned((n * c_out * ho * wo,))
+    direct_spmm(plan.ptr, plan.rows, plan.offsets, plan.values, xs, image, y, c_out, qpad, ho,
+                wp, wo)
+    return torch.from_numpy(y).view(n, c_out, ho, wo)

@@ -198,6 +198,27 @@ def vmove(typingctx: Any, dst: Any, dst_at: Any, src: Any, src_at: Any, tile: An
     return types.none(dst, types.intp, src, types.intp, tile), codegen
 
 
+@intrinsic
+def vstore_lanes(typingctx: Any, dst: Any, at: Any, src: Any, src_at: Any, lo: Any, hi: Any
+                 ) -> Any:
+    """``dst[at + l] = src[src_at + l]`` for the lanes lo <= l < hi of one 16-lane vector (flat
+    offsets; ``at`` may lie before ``dst``'s start where lane lo does not): one masked store,
+    the other lanes' addresses never touched."""
+    _check_array(dst, "destination")
+    _check_array(src, "source")
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        dstv, atv, srcv, srcatv, lov, hiv = args
+        value = builder.load(_vector_at(context, builder, sig.args[2], srcv, srcatv), align=4)
+        mask = builder.and_(_lane_mask(builder, hiv),
+                            builder.not_(_lane_mask(builder, lov)))
+        base = context.make_array(sig.args[0])(context, builder, dstv).data
+        _masked_store(builder, value, builder.gep(base, [atv]), mask)
+        return context.get_dummy_value()
+
+    return types.none(dst, types.intp, src, types.intp, types.intp, types.intp), codegen
+
+
 def _check_values(values: Any) -> None:
     if isinstance(values, CodesType):
         return
@@ -598,15 +619,11 @@ def vtranspose(typingctx: Any, dst: Any, at: Any, dst_stride: Any, src: Any, src
             bad = builder.or_(bad, builder.fcmp_unordered("uno", diff, diff))
         lanes = _lane_mask(builder, lanesv)
         dstp = context.make_array(sig.args[0])(context, builder, dstv).data
-        store = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [_VEC, _VEC.as_pointer(), _I32, _MASK]),
-            f"llvm.masked.store.v{LANES}f32.p0")
         for c, column in enumerate(_transposed(builder, loaded)):
             present = builder.icmp_signed(">", colsv, ir.Constant(colsv.type, c))
             start = builder.add(atv, builder.mul(dstridev, ir.Constant(dstridev.type, c)))
-            ptr = builder.bitcast(builder.gep(dstp, [start]), _VEC.as_pointer())
-            builder.call(store, [column, ptr, ir.Constant(_I32, 4),
-                                 builder.and_(lanes, _splat_bit(builder, present))])
+            _masked_store(builder, column, builder.gep(dstp, [start]),
+                          builder.and_(lanes, _splat_bit(builder, present)))
         any_bad = builder.icmp_unsigned("!=", builder.bitcast(bad, ir.IntType(LANES)),
                                         ir.Constant(ir.IntType(LANES), 0))
         return builder.zext(any_bad, ir.IntType(64))
@@ -619,3 +636,12 @@ def vtranspose(typingctx: Any, dst: Any, at: Any, dst_stride: Any, src: Any, src
 def _splat_bit(builder: Any, bit: Any) -> Any:
     """A LANES-lane mask with every lane ``bit``."""
     return builder.bitcast(builder.sext(bit, ir.IntType(LANES)), _MASK)
+
+
+def _masked_store(builder: Any, value: Any, ptr: Any, mask: Any) -> None:
+    """Store the LANES floats of ``value`` from float pointer ``ptr``, lanes on ``mask`` only."""
+    store = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(ir.VoidType(), [_VEC, _VEC.as_pointer(), _I32, _MASK]),
+        f"llvm.masked.store.v{LANES}f32.p0")
+    builder.call(store, [value, builder.bitcast(ptr, _VEC.as_pointer()), ir.Constant(_I32, 4),
+                         mask])
