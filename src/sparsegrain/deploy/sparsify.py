@@ -115,9 +115,9 @@ class ConvKernelLayer(KernelLayer):
     def finish(y: torch.Tensor, bias: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
         """The kernel's output ``y`` plus ``bias`` (where given), laid out as torch's convolution
         lays out its output for ``x`` (contiguous, or channels-last for a channels-last input),
-        so that a ``.view`` that works after the dense layer works after this one: the direct
-        product leaves a view of its padded grid, the patch product channels-last rows. In
-        eager code one pass: the bias added in place where y is laid out so already (for a
+        so that a ``.view`` that works after the dense layer works after this one (the patch
+        product leaves channels-last rows, the direct product contiguous planes). In eager code
+        one pass: the bias added in place where y is laid out so already (for a
         64-channel 160 x 256 output of four pages, 42 MB: 14 ms as a new tensor, 1 ms in place),
         else added as y is copied into its layout."""
         channels_last = (x.dim() == 4 and not x.is_contiguous()

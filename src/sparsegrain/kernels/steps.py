@@ -30,10 +30,10 @@ def zero_block(acc: Any) -> None:  # pragma: no cover - compiled
 def store_block(acc: Any, y: Any, row0: int, rows: int, t0: int, tile: int, bias: Any) -> None:
     """Write accumulator rows 0..rows-1 (``tile`` columns each) plus bias[row0 + i] (a float32
     array, zeros for a layer without one) to y[row0 + i, t0 : t0 + tile], in compiled code only
-    (the bias added here, a separate pass over a Linear's output took 3 % of MiniLM's forward): row by row into a row-major y; into a y that is the transpose of a
-    row-major (n, rows) array, 16 rows at a time, one column of the block per vector (a gather
-    from the accumulator, one contiguous store): stored row by row, a row's floats would lie
-    16 KB apart at 4096 rows, all in one L1 set."""
+    (the bias added here: a separate pass over a Linear's output took 3 % of MiniLM's forward).
+    Row by row into a row-major y; into a y that is the transpose of a row-major (n, rows)
+    array, 16 rows x 16 columns at a time, transposed in registers into contiguous stores:
+    stored row by row, a row's floats would lie 16 KB apart at 4096 rows, all in one L1 set."""
     raise NotImplementedError("store_block runs inside compiled kernels only")
 
 
