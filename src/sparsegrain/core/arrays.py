@@ -52,7 +52,15 @@ def as_bool(t: Any, what: str) -> np.ndarray:
 def available_memory() -> int:
     """Bytes that can be allocated now without swapping, so that sizes read from user files are
     refused before allocating: MemAvailable of /proc/meminfo, else the free (then total) pages
-    ``os.sysconf`` reports, else 8 GiB."""
+    ``os.sysconf`` reports, else 8 GiB; and no more than the room left under this process's
+    cgroup memory limit, where one is set (a container's limit, which /proc/meminfo does not
+    show)."""
+    machine = _machine_available()
+    room = cgroup_room()
+    return machine if room is None else min(machine, room)
+
+
+def _machine_available() -> int:
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -66,6 +74,44 @@ def available_memory() -> int:
         except (ValueError, OSError, AttributeError):
             continue
     return 8 * 2**30
+
+
+#: (limit, usage, stat) files of cgroup v2 and v1 under the cgroup file system's root
+CGROUP_FILES = (("memory.max", "memory.current", "memory.stat"),
+                ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes",
+                 "memory/memory.stat"))
+
+
+def cgroup_room(root: str = "/sys/fs/cgroup") -> int | None:
+    """Bytes left under the memory limit of the cgroup at ``root`` (v2, else v1): the limit less
+    the usage, the usage's inactive file cache (which the kernel drops before refusing memory)
+    counted as room; None where no limit is set or the files cannot be read."""
+    for limit_file, usage_file, stat_file in CGROUP_FILES:
+        try:
+            with open(os.path.join(root, limit_file)) as f:
+                text = f.read().strip()
+            if text == "max" or int(text) >= 2**60:  # v1 writes "no limit" as a huge number
+                return None
+            with open(os.path.join(root, usage_file)) as f:
+                usage = int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        return max(0, int(text) - usage + _inactive_file(os.path.join(root, stat_file)))
+    return None
+
+
+def _inactive_file(path: str) -> int:
+    """The inactive file cache a cgroup's memory.stat reports (v2 ``inactive_file``, v1
+    ``total_inactive_file``), 0 where it is not there."""
+    try:
+        with open(path) as f:
+            for line in f:
+                key, _, value = line.partition(" ")
+                if key in ("inactive_file", "total_inactive_file"):
+                    return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def byte_size(n: int) -> str:
