@@ -20,7 +20,7 @@ other two share. Outputs are checked against the pruned model's.
 
     HF_HUB_OFFLINE=1 PYTHONPATH=src python benchmarks/end_to_end.py \\
         [--models minilm,ocr-crnn,craft] [--patterns unstructured,gs:8:1,block:4x4] \\
-        [--sparsity 0.8,0.9] [--deepsparse-python /tmp/ds/bin/python]
+        [--sparsity 0.8,0.9] [--deepsparse-python /tmp/ds/bin/python] [--plot e2e.png]
 """
 
 from __future__ import annotations
@@ -154,8 +154,10 @@ def timed_rounds(engines: dict[str, Callable[[], object]], children: dict[str, P
     return {n: statistics.median(v) for n, v in samples.items()}
 
 
-def row(net: Network, spec: str, sparsity: float, batch: int, args: argparse.Namespace) -> str:
-    """One table line: each engine's ms per call at ``batch`` items and sparsegrain's ratios."""
+def row(net: Network, spec: str, sparsity: float, batch: int, args: argparse.Namespace
+        ) -> tuple[str, dict[str, float]]:
+    """One table line (each engine's ms per call at ``batch`` items and sparsegrain's ratios)
+    and the engines' ms by name (onnxruntime: the faster of its two runs)."""
     feed = net.feed(batch)
     pruned = copy.deepcopy(net.model)
     net.prune(pruned, spec, sparsity)
@@ -185,10 +187,49 @@ def row(net: Network, spec: str, sparsity: float, batch: int, args: argparse.Nam
     ds_ms = ms.get("deepsparse", math.nan)
     ours = ms["sparsegrain"]
     kept = sum(c.chosen != "dense" for c in sparse.sparsify_report)
-    return (f"| {net.name} | {spec} | {sparsity:.0%} | {batch} {net.unit} | "
+    line = (f"| {net.name} | {spec} | {sparsity:.0%} | {batch} {net.unit} | "
             f"{ms['torch dense']:.2f} | {ort_ms:.2f} | {ds_ms:.2f} | {ours:.2f} | "
             f"{ms['torch dense'] / ours:.2f}x | {ort_ms / ours:.2f}x | {ds_ms / ours:.2f}x | "
             f"{kept}/{len(sparse.sparsify_report)} | {diff / scale:.1e} |")
+    return line, {"torch dense": ms["torch dense"], "onnxruntime": ort_ms, "deepsparse": ds_ms,
+                  "sparsegrain": ours}
+
+
+def plot(results: dict[tuple[str, str], dict[str, dict[str, float]]], out: str) -> None:
+    """One panel per network and batch: each engine's speed over dense torch's (higher is
+    faster) for every pattern and sparsity, as grouped bars, written to ``out`` (PNG or PDF)
+    atomically."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sparsegrain.core.files import write_atomic
+
+    engines = ("onnxruntime", "deepsparse", "sparsegrain")
+    fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 3.4), squeeze=False)
+    for ax, ((network, batch), points) in zip(axes[0], results.items()):
+        labels = list(points)
+        for k, engine in enumerate(engines):
+            speed = [points[p]["torch dense"] / points[p][engine] for p in labels]
+            ax.bar([i + (k - 1) * 0.27 for i in range(len(labels))], speed, width=0.27,
+                   label=engine)
+        ax.axhline(1.0, color="black", lw=0.8)
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
+        ax.set_title(f"{network}, {batch}", fontsize=10)
+        ax.set_ylabel("speed over dense torch (x)")
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="upper center", ncol=len(engines), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    buf = io.BytesIO()
+    kind = os.path.splitext(out)[1].lstrip(".").lower() or "png"
+    fig.savefig(buf, format=kind, dpi=150)
+    plt.close(fig)
+    path = write_atomic(os.path.dirname(os.path.abspath(out)), os.path.basename(out),
+                        buf.getvalue())
+    print(f"plot: {path}")
 
 
 def main() -> None:
@@ -200,7 +241,11 @@ def main() -> None:
                     help="batch sizes (default: 1 and 32 sentences, 1 and 16 images)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--deepsparse-python", default=None, help="python of a deepsparse venv")
+    ap.add_argument("--plot", default=None,
+                    help="also draw each engine's speed over dense torch into this PNG or PDF")
     args = ap.parse_args()
+    if args.plot and os.path.splitext(args.plot)[1].lower() not in (".png", ".pdf"):
+        ap.error(f"--plot takes a .png or .pdf file name, got {args.plot!r}")
     unknown = set(args.models.split(",")) - set(NETWORKS)
     if unknown:
         ap.error(f"unknown model(s) {', '.join(sorted(unknown))}; valid: {', '.join(NETWORKS)}")
@@ -214,6 +259,7 @@ def main() -> None:
     jobs = [(m, s, p) for m in args.models.split(",") for s in args.sparsity.split(",")
             for p in args.patterns.split(",")]
     loaded: dict[str, Network] = {}
+    results: dict[tuple[str, str], dict[str, dict[str, float]]] = {}
     for i, (m, s, p) in enumerate(jobs):
         if m not in loaded:
             loaded.clear()  # one network in memory at a time
@@ -221,12 +267,16 @@ def main() -> None:
         net = loaded[m]
         batches = [int(b) for b in args.batch.split(",")] if args.batch else net.batches
         for b in batches:
-            print(row(net, p, float(s), b, args), flush=True)
+            line, ms = row(net, p, float(s), b, args)
+            print(line, flush=True)
+            results.setdefault((m, f"{b} {net.unit}"), {})[f"{p} {float(s):.0%}"] = ms
         spent = time.perf_counter() - start
         print(f"  [{i + 1}/{len(jobs)} pattern-sparsity pairs, {spent / 60:.1f} min; about "
               f"{spent / (i + 1) * (len(jobs) - i - 1) / 60:.0f} min left; load "
               f"{os.getloadavg()[0]:.2f}]", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+    if args.plot:
+        plot(results, args.plot)
 
 
 if __name__ == "__main__":
