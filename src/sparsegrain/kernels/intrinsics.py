@@ -610,7 +610,7 @@ def vtranspose(typingctx: Any, dst: Any, at: Any, dst_stride: Any, src: Any, src
         loaded = []
         for r in range(LANES):
             present = builder.icmp_signed(">", rowsv, ir.Constant(rowsv.type, r))
-            mask = builder.and_(width, _splat_bit(builder, present))
+            mask = builder.and_(width, _splat(builder, present, _MASK))
             start = builder.add(srcatv, builder.mul(sstridev, ir.Constant(sstridev.type, r)))
             loaded.append(_masked_load(context, builder, sig.args[3], srcv, start, mask))
         bad = ir.Constant(_MASK, [False] * LANES)
@@ -623,7 +623,7 @@ def vtranspose(typingctx: Any, dst: Any, at: Any, dst_stride: Any, src: Any, src
             present = builder.icmp_signed(">", colsv, ir.Constant(colsv.type, c))
             start = builder.add(atv, builder.mul(dstridev, ir.Constant(dstridev.type, c)))
             _masked_store(builder, column, builder.gep(dstp, [start]),
-                          builder.and_(lanes, _splat_bit(builder, present)))
+                          builder.and_(lanes, _splat(builder, present, _MASK)))
         any_bad = builder.icmp_unsigned("!=", builder.bitcast(bad, ir.IntType(LANES)),
                                         ir.Constant(ir.IntType(LANES), 0))
         return builder.zext(any_bad, ir.IntType(64))
@@ -631,11 +631,6 @@ def vtranspose(typingctx: Any, dst: Any, at: Any, dst_stride: Any, src: Any, src
     sig = types.int64(dst, types.intp, types.intp, src, types.intp, types.intp, types.intp,
                       types.intp, types.intp)
     return sig, codegen
-
-
-def _splat_bit(builder: Any, bit: Any) -> Any:
-    """A LANES-lane mask with every lane ``bit``."""
-    return builder.bitcast(builder.sext(bit, ir.IntType(LANES)), _MASK)
 
 
 def _masked_store(builder: Any, value: Any, ptr: Any, mask: Any) -> None:
